@@ -1,0 +1,239 @@
+//! Commands: each is a small unit that parses its arguments, applies itself to the
+//! keyspace and writes its reply. No I/O happens here: a command that changes data
+//! records the *effect* to log ([`Ctx::propagate`]) in a deterministic form (relative
+//! expiry becomes absolute `PXAT`, random choices become the concrete change), so the
+//! same log replays to the same state.
+//!
+//! [`dispatch`] is the single entry point: it looks the command up, checks arity and
+//! authentication, handles MULTI queueing, and runs the handler.
+
+mod keys;
+mod server;
+mod state;
+mod strings;
+mod table;
+mod transactions;
+
+pub use state::{ClientInfo, Clients, Effect, KillHandle, PersistInfo, Session, Shutdown, State, Stats};
+pub use server::sync_client as server_sync_client;
+pub use table::{lookup, Spec, COMMANDS};
+
+use bytes::Bytes;
+
+use crate::keyspace::{Entry, Kind, Table};
+use crate::protocol::{Args, ReplyBuf};
+
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const SYNTAX: &str = "ERR syntax error";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+
+/// Everything one command execution can see and change.
+pub struct Ctx<'a> {
+    pub st: &'a mut State,
+    pub sess: &'a mut Session,
+    pub out: &'a mut ReplyBuf,
+    pub args: &'a [Bytes],
+    /// The command's notion of "now" (Unix ms), fixed for its whole execution.
+    pub now: u64,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn arg(&self, i: usize) -> &[u8] {
+        &self.args[i]
+    }
+
+    pub fn db(&mut self) -> &mut Table {
+        self.st.ks.db_mut(self.sess.db)
+    }
+
+    /// True when `e` is logically gone. While replaying the log nothing expires: the
+    /// deletions that happened live are in the log as DEL records.
+    fn is_expired(&self, e: &Entry) -> bool {
+        e.expire_at != 0 && e.expire_at <= self.now && !self.st.replaying
+    }
+
+    /// Delete `key` if it has expired, logging the deletion. Returns true if it did.
+    pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        let db = self.sess.db;
+        let expired = match self.st.ks.db(db).get(key) {
+            Some(e) => self.is_expired(e),
+            None => false,
+        };
+        if expired {
+            self.st.ks.db_mut(db).remove(key);
+            self.st.stats.expired_keys += 1;
+            self.st.signal_modified(db, key);
+            self.st.effects.push(Effect {
+                db,
+                args: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
+            });
+        }
+        expired
+    }
+
+    /// The live entry for `key` (expired keys are deleted first).
+    pub fn lookup(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_needed(key);
+        let db = self.sess.db;
+        self.st.ks.db(db).get(key)
+    }
+
+    /// Like [`Ctx::lookup`] but counts a keyspace hit or miss (GET-like reads).
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_needed(key);
+        let db = self.sess.db;
+        let e = self.st.ks.db(db).get(key);
+        if e.is_some() {
+            self.st.stats.keyspace_hits += 1;
+        } else {
+            self.st.stats.keyspace_misses += 1;
+        }
+        e
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.lookup(key).is_some()
+    }
+
+    /// The type of the live value at `key`, if any.
+    pub fn kind_of(&mut self, key: &[u8]) -> Option<Kind> {
+        self.lookup(key).map(|e| e.value.kind())
+    }
+
+    /// Record that `key` in the current db changed: invalidates WATCHes, counts a change.
+    pub fn modified(&mut self, key: &[u8]) {
+        let db = self.sess.db;
+        self.st.signal_modified(db, key);
+        self.st.dirty += 1;
+    }
+
+    /// Log `args` as this command's effect, in the current db.
+    pub fn propagate(&mut self, args: Vec<Bytes>) {
+        let db = self.sess.db;
+        self.st.effects.push(Effect { db, args });
+    }
+
+    /// Log the command exactly as received.
+    pub fn propagate_self(&mut self) {
+        let args = self.args.to_vec();
+        self.propagate(args);
+    }
+
+    pub fn error(&mut self, msg: &str) {
+        self.out.error(msg);
+    }
+
+    pub fn wrong_args(&mut self) {
+        let name = String::from_utf8_lossy(&self.args[0]).to_lowercase();
+        self.out
+            .error(&format!("ERR wrong number of arguments for '{name}' command"));
+    }
+
+    /// Parse argument `i` as an integer, replying with Redis's error if it is not one.
+    pub fn int_arg(&mut self, i: usize) -> Option<i64> {
+        let v = crate::util::parse_i64_strict(&self.args[i]);
+        if v.is_none() {
+            self.out.error(NOT_INTEGER);
+        }
+        v
+    }
+}
+
+/// Run one client command. Replies go to `out`, effects to `st.effects`.
+pub fn dispatch(st: &mut State, sess: &mut Session, args: Args, out: &mut ReplyBuf, now: u64) {
+    let Some(spec) = lookup(&args[0]) else {
+        if sess.multi.is_some() {
+            sess.multi_error = true;
+        }
+        out.error(&unknown_command_message(&args));
+        return;
+    };
+    if !sess.authenticated && !spec.no_auth() {
+        if sess.multi.is_some() {
+            sess.multi_error = true;
+        }
+        out.error("NOAUTH Authentication required.");
+        return;
+    }
+    if !spec.arity_ok(args.len()) {
+        if sess.multi.is_some() {
+            sess.multi_error = true;
+        }
+        out.error(&format!(
+            "ERR wrong number of arguments for '{}' command",
+            spec.name
+        ));
+        return;
+    }
+    if sess.multi.is_some() && !spec.runs_in_multi() {
+        sess.multi.as_mut().expect("checked").push(args);
+        out.simple("QUEUED");
+        return;
+    }
+    st.stats.total_commands += 1;
+    sess.last_cmd = spec.name;
+    let mut ctx = Ctx {
+        st,
+        sess,
+        out,
+        args: &args,
+        now,
+    };
+    (spec.handler)(&mut ctx);
+}
+
+fn unknown_command_message(args: &[Bytes]) -> String {
+    let mut msg = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        String::from_utf8_lossy(&args[0])
+    );
+    for a in args[1..].iter() {
+        if msg.len() > 128 {
+            break;
+        }
+        msg.push('\'');
+        msg.push_str(&String::from_utf8_lossy(&a[..a.len().min(128)]));
+        msg.push_str("' ");
+    }
+    msg
+}
+
+/// Run a command replayed from the log: no auth, no MULTI, no replies kept, no expiry.
+pub fn replay(st: &mut State, db: usize, args: Args, now: u64) -> Result<(), String> {
+    let spec = lookup(&args[0]).ok_or_else(|| {
+        format!(
+            "unknown command '{}' in the log",
+            String::from_utf8_lossy(&args[0])
+        )
+    })?;
+    if !spec.arity_ok(args.len()) {
+        return Err(format!("wrong number of arguments for '{}' in the log", spec.name));
+    }
+    if db >= st.ks.db_count() {
+        return Err(format!(
+            "the log selects db {db} but only {} databases are configured (raise 'databases')",
+            st.ks.db_count()
+        ));
+    }
+    let mut sess = Session::replayer(db);
+    let mut out = ReplyBuf::new(false);
+    let mut ctx = Ctx {
+        st,
+        sess: &mut sess,
+        out: &mut out,
+        args: &args,
+        now,
+    };
+    (spec.handler)(&mut ctx);
+    ctx.st.effects.clear();
+    if out.as_bytes().first() == Some(&b'-') {
+        return Err(format!(
+            "replaying '{}' failed: {}",
+            spec.name,
+            String::from_utf8_lossy(&out.as_bytes()[1..out.len() - 2])
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,951 @@
+//! Connection and server commands: PING, AUTH, HELLO, SELECT, CLIENT, INFO, CONFIG,
+//! COMMAND, DEBUG, SHUTDOWN and the whole-database operations.
+
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+
+use super::keys::{db_index, unknown_subcommand};
+use super::{Ctx, Shutdown, Spec, COMMANDS, NOT_INTEGER, SYNTAX};
+use crate::keyspace::{Entry, Value};
+
+/// The Redis version Strata reports, for clients that adapt to it.
+pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
+
+pub fn ping(ctx: &mut Ctx) {
+    match ctx.args.len() {
+        1 => ctx.out.simple("PONG"),
+        2 => {
+            let m = ctx.args[1].clone();
+            ctx.out.bulk(&m)
+        }
+        _ => ctx.wrong_args(),
+    }
+}
+
+pub fn echo(ctx: &mut Ctx) {
+    let m = ctx.args[1].clone();
+    ctx.out.bulk(&m);
+}
+
+pub fn quit(ctx: &mut Ctx) {
+    ctx.sess.close = true;
+    ctx.out.ok();
+}
+
+pub fn select(ctx: &mut Ctx) {
+    let Some(db) = db_index(ctx, 1) else { return };
+    ctx.sess.db = db;
+    ctx.out.ok();
+}
+
+/// Compare secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0xff);
+        diff |= (x ^ y) as usize;
+    }
+    diff == 0
+}
+
+/// Check credentials; replies with the error and returns false on failure.
+fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> bool {
+    let Some(required) = ctx.st.config.requirepass.clone() else {
+        if user.is_none() {
+            ctx.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+            return false;
+        }
+        // With no password the default user accepts anything, as in Redis.
+        if user == Some(b"default") {
+            return true;
+        }
+        ctx.error("WRONGPASS invalid username-password pair or user is disabled.");
+        return false;
+    };
+    let user_ok = user.is_none_or(|u| u == b"default");
+    if user_ok && constant_time_eq(pass, required.as_bytes()) {
+        true
+    } else {
+        ctx.error("WRONGPASS invalid username-password pair or user is disabled.");
+        false
+    }
+}
+
+pub fn auth(ctx: &mut Ctx) {
+    let ok = match ctx.args.len() {
+        2 => {
+            let p = ctx.args[1].clone();
+            check_auth(ctx, None, &p)
+        }
+        3 => {
+            let (u, p) = (ctx.args[1].clone(), ctx.args[2].clone());
+            check_auth(ctx, Some(&u), &p)
+        }
+        _ => return ctx.error(SYNTAX),
+    };
+    if ok {
+        ctx.sess.authenticated = true;
+        ctx.out.ok();
+    }
+}
+
+pub fn hello(ctx: &mut Ctx) {
+    let mut proto = if ctx.sess.resp3 { 3 } else { 2 };
+    let mut i = 1;
+    if ctx.args.len() > 1 {
+        match crate::util::parse_i64_strict(&ctx.args[1]) {
+            Some(v @ (2 | 3)) => proto = v,
+            Some(_) => return ctx.error("NOPROTO unsupported protocol version"),
+            None => return ctx.error("ERR Protocol version is not an integer or out of range"),
+        }
+        i = 2;
+    }
+    let mut name = None;
+    let mut authed = false;
+    while i < ctx.args.len() {
+        let more = ctx.args.len() - i - 1;
+        match ctx.args[i].to_ascii_uppercase().as_slice() {
+            b"AUTH" if more >= 2 => {
+                let (u, p) = (ctx.args[i + 1].clone(), ctx.args[i + 2].clone());
+                if !check_auth(ctx, Some(&u), &p) {
+                    return;
+                }
+                authed = true;
+                i += 3;
+            }
+            b"SETNAME" if more >= 1 => {
+                let n = ctx.args[i + 1].clone();
+                if !valid_client_name(&n) {
+                    return ctx.error(BAD_NAME);
+                }
+                name = Some(n);
+                i += 2;
+            }
+            _ => {
+                let msg = format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(&ctx.args[i])
+                );
+                return ctx.error(&msg);
+            }
+        }
+    }
+    if authed {
+        ctx.sess.authenticated = true;
+    }
+    if !ctx.sess.authenticated {
+        return ctx.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(n) = name {
+        ctx.sess.name = n;
+    }
+    ctx.sess.resp3 = proto == 3;
+    ctx.out.set_resp3(proto == 3);
+    ctx.out.map_len(7);
+    ctx.out.bulk(b"server");
+    ctx.out.bulk(b"redis");
+    ctx.out.bulk(b"version");
+    ctx.out.bulk(REDIS_COMPAT_VERSION.as_bytes());
+    ctx.out.bulk(b"proto");
+    ctx.out.int(proto);
+    ctx.out.bulk(b"id");
+    ctx.out.int(ctx.sess.id as i64);
+    ctx.out.bulk(b"mode");
+    ctx.out.bulk(b"standalone");
+    ctx.out.bulk(b"role");
+    ctx.out.bulk(b"master");
+    ctx.out.bulk(b"modules");
+    ctx.out.array_len(0);
+}
+
+pub fn reset(ctx: &mut Ctx) {
+    ctx.sess.multi = None;
+    ctx.sess.multi_error = false;
+    ctx.st.unwatch_all(ctx.sess);
+    ctx.sess.db = 0;
+    ctx.sess.resp3 = false;
+    ctx.out.set_resp3(false);
+    ctx.sess.name = Bytes::new();
+    ctx.sess.authenticated = ctx.st.config.requirepass.is_none();
+    ctx.out.simple("RESET");
+}
+
+const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+
+fn valid_client_name(n: &[u8]) -> bool {
+    n.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn client_line(ctx: &Ctx, c: &super::ClientInfo) -> String {
+    let now = ctx.now;
+    format!(
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+        c.id,
+        c.addr,
+        c.laddr,
+        String::from_utf8_lossy(&c.name),
+        now.saturating_sub(c.created_ms) / 1000,
+        now.saturating_sub(c.last_ms) / 1000,
+        if c.multi >= 0 { "x" } else { "N" },
+        c.db,
+        c.multi,
+        c.last_cmd,
+        c.resp,
+        String::from_utf8_lossy(&c.lib_name),
+        String::from_utf8_lossy(&c.lib_ver),
+    )
+}
+
+/// Copy the live session's state into the registry so CLIENT LIST/INFO see it now.
+pub fn sync_client(st: &mut super::State, sess: &super::Session, now: u64) {
+    if let Some(c) = st.clients.by_id.get_mut(&sess.id) {
+        c.db = sess.db;
+        c.name = sess.name.clone();
+        c.last_ms = now;
+        c.last_cmd = sess.last_cmd;
+        c.resp = if sess.resp3 { 3 } else { 2 };
+        c.multi = sess.multi.as_ref().map_or(-1, |q| q.len() as i64);
+        c.lib_name = sess.lib_name.clone();
+        c.lib_ver = sess.lib_ver.clone();
+    }
+}
+
+pub fn client(ctx: &mut Ctx) {
+    let sub = ctx.args[1].to_ascii_uppercase();
+    let n = ctx.args.len();
+    match (sub.as_slice(), n) {
+        (b"ID", 2) => ctx.out.int(ctx.sess.id as i64),
+        (b"GETNAME", 2) => {
+            if ctx.sess.name.is_empty() {
+                ctx.out.null()
+            } else {
+                let name = ctx.sess.name.clone();
+                ctx.out.bulk(&name)
+            }
+        }
+        (b"SETNAME", 3) => {
+            let name = ctx.args[2].clone();
+            if !valid_client_name(&name) {
+                return ctx.error(BAD_NAME);
+            }
+            ctx.sess.name = name;
+            ctx.out.ok();
+        }
+        (b"SETINFO", 4) => {
+            let attr = ctx.args[2].to_ascii_uppercase();
+            let value = ctx.args[3].clone();
+            if !valid_client_name(&value) {
+                let msg = format!(
+                    "ERR {} cannot contain spaces, newlines or special characters.",
+                    String::from_utf8_lossy(&ctx.args[2])
+                );
+                return ctx.error(&msg);
+            }
+            match attr.as_slice() {
+                b"LIB-NAME" => ctx.sess.lib_name = value,
+                b"LIB-VER" => ctx.sess.lib_ver = value,
+                _ => {
+                    let msg = format!(
+                        "ERR Unrecognized option '{}'",
+                        String::from_utf8_lossy(&ctx.args[2])
+                    );
+                    return ctx.error(&msg);
+                }
+            }
+            ctx.out.ok();
+        }
+        (b"LIST", _) | (b"INFO", 2) => {
+            let now = ctx.now;
+            sync_client(ctx.st, ctx.sess, now);
+            let mut ids: Option<Vec<u64>> = None;
+            if sub.as_slice() == b"INFO" {
+                ids = Some(vec![ctx.sess.id]);
+            } else if n > 2 {
+                let mut i = 2;
+                while i < n {
+                    match ctx.args[i].to_ascii_uppercase().as_slice() {
+                        b"TYPE" if i + 1 < n => {
+                            let t = ctx.args[i + 1].to_ascii_lowercase();
+                            if !matches!(t.as_slice(), b"normal" | b"master" | b"replica" | b"pubsub") {
+                                let msg = format!("ERR Unknown client type '{}'", String::from_utf8_lossy(&t));
+                                return ctx.error(&msg);
+                            }
+                            if t.as_slice() != b"normal" {
+                                ids = Some(Vec::new());
+                            }
+                            i += 2;
+                        }
+                        b"ID" if i + 1 < n => {
+                            let mut v = Vec::new();
+                            for a in &ctx.args[i + 1..] {
+                                match crate::util::parse_i64_strict(a) {
+                                    Some(id) if id > 0 => v.push(id as u64),
+                                    _ => return ctx.error("ERR Invalid client ID"),
+                                }
+                            }
+                            ids = Some(v);
+                            i = n;
+                        }
+                        _ => return ctx.error(SYNTAX),
+                    }
+                }
+            }
+            let mut text = String::new();
+            for c in ctx.st.clients.by_id.values() {
+                if ids.as_ref().is_none_or(|v| v.contains(&c.id)) {
+                    text.push_str(&client_line(ctx, c));
+                }
+            }
+            if sub.as_slice() == b"INFO" {
+                ctx.out.verbatim("txt", text.as_bytes());
+            } else {
+                ctx.out.verbatim("txt", text.as_bytes());
+            }
+        }
+        (b"KILL", _) if n >= 3 => client_kill(ctx),
+        (b"NO-EVICT", 3) | (b"NO-TOUCH", 3) => ctx.out.ok(),
+        (b"HELP", 2) => {
+            let lines = [
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GETNAME", "ID", "INFO", "KILL <ip:port> | ID <id> | ADDR <ip:port> | LADDR <ip:port> | SKIPME yes|no",
+                "LIST [TYPE normal|master|replica|pubsub] [ID <id> ...]", "SETNAME <name>",
+                "SETINFO LIB-NAME|LIB-VER <value>", "HELP",
+            ];
+            ctx.out.array_len(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        _ => unknown_subcommand(ctx),
+    }
+}
+
+fn client_kill(ctx: &mut Ctx) {
+    let n = ctx.args.len();
+    let mut victims: Vec<u64> = Vec::new();
+    let old_style = n == 3;
+    if old_style {
+        let addr = String::from_utf8_lossy(&ctx.args[2]).to_string();
+        victims = ctx.st.clients.by_id.values().filter(|c| c.addr == addr).map(|c| c.id).collect();
+        if victims.is_empty() {
+            return ctx.error("ERR No such client");
+        }
+    } else {
+        let mut skipme = true;
+        let mut filters: Vec<(Vec<u8>, Bytes)> = Vec::new();
+        let mut i = 2;
+        while i < n {
+            if i + 1 >= n {
+                return ctx.error(SYNTAX);
+            }
+            let f = ctx.args[i].to_ascii_uppercase();
+            match f.as_slice() {
+                b"ID" | b"ADDR" | b"LADDR" | b"TYPE" | b"USER" => filters.push((f, ctx.args[i + 1].clone())),
+                b"SKIPME" => match ctx.args[i + 1].to_ascii_lowercase().as_slice() {
+                    b"yes" => skipme = true,
+                    b"no" => skipme = false,
+                    _ => return ctx.error(SYNTAX),
+                },
+                _ => return ctx.error(SYNTAX),
+            }
+            i += 2;
+        }
+        for c in ctx.st.clients.by_id.values() {
+            if skipme && c.id == ctx.sess.id {
+                continue;
+            }
+            let ok = filters.iter().all(|(f, v)| match f.as_slice() {
+                b"ID" => crate::util::parse_i64_strict(v) == Some(c.id as i64),
+                b"ADDR" => c.addr.as_bytes() == v.as_ref(),
+                b"LADDR" => c.laddr.as_bytes() == v.as_ref(),
+                b"TYPE" => v.eq_ignore_ascii_case(b"normal"),
+                b"USER" => v.as_ref() == b"default",
+                _ => false,
+            });
+            if ok {
+                victims.push(c.id);
+            }
+        }
+    }
+    for id in &victims {
+        if *id == ctx.sess.id {
+            ctx.sess.close = true;
+        } else if let Some(kill) = ctx.st.clients.by_id.get(id).and_then(|c| c.kill.clone()) {
+            kill();
+        }
+    }
+    if old_style {
+        ctx.out.ok();
+    } else {
+        ctx.out.int(victims.len() as i64);
+    }
+}
+
+pub fn dbsize(ctx: &mut Ctx) {
+    let n = ctx.db().len();
+    ctx.out.int(n as i64);
+}
+
+fn flush_mode_ok(ctx: &mut Ctx) -> bool {
+    if ctx.args.len() > 2
+        || (ctx.args.len() == 2
+            && !matches!(ctx.args[1].to_ascii_uppercase().as_slice(), b"ASYNC" | b"SYNC"))
+    {
+        ctx.error(SYNTAX);
+        return false;
+    }
+    true
+}
+
+pub fn flushdb(ctx: &mut Ctx) {
+    if !flush_mode_ok(ctx) {
+        return;
+    }
+    let db = ctx.sess.db;
+    ctx.st.dirty += ctx.st.ks.db(db).len() as u64;
+    ctx.st.ks.db_mut(db).clear();
+    ctx.st.signal_flush(Some(db));
+    ctx.propagate(vec![Bytes::from_static(b"FLUSHDB")]);
+    ctx.out.ok();
+}
+
+pub fn flushall(ctx: &mut Ctx) {
+    if !flush_mode_ok(ctx) {
+        return;
+    }
+    ctx.st.dirty += ctx.st.ks.total_keys() as u64;
+    for i in 0..ctx.st.ks.db_count() {
+        ctx.st.ks.db_mut(i).clear();
+    }
+    ctx.st.signal_flush(None);
+    ctx.propagate(vec![Bytes::from_static(b"FLUSHALL")]);
+    ctx.out.ok();
+}
+
+pub fn swapdb(ctx: &mut Ctx) {
+    let count = ctx.st.ks.db_count();
+    let parse = |b: &[u8]| crate::util::parse_i64_strict(b);
+    let Some(a) = parse(&ctx.args[1]) else {
+        return ctx.error("ERR invalid first DB index");
+    };
+    let Some(b) = parse(&ctx.args[2]) else {
+        return ctx.error("ERR invalid second DB index");
+    };
+    if a < 0 || b < 0 || a as usize >= count || b as usize >= count {
+        return ctx.error("ERR DB index is out of range");
+    }
+    let (a, b) = (a as usize, b as usize);
+    if a != b {
+        ctx.st.ks.swap(a, b);
+        ctx.st.signal_flush(Some(a));
+        ctx.st.signal_flush(Some(b));
+        ctx.st.dirty += 1;
+        ctx.propagate_self();
+    }
+    ctx.out.ok();
+}
+
+pub fn time(ctx: &mut Ctx) {
+    let us = crate::util::now_us();
+    ctx.out.array_len(2);
+    ctx.out.bulk_int((us / 1_000_000) as i64);
+    ctx.out.bulk_int((us % 1_000_000) as i64);
+}
+
+pub fn lastsave(ctx: &mut Ctx) {
+    let t = if ctx.st.persist.last_save_ms == 0 {
+        ctx.st.stats.start_ms
+    } else {
+        ctx.st.persist.last_save_ms
+    };
+    ctx.out.int((t / 1000) as i64);
+}
+
+pub fn shutdown(ctx: &mut Ctx) {
+    let mut mode = Shutdown::Default;
+    for a in &ctx.args[1..] {
+        match a.to_ascii_uppercase().as_slice() {
+            b"NOSAVE" => mode = Shutdown::NoSave,
+            b"SAVE" => mode = Shutdown::Save,
+            b"NOW" | b"FORCE" => {}
+            b"ABORT" => return ctx.error("ERR No shutdown in progress."),
+            _ => return ctx.error(SYNTAX),
+        }
+    }
+    // No reply: the server closes every connection as it exits, as Redis does.
+    ctx.st.shutdown = Some(mode);
+}
+
+fn human_bytes(n: u64) -> String {
+    let units = ["B", "K", "M", "G", "T"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n}B")
+    } else {
+        format!("{v:.2}{}", units[u])
+    }
+}
+
+/// Resident set size of this process, from /proc (0 where unavailable).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// Bytes of the dataset plus per-client bookkeeping: the INFO `used_memory` estimate.
+pub fn used_memory(st: &super::State) -> u64 {
+    (st.ks.mem_size() + st.clients.by_id.len() * 1024 + 1024 * 1024) as u64
+}
+
+pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
+    let st = &*ctx.st;
+    let all = sections.is_empty()
+        || sections.iter().any(|s| matches!(s.as_str(), "all" | "everything" | "default"));
+    let want = |s: &str| all || sections.iter().any(|x| x == s);
+    let mut o = String::new();
+    let now = ctx.now;
+    if want("server") {
+        let uptime = now.saturating_sub(st.stats.start_ms) / 1000;
+        let _ = write!(
+            o,
+            "# Server\r\nredis_version:{REDIS_COMPAT_VERSION}\r\nstrata_version:{}\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nexecutable:strata-server\r\nconfig_file:\r\n\r\n",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            std::process::id(),
+            st.run_id,
+            st.config.port,
+            crate::util::now_us(),
+            uptime / 86400,
+            st.config.hz,
+        );
+    }
+    if want("clients") {
+        let _ = write!(
+            o,
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\n\r\n",
+            st.connected_clients, st.config.maxclients
+        );
+    }
+    if want("memory") {
+        let used = used_memory(st);
+        let rss = rss_bytes();
+        let _ = write!(
+            o,
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\n\r\n",
+            human_bytes(used),
+            human_bytes(rss),
+            st.ks.mem_size(),
+            st.config.maxmemory,
+            human_bytes(st.config.maxmemory),
+            st.config.maxmemory_policy,
+            if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+        );
+    }
+    if want("persistence") {
+        let p = &st.persist;
+        let _ = write!(
+            o,
+            "# Persistence\r\nloading:{}\r\nloading_loaded_perc:{:.2}\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:{}\r\naof_current_size:{}\r\naof_base_size:{}\r\naof_delayed_fsync:{}\r\n",
+            p.loading as u8,
+            p.loading_loaded_perc,
+            st.dirty,
+            (if p.last_save_ms == 0 { st.stats.start_ms } else { p.last_save_ms }) / 1000,
+            p.aof_enabled as u8,
+            if p.aof_last_write_ok { "ok" } else { "err" },
+            p.aof_current_size,
+            p.aof_base_size,
+            p.aof_delayed_fsync,
+        );
+        if !p.aof_last_write_ok && !p.aof_last_write_error.is_empty() {
+            let _ = write!(o, "aof_last_write_error:{}\r\n", p.aof_last_write_error);
+        }
+        for (k, v) in &p.extra {
+            let _ = write!(o, "{k}:{v}\r\n");
+        }
+        o.push_str("\r\n");
+    }
+    if want("stats") {
+        let s = &st.stats;
+        let _ = write!(
+            o,
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\n\r\n",
+            s.total_connections,
+            s.total_commands,
+            s.net_input_bytes,
+            s.net_output_bytes,
+            s.rejected_connections,
+            s.expired_keys,
+            s.keyspace_hits,
+            s.keyspace_misses,
+        );
+    }
+    if want("replication") {
+        o.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n\r\n");
+    }
+    if want("cpu") {
+        o.push_str("# CPU\r\n");
+        if let Some((user, sys)) = cpu_times() {
+            let _ = write!(o, "used_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n");
+        }
+        o.push_str("\r\n");
+    }
+    if want("keyspace") {
+        o.push_str("# Keyspace\r\n");
+        for (i, db) in st.ks.dbs().iter().enumerate() {
+            if !db.is_empty() {
+                let _ = write!(o, "db{i}:keys={},expires={},avg_ttl=0\r\n", db.len(), db.expiring());
+            }
+        }
+        o.push_str("\r\n");
+    }
+    while o.ends_with("\r\n\r\n") {
+        o.truncate(o.len() - 2);
+    }
+    o
+}
+
+/// (user, system) CPU seconds of this process.
+fn cpu_times() -> Option<(f64, f64)> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime / 100.0, stime / 100.0))
+}
+
+pub fn info(ctx: &mut Ctx) {
+    let sections: Vec<String> = ctx.args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_lowercase())
+        .collect();
+    let text = info_text(ctx, &sections);
+    ctx.out.verbatim("txt", text.as_bytes());
+}
+
+pub fn config(ctx: &mut Ctx) {
+    let sub = ctx.args[1].to_ascii_uppercase();
+    match sub.as_slice() {
+        b"GET" if ctx.args.len() >= 3 => {
+            let mut pairs: Vec<(&'static str, String)> = Vec::new();
+            for p in &ctx.args[2..] {
+                for (k, v) in ctx.st.config.matching(p) {
+                    if !pairs.iter().any(|(x, _)| *x == k) {
+                        pairs.push((k, v));
+                    }
+                }
+            }
+            ctx.out.map_len(pairs.len());
+            for (k, v) in pairs {
+                ctx.out.bulk(k.as_bytes());
+                ctx.out.bulk(v.as_bytes());
+            }
+        }
+        b"SET" if ctx.args.len() >= 4 && ctx.args.len() % 2 == 0 => {
+            // All or nothing: validate on a copy, then commit.
+            let mut cfg = ctx.st.config.clone();
+            for i in (2..ctx.args.len()).step_by(2) {
+                let name = String::from_utf8_lossy(&ctx.args[i]).to_string();
+                let value = String::from_utf8_lossy(&ctx.args[i + 1]).to_string();
+                if let Err(e) = cfg.set_runtime(&name, &value) {
+                    let msg = match e {
+                        crate::config::ConfigError::Unknown(_) => format!(
+                            "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                        ),
+                        crate::config::ConfigError::Immutable(_) => format!(
+                            "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+                        ),
+                        other => format!(
+                            "ERR CONFIG SET failed (possibly related to argument '{name}') - {other}"
+                        ),
+                    };
+                    return ctx.error(&msg);
+                }
+            }
+            ctx.st.config = cfg;
+            ctx.out.ok();
+        }
+        b"SET" => ctx.wrong_args_sub("config|set"),
+        b"GET" => ctx.wrong_args_sub("config|get"),
+        b"RESETSTAT" if ctx.args.len() == 2 => {
+            let start = ctx.st.stats.start_ms;
+            ctx.st.stats = super::Stats {
+                start_ms: start,
+                ..Default::default()
+            };
+            ctx.st.persist.aof_delayed_fsync = 0;
+            ctx.out.ok();
+        }
+        b"REWRITE" if ctx.args.len() == 2 => {
+            ctx.error("ERR CONFIG REWRITE is not supported yet: edit the config file instead")
+        }
+        b"HELP" if ctx.args.len() == 2 => {
+            let lines = [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+                "RESETSTAT", "    Reset statistics reported by the INFO command.",
+                "HELP", "    Print this help.",
+            ];
+            ctx.out.array_len(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        _ => unknown_subcommand(ctx),
+    }
+}
+
+impl Ctx<'_> {
+    fn wrong_args_sub(&mut self, name: &str) {
+        self.error(&format!("ERR wrong number of arguments for '{name}' command"));
+    }
+}
+
+fn command_info(ctx: &mut Ctx, s: &Spec) {
+    ctx.out.array_len(10);
+    ctx.out.bulk(s.name.as_bytes());
+    ctx.out.int(s.arity as i64);
+    let flags: Vec<&str> = s.flags.split_whitespace().collect();
+    ctx.out.set_len(flags.len());
+    for f in flags {
+        ctx.out.simple(f);
+    }
+    ctx.out.int(s.first_key as i64);
+    ctx.out.int(s.last_key as i64);
+    ctx.out.int(s.step as i64);
+    let cats = acl_categories(s);
+    ctx.out.set_len(cats.len());
+    for c in cats {
+        ctx.out.simple(&c);
+    }
+    ctx.out.set_len(0); // tips
+    ctx.out.array_len(0); // key specs
+    ctx.out.array_len(0); // subcommands
+}
+
+fn acl_categories(s: &Spec) -> Vec<String> {
+    let mut v = Vec::new();
+    if s.is_write() {
+        v.push("@write".to_string());
+    } else if s.has_flag("readonly") {
+        v.push("@read".to_string());
+    }
+    v.push(format!("@{}", s.group));
+    if s.has_flag("fast") {
+        v.push("@fast".into());
+    } else {
+        v.push("@slow".into());
+    }
+    if s.has_flag("admin") {
+        v.push("@admin".into());
+        v.push("@dangerous".into());
+    }
+    v
+}
+
+fn command_docs(ctx: &mut Ctx, s: &Spec) {
+    ctx.out.bulk(s.name.as_bytes());
+    ctx.out.map_len(4);
+    ctx.out.bulk(b"summary");
+    ctx.out.bulk(s.summary.as_bytes());
+    ctx.out.bulk(b"since");
+    ctx.out.bulk(b"1.0.0");
+    ctx.out.bulk(b"group");
+    ctx.out.bulk(s.group.as_bytes());
+    ctx.out.bulk(b"complexity");
+    ctx.out.bulk(b"O(1)");
+}
+
+pub fn command(ctx: &mut Ctx) {
+    if ctx.args.len() == 1 {
+        ctx.out.array_len(COMMANDS.len());
+        for s in COMMANDS {
+            command_info(ctx, s);
+        }
+        return;
+    }
+    let sub = ctx.args[1].to_ascii_uppercase();
+    match sub.as_slice() {
+        b"COUNT" => ctx.out.int(COMMANDS.len() as i64),
+        b"LIST" => {
+            ctx.out.array_len(COMMANDS.len());
+            for s in COMMANDS {
+                ctx.out.bulk(s.name.as_bytes());
+            }
+        }
+        b"INFO" => {
+            if ctx.args.len() == 2 {
+                ctx.out.array_len(COMMANDS.len());
+                for s in COMMANDS {
+                    command_info(ctx, s);
+                }
+                return;
+            }
+            let names: Vec<Bytes> = ctx.args[2..].to_vec();
+            ctx.out.array_len(names.len());
+            for n in names {
+                match super::lookup(&n) {
+                    Some(s) => command_info(ctx, s),
+                    None => ctx.out.null_array(),
+                }
+            }
+        }
+        b"DOCS" => {
+            let specs: Vec<&Spec> = if ctx.args.len() == 2 {
+                COMMANDS.iter().collect()
+            } else {
+                ctx.args[2..].iter().filter_map(|n| super::lookup(n)).collect()
+            };
+            ctx.out.map_len(specs.len());
+            for s in specs {
+                command_docs(ctx, s);
+            }
+        }
+        b"GETKEYS" if ctx.args.len() >= 3 => {
+            let Some(s) = super::lookup(&ctx.args[2]) else {
+                return ctx.error("ERR Invalid command specified");
+            };
+            let cmd = &ctx.args[2..];
+            if !s.arity_ok(cmd.len()) {
+                return ctx.error("ERR Invalid number of arguments specified for command");
+            }
+            if s.first_key == 0 {
+                return ctx.error("ERR The command has no key arguments");
+            }
+            let last = if s.last_key < 0 { cmd.len() as i32 + s.last_key } else { s.last_key };
+            let keys: Vec<Bytes> = (s.first_key..=last)
+                .step_by(s.step.max(1) as usize)
+                .filter_map(|i| cmd.get(i as usize).cloned())
+                .collect();
+            ctx.out.array_len(keys.len());
+            for k in keys {
+                ctx.out.bulk(&k);
+            }
+        }
+        b"HELP" => {
+            let lines = [
+                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "(no subcommand)", "    Return details about all commands.",
+                "COUNT", "    Return the total number of commands in this server.",
+                "LIST", "    Return a list of all commands in this server.",
+                "INFO [<command-name> ...]", "    Return details about multiple commands.",
+                "DOCS [<command-name> ...]", "    Return documentation details about multiple commands.",
+                "GETKEYS <full-command>", "    Return the keys from a full command.",
+                "HELP", "    Print this help.",
+            ];
+            ctx.out.array_len(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        _ => unknown_subcommand(ctx),
+    }
+}
+
+pub fn debug(ctx: &mut Ctx) {
+    let allowed = match ctx.st.config.enable_debug_command.as_str() {
+        "yes" => true,
+        "local" => ctx.sess.local,
+        _ => false,
+    };
+    if !allowed && !ctx.st.replaying {
+        return ctx.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+    }
+    let sub = ctx.args[1].to_ascii_uppercase();
+    match sub.as_slice() {
+        b"SLEEP" if ctx.args.len() == 3 => {
+            let secs = crate::util::parse_f64(&ctx.args[2]).unwrap_or(0.0);
+            // Blocks the whole keyspace on purpose, as in Redis: it simulates a slow command.
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+            ctx.out.ok();
+        }
+        b"SET-ACTIVE-EXPIRE" if ctx.args.len() == 3 => {
+            match crate::util::parse_i64_strict(&ctx.args[2]) {
+                Some(v) => {
+                    ctx.st.active_expire = v != 0;
+                    ctx.out.ok();
+                }
+                None => ctx.error(NOT_INTEGER),
+            }
+        }
+        b"POPULATE" if (3..=5).contains(&ctx.args.len()) => populate(ctx),
+        b"OBJECT" if ctx.args.len() == 3 => {
+            let key = ctx.args[2].clone();
+            let Some(e) = ctx.lookup(&key) else {
+                return ctx.error("ERR no such key");
+            };
+            let line = format!(
+                "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+                e.value.encoding(),
+                e.value.heap_size()
+            );
+            ctx.out.simple(&line);
+        }
+        b"HELP" => {
+            let lines = [
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "OBJECT <key>", "POPULATE <count> [<prefix>] [<size>]",
+                "SET-ACTIVE-EXPIRE <0|1>", "SLEEP <seconds>", "HELP",
+            ];
+            ctx.out.array_len(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        _ => unknown_subcommand(ctx),
+    }
+}
+
+/// DEBUG POPULATE count [prefix] [size]: create `prefix:N` keys holding `value:N`
+/// (padded with zero bytes or cut to `size`), skipping keys that exist. Logged as itself:
+/// it is deterministic given the keyspace it runs on.
+fn populate(ctx: &mut Ctx) {
+    let Some(count) = ctx.int_arg(2) else { return };
+    if count < 0 {
+        return ctx.error("ERR count must be positive");
+    }
+    let prefix = if ctx.args.len() >= 4 { ctx.args[3].clone() } else { Bytes::from_static(b"key") };
+    let size = if ctx.args.len() == 5 {
+        let Some(s) = ctx.int_arg(4) else { return };
+        if s < 0 {
+            return ctx.error("ERR size must be positive");
+        }
+        Some(s as usize)
+    } else {
+        None
+    };
+    let db = ctx.sess.db;
+    let mut key = Vec::with_capacity(prefix.len() + 21);
+    for j in 0..count {
+        key.clear();
+        key.extend_from_slice(&prefix);
+        key.push(b':');
+        key.extend_from_slice(itoa::Buffer::new().format(j).as_bytes());
+        if ctx.st.ks.db(db).get(&key).is_some() {
+            continue;
+        }
+        let mut val = format!("value:{j}").into_bytes();
+        if let Some(s) = size {
+            val.resize(s, 0);
+        }
+        ctx.st.ks.db_mut(db).insert(Entry {
+            key: key.as_slice().into(),
+            value: Value::from_bytes(&val),
+            expire_at: 0,
+        });
+        ctx.st.dirty += 1;
+    }
+    ctx.propagate_self();
+    ctx.out.ok();
+}

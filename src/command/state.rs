@@ -1,0 +1,275 @@
+//! The state commands operate on: the keyspace plus server-wide bookkeeping
+//! (configuration, statistics, clients, watches, pending log effects).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rand::SeedableRng;
+
+use crate::config::Config;
+use crate::keyspace::Keyspace;
+use crate::protocol::Args;
+
+/// A change to log: the command as applied, in database `db`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effect {
+    pub db: usize,
+    pub args: Vec<Bytes>,
+}
+
+/// How SHUTDOWN asked the server to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Flush and sync the log (the default).
+    Default,
+    /// `SHUTDOWN SAVE`: also write a snapshot.
+    Save,
+    /// `SHUTDOWN NOSAVE`: no snapshot (the log is still flushed: acknowledged writes stay).
+    NoSave,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub start_ms: u64,
+    pub total_commands: u64,
+    pub total_connections: u64,
+    pub rejected_connections: u64,
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+}
+
+/// Persistence status shown by INFO; owned by the engine, read by commands.
+#[derive(Debug, Default, Clone)]
+pub struct PersistInfo {
+    pub aof_enabled: bool,
+    pub aof_last_write_ok: bool,
+    pub aof_last_write_error: String,
+    pub aof_delayed_fsync: u64,
+    pub aof_current_size: u64,
+    pub aof_base_size: u64,
+    pub loading: bool,
+    pub loading_loaded_perc: f64,
+    pub last_save_ms: u64,
+    /// Extra `name:value` lines for INFO persistence, in order.
+    pub extra: Vec<(String, String)>,
+}
+
+/// Closes a client's connection from another client (CLIENT KILL).
+pub type KillHandle = Arc<dyn Fn() + Send + Sync>;
+
+/// What CLIENT LIST shows about a connection.
+#[derive(Clone)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub name: Bytes,
+    pub db: usize,
+    pub created_ms: u64,
+    pub last_ms: u64,
+    pub last_cmd: &'static str,
+    pub resp: u8,
+    pub multi: i64,
+    pub lib_name: Bytes,
+    pub lib_ver: Bytes,
+    pub kill: Option<KillHandle>,
+}
+
+impl std::fmt::Debug for ClientInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientInfo").field("id", &self.id).field("addr", &self.addr).finish()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Clients {
+    pub by_id: BTreeMap<u64, ClientInfo>,
+    next_id: u64,
+}
+
+impl Clients {
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+}
+
+/// Per-connection state that commands read and change.
+#[derive(Debug)]
+pub struct Session {
+    pub id: u64,
+    pub db: usize,
+    pub resp3: bool,
+    pub name: Bytes,
+    pub authenticated: bool,
+    /// Commands queued after MULTI; `None` outside a transaction.
+    pub multi: Option<Vec<Args>>,
+    /// A command queued after MULTI was rejected: EXEC must fail with EXECABORT.
+    pub multi_error: bool,
+    pub watched: Vec<(usize, Box<[u8]>)>,
+    /// Close the connection once the replies so far are written (QUIT).
+    pub close: bool,
+    pub last_cmd: &'static str,
+    pub lib_name: Bytes,
+    pub lib_ver: Bytes,
+    /// Connected over loopback (for `enable-debug-command local`).
+    pub local: bool,
+}
+
+impl Session {
+    pub fn new(id: u64, authenticated: bool) -> Self {
+        Session {
+            id,
+            db: 0,
+            resp3: false,
+            name: Bytes::new(),
+            authenticated,
+            multi: None,
+            multi_error: false,
+            watched: Vec::new(),
+            close: false,
+            last_cmd: "NULL",
+            lib_name: Bytes::new(),
+            lib_ver: Bytes::new(),
+            local: true,
+        }
+    }
+
+    /// The pseudo-session used to replay the log.
+    pub fn replayer(db: usize) -> Self {
+        let mut s = Session::new(0, true);
+        s.db = db;
+        s
+    }
+}
+
+pub struct State {
+    pub ks: Keyspace,
+    pub config: Config,
+    pub stats: Stats,
+    pub clients: Clients,
+    /// WATCHed keys -> ids of the clients watching them.
+    pub watches: HashMap<(usize, Box<[u8]>), Vec<u64>>,
+    /// Clients whose watched keys changed since they watched them.
+    pub dirty_watchers: HashSet<u64>,
+    /// Effects of the commands executed since the engine last collected them.
+    pub effects: Vec<Effect>,
+    /// Changes since the last snapshot (`rdb_changes_since_last_save`).
+    pub dirty: u64,
+    /// True while the log is being replayed at startup.
+    pub replaying: bool,
+    pub shutdown: Option<Shutdown>,
+    pub rng: rand::rngs::SmallRng,
+    pub persist: PersistInfo,
+    /// DEBUG SET-ACTIVE-EXPIRE.
+    pub active_expire: bool,
+    pub run_id: String,
+    /// Connected clients, maintained by the server (INFO clients).
+    pub connected_clients: usize,
+}
+
+impl State {
+    pub fn new(config: Config) -> Self {
+        let mut rng = rand::rngs::SmallRng::from_entropy();
+        let run_id: String = (0..40)
+            .map(|_| char::from_digit(rand::Rng::gen_range(&mut rng, 0..16), 16).expect("hex"))
+            .collect();
+        State {
+            ks: Keyspace::new(config.databases),
+            config,
+            stats: Stats {
+                start_ms: crate::util::now_ms(),
+                ..Default::default()
+            },
+            clients: Clients::default(),
+            watches: HashMap::new(),
+            dirty_watchers: HashSet::new(),
+            effects: Vec::new(),
+            dirty: 0,
+            replaying: false,
+            shutdown: None,
+            rng,
+            persist: PersistInfo::default(),
+            active_expire: true,
+            run_id,
+            connected_clients: 0,
+        }
+    }
+
+    /// Invalidate the WATCHes on `key` in `db`.
+    pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
+        if self.watches.is_empty() {
+            return;
+        }
+        if let Some(ids) = self.watches.get(&(db, Box::from(key))) {
+            self.dirty_watchers.extend(ids.iter().copied());
+        }
+    }
+
+    /// Invalidate every WATCH in `db` (`None`: in every db).
+    pub fn signal_flush(&mut self, db: Option<usize>) {
+        for ((d, _), ids) in &self.watches {
+            if db.is_none_or(|x| x == *d) {
+                self.dirty_watchers.extend(ids.iter().copied());
+            }
+        }
+    }
+
+    /// Drop all of a session's WATCHes (EXEC, DISCARD, UNWATCH, disconnect).
+    pub fn unwatch_all(&mut self, sess: &mut Session) {
+        for k in sess.watched.drain(..) {
+            if let Some(ids) = self.watches.get_mut(&k) {
+                ids.retain(|&i| i != sess.id);
+                if ids.is_empty() {
+                    self.watches.remove(&k);
+                }
+            }
+        }
+        self.dirty_watchers.remove(&sess.id);
+    }
+
+    /// Delete expired keys for up to `budget` examined entries, resuming where the last
+    /// call stopped. Returns the number of keys deleted. Deletions are logged as DEL.
+    pub fn active_expire_cycle(&mut self, now: u64, cursor: &mut (usize, usize), budget: usize) -> usize {
+        if !self.active_expire || self.replaying {
+            return 0;
+        }
+        let mut examined = 0;
+        let mut deleted = Vec::new();
+        let total_segments: usize = self.ks.dbs().iter().map(|d| d.segment_count()).sum();
+        let mut steps = 0;
+        loop {
+            let (db, seg) = *cursor;
+            let table = self.ks.db_mut(db);
+            if table.expiring() > 0 {
+                examined += 1 + table.expire_segment(seg, |e| e.expire_at <= now, |e| {
+                    deleted.push((db, e.key));
+                });
+            }
+            let segs = self.ks.db(db).segment_count();
+            *cursor = if seg + 1 < segs {
+                (db, seg + 1)
+            } else {
+                ((db + 1) % self.ks.db_count(), 0)
+            };
+            steps += 1;
+            if examined >= budget || steps >= total_segments {
+                break;
+            }
+        }
+        let n = deleted.len();
+        for (db, key) in deleted {
+            self.stats.expired_keys += 1;
+            self.signal_modified(db, &key);
+            self.effects.push(Effect {
+                db,
+                args: vec![Bytes::from_static(b"DEL"), Bytes::from(key.into_vec())],
+            });
+        }
+        n
+    }
+}

@@ -1,0 +1,165 @@
+//! The command table: name, arity, flags, key positions and handler of every command.
+//! COMMAND INFO/DOCS/COUNT and the dispatcher read it; nothing else lists commands.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use super::{keys, server, strings, transactions, Ctx};
+
+pub type Handler = fn(&mut Ctx);
+
+pub struct Spec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: exact argument count including the name, or `-n` for "at least n".
+    pub arity: i32,
+    /// Space-separated Redis flags (`write readonly denyoom fast admin noauth ...`).
+    pub flags: &'static str,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    /// Redis ACL category / COMMAND DOCS group (`string`, `keyspace`, `server`, ...).
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub handler: Handler,
+}
+
+impl Spec {
+    pub fn arity_ok(&self, n: usize) -> bool {
+        let a = self.arity;
+        if a >= 0 {
+            n == a as usize
+        } else {
+            n >= (-a) as usize
+        }
+    }
+
+    pub fn has_flag(&self, f: &str) -> bool {
+        self.flags.split_whitespace().any(|x| x == f)
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.has_flag("write")
+    }
+
+    pub fn no_auth(&self) -> bool {
+        self.has_flag("noauth")
+    }
+
+    /// Commands that act immediately instead of being queued inside MULTI.
+    pub fn runs_in_multi(&self) -> bool {
+        matches!(self.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+    }
+}
+
+macro_rules! cmd {
+    ($name:literal, $arity:expr, $flags:literal, $keys:expr, $group:literal, $summary:literal, $h:expr) => {
+        Spec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            first_key: $keys.0,
+            last_key: $keys.1,
+            step: $keys.2,
+            group: $group,
+            summary: $summary,
+            handler: $h,
+        }
+    };
+}
+
+const NOKEY: (i32, i32, i32) = (0, 0, 0);
+const KEY1: (i32, i32, i32) = (1, 1, 1);
+
+pub static COMMANDS: &[Spec] = &[
+    // connection
+    cmd!("ping", -1, "fast stale", NOKEY, "connection", "Returns the server's liveliness response.", server::ping),
+    cmd!("echo", 2, "fast", NOKEY, "connection", "Returns the given string.", server::echo),
+    cmd!("quit", -1, "noauth fast stale", NOKEY, "connection", "Closes the connection.", server::quit),
+    cmd!("select", 2, "loading stale fast", NOKEY, "connection", "Changes the selected database.", server::select),
+    cmd!("auth", -2, "noauth loading stale fast", NOKEY, "connection", "Authenticates the connection.", server::auth),
+    cmd!("hello", -1, "noauth loading stale fast", NOKEY, "connection", "Handshakes with the Redis server.", server::hello),
+    cmd!("client", -2, "loading stale", NOKEY, "connection", "A container for client connection commands.", server::client),
+    cmd!("reset", 1, "noauth loading stale fast", NOKEY, "connection", "Resets the connection.", server::reset),
+    // server
+    cmd!("dbsize", 1, "readonly fast", NOKEY, "server", "Returns the number of keys in the database.", server::dbsize),
+    cmd!("flushdb", -1, "write", NOKEY, "server", "Removes all keys from the current database.", server::flushdb),
+    cmd!("flushall", -1, "write", NOKEY, "server", "Removes all keys from all databases.", server::flushall),
+    cmd!("swapdb", 3, "write fast", NOKEY, "server", "Swaps two Redis databases.", server::swapdb),
+    cmd!("info", -1, "loading stale", NOKEY, "server", "Returns information and statistics about the server.", server::info),
+    cmd!("config", -2, "admin loading stale", NOKEY, "server", "A container for server configuration commands.", server::config),
+    cmd!("command", -1, "loading stale", NOKEY, "server", "Returns detailed information about all commands.", server::command),
+    cmd!("time", 1, "loading stale fast", NOKEY, "server", "Returns the server time.", server::time),
+    cmd!("debug", -2, "admin noscript loading stale", NOKEY, "server", "A container for debugging commands.", server::debug),
+    cmd!("shutdown", -1, "admin noscript loading stale", NOKEY, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
+    cmd!("lastsave", 1, "loading stale fast", NOKEY, "server", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
+    // strings
+    cmd!("get", 2, "readonly fast", KEY1, "string", "Returns the string value of a key.", strings::get),
+    cmd!("set", -3, "write denyoom", KEY1, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", strings::set),
+    cmd!("setnx", 3, "write denyoom fast", KEY1, "string", "Set the string value of a key only when the key doesn't exist.", strings::setnx),
+    cmd!("setex", 4, "write denyoom", KEY1, "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", strings::setex),
+    cmd!("psetex", 4, "write denyoom", KEY1, "string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", strings::psetex),
+    cmd!("getset", 3, "write denyoom fast", KEY1, "string", "Returns the previous string value of a key after setting it to a new value.", strings::getset),
+    cmd!("getdel", 2, "write fast", KEY1, "string", "Returns the string value of a key after deleting the key.", strings::getdel),
+    cmd!("getex", -2, "write fast", KEY1, "string", "Returns the string value of a key after setting its expiration time.", strings::getex),
+    cmd!("mget", -2, "readonly fast", (1, -1, 1), "string", "Atomically returns the string values of one or more keys.", strings::mget),
+    cmd!("mset", -3, "write denyoom", (1, -1, 2), "string", "Atomically creates or modifies the string values of one or more keys.", strings::mset),
+    cmd!("msetnx", -3, "write denyoom", (1, -1, 2), "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", strings::msetnx),
+    cmd!("append", 3, "write denyoom fast", KEY1, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", strings::append),
+    cmd!("strlen", 2, "readonly fast", KEY1, "string", "Returns the length of a string value.", strings::strlen),
+    cmd!("getrange", 4, "readonly", KEY1, "string", "Returns a substring of the string stored at a key.", strings::getrange),
+    cmd!("substr", 4, "readonly", KEY1, "string", "Returns a substring from a string value.", strings::getrange),
+    cmd!("setrange", 4, "write denyoom", KEY1, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", strings::setrange),
+    cmd!("incr", 2, "write denyoom fast", KEY1, "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", strings::incr),
+    cmd!("decr", 2, "write denyoom fast", KEY1, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", strings::decr),
+    cmd!("incrby", 3, "write denyoom fast", KEY1, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", strings::incrby),
+    cmd!("decrby", 3, "write denyoom fast", KEY1, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", strings::decrby),
+    cmd!("incrbyfloat", 3, "write denyoom fast", KEY1, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", strings::incrbyfloat),
+    // keys
+    cmd!("del", -2, "write", (1, -1, 1), "keyspace", "Deletes one or more keys.", keys::del),
+    cmd!("unlink", -2, "write fast", (1, -1, 1), "keyspace", "Asynchronously deletes one or more keys.", keys::del),
+    cmd!("exists", -2, "readonly fast", (1, -1, 1), "keyspace", "Determines whether one or more keys exist.", keys::exists),
+    cmd!("type", 2, "readonly fast", KEY1, "keyspace", "Determines the type of value stored at a key.", keys::type_),
+    cmd!("rename", 3, "write", (1, 2, 1), "keyspace", "Renames a key and overwrites the destination.", keys::rename),
+    cmd!("renamenx", 3, "write fast", (1, 2, 1), "keyspace", "Renames a key only when the target key name doesn't exist.", keys::renamenx),
+    cmd!("keys", 2, "readonly", NOKEY, "keyspace", "Returns all key names that match a pattern.", keys::keys),
+    cmd!("scan", -2, "readonly", NOKEY, "keyspace", "Iterates over the key names in the database.", keys::scan),
+    cmd!("randomkey", 1, "readonly", NOKEY, "keyspace", "Returns a random key name from the database.", keys::randomkey),
+    cmd!("touch", -2, "readonly fast", (1, -1, 1), "keyspace", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::exists),
+    cmd!("copy", -3, "write denyoom", (1, 2, 1), "keyspace", "Copies the value of a key to a new key.", keys::copy),
+    cmd!("move", 3, "write fast", KEY1, "keyspace", "Moves a key to another database.", keys::move_),
+    cmd!("object", -2, "readonly", (2, 2, 1), "keyspace", "A container for object introspection commands.", keys::object),
+    cmd!("expire", -3, "write fast", KEY1, "keyspace", "Sets the expiration time of a key in seconds.", keys::expire),
+    cmd!("pexpire", -3, "write fast", KEY1, "keyspace", "Sets the expiration time of a key in milliseconds.", keys::pexpire),
+    cmd!("expireat", -3, "write fast", KEY1, "keyspace", "Sets the expiration time of a key to a Unix timestamp.", keys::expireat),
+    cmd!("pexpireat", -3, "write fast", KEY1, "keyspace", "Sets the expiration time of a key to a Unix milliseconds timestamp.", keys::pexpireat),
+    cmd!("ttl", 2, "readonly fast", KEY1, "keyspace", "Returns the expiration time in seconds of a key.", keys::ttl),
+    cmd!("pttl", 2, "readonly fast", KEY1, "keyspace", "Returns the expiration time in milliseconds of a key.", keys::pttl),
+    cmd!("expiretime", 2, "readonly fast", KEY1, "keyspace", "Returns the expiration time of a key as a Unix timestamp.", keys::expiretime),
+    cmd!("pexpiretime", 2, "readonly fast", KEY1, "keyspace", "Returns the expiration time of a key as a Unix milliseconds timestamp.", keys::pexpiretime),
+    cmd!("persist", 2, "write fast", KEY1, "keyspace", "Removes the expiration time of a key.", keys::persist),
+    // transactions
+    cmd!("multi", 1, "noscript loading stale fast", NOKEY, "transactions", "Starts a transaction.", transactions::multi),
+    cmd!("exec", 1, "noscript loading stale", NOKEY, "transactions", "Executes all commands in a transaction.", transactions::exec),
+    cmd!("discard", 1, "noscript loading stale fast", NOKEY, "transactions", "Discards a transaction.", transactions::discard),
+    cmd!("watch", -2, "noscript loading stale fast", (1, -1, 1), "transactions", "Monitors changes to keys to determine the execution of a transaction.", transactions::watch),
+    cmd!("unwatch", 1, "noscript loading stale fast", NOKEY, "transactions", "Forgets about watched keys of a transaction.", transactions::unwatch),
+];
+
+fn index() -> &'static HashMap<&'static str, &'static Spec> {
+    static INDEX: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
+    INDEX.get_or_init(|| COMMANDS.iter().map(|s| (s.name, s)).collect())
+}
+
+/// Find a command by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    let s = std::str::from_utf8(lower).ok()?;
+    index().get(s).copied()
+}

@@ -1,0 +1,82 @@
+//! MULTI/EXEC/DISCARD and optimistic locking with WATCH.
+//!
+//! A transaction's effects are bracketed by MULTI/EXEC effects so that the log can write
+//! them as one atomic unit: recovery applies all of a transaction or none of it.
+
+use bytes::Bytes;
+
+use super::{dispatch, Ctx, Effect};
+
+pub fn multi(ctx: &mut Ctx) {
+    if ctx.sess.multi.is_some() {
+        return ctx.error("ERR MULTI calls can not be nested");
+    }
+    ctx.sess.multi = Some(Vec::new());
+    ctx.sess.multi_error = false;
+    ctx.out.ok();
+}
+
+pub fn discard(ctx: &mut Ctx) {
+    if ctx.sess.multi.take().is_none() {
+        return ctx.error("ERR DISCARD without MULTI");
+    }
+    ctx.sess.multi_error = false;
+    ctx.st.unwatch_all(ctx.sess);
+    ctx.out.ok();
+}
+
+pub fn exec(ctx: &mut Ctx) {
+    let Some(queued) = ctx.sess.multi.take() else {
+        return ctx.error("ERR EXEC without MULTI");
+    };
+    let aborted = std::mem::take(&mut ctx.sess.multi_error);
+    let conflict = ctx.st.dirty_watchers.contains(&ctx.sess.id);
+    ctx.st.unwatch_all(ctx.sess);
+    if aborted {
+        return ctx.error("EXECABORT Transaction discarded because of previous errors.");
+    }
+    if conflict {
+        return ctx.out.null_array();
+    }
+    let first_effect = ctx.st.effects.len();
+    ctx.out.array_len(queued.len());
+    for args in queued {
+        dispatch(ctx.st, ctx.sess, args, ctx.out, ctx.now);
+    }
+    let n = ctx.st.effects.len() - first_effect;
+    if n > 1 {
+        let db = ctx.st.effects[first_effect].db;
+        ctx.st.effects.insert(
+            first_effect,
+            Effect {
+                db,
+                args: vec![Bytes::from_static(b"MULTI")],
+            },
+        );
+        ctx.st.effects.push(Effect {
+            db,
+            args: vec![Bytes::from_static(b"EXEC")],
+        });
+    }
+}
+
+pub fn watch(ctx: &mut Ctx) {
+    if ctx.sess.multi.is_some() {
+        return ctx.error("ERR WATCH inside MULTI is not allowed");
+    }
+    let db = ctx.sess.db;
+    for i in 1..ctx.args.len() {
+        let k = (db, Box::<[u8]>::from(ctx.args[i].as_ref()));
+        if ctx.sess.watched.contains(&k) {
+            continue;
+        }
+        ctx.st.watches.entry(k.clone()).or_default().push(ctx.sess.id);
+        ctx.sess.watched.push(k);
+    }
+    ctx.out.ok();
+}
+
+pub fn unwatch(ctx: &mut Ctx) {
+    ctx.st.unwatch_all(ctx.sess);
+    ctx.out.ok();
+}

@@ -1,0 +1,540 @@
+//! Server configuration: one table of named parameters shared by the command line
+//! (`--name value`), redis.conf-style files (`name value` per line) and CONFIG GET/SET.
+//! Names are Redis's wherever Redis has the option.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// `appendfsync`: when the log is fsynced, and so what a reply to a write promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Group commit: a reply leaves only after the fdatasync covering it.
+    Always,
+    /// Background fsync about once a second.
+    Everysec,
+    /// Leave flushing to the OS.
+    No,
+}
+
+impl FsyncPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::Everysec => "everysec",
+            FsyncPolicy::No => "no",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub dir: PathBuf,
+    pub requirepass: Option<String>,
+    pub maxclients: usize,
+    pub appendonly: bool,
+    pub appendfsync: FsyncPolicy,
+    pub databases: usize,
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
+    pub proto_max_bulk_len: u64,
+    pub client_query_buffer_limit: u64,
+    pub enable_debug_command: String,
+    pub loglevel: String,
+    pub logfile: String,
+    pub save: String,
+    pub dbfilename: String,
+    pub aof_load_truncated: bool,
+    pub aof_use_rdb_preamble: bool,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    pub protected_mode: bool,
+    pub hz: u64,
+    pub io_threads: usize,
+    pub pidfile: String,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    pub lazyfree_lazy_user_del: bool,
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: u64,
+    pub latency_tracking: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 6379,
+            bind: vec!["127.0.0.1".into()],
+            dir: PathBuf::from("./data"),
+            requirepass: None,
+            maxclients: 10000,
+            appendonly: true,
+            appendfsync: FsyncPolicy::Everysec,
+            databases: 16,
+            timeout: 0,
+            tcp_keepalive: 300,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            enable_debug_command: "no".into(),
+            loglevel: "notice".into(),
+            logfile: String::new(),
+            save: "3600 1 300 100 60 10000".into(),
+            dbfilename: "dump.rdb".into(),
+            aof_load_truncated: true,
+            aof_use_rdb_preamble: true,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            protected_mode: true,
+            hz: 10,
+            io_threads: 1,
+            pidfile: String::new(),
+            appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            lazyfree_lazy_user_del: false,
+            slowlog_log_slower_than: 10000,
+            slowlog_max_len: 128,
+            latency_tracking: true,
+        }
+    }
+}
+
+/// A configuration error, phrased for the operator who wrote the option.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown option '{0}' (see strata-server --help for the supported options)")]
+    Unknown(String),
+    #[error("invalid value '{value}' for '{name}': {reason}")]
+    Invalid {
+        name: String,
+        value: String,
+        reason: String,
+    },
+    #[error("'{0}' can't be changed at runtime; set it in the config file or on the command line")]
+    Immutable(String),
+    #[error("option '{0}' is missing its value")]
+    MissingValue(String),
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+type Getter = fn(&Config) -> String;
+type Setter = fn(&mut Config, &str) -> Result<(), String>;
+
+/// One named parameter.
+pub struct Param {
+    pub name: &'static str,
+    pub mutable: bool,
+    pub help: &'static str,
+    get: Getter,
+    set: Setter,
+}
+
+fn yesno(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn parse_u64(v: &str) -> Result<u64, String> {
+    v.parse::<u64>().map_err(|_| "argument couldn't be parsed into an integer".into())
+}
+
+/// Parse a memory amount the way Redis's memtoull does: `1gb` = 2^30, `1g` = 10^9.
+pub fn parse_memory(v: &str) -> Result<u64, String> {
+    let l = v.to_ascii_lowercase();
+    let split = l.find(|c: char| !c.is_ascii_digit()).unwrap_or(l.len());
+    let (num, unit) = l.split_at(split);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err("argument must be a memory value".into()),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or_else(|| "argument must be a memory value".into())
+}
+
+fn one_of(v: &str, allowed: &[&str]) -> Result<String, String> {
+    let l = v.to_ascii_lowercase();
+    if allowed.contains(&l.as_str()) {
+        Ok(l)
+    } else {
+        Err(format!("argument must be one of: {}", allowed.join(", ")))
+    }
+}
+
+macro_rules! p {
+    ($name:literal, $mutable:expr, $help:literal, $get:expr, $set:expr) => {
+        Param {
+            name: $name,
+            mutable: $mutable,
+            help: $help,
+            get: $get,
+            set: $set,
+        }
+    };
+}
+
+/// Every supported parameter.
+pub static PARAMS: &[Param] = &[
+    p!("port", false, "TCP port to listen on", |c| c.port.to_string(), |c, v| {
+        c.port = v.parse().map_err(|_| "port must be 0-65535".to_string())?;
+        Ok(())
+    }),
+    p!("bind", false, "addresses to listen on (space separated)", |c| c.bind.join(" "), |c, v| {
+        let addrs: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+        if addrs.is_empty() {
+            return Err("at least one address is required".into());
+        }
+        c.bind = addrs;
+        Ok(())
+    }),
+    p!("dir", false, "data directory (created if missing)", |c| c.dir.display().to_string(), |c, v| {
+        c.dir = PathBuf::from(v);
+        Ok(())
+    }),
+    p!("requirepass", true, "password clients must AUTH with (empty: none)", |c| c.requirepass.clone().unwrap_or_default(), |c, v| {
+        c.requirepass = if v.is_empty() { None } else { Some(v.to_string()) };
+        Ok(())
+    }),
+    p!("maxclients", true, "maximum simultaneous clients", |c| c.maxclients.to_string(), |c, v| {
+        c.maxclients = parse_u64(v)?.max(1) as usize;
+        Ok(())
+    }),
+    p!("appendonly", true, "keep the keyspace on the append-only log (yes|no)", |c| yesno(c.appendonly), |c, v| {
+        c.appendonly = parse_bool(v)?;
+        Ok(())
+    }),
+    p!("appendfsync", true, "fsync policy: always|everysec|no", |c| c.appendfsync.name().into(), |c, v| {
+        c.appendfsync = match one_of(v, &["always", "everysec", "no"])?.as_str() {
+            "always" => FsyncPolicy::Always,
+            "everysec" => FsyncPolicy::Everysec,
+            _ => FsyncPolicy::No,
+        };
+        Ok(())
+    }),
+    p!("databases", false, "number of databases", |c| c.databases.to_string(), |c, v| {
+        let n = parse_u64(v)?;
+        if !(1..=1_000_000).contains(&n) {
+            return Err("must be between 1 and 1000000".into());
+        }
+        c.databases = n as usize;
+        Ok(())
+    }),
+    p!("timeout", true, "close idle clients after this many seconds (0: never)", |c| c.timeout.to_string(), |c, v| {
+        c.timeout = parse_u64(v)?;
+        Ok(())
+    }),
+    p!("tcp-keepalive", true, "TCP keepalive period in seconds (0: off)", |c| c.tcp_keepalive.to_string(), |c, v| {
+        c.tcp_keepalive = parse_u64(v)?;
+        Ok(())
+    }),
+    p!("proto-max-bulk-len", true, "largest accepted argument", |c| c.proto_max_bulk_len.to_string(), |c, v| {
+        let n = parse_memory(v)?;
+        if n < 1024 * 1024 {
+            return Err("must be at least 1mb".into());
+        }
+        c.proto_max_bulk_len = n;
+        Ok(())
+    }),
+    p!("client-query-buffer-limit", true, "largest accepted command", |c| c.client_query_buffer_limit.to_string(), |c, v| {
+        let n = parse_memory(v)?;
+        if n < 1024 * 1024 {
+            return Err("must be at least 1mb".into());
+        }
+        c.client_query_buffer_limit = n;
+        Ok(())
+    }),
+    p!("enable-debug-command", false, "allow DEBUG: yes|no|local", |c| c.enable_debug_command.clone(), |c, v| {
+        c.enable_debug_command = one_of(v, &["yes", "no", "local"])?;
+        Ok(())
+    }),
+    p!("loglevel", true, "debug|verbose|notice|warning", |c| c.loglevel.clone(), |c, v| {
+        c.loglevel = one_of(v, &["debug", "verbose", "notice", "warning", "nothing"])?;
+        Ok(())
+    }),
+    p!("logfile", false, "log file path (empty: standard output)", |c| c.logfile.clone(), |c, v| {
+        c.logfile = v.to_string();
+        Ok(())
+    }),
+    p!("daemonize", false, "only 'no' is supported (run under a supervisor)", |_| "no".into(), |_, v| {
+        if parse_bool(v)? {
+            Err("daemonize yes is not supported; run strata-server under a supervisor".into())
+        } else {
+            Ok(())
+        }
+    }),
+    p!("save", true, "snapshot rules '<seconds> <changes> ...' (empty: none)", |c| c.save.clone(), |c, v| {
+        let parts: Vec<&str> = v.split_whitespace().collect();
+        if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+            return Err("expected pairs of '<seconds> <changes>'".into());
+        }
+        c.save = parts.join(" ");
+        Ok(())
+    }),
+    p!("dbfilename", true, "snapshot file name inside dir", |c| c.dbfilename.clone(), |c, v| {
+        if v.is_empty() || v.contains('/') {
+            return Err("dbfilename can't be a path, just a filename".into());
+        }
+        c.dbfilename = v.to_string();
+        Ok(())
+    }),
+    p!("aof-load-truncated", true, "start even if the log's tail is torn (truncating it)", |c| yesno(c.aof_load_truncated), |c, v| {
+        c.aof_load_truncated = parse_bool(v)?;
+        Ok(())
+    }),
+    p!("aof-use-rdb-preamble", true, "accepted for compatibility: rewrites always write a snapshot base", |c| yesno(c.aof_use_rdb_preamble), |c, v| {
+        c.aof_use_rdb_preamble = parse_bool(v)?;
+        Ok(())
+    }),
+    p!("auto-aof-rewrite-percentage", true, "rewrite when the log grew this % over the base (0: off)", |c| c.auto_aof_rewrite_percentage.to_string(), |c, v| {
+        c.auto_aof_rewrite_percentage = parse_u64(v)?;
+        Ok(())
+    }),
+    p!("auto-aof-rewrite-min-size", true, "no automatic rewrite below this log size", |c| c.auto_aof_rewrite_min_size.to_string(), |c, v| {
+        c.auto_aof_rewrite_min_size = parse_memory(v)?;
+        Ok(())
+    }),
+    p!("maxmemory", true, "memory limit for the dataset (0: none)", |c| c.maxmemory.to_string(), |c, v| {
+        c.maxmemory = parse_memory(v)?;
+        Ok(())
+    }),
+    p!("maxmemory-policy", true, "only noeviction is supported so far", |c| c.maxmemory_policy.clone(), |c, v| {
+        c.maxmemory_policy = one_of(v, &["noeviction"])?;
+        Ok(())
+    }),
+    p!("protected-mode", true, "refuse non-loopback clients when no password is set", |c| yesno(c.protected_mode), |c, v| {
+        c.protected_mode = parse_bool(v)?;
+        Ok(())
+    }),
+    p!("hz", true, "background task frequency (1-500)", |c| c.hz.to_string(), |c, v| {
+        c.hz = parse_u64(v)?.clamp(1, 500);
+        Ok(())
+    }),
+    p!("io-threads", false, "network threads (1: a single event loop, like Redis)", |c| c.io_threads.to_string(), |c, v| {
+        c.io_threads = parse_u64(v)?.clamp(1, 128) as usize;
+        Ok(())
+    }),
+    p!("pidfile", false, "write the process id here", |c| c.pidfile.clone(), |c, v| {
+        c.pidfile = v.to_string();
+        Ok(())
+    }),
+    p!("appendfilename", false, "accepted for compatibility (log files are named by the manifest)", |c| c.appendfilename.clone(), |c, v| {
+        c.appendfilename = v.to_string();
+        Ok(())
+    }),
+    p!("appenddirname", false, "accepted for compatibility", |c| c.appenddirname.clone(), |c, v| {
+        c.appenddirname = v.to_string();
+        Ok(())
+    }),
+    p!("lazyfree-lazy-user-del", true, "accepted for compatibility", |c| yesno(c.lazyfree_lazy_user_del), |c, v| {
+        c.lazyfree_lazy_user_del = parse_bool(v)?;
+        Ok(())
+    }),
+    p!("slowlog-log-slower-than", true, "accepted for compatibility", |c| c.slowlog_log_slower_than.to_string(), |c, v| {
+        c.slowlog_log_slower_than = v.parse().map_err(|_| "must be an integer".to_string())?;
+        Ok(())
+    }),
+    p!("slowlog-max-len", true, "accepted for compatibility", |c| c.slowlog_max_len.to_string(), |c, v| {
+        c.slowlog_max_len = parse_u64(v)?;
+        Ok(())
+    }),
+    p!("latency-tracking", true, "accepted for compatibility", |c| yesno(c.latency_tracking), |c, v| {
+        c.latency_tracking = parse_bool(v)?;
+        Ok(())
+    }),
+];
+
+pub fn find_param(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+impl Config {
+    /// Set a parameter at startup (file or command line): mutability does not matter.
+    pub fn set_startup(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let p = find_param(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
+        (p.set)(self, value).map_err(|reason| ConfigError::Invalid {
+            name: p.name.into(),
+            value: value.into(),
+            reason,
+        })
+    }
+
+    /// CONFIG SET: only mutable parameters.
+    pub fn set_runtime(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let p = find_param(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
+        if !p.mutable {
+            return Err(ConfigError::Immutable(p.name.into()));
+        }
+        self.set_startup(name, value)
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        find_param(name).map(|p| (p.get)(self))
+    }
+
+    /// CONFIG GET pattern: (name, value) pairs whose names match the glob.
+    pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, String)> {
+        PARAMS
+            .iter()
+            .filter(|p| crate::util::glob_match(pattern, p.name.as_bytes(), true))
+            .map(|p| (p.name, (p.get)(self)))
+            .collect()
+    }
+
+    /// Apply a redis.conf-style text: `name value...` per line, `#` comments, quotes allowed.
+    pub fn apply_file_text(&mut self, text: &str, path: &str) -> Result<(), ConfigError> {
+        let mut save_seen = false;
+        for (lineno, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = |reason: &str| ConfigError::File {
+                path: path.into(),
+                reason: format!("line {}: {reason}: {line}", lineno + 1),
+            };
+            let words = crate::protocol::split_inline_args(line.as_bytes())
+                .ok_or_else(|| bad("unbalanced quotes"))?;
+            let words: Vec<String> = words
+                .into_iter()
+                .map(|w| String::from_utf8_lossy(&w).into_owned())
+                .collect();
+            let (name, rest) = words.split_first().ok_or_else(|| bad("empty directive"))?;
+            // "save" may appear several times: the first replaces the defaults, later ones add.
+            if name.eq_ignore_ascii_case("save") && !rest.is_empty() && !rest[0].is_empty() {
+                let joined = if save_seen {
+                    format!("{} {}", self.save, rest.join(" "))
+                } else {
+                    rest.join(" ")
+                };
+                save_seen = true;
+                self.set_startup("save", &joined)
+                    .map_err(|e| bad(&e.to_string()))?;
+                continue;
+            }
+            self.set_startup(name, &rest.join(" "))
+                .map_err(|e| bad(&e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Build a configuration from Redis-style arguments: an optional config file path
+    /// first, then `--name value...` pairs (a value may be several words, up to the next
+    /// `--`). Later settings win.
+    pub fn from_args(args: &[String]) -> Result<Config, ConfigError> {
+        let mut cfg = Config::default();
+        let mut rest = args;
+        if let Some(first) = args.first() {
+            if !first.starts_with("--") {
+                let text = std::fs::read_to_string(first).map_err(|e| ConfigError::File {
+                    path: first.clone(),
+                    reason: e.to_string(),
+                })?;
+                cfg.apply_file_text(&text, first)?;
+                rest = &args[1..];
+            }
+        }
+        let mut save_seen = false;
+        let mut i = 0;
+        while i < rest.len() {
+            let Some(name) = rest[i].strip_prefix("--") else {
+                return Err(ConfigError::Unknown(rest[i].clone()));
+            };
+            let mut j = i + 1;
+            while j < rest.len() && !(rest[j].starts_with("--") && rest[j].len() > 2) {
+                j += 1;
+            }
+            let values = &rest[i + 1..j];
+            if values.is_empty() {
+                return Err(ConfigError::MissingValue(name.to_string()));
+            }
+            let value = values.join(" ");
+            if name.eq_ignore_ascii_case("save") && save_seen && !value.is_empty() {
+                let joined = format!("{} {}", cfg.save, value);
+                cfg.set_startup("save", &joined)?;
+            } else {
+                cfg.set_startup(name, &value)?;
+            }
+            save_seen |= name.eq_ignore_ascii_case("save");
+            i = j;
+        }
+        Ok(cfg)
+    }
+
+    /// Text for `--help`: every parameter with its default.
+    pub fn help_text() -> String {
+        let d = Config::default();
+        let mut s = String::new();
+        for p in PARAMS {
+            let _ = writeln!(s, "  --{:<28} {} (default: {:?})", p.name, p.help, (p.get)(&d));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn redis_style_arguments() {
+        let c = Config::from_args(&args(&[
+            "--port", "6380", "--save", "", "--appendfsync", "always", "--bind", "127.0.0.1", "::1",
+        ]))
+        .unwrap();
+        assert_eq!(c.port, 6380);
+        assert_eq!(c.save, "");
+        assert_eq!(c.appendfsync, FsyncPolicy::Always);
+        assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
+        assert_eq!(
+            Config::from_args(&args(&["--nope", "1"])).unwrap_err(),
+            ConfigError::Unknown("nope".into())
+        );
+        assert!(matches!(
+            Config::from_args(&args(&["--appendfsync", "sometimes"])).unwrap_err(),
+            ConfigError::Invalid { .. }
+        ));
+    }
+
+    #[test]
+    fn config_file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("strata.conf");
+        std::fs::write(&path, "# comment\nport 7000\nrequirepass \"a b\"\nmaxmemory 1gb\n").unwrap();
+        let c = Config::from_args(&args(&[path.to_str().unwrap(), "--port", "7001"])).unwrap();
+        assert_eq!(c.port, 7001);
+        assert_eq!(c.requirepass.as_deref(), Some("a b"));
+        assert_eq!(c.maxmemory, 1 << 30);
+    }
+
+    #[test]
+    fn runtime_mutability() {
+        let mut c = Config::default();
+        assert_eq!(c.set_runtime("port", "1"), Err(ConfigError::Immutable("port".into())));
+        c.set_runtime("appendfsync", "no").unwrap();
+        assert_eq!(c.get("appendfsync").unwrap(), "no");
+        assert_eq!(c.matching(b"append*").len(), 4);
+    }
+}

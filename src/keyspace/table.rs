@@ -1,0 +1,462 @@
+//! A hash table of entries split into bounded segments (extendible hashing).
+//!
+//! Why segments: no operation ever touches more than one segment's worth of entries at a
+//! time. Growth splits one full segment instead of rehashing the whole table (no multi-
+//! millisecond resize stalls), SCAN walks hash space in order so its cursor survives
+//! splits, and the snapshot walker (persistence) can serialise a segment at a time.
+//!
+//! Directory slot = top `global_depth` bits of the key's hash. A segment of local depth `d`
+//! owns every hash whose top `d` bits equal its prefix, i.e. a contiguous range of hash
+//! space and of directory slots.
+
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
+use super::value::{alloc_size, Value};
+
+/// A segment splits when it holds more entries than this (7/8 of 4096 buckets).
+const SEGMENT_MAX: usize = 3584;
+
+/// One key with its value and absolute expiry (Unix ms; 0 = none).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: Box<[u8]>,
+    pub value: Value,
+    pub expire_at: u64,
+}
+
+impl Entry {
+    /// Estimated bytes this entry costs, including its slot in the table.
+    pub fn mem_size(&self) -> usize {
+        alloc_size(self.key.len()) + self.value.heap_size()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Segment {
+    depth: u32,
+    table: HashTable<Entry>,
+    /// Entries with an expiry, so active expiry can skip segments without any.
+    expiring: usize,
+}
+
+#[derive(Debug)]
+pub struct Table {
+    dir: Vec<u32>,
+    global_depth: u32,
+    segments: Vec<Segment>,
+    len: usize,
+    expiring: usize,
+    /// Heap bytes held by keys and values (slots are counted separately).
+    heap: usize,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Table {
+    pub fn new() -> Self {
+        Table {
+            dir: vec![0],
+            global_depth: 0,
+            segments: vec![Segment::default()],
+            len: 0,
+            expiring: 0,
+            heap: 0,
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Keys with an expiry set.
+    pub fn expiring(&self) -> usize {
+        self.expiring
+    }
+
+    /// Estimated memory of the table: slots plus keys' and values' heap.
+    pub fn mem_size(&self) -> usize {
+        let slot = std::mem::size_of::<Entry>() + 1;
+        let slots: usize = self.segments.iter().map(|s| s.table.capacity()).sum();
+        // hashbrown keeps capacity at 7/8 of its buckets.
+        slots * 8 / 7 * slot + self.heap + self.dir.len() * 4
+    }
+
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    #[inline]
+    fn seg_of(&self, h: u64) -> usize {
+        let slot = if self.global_depth == 0 {
+            0
+        } else {
+            (h >> (64 - self.global_depth)) as usize
+        };
+        self.dir[slot] as usize
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        let h = self.hash(key);
+        self.segments[self.seg_of(h)]
+            .table
+            .find(h, |e| &*e.key == key)
+    }
+
+    /// Mutable access. The caller must report any change in the value's heap size via
+    /// [`Table::adjust_heap`] and any change of `expire_at` via [`Table::set_expire`].
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let h = self.hash(key);
+        let s = self.seg_of(h);
+        self.segments[s].table.find_mut(h, |e| &*e.key == key)
+    }
+
+    /// Change the value of an existing key in place, keeping memory accounting right.
+    /// Returns None if the key is absent.
+    pub fn update<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Value) -> R) -> Option<R> {
+        let h = self.hash(key);
+        let s = self.seg_of(h);
+        let e = self.segments[s].table.find_mut(h, |e| &*e.key == key)?;
+        let before = e.value.heap_size();
+        let r = f(&mut e.value);
+        let after = e.value.heap_size();
+        self.heap = (self.heap + after).saturating_sub(before);
+        Some(r)
+    }
+
+    pub fn adjust_heap(&mut self, before: usize, after: usize) {
+        self.heap = (self.heap + after).saturating_sub(before);
+    }
+
+    /// Set or clear (`0`) the expiry of an existing key. Returns false if the key is absent.
+    pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
+        let h = self.hash(key);
+        let s = self.seg_of(h);
+        let seg = &mut self.segments[s];
+        let Some(e) = seg.table.find_mut(h, |e| &*e.key == key) else {
+            return false;
+        };
+        match (e.expire_at != 0, at != 0) {
+            (false, true) => {
+                seg.expiring += 1;
+                self.expiring += 1;
+            }
+            (true, false) => {
+                seg.expiring -= 1;
+                self.expiring -= 1;
+            }
+            _ => {}
+        }
+        e.expire_at = at;
+        true
+    }
+
+    /// Insert or replace. Returns the previous entry, if any.
+    pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
+        let h = self.hash(&entry.key);
+        let s = self.seg_of(h);
+        let size = entry.mem_size();
+        let has_exp = entry.expire_at != 0;
+        let hasher = &self.hasher;
+        let seg = &mut self.segments[s];
+        let old = match seg.table.entry(h, |e| e.key == entry.key, |e| hasher.hash_one(&*e.key)) {
+            hashbrown::hash_table::Entry::Occupied(mut o) => {
+                Some(std::mem::replace(o.get_mut(), entry))
+            }
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(entry);
+                None
+            }
+        };
+        self.heap += size;
+        if has_exp {
+            seg.expiring += 1;
+            self.expiring += 1;
+        }
+        match &old {
+            Some(o) => {
+                self.heap -= o.mem_size();
+                if o.expire_at != 0 {
+                    seg.expiring -= 1;
+                    self.expiring -= 1;
+                }
+            }
+            None => {
+                self.len += 1;
+                if seg.table.len() > SEGMENT_MAX {
+                    self.split(s);
+                }
+            }
+        }
+        old
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let h = self.hash(key);
+        let s = self.seg_of(h);
+        let seg = &mut self.segments[s];
+        let e = match seg.table.find_entry(h, |e| &*e.key == key) {
+            Ok(o) => o.remove().0,
+            Err(_) => return None,
+        };
+        self.len -= 1;
+        self.heap -= e.mem_size();
+        if e.expire_at != 0 {
+            seg.expiring -= 1;
+            self.expiring -= 1;
+        }
+        Some(e)
+    }
+
+    pub fn clear(&mut self) {
+        let hasher = self.hasher.clone();
+        *self = Table::new();
+        self.hasher = hasher;
+    }
+
+    /// Split segment `s` in two by the next hash bit, doubling the directory if needed.
+    fn split(&mut self, s: usize) {
+        let d = self.segments[s].depth;
+        if d == self.global_depth {
+            let mut dir = Vec::with_capacity(self.dir.len() * 2);
+            for &x in &self.dir {
+                dir.push(x);
+                dir.push(x);
+            }
+            self.dir = dir;
+            self.global_depth += 1;
+        }
+        let bit = 1u64 << (63 - d);
+        let hasher = &self.hasher;
+        let seg = &mut self.segments[s];
+        seg.depth = d + 1;
+        let mut upper = Segment {
+            depth: d + 1,
+            table: HashTable::with_capacity(SEGMENT_MAX / 2 + 64),
+            expiring: 0,
+        };
+        for e in seg.table.extract_if(|e| hasher.hash_one(&*e.key) & bit != 0) {
+            if e.expire_at != 0 {
+                upper.expiring += 1;
+            }
+            let h = hasher.hash_one(&*e.key);
+            upper.table.insert_unique(h, e, |e| hasher.hash_one(&*e.key));
+        }
+        seg.expiring -= upper.expiring;
+        let t = self.segments.len() as u32;
+        self.segments.push(upper);
+        // The directory slots of `s` form one contiguous run; its upper half moves to `t`.
+        let span = 1usize << (self.global_depth - d);
+        let first = self.dir.iter().position(|&x| x as usize == s).expect("segment in dir");
+        for slot in &mut self.dir[first + span / 2..first + span] {
+            *slot = t;
+        }
+    }
+
+    /// Visit entries in hash order starting at `cursor` (a position in hash space) until at
+    /// least `count` were visited or the table ends. Returns the next cursor (0 = done).
+    /// Every key present for a whole scan is visited at least once, whatever splits happen.
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Entry)) -> u64 {
+        let count = count.max(1);
+        let mut cursor = cursor;
+        let mut visited = 0;
+        loop {
+            let seg = &self.segments[self.seg_of(cursor)];
+            let mut hs: Vec<(u64, &Entry)> = seg
+                .table
+                .iter()
+                .map(|e| (self.hash(&e.key), e))
+                .filter(|(h, _)| *h >= cursor)
+                .collect();
+            hs.sort_unstable_by_key(|(h, _)| *h);
+            for i in 0..hs.len() {
+                // Stop only between distinct hashes, so equal hashes are never split.
+                if visited >= count && hs[i - 1].0 != hs[i].0 {
+                    return hs[i].0;
+                }
+                f(hs[i].1);
+                visited += 1;
+            }
+            match segment_end(cursor, seg.depth) {
+                None => return 0,
+                Some(next) if visited >= count => return next,
+                Some(next) => cursor = next,
+            }
+        }
+    }
+
+    /// A pseudo-random entry (uniform within a random segment), or None when empty.
+    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
+        if self.len == 0 {
+            return None;
+        }
+        for _ in 0..64 {
+            let seg = &self.segments[rng.gen_range(0..self.segments.len())];
+            if seg.table.is_empty() {
+                continue;
+            }
+            let i = rng.gen_range(0..seg.table.len());
+            return seg.table.iter().nth(i);
+        }
+        self.segments.iter().flat_map(|s| s.table.iter()).next()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.segments.iter().flat_map(|s| s.table.iter())
+    }
+
+    /// Number of segments (for active expiry's round-robin cursor).
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Remove the entries of segment `s` for which `expired(entry)` is true, passing each
+    /// removed entry to `on_removed`. Skips segments with no expiring keys. Returns how many
+    /// entries were examined.
+    pub fn expire_segment(
+        &mut self,
+        s: usize,
+        mut expired: impl FnMut(&Entry) -> bool,
+        mut on_removed: impl FnMut(Entry),
+    ) -> usize {
+        let Some(seg) = self.segments.get_mut(s) else {
+            return 0;
+        };
+        if seg.expiring == 0 {
+            return 0;
+        }
+        let examined = seg.table.len();
+        let removed: Vec<Entry> = seg
+            .table
+            .extract_if(|e| e.expire_at != 0 && expired(e))
+            .collect();
+        seg.expiring -= removed.len();
+        self.expiring -= removed.len();
+        self.len -= removed.len();
+        for e in removed {
+            self.heap -= e.mem_size();
+            on_removed(e);
+        }
+        examined
+    }
+}
+
+/// The first hash after the range of the segment (depth `d`) holding `h`; None at the end.
+fn segment_end(h: u64, d: u32) -> Option<u64> {
+    if d == 0 {
+        return None;
+    }
+    let shift = 64 - d;
+    let prefix = h >> shift;
+    (prefix + 1).checked_shl(shift).filter(|_| prefix + 1 < (1u64 << d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn entry(k: &[u8]) -> Entry {
+        Entry {
+            key: k.into(),
+            value: Value::Int(1),
+            expire_at: 0,
+        }
+    }
+
+    #[test]
+    fn insert_get_remove_across_splits() {
+        let mut t = Table::new();
+        for i in 0..20_000u32 {
+            assert!(t.insert(entry(format!("k{i}").as_bytes())).is_none());
+        }
+        assert_eq!(t.len(), 20_000);
+        assert!(t.segment_count() > 4);
+        for i in 0..20_000u32 {
+            assert!(t.get(format!("k{i}").as_bytes()).is_some(), "k{i}");
+        }
+        for i in 0..10_000u32 {
+            assert!(t.remove(format!("k{i}").as_bytes()).is_some());
+        }
+        assert_eq!(t.len(), 10_000);
+        assert_eq!(t.iter().count(), 10_000);
+    }
+
+    #[test]
+    fn scan_visits_everything_once_without_changes() {
+        let mut t = Table::new();
+        for i in 0..10_000u32 {
+            t.insert(entry(format!("k{i}").as_bytes()));
+        }
+        for count in [1, 10, 1000] {
+            let mut seen = Vec::new();
+            let mut c = 0;
+            loop {
+                c = t.scan(c, count, |e| seen.push(e.key.clone()));
+                if c == 0 {
+                    break;
+                }
+            }
+            assert_eq!(seen.len(), 10_000, "count {count}");
+            let uniq: HashSet<_> = seen.into_iter().collect();
+            assert_eq!(uniq.len(), 10_000);
+        }
+    }
+
+    #[test]
+    fn scan_survives_splits_during_the_scan() {
+        let mut t = Table::new();
+        for i in 0..3000u32 {
+            t.insert(entry(format!("old{i}").as_bytes()));
+        }
+        let mut seen = HashSet::new();
+        let mut c = 0;
+        let mut n = 0;
+        loop {
+            c = t.scan(c, 10, |e| {
+                seen.insert(e.key.clone());
+            });
+            for _ in 0..50 {
+                t.insert(entry(format!("new{n}").as_bytes()));
+                n += 1;
+            }
+            if c == 0 {
+                break;
+            }
+        }
+        for i in 0..3000u32 {
+            assert!(seen.contains(format!("old{i}").as_bytes()), "old{i} missed");
+        }
+    }
+
+    #[test]
+    fn expiry_counters() {
+        let mut t = Table::new();
+        let mut e = entry(b"a");
+        e.expire_at = 5;
+        t.insert(e);
+        t.insert(entry(b"b"));
+        assert_eq!(t.expiring(), 1);
+        t.set_expire(b"b", 10);
+        assert_eq!(t.expiring(), 2);
+        let mut removed = Vec::new();
+        for s in 0..t.segment_count() {
+            t.expire_segment(s, |e| e.expire_at <= 7, |e| removed.push(e.key));
+        }
+        assert_eq!(removed, vec![Box::from(&b"a"[..])]);
+        assert_eq!(t.expiring(), 1);
+        assert_eq!(t.len(), 1);
+    }
+}

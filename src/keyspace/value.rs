@@ -1,0 +1,106 @@
+//! The values a key can hold and their memory accounting.
+
+/// A stored value. Strings holding a canonical decimal integer are kept as `Int`
+/// (Redis's "int" encoding): smaller, and INCR needs no parsing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(Vec<u8>),
+    Int(i64),
+}
+
+/// The Redis type name of a value, as TYPE reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    String,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+        }
+    }
+
+    /// Parse a TYPE name as given to `SCAN ... TYPE t`.
+    pub fn parse(name: &[u8]) -> Option<Kind> {
+        match name.to_ascii_lowercase().as_slice() {
+            b"string" => Some(Kind::String),
+            _ => None,
+        }
+    }
+}
+
+impl Value {
+    /// A string value from client bytes, using the int encoding when it round-trips.
+    pub fn from_bytes(b: &[u8]) -> Value {
+        if b.len() <= 20 {
+            if let Some(i) = crate::util::parse_i64_strict(b) {
+                return Value::Int(i);
+            }
+        }
+        Value::Str(b.to_vec())
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Str(_) | Value::Int(_) => Kind::String,
+        }
+    }
+
+    /// Heap bytes owned by the value beyond its inline size (an allocator-level estimate).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(v) => alloc_size(v.capacity()),
+            Value::Int(_) => 0,
+        }
+    }
+
+    /// OBJECT ENCODING name.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Str(v) if v.len() <= 44 => "embstr",
+            Value::Str(_) => "raw",
+        }
+    }
+}
+
+/// The size class an allocation of `n` bytes really occupies (mimalloc-like: 8-byte steps
+/// up to 64, then eight classes per power of two). Used for INFO used_memory estimates.
+pub fn alloc_size(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else if n <= 64 {
+        (n + 7) & !7
+    } else {
+        let shift = usize::BITS - 1 - n.leading_zeros(); // floor(log2 n)
+        let step = 1usize << (shift - 3);
+        (n + step - 1) & !(step - 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_is_compact() {
+        assert!(std::mem::size_of::<Value>() <= 24);
+    }
+
+    #[test]
+    fn int_encoding_only_when_canonical() {
+        assert_eq!(Value::from_bytes(b"123"), Value::Int(123));
+        assert_eq!(Value::from_bytes(b"0123"), Value::Str(b"0123".to_vec()));
+        assert_eq!(Value::from_bytes(b"-0"), Value::Str(b"-0".to_vec()));
+    }
+
+    #[test]
+    fn size_classes() {
+        assert_eq!(alloc_size(1), 8);
+        assert_eq!(alloc_size(64), 64);
+        assert_eq!(alloc_size(65), 80);
+        assert_eq!(alloc_size(100), 112);
+        assert_eq!(alloc_size(1000), 1024);
+    }
+}

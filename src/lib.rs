@@ -1,0 +1,26 @@
+//! # Strata
+//!
+//! A Redis-compatible server whose durability can be trusted and measured.
+//!
+//! ## Layout
+//!
+//! Dependencies point down; nothing below `server` knows about sockets, and
+//! `persistence` knows nothing about tokio, commands or the network.
+//!
+//! | module | responsibility |
+//! | --- | --- |
+//! | [`server`] | tokio listener, connections, pipelining, client limits, shutdown: the only place that touches sockets |
+//! | [`engine`] | the single owner of the keyspace: runs commands in arrival order (the log order) and hands their effects to persistence |
+//! | [`command`] | one small unit per command: parse, apply, reply; records the deterministic effect to log; no I/O |
+//! | [`keyspace`] | values, databases, the segmented hash table; pure data structures |
+//! | [`protocol`] | RESP2/RESP3 request decoder and reply encoder; bytes only |
+//! | [`config`] | the parameter table behind flags, config files and CONFIG GET/SET |
+//! | [`util`] | strict number parsing, glob matching, clock |
+
+pub mod command;
+pub mod config;
+pub mod engine;
+pub mod keyspace;
+pub mod protocol;
+pub mod server;
+pub mod util;

@@ -1,0 +1,146 @@
+//! One client connection: read, decode every complete command, execute the batch under
+//! one engine lock, write all replies with one write. Replies stay in command order.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::debug;
+
+use super::Shared;
+use crate::engine::Engine;
+use crate::protocol::{Limits, ReplyBuf, RequestDecoder};
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Decrements the client count however the connection ends.
+struct ClientSlot<'a>(&'a Shared);
+
+impl Drop for ClientSlot<'_> {
+    fn drop(&mut self) {
+        self.0.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let n = shared.clients.fetch_add(1, Ordering::Relaxed) + 1;
+    let _slot = ClientSlot(&shared);
+    let mut stream = stream;
+    let (maxclients, limits, protected) = {
+        let eng = Engine::lock(&shared.engine);
+        let c = &eng.st.config;
+        (
+            c.maxclients,
+            Limits {
+                max_bulk_len: c.proto_max_bulk_len as usize,
+                query_buffer_limit: c.client_query_buffer_limit as usize,
+                ..Limits::default()
+            },
+            c.protected_mode && c.requirepass.is_none(),
+        )
+    };
+    if n > maxclients {
+        Engine::lock(&shared.engine).st.stats.rejected_connections += 1;
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        return;
+    }
+    let local = peer.ip().is_loopback();
+    if protected && !local {
+        let _ = stream.write_all(b"-DENIED Running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. Set a password with requirepass, or disable protected mode with 'protected-mode no'.\r\n").await;
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    // A duplicate of the socket lets CLIENT KILL and shutdown close it from elsewhere.
+    let killer = match stream.into_std().and_then(|s| {
+        let dup = s.try_clone()?;
+        Ok((s, dup))
+    }) {
+        Ok((s, dup)) => match TcpStream::from_std(s) {
+            Ok(s) => {
+                stream = s;
+                dup
+            }
+            Err(_) => return,
+        },
+        Err(_) => return,
+    };
+    let laddr = killer.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let kill: crate::command::KillHandle = Arc::new(move || {
+        let _ = killer.shutdown(std::net::Shutdown::Both);
+    });
+    let mut sess = Engine::lock(&shared.engine).connect(peer.to_string(), laddr, local, kill);
+    let mut dec = RequestDecoder::new(limits);
+    dec.set_authenticated(sess.authenticated);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = ReplyBuf::new(false);
+    let mut cmds = Vec::new();
+    let mut idle_timeout = 0u64;
+    loop {
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        let read = if idle_timeout > 0 {
+            match tokio::time::timeout(Duration::from_secs(idle_timeout), stream.read_buf(&mut buf)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    debug!("client {} idle for {idle_timeout}s: closing", sess.id);
+                    break;
+                }
+            }
+        } else {
+            stream.read_buf(&mut buf).await
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let mut proto_err = None;
+        loop {
+            match dec.decode(&mut buf) {
+                Ok(Some(args)) => cmds.push(args),
+                Ok(None) => break,
+                Err(e) => {
+                    proto_err = Some(e);
+                    break;
+                }
+            }
+        }
+        let mut shutdown = None;
+        if !cmds.is_empty() {
+            let mut eng = Engine::lock(&shared.engine);
+            let outcome = eng.execute_batch(&mut sess, cmds.drain(..), &mut out);
+            shutdown = outcome.shutdown;
+            idle_timeout = eng.st.config.timeout;
+            dec.set_authenticated(sess.authenticated);
+            eng.st.stats.net_output_bytes += out.len() as u64;
+        }
+        if let Some(mode) = shutdown {
+            let _ = shared.stop.send(Some(mode));
+            break;
+        }
+        if let Some(e) = &proto_err {
+            debug!("client {}: {e}", sess.id);
+            out.error(&format!("ERR {e}"));
+        }
+        if !out.is_empty() {
+            if stream.write_all(out.as_bytes()).await.is_err() {
+                break;
+            }
+            out.clear();
+        }
+        if proto_err.is_some() || sess.close {
+            break;
+        }
+        // Give back memory after a huge request.
+        if buf.is_empty() && buf.capacity() > 4 * 1024 * 1024 {
+            buf = BytesMut::with_capacity(READ_CHUNK);
+        }
+    }
+    let _ = stream.shutdown().await;
+    let mut eng = Engine::lock(&shared.engine);
+    eng.disconnect(&mut sess);
+}

@@ -1,0 +1,252 @@
+//! The network front: listeners, connections, client limits, signals and shutdown.
+//! The only module that knows about sockets.
+
+mod connection;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::command::Shutdown;
+use crate::config::Config;
+use crate::engine::{Engine, SharedEngine};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source} (is another server using the port? change --port or --bind)")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("{0}")]
+    Startup(String),
+}
+
+/// State shared by the accept loops and every connection.
+pub(crate) struct Shared {
+    pub engine: SharedEngine,
+    pub clients: AtomicUsize,
+    /// Set once to stop the server; connections and listeners watch it.
+    pub stop: watch::Sender<Option<Shutdown>>,
+}
+
+/// A server running on its own thread (used by tests and embedders).
+pub struct ServerHandle {
+    pub addrs: Vec<SocketAddr>,
+    stop: watch::Sender<Option<Shutdown>>,
+    thread: Option<std::thread::JoinHandle<Result<(), ServerError>>>,
+}
+
+impl ServerHandle {
+    pub fn port(&self) -> u16 {
+        self.addrs[0].port()
+    }
+
+    /// Stop the server as SHUTDOWN would, and wait for it to exit.
+    pub fn shutdown(mut self) -> Result<(), ServerError> {
+        let _ = self.stop.send(Some(Shutdown::Default));
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<(), ServerError> {
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| Err(ServerError::Startup("server thread panicked".into()))),
+            None => Ok(()),
+        }
+    }
+
+    /// Wait until the server stops by itself (SHUTDOWN from a client).
+    pub fn wait(mut self) -> Result<(), ServerError> {
+        self.join()
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(Some(Shutdown::NoSave));
+        let _ = self.join();
+    }
+}
+
+fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, ServerError> {
+    let mut out = Vec::new();
+    for b in &config.bind {
+        // "-::*"-style optional addresses of redis.conf: a leading '-' means "skip if unavailable".
+        let (optional, host) = match b.strip_prefix('-') {
+            Some(h) => (true, h),
+            None => (false, b.as_str()),
+        };
+        let addr = if host.contains(':') {
+            format!("[{host}]:{}", config.port)
+        } else {
+            format!("{host}:{}", config.port)
+        };
+        match std::net::TcpListener::bind(&addr) {
+            Ok(l) => {
+                l.set_nonblocking(true).map_err(|e| ServerError::Bind {
+                    addr: addr.clone(),
+                    source: e,
+                })?;
+                out.push(l);
+            }
+            Err(e) if optional => warn!("skipping optional bind address {addr}: {e}"),
+            Err(e) => return Err(ServerError::Bind { addr, source: e }),
+        }
+    }
+    if out.is_empty() {
+        return Err(ServerError::Startup("no address to listen on".into()));
+    }
+    Ok(out)
+}
+
+fn build_runtime(config: &Config) -> Result<tokio::runtime::Runtime, ServerError> {
+    let mut b = if config.io_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(config.io_threads);
+        b
+    };
+    b.enable_all().build().map_err(ServerError::Runtime)
+}
+
+/// Start a server on a background thread. Binding happens before this returns, so the
+/// addresses (port 0 picks a free port) are ready to connect to.
+pub fn spawn(config: Config) -> Result<ServerHandle, ServerError> {
+    let listeners = bind_all(&config)?;
+    let addrs = listeners
+        .iter()
+        .map(|l| l.local_addr())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ServerError::Runtime)?;
+    let engine = Engine::new(config.clone()).shared();
+    let (stop, _) = watch::channel(None);
+    let stop2 = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("strata-server".into())
+        .spawn(move || {
+            let rt = build_runtime(&config)?;
+            rt.block_on(serve(listeners, engine, stop2, false))
+        })
+        .map_err(ServerError::Runtime)?;
+    Ok(ServerHandle {
+        addrs,
+        stop,
+        thread: Some(thread),
+    })
+}
+
+/// Run a server in the calling thread until SHUTDOWN or a signal.
+pub fn run(config: Config) -> Result<(), ServerError> {
+    let listeners = bind_all(&config)?;
+    for l in &listeners {
+        if let Ok(a) = l.local_addr() {
+            info!("Ready to accept connections on {a}");
+        }
+    }
+    let rt = build_runtime(&config)?;
+    let engine = Engine::new(config).shared();
+    let (stop, _) = watch::channel(None);
+    rt.block_on(serve(listeners, engine, stop, true))
+}
+
+async fn serve(
+    listeners: Vec<std::net::TcpListener>,
+    engine: SharedEngine,
+    stop: watch::Sender<Option<Shutdown>>,
+    handle_signals: bool,
+) -> Result<(), ServerError> {
+    let shared = Arc::new(Shared {
+        engine: engine.clone(),
+        clients: AtomicUsize::new(0),
+        stop,
+    });
+    for l in listeners {
+        let l = TcpListener::from_std(l).map_err(ServerError::Runtime)?;
+        tokio::spawn(accept_loop(l, shared.clone()));
+    }
+    tokio::spawn(ticker(shared.clone()));
+    if handle_signals {
+        tokio::spawn(signals(shared.clone()));
+    }
+    let mut rx = shared.stop.subscribe();
+    let mode = loop {
+        if let Some(m) = *rx.borrow_and_update() {
+            break m;
+        }
+        if rx.changed().await.is_err() {
+            break Shutdown::Default;
+        }
+    };
+    info!("shutting down ({mode:?})");
+    // Close every connection: in-flight batches have completed because each holds the
+    // engine lock for its whole batch and we take it here.
+    let eng = Engine::lock(&engine);
+    for c in eng.st.clients.by_id.values() {
+        if let Some(k) = &c.kill {
+            k();
+        }
+    }
+    drop(eng);
+    info!("Strata is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut stop = shared.stop.subscribe();
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                tokio::spawn(connection::serve(stream, peer, shared.clone()));
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                error!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn ticker(shared: Arc<Shared>) {
+    let mut stop = shared.stop.subscribe();
+    loop {
+        let hz = Engine::lock(&shared.engine).st.config.hz.max(1);
+        let period = std::time::Duration::from_millis(1000 / hz);
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = stop.changed() => return,
+        }
+        Engine::lock(&shared.engine).tick();
+    }
+}
+
+async fn signals(shared: Arc<Shared>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        error!("cannot install signal handlers; SIGTERM will kill the server without a clean shutdown");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("Received SIGTERM scheduling shutdown..."),
+        _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
+    }
+    let _ = shared.stop.send(Some(Shutdown::Default));
+    // A second signal while shutting down forces the exit.
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    warn!("second signal: exiting now");
+    std::process::exit(1);
+}

@@ -1,0 +1,235 @@
+//! Small pure helpers shared by several layers: strict number parsing as Redis does it,
+//! glob matching, and the wall clock.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Microseconds since the Unix epoch.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// Parse a decimal i64 exactly as Redis's `string2ll`: an optional '-', then digits with
+/// no leading zero (except "0" itself), no spaces, no '+', at most 20 characters.
+pub fn parse_i64_strict(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits[0] == b'0' {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else if v > i64::MAX as u64 {
+        None
+    } else {
+        Some(v as i64)
+    }
+}
+
+/// Parse a float as Redis's `string2ld`/`strtold` accepts it for INCRBYFLOAT and scores:
+/// no surrounding spaces, "inf"/"-inf"/"+inf" allowed (case-insensitive), NaN refused.
+pub fn parse_f64(s: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(s).ok()?;
+    if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+        return None;
+    }
+    let lower = s.to_ascii_lowercase();
+    let v = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => {
+            // Rust accepts "nan" and "inf" spellings we filter above; reject the rest of NaN.
+            if lower.contains("nan") {
+                return None;
+            }
+            lower.parse::<f64>().ok()?
+        }
+    };
+    Some(v)
+}
+
+/// Glob-style matching with Redis's rules (`*`, `?`, `[a-z]`, `[^x]`, `\` escapes).
+pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
+    let mut skip_longer = false;
+    glob_inner(pattern, s, nocase, 0, &mut skip_longer)
+}
+
+/// `skip_longer` is Redis's pruning: once the rest of the pattern failed because the string
+/// ran out, trying it against a shorter suffix cannot succeed, which keeps "*a*a*a*b" linear.
+fn glob_inner(
+    mut p: &[u8],
+    mut s: &[u8],
+    nocase: bool,
+    depth: usize,
+    skip_longer: &mut bool,
+) -> bool {
+    // Bound recursion on adversarial patterns such as "*a*a*a*...".
+    if depth > 1000 {
+        return false;
+    }
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
+    while !p.is_empty() {
+        match p[0] {
+            b'*' => {
+                while p.len() > 1 && p[1] == b'*' {
+                    p = &p[1..];
+                }
+                if p.len() == 1 {
+                    return true;
+                }
+                while !s.is_empty() {
+                    if glob_inner(&p[1..], s, nocase, depth + 1, skip_longer) {
+                        return true;
+                    }
+                    if *skip_longer {
+                        return false;
+                    }
+                    s = &s[1..];
+                }
+                *skip_longer = true;
+                return false;
+            }
+            b'?' => {
+                if s.is_empty() {
+                    return false;
+                }
+                s = &s[1..];
+            }
+            b'[' => {
+                if s.is_empty() {
+                    return false;
+                }
+                p = &p[1..];
+                let not = !p.is_empty() && p[0] == b'^';
+                if not {
+                    p = &p[1..];
+                }
+                let mut matched = false;
+                loop {
+                    if p.is_empty() {
+                        break;
+                    }
+                    if p[0] == b'\\' && p.len() >= 2 {
+                        p = &p[1..];
+                        if eq(p[0], s[0]) {
+                            matched = true;
+                        }
+                    } else if p[0] == b']' {
+                        break;
+                    } else if p.len() >= 3 && p[1] == b'-' {
+                        let (mut lo, mut hi) = (p[0], p[2]);
+                        if lo > hi {
+                            std::mem::swap(&mut lo, &mut hi);
+                        }
+                        let c = s[0];
+                        let in_range = if nocase {
+                            let c = c.to_ascii_lowercase();
+                            c >= lo.to_ascii_lowercase() && c <= hi.to_ascii_lowercase()
+                        } else {
+                            c >= lo && c <= hi
+                        };
+                        if in_range {
+                            matched = true;
+                        }
+                        p = &p[2..];
+                    } else if eq(p[0], s[0]) {
+                        matched = true;
+                    }
+                    p = &p[1..];
+                }
+                if not {
+                    matched = !matched;
+                }
+                if !matched {
+                    return false;
+                }
+                s = &s[1..];
+                if p.is_empty() {
+                    // Unterminated class: Redis treats the end of pattern as closing it.
+                    return s.is_empty();
+                }
+            }
+            b'\\' if p.len() >= 2 => {
+                p = &p[1..];
+                if s.is_empty() || !eq(p[0], s[0]) {
+                    return false;
+                }
+                s = &s[1..];
+            }
+            c => {
+                if s.is_empty() || !eq(c, s[0]) {
+                    return false;
+                }
+                s = &s[1..];
+            }
+        }
+        p = &p[1..];
+    }
+    s.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_integers() {
+        assert_eq!(parse_i64_strict(b"0"), Some(0));
+        assert_eq!(parse_i64_strict(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64_strict(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64_strict(b"9223372036854775808"), None);
+        for bad in [&b""[..], b"01", b"+1", b" 1", b"1 ", b"-", b"-0", b"1.0"] {
+            assert_eq!(parse_i64_strict(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(b"*", b"anything", false));
+        assert!(glob_match(b"h?llo", b"hello", false));
+        assert!(glob_match(b"h[ae]llo", b"hallo", false));
+        assert!(!glob_match(b"h[^e]llo", b"hello", false));
+        assert!(glob_match(b"h[a-b]llo", b"hbllo", false));
+        assert!(glob_match(b"h\\*llo", b"h*llo", false));
+        assert!(!glob_match(b"h\\*llo", b"hello", false));
+        assert!(glob_match(b"key:*", b"key:000000000001", false));
+        assert!(glob_match(b"HELLO", b"hello", true));
+        let evil = b"*a*a*a*a*a*a*a*a*a*a*a*a*b".to_vec();
+        assert!(!glob_match(&evil, &[b'a'; 30], false));
+    }
+}
