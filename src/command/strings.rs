@@ -69,23 +69,15 @@ fn expire_time(now: u64, value: i64, unit_ms: i64, absolute: bool) -> Option<u64
 /// Store a string value at `key`, replacing whatever was there.
 fn store(ctx: &mut Ctx, key: &[u8], value: &[u8], expiry: Expiry) {
     let db = ctx.sess.db;
-    let table = ctx.st.ks.db_mut(db);
-    let expire_at = match expiry {
-        Expiry::At(t) => t,
-        Expiry::KeepTtl => table.get(key).map_or(0, |e| e.expire_at),
-        Expiry::None | Expiry::Persist => 0,
+    let expire = match expiry {
+        Expiry::At(t) => Some(t),
+        Expiry::KeepTtl => None,
+        Expiry::None | Expiry::Persist => Some(0),
     };
-    // Overwrite in place when possible: no new key allocation, no rehash.
-    let updated = table.update(key, |v| *v = Value::from_bytes(value)).is_some();
-    if updated {
-        table.set_expire(key, expire_at);
-    } else {
-        table.insert(Entry {
-            key: key.into(),
-            value: Value::from_bytes(value),
-            expire_at,
-        });
-    }
+    ctx.st
+        .ks
+        .db_mut(db)
+        .upsert(key, Value::from_bytes(value), expire);
     ctx.modified(key);
 }
 
@@ -145,20 +137,18 @@ pub fn set(ctx: &mut Ctx) {
     }
     let key = ctx.args[1].clone();
     let value = ctx.args[2].clone();
-    let db = ctx.sess.db;
-    ctx.expire_if_needed(&key);
-    let old = ctx.st.ks.db(db).get(&key);
+    let (exists, old) = match ctx.lookup(&key) {
+        None => (false, None),
+        Some(_) if !get => (true, None),
+        Some(e) if e.value.kind() != Kind::String => return ctx.error(WRONGTYPE),
+        Some(e) => (true, Some(e.value.clone())),
+    };
     if get {
         match old {
-            Some(e) if e.value.kind() != Kind::String => return ctx.error(WRONGTYPE),
-            Some(e) => {
-                let v = e.value.clone();
-                reply_value(ctx, &v);
-            }
+            Some(v) => reply_value(ctx, &v),
             None => ctx.out.null(),
         }
     }
-    let exists = ctx.st.ks.db(db).get(&key).is_some();
     if (nx && exists) || (xx && !exists) {
         if !get {
             ctx.out.null();

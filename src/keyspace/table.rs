@@ -98,6 +98,14 @@ impl Table {
         self.hasher.hash_one(key)
     }
 
+    /// The hash a segment's table sees. Segments are chosen by the top bits of `h`, so
+    /// inside one segment those bits are all equal; hashbrown takes its 7-bit tag from the
+    /// top bits, so hand it the hash rotated to make the tag (and bucket) vary.
+    #[inline]
+    fn inner(h: u64) -> u64 {
+        h.rotate_left(32)
+    }
+
     #[inline]
     fn seg_of(&self, h: u64) -> usize {
         let slot = if self.global_depth == 0 {
@@ -112,7 +120,7 @@ impl Table {
         let h = self.hash(key);
         self.segments[self.seg_of(h)]
             .table
-            .find(h, |e| &*e.key == key)
+            .find(Self::inner(h), |e| &*e.key == key)
     }
 
     /// Mutable access. The caller must report any change in the value's heap size via
@@ -120,7 +128,7 @@ impl Table {
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
         let s = self.seg_of(h);
-        self.segments[s].table.find_mut(h, |e| &*e.key == key)
+        self.segments[s].table.find_mut(Self::inner(h), |e| &*e.key == key)
     }
 
     /// Change the value of an existing key in place, keeping memory accounting right.
@@ -128,7 +136,7 @@ impl Table {
     pub fn update<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Value) -> R) -> Option<R> {
         let h = self.hash(key);
         let s = self.seg_of(h);
-        let e = self.segments[s].table.find_mut(h, |e| &*e.key == key)?;
+        let e = self.segments[s].table.find_mut(Self::inner(h), |e| &*e.key == key)?;
         let before = e.value.heap_size();
         let r = f(&mut e.value);
         let after = e.value.heap_size();
@@ -145,7 +153,7 @@ impl Table {
         let h = self.hash(key);
         let s = self.seg_of(h);
         let seg = &mut self.segments[s];
-        let Some(e) = seg.table.find_mut(h, |e| &*e.key == key) else {
+        let Some(e) = seg.table.find_mut(Self::inner(h), |e| &*e.key == key) else {
             return false;
         };
         match (e.expire_at != 0, at != 0) {
@@ -171,7 +179,11 @@ impl Table {
         let has_exp = entry.expire_at != 0;
         let hasher = &self.hasher;
         let seg = &mut self.segments[s];
-        let old = match seg.table.entry(h, |e| e.key == entry.key, |e| hasher.hash_one(&*e.key)) {
+        let old = match seg.table.entry(
+            Self::inner(h),
+            |e| e.key == entry.key,
+            |e| Self::inner(hasher.hash_one(&*e.key)),
+        ) {
             hashbrown::hash_table::Entry::Occupied(mut o) => {
                 Some(std::mem::replace(o.get_mut(), entry))
             }
@@ -203,11 +215,73 @@ impl Table {
         old
     }
 
+    /// Set `key` to `value` with one probe: replaces the value of an existing key (keeping
+    /// the key's allocation) or inserts a new entry. `expire`: `Some(t)` sets the expiry
+    /// (0 clears it), `None` keeps an existing key's expiry. Returns true if the key existed.
+    pub fn upsert(&mut self, key: &[u8], value: Value, expire: Option<u64>) -> bool {
+        let h = self.hash(key);
+        let s = self.seg_of(h);
+        let hasher = &self.hasher;
+        let seg = &mut self.segments[s];
+        let (existed, heap_before, heap_after, exp_before, exp_after);
+        match seg.table.entry(
+            Self::inner(h),
+            |e| &*e.key == key,
+            |e| Self::inner(hasher.hash_one(&*e.key)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut o) => {
+                let e = o.get_mut();
+                existed = true;
+                heap_before = e.value.heap_size();
+                heap_after = value.heap_size();
+                e.value = value;
+                exp_before = e.expire_at != 0;
+                if let Some(t) = expire {
+                    e.expire_at = t;
+                }
+                exp_after = e.expire_at != 0;
+            }
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let e = Entry {
+                    key: key.into(),
+                    value,
+                    expire_at: expire.unwrap_or(0),
+                };
+                existed = false;
+                heap_before = 0;
+                heap_after = e.mem_size();
+                exp_before = false;
+                exp_after = e.expire_at != 0;
+                v.insert(e);
+            }
+        }
+        match (exp_before, exp_after) {
+            (false, true) => {
+                seg.expiring += 1;
+                self.expiring += 1;
+            }
+            (true, false) => {
+                seg.expiring -= 1;
+                self.expiring -= 1;
+            }
+            _ => {}
+        }
+        let seg_len = seg.table.len();
+        self.heap = (self.heap + heap_after).saturating_sub(heap_before);
+        if !existed {
+            self.len += 1;
+            if seg_len > SEGMENT_MAX {
+                self.split(s);
+            }
+        }
+        existed
+    }
+
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let h = self.hash(key);
         let s = self.seg_of(h);
         let seg = &mut self.segments[s];
-        let e = match seg.table.find_entry(h, |e| &*e.key == key) {
+        let e = match seg.table.find_entry(Self::inner(h), |e| &*e.key == key) {
             Ok(o) => o.remove().0,
             Err(_) => return None,
         };
@@ -251,8 +325,8 @@ impl Table {
             if e.expire_at != 0 {
                 upper.expiring += 1;
             }
-            let h = hasher.hash_one(&*e.key);
-            upper.table.insert_unique(h, e, |e| hasher.hash_one(&*e.key));
+            let h = Self::inner(hasher.hash_one(&*e.key));
+            upper.table.insert_unique(h, e, |e| Self::inner(hasher.hash_one(&*e.key)));
         }
         seg.expiring -= upper.expiring;
         let t = self.segments.len() as u32;

@@ -66,7 +66,7 @@ impl Value {
 }
 
 /// The size class an allocation of `n` bytes really occupies (mimalloc-like: 8-byte steps
-/// up to 64, then eight classes per power of two). Used for INFO used_memory estimates.
+/// up to 64, then four classes per power of two). Used for INFO used_memory estimates.
 pub fn alloc_size(n: usize) -> usize {
     if n == 0 {
         0
@@ -74,7 +74,7 @@ pub fn alloc_size(n: usize) -> usize {
         (n + 7) & !7
     } else {
         let shift = usize::BITS - 1 - n.leading_zeros(); // floor(log2 n)
-        let step = 1usize << (shift - 3);
+        let step = 1usize << (shift - 2);
         (n + step - 1) & !(step - 1)
     }
 }
