@@ -147,7 +147,8 @@ fn parse_bool(v: &str) -> Result<bool, String> {
 }
 
 fn parse_u64(v: &str) -> Result<u64, String> {
-    v.parse::<u64>().map_err(|_| "argument couldn't be parsed into an integer".into())
+    v.parse::<u64>()
+        .map_err(|_| "argument couldn't be parsed into an integer".into())
 }
 
 /// Parse a memory amount the way Redis's memtoull does: `1gb` = 2^30, `1g` = 10^9.
@@ -176,7 +177,10 @@ fn one_of(v: &str, allowed: &[&str]) -> Result<String, String> {
     if allowed.contains(&l.as_str()) {
         Ok(l)
     } else {
-        Err(format!("argument must be one of: {}", allowed.join(", ")))
+        Err(format!(
+            "argument(s) must be one of the following: {}",
+            allowed.join(", ")
+        ))
     }
 }
 
@@ -194,172 +198,380 @@ macro_rules! p {
 
 /// Every supported parameter.
 pub static PARAMS: &[Param] = &[
-    p!("port", false, "TCP port to listen on", |c| c.port.to_string(), |c, v| {
-        c.port = v.parse().map_err(|_| "port must be 0-65535".to_string())?;
-        Ok(())
-    }),
-    p!("bind", false, "addresses to listen on (space separated)", |c| c.bind.join(" "), |c, v| {
-        let addrs: Vec<String> = v.split_whitespace().map(str::to_string).collect();
-        if addrs.is_empty() {
-            return Err("at least one address is required".into());
-        }
-        c.bind = addrs;
-        Ok(())
-    }),
-    p!("dir", false, "data directory (created if missing)", |c| c.dir.display().to_string(), |c, v| {
-        c.dir = PathBuf::from(v);
-        Ok(())
-    }),
-    p!("requirepass", true, "password clients must AUTH with (empty: none)", |c| c.requirepass.clone().unwrap_or_default(), |c, v| {
-        c.requirepass = if v.is_empty() { None } else { Some(v.to_string()) };
-        Ok(())
-    }),
-    p!("maxclients", true, "maximum simultaneous clients", |c| c.maxclients.to_string(), |c, v| {
-        c.maxclients = parse_u64(v)?.max(1) as usize;
-        Ok(())
-    }),
-    p!("appendonly", true, "keep the keyspace on the append-only log (yes|no)", |c| yesno(c.appendonly), |c, v| {
-        c.appendonly = parse_bool(v)?;
-        Ok(())
-    }),
-    p!("appendfsync", true, "fsync policy: always|everysec|no", |c| c.appendfsync.name().into(), |c, v| {
-        c.appendfsync = match one_of(v, &["always", "everysec", "no"])?.as_str() {
-            "always" => FsyncPolicy::Always,
-            "everysec" => FsyncPolicy::Everysec,
-            _ => FsyncPolicy::No,
-        };
-        Ok(())
-    }),
-    p!("databases", false, "number of databases", |c| c.databases.to_string(), |c, v| {
-        let n = parse_u64(v)?;
-        if !(1..=1_000_000).contains(&n) {
-            return Err("must be between 1 and 1000000".into());
-        }
-        c.databases = n as usize;
-        Ok(())
-    }),
-    p!("timeout", true, "close idle clients after this many seconds (0: never)", |c| c.timeout.to_string(), |c, v| {
-        c.timeout = parse_u64(v)?;
-        Ok(())
-    }),
-    p!("tcp-keepalive", true, "TCP keepalive period in seconds (0: off)", |c| c.tcp_keepalive.to_string(), |c, v| {
-        c.tcp_keepalive = parse_u64(v)?;
-        Ok(())
-    }),
-    p!("proto-max-bulk-len", true, "largest accepted argument", |c| c.proto_max_bulk_len.to_string(), |c, v| {
-        let n = parse_memory(v)?;
-        if n < 1024 * 1024 {
-            return Err("must be at least 1mb".into());
-        }
-        c.proto_max_bulk_len = n;
-        Ok(())
-    }),
-    p!("client-query-buffer-limit", true, "largest accepted command", |c| c.client_query_buffer_limit.to_string(), |c, v| {
-        let n = parse_memory(v)?;
-        if n < 1024 * 1024 {
-            return Err("must be at least 1mb".into());
-        }
-        c.client_query_buffer_limit = n;
-        Ok(())
-    }),
-    p!("enable-debug-command", false, "allow DEBUG: yes|no|local", |c| c.enable_debug_command.clone(), |c, v| {
-        c.enable_debug_command = one_of(v, &["yes", "no", "local"])?;
-        Ok(())
-    }),
-    p!("loglevel", true, "debug|verbose|notice|warning", |c| c.loglevel.clone(), |c, v| {
-        c.loglevel = one_of(v, &["debug", "verbose", "notice", "warning", "nothing"])?;
-        Ok(())
-    }),
-    p!("logfile", false, "log file path (empty: standard output)", |c| c.logfile.clone(), |c, v| {
-        c.logfile = v.to_string();
-        Ok(())
-    }),
-    p!("daemonize", false, "only 'no' is supported (run under a supervisor)", |_| "no".into(), |_, v| {
-        if parse_bool(v)? {
-            Err("daemonize yes is not supported; run strata-server under a supervisor".into())
-        } else {
+    p!(
+        "port",
+        false,
+        "TCP port to listen on",
+        |c| c.port.to_string(),
+        |c, v| {
+            c.port = v.parse().map_err(|_| "port must be 0-65535".to_string())?;
             Ok(())
         }
-    }),
-    p!("save", true, "snapshot rules '<seconds> <changes> ...' (empty: none)", |c| c.save.clone(), |c, v| {
-        let parts: Vec<&str> = v.split_whitespace().collect();
-        if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
-            return Err("expected pairs of '<seconds> <changes>'".into());
+    ),
+    p!(
+        "bind",
+        false,
+        "addresses to listen on (space separated)",
+        |c| c.bind.join(" "),
+        |c, v| {
+            let addrs: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+            if addrs.is_empty() {
+                return Err("at least one address is required".into());
+            }
+            c.bind = addrs;
+            Ok(())
         }
-        c.save = parts.join(" ");
-        Ok(())
-    }),
-    p!("dbfilename", true, "snapshot file name inside dir", |c| c.dbfilename.clone(), |c, v| {
-        if v.is_empty() || v.contains('/') {
-            return Err("dbfilename can't be a path, just a filename".into());
+    ),
+    p!(
+        "dir",
+        false,
+        "data directory (created if missing)",
+        |c| c.dir.display().to_string(),
+        |c, v| {
+            c.dir = PathBuf::from(v);
+            Ok(())
         }
-        c.dbfilename = v.to_string();
-        Ok(())
-    }),
-    p!("aof-load-truncated", true, "start even if the log's tail is torn (truncating it)", |c| yesno(c.aof_load_truncated), |c, v| {
-        c.aof_load_truncated = parse_bool(v)?;
-        Ok(())
-    }),
-    p!("aof-use-rdb-preamble", true, "accepted for compatibility: rewrites always write a snapshot base", |c| yesno(c.aof_use_rdb_preamble), |c, v| {
-        c.aof_use_rdb_preamble = parse_bool(v)?;
-        Ok(())
-    }),
-    p!("auto-aof-rewrite-percentage", true, "rewrite when the log grew this % over the base (0: off)", |c| c.auto_aof_rewrite_percentage.to_string(), |c, v| {
-        c.auto_aof_rewrite_percentage = parse_u64(v)?;
-        Ok(())
-    }),
-    p!("auto-aof-rewrite-min-size", true, "no automatic rewrite below this log size", |c| c.auto_aof_rewrite_min_size.to_string(), |c, v| {
-        c.auto_aof_rewrite_min_size = parse_memory(v)?;
-        Ok(())
-    }),
-    p!("maxmemory", true, "memory limit for the dataset (0: none)", |c| c.maxmemory.to_string(), |c, v| {
-        c.maxmemory = parse_memory(v)?;
-        Ok(())
-    }),
-    p!("maxmemory-policy", true, "only noeviction is supported so far", |c| c.maxmemory_policy.clone(), |c, v| {
-        c.maxmemory_policy = one_of(v, &["noeviction"])?;
-        Ok(())
-    }),
-    p!("protected-mode", true, "refuse non-loopback clients when no password is set", |c| yesno(c.protected_mode), |c, v| {
-        c.protected_mode = parse_bool(v)?;
-        Ok(())
-    }),
-    p!("hz", true, "background task frequency (1-500)", |c| c.hz.to_string(), |c, v| {
-        c.hz = parse_u64(v)?.clamp(1, 500);
-        Ok(())
-    }),
-    p!("io-threads", false, "network threads (1: a single event loop, like Redis)", |c| c.io_threads.to_string(), |c, v| {
-        c.io_threads = parse_u64(v)?.clamp(1, 128) as usize;
-        Ok(())
-    }),
-    p!("pidfile", false, "write the process id here", |c| c.pidfile.clone(), |c, v| {
-        c.pidfile = v.to_string();
-        Ok(())
-    }),
-    p!("appendfilename", false, "accepted for compatibility (log files are named by the manifest)", |c| c.appendfilename.clone(), |c, v| {
-        c.appendfilename = v.to_string();
-        Ok(())
-    }),
-    p!("appenddirname", false, "accepted for compatibility", |c| c.appenddirname.clone(), |c, v| {
-        c.appenddirname = v.to_string();
-        Ok(())
-    }),
-    p!("lazyfree-lazy-user-del", true, "accepted for compatibility", |c| yesno(c.lazyfree_lazy_user_del), |c, v| {
-        c.lazyfree_lazy_user_del = parse_bool(v)?;
-        Ok(())
-    }),
-    p!("slowlog-log-slower-than", true, "accepted for compatibility", |c| c.slowlog_log_slower_than.to_string(), |c, v| {
-        c.slowlog_log_slower_than = v.parse().map_err(|_| "must be an integer".to_string())?;
-        Ok(())
-    }),
-    p!("slowlog-max-len", true, "accepted for compatibility", |c| c.slowlog_max_len.to_string(), |c, v| {
-        c.slowlog_max_len = parse_u64(v)?;
-        Ok(())
-    }),
-    p!("latency-tracking", true, "accepted for compatibility", |c| yesno(c.latency_tracking), |c, v| {
-        c.latency_tracking = parse_bool(v)?;
-        Ok(())
-    }),
+    ),
+    p!(
+        "requirepass",
+        true,
+        "password clients must AUTH with (empty: none)",
+        |c| c.requirepass.clone().unwrap_or_default(),
+        |c, v| {
+            c.requirepass = if v.is_empty() {
+                None
+            } else {
+                Some(v.to_string())
+            };
+            Ok(())
+        }
+    ),
+    p!(
+        "maxclients",
+        true,
+        "maximum simultaneous clients",
+        |c| c.maxclients.to_string(),
+        |c, v| {
+            c.maxclients = parse_u64(v)?.max(1) as usize;
+            Ok(())
+        }
+    ),
+    p!(
+        "appendonly",
+        true,
+        "keep the keyspace on the append-only log (yes|no)",
+        |c| yesno(c.appendonly),
+        |c, v| {
+            c.appendonly = parse_bool(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "appendfsync",
+        true,
+        "fsync policy: always|everysec|no",
+        |c| c.appendfsync.name().into(),
+        |c, v| {
+            c.appendfsync = match one_of(v, &["everysec", "always", "no"])?.as_str() {
+                "always" => FsyncPolicy::Always,
+                "everysec" => FsyncPolicy::Everysec,
+                _ => FsyncPolicy::No,
+            };
+            Ok(())
+        }
+    ),
+    p!(
+        "databases",
+        false,
+        "number of databases",
+        |c| c.databases.to_string(),
+        |c, v| {
+            let n = parse_u64(v)?;
+            if !(1..=1_000_000).contains(&n) {
+                return Err("must be between 1 and 1000000".into());
+            }
+            c.databases = n as usize;
+            Ok(())
+        }
+    ),
+    p!(
+        "timeout",
+        true,
+        "close idle clients after this many seconds (0: never)",
+        |c| c.timeout.to_string(),
+        |c, v| {
+            c.timeout = parse_u64(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "tcp-keepalive",
+        true,
+        "TCP keepalive period in seconds (0: off)",
+        |c| c.tcp_keepalive.to_string(),
+        |c, v| {
+            c.tcp_keepalive = parse_u64(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "proto-max-bulk-len",
+        true,
+        "largest accepted argument",
+        |c| c.proto_max_bulk_len.to_string(),
+        |c, v| {
+            let n = parse_memory(v)?;
+            if n < 1024 * 1024 {
+                return Err("must be at least 1mb".into());
+            }
+            c.proto_max_bulk_len = n;
+            Ok(())
+        }
+    ),
+    p!(
+        "client-query-buffer-limit",
+        true,
+        "largest accepted command",
+        |c| c.client_query_buffer_limit.to_string(),
+        |c, v| {
+            let n = parse_memory(v)?;
+            if n < 1024 * 1024 {
+                return Err("must be at least 1mb".into());
+            }
+            c.client_query_buffer_limit = n;
+            Ok(())
+        }
+    ),
+    p!(
+        "enable-debug-command",
+        false,
+        "allow DEBUG: yes|no|local",
+        |c| c.enable_debug_command.clone(),
+        |c, v| {
+            c.enable_debug_command = one_of(v, &["yes", "no", "local"])?;
+            Ok(())
+        }
+    ),
+    p!(
+        "loglevel",
+        true,
+        "debug|verbose|notice|warning",
+        |c| c.loglevel.clone(),
+        |c, v| {
+            c.loglevel = one_of(v, &["debug", "verbose", "notice", "warning", "nothing"])?;
+            Ok(())
+        }
+    ),
+    p!(
+        "logfile",
+        false,
+        "log file path (empty: standard output)",
+        |c| c.logfile.clone(),
+        |c, v| {
+            c.logfile = v.to_string();
+            Ok(())
+        }
+    ),
+    p!(
+        "daemonize",
+        false,
+        "only 'no' is supported (run under a supervisor)",
+        |_| "no".into(),
+        |_, v| {
+            if parse_bool(v)? {
+                Err("daemonize yes is not supported; run strata-server under a supervisor".into())
+            } else {
+                Ok(())
+            }
+        }
+    ),
+    p!(
+        "save",
+        true,
+        "snapshot rules '<seconds> <changes> ...' (empty: none)",
+        |c| c.save.clone(),
+        |c, v| {
+            let parts: Vec<&str> = v.split_whitespace().collect();
+            if !parts.len().is_multiple_of(2) || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+                return Err("expected pairs of '<seconds> <changes>'".into());
+            }
+            c.save = parts.join(" ");
+            Ok(())
+        }
+    ),
+    p!(
+        "dbfilename",
+        true,
+        "snapshot file name inside dir",
+        |c| c.dbfilename.clone(),
+        |c, v| {
+            if v.is_empty() || v.contains('/') {
+                return Err("dbfilename can't be a path, just a filename".into());
+            }
+            c.dbfilename = v.to_string();
+            Ok(())
+        }
+    ),
+    p!(
+        "aof-load-truncated",
+        true,
+        "start even if the log's tail is torn (truncating it)",
+        |c| yesno(c.aof_load_truncated),
+        |c, v| {
+            c.aof_load_truncated = parse_bool(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "aof-use-rdb-preamble",
+        true,
+        "accepted for compatibility: rewrites always write a snapshot base",
+        |c| yesno(c.aof_use_rdb_preamble),
+        |c, v| {
+            c.aof_use_rdb_preamble = parse_bool(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "auto-aof-rewrite-percentage",
+        true,
+        "rewrite when the log grew this % over the base (0: off)",
+        |c| c.auto_aof_rewrite_percentage.to_string(),
+        |c, v| {
+            c.auto_aof_rewrite_percentage = parse_u64(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "auto-aof-rewrite-min-size",
+        true,
+        "no automatic rewrite below this log size",
+        |c| c.auto_aof_rewrite_min_size.to_string(),
+        |c, v| {
+            c.auto_aof_rewrite_min_size = parse_memory(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "maxmemory",
+        true,
+        "memory limit for the dataset (0: none)",
+        |c| c.maxmemory.to_string(),
+        |c, v| {
+            c.maxmemory = parse_memory(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "maxmemory-policy",
+        true,
+        "only noeviction is supported so far",
+        |c| c.maxmemory_policy.clone(),
+        |c, v| {
+            c.maxmemory_policy = one_of(v, &["noeviction"])?;
+            Ok(())
+        }
+    ),
+    p!(
+        "protected-mode",
+        true,
+        "refuse non-loopback clients when no password is set",
+        |c| yesno(c.protected_mode),
+        |c, v| {
+            c.protected_mode = parse_bool(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "hz",
+        true,
+        "background task frequency (1-500)",
+        |c| c.hz.to_string(),
+        |c, v| {
+            c.hz = parse_u64(v)?.clamp(1, 500);
+            Ok(())
+        }
+    ),
+    p!(
+        "io-threads",
+        false,
+        "network threads (1: a single event loop, like Redis)",
+        |c| c.io_threads.to_string(),
+        |c, v| {
+            c.io_threads = parse_u64(v)?.clamp(1, 128) as usize;
+            Ok(())
+        }
+    ),
+    p!(
+        "pidfile",
+        false,
+        "write the process id here",
+        |c| c.pidfile.clone(),
+        |c, v| {
+            c.pidfile = v.to_string();
+            Ok(())
+        }
+    ),
+    p!(
+        "appendfilename",
+        false,
+        "accepted for compatibility (log files are named by the manifest)",
+        |c| c.appendfilename.clone(),
+        |c, v| {
+            c.appendfilename = v.to_string();
+            Ok(())
+        }
+    ),
+    p!(
+        "appenddirname",
+        false,
+        "accepted for compatibility",
+        |c| c.appenddirname.clone(),
+        |c, v| {
+            c.appenddirname = v.to_string();
+            Ok(())
+        }
+    ),
+    p!(
+        "lazyfree-lazy-user-del",
+        true,
+        "accepted for compatibility",
+        |c| yesno(c.lazyfree_lazy_user_del),
+        |c, v| {
+            c.lazyfree_lazy_user_del = parse_bool(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "slowlog-log-slower-than",
+        true,
+        "accepted for compatibility",
+        |c| c.slowlog_log_slower_than.to_string(),
+        |c, v| {
+            c.slowlog_log_slower_than = v.parse().map_err(|_| "must be an integer".to_string())?;
+            Ok(())
+        }
+    ),
+    p!(
+        "slowlog-max-len",
+        true,
+        "accepted for compatibility",
+        |c| c.slowlog_max_len.to_string(),
+        |c, v| {
+            c.slowlog_max_len = parse_u64(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "latency-tracking",
+        true,
+        "accepted for compatibility",
+        |c| yesno(c.latency_tracking),
+        |c, v| {
+            c.latency_tracking = parse_bool(v)?;
+            Ok(())
+        }
+    ),
 ];
 
 pub fn find_param(name: &str) -> Option<&'static Param> {
@@ -484,7 +696,13 @@ impl Config {
         let d = Config::default();
         let mut s = String::new();
         for p in PARAMS {
-            let _ = writeln!(s, "  --{:<28} {} (default: {:?})", p.name, p.help, (p.get)(&d));
+            let _ = writeln!(
+                s,
+                "  --{:<28} {} (default: {:?})",
+                p.name,
+                p.help,
+                (p.get)(&d)
+            );
         }
         s
     }
@@ -501,7 +719,15 @@ mod tests {
     #[test]
     fn redis_style_arguments() {
         let c = Config::from_args(&args(&[
-            "--port", "6380", "--save", "", "--appendfsync", "always", "--bind", "127.0.0.1", "::1",
+            "--port",
+            "6380",
+            "--save",
+            "",
+            "--appendfsync",
+            "always",
+            "--bind",
+            "127.0.0.1",
+            "::1",
         ]))
         .unwrap();
         assert_eq!(c.port, 6380);
@@ -522,7 +748,11 @@ mod tests {
     fn config_file_then_flags() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("strata.conf");
-        std::fs::write(&path, "# comment\nport 7000\nrequirepass \"a b\"\nmaxmemory 1gb\n").unwrap();
+        std::fs::write(
+            &path,
+            "# comment\nport 7000\nrequirepass \"a b\"\nmaxmemory 1gb\n",
+        )
+        .unwrap();
         let c = Config::from_args(&args(&[path.to_str().unwrap(), "--port", "7001"])).unwrap();
         assert_eq!(c.port, 7001);
         assert_eq!(c.requirepass.as_deref(), Some("a b"));
@@ -532,7 +762,10 @@ mod tests {
     #[test]
     fn runtime_mutability() {
         let mut c = Config::default();
-        assert_eq!(c.set_runtime("port", "1"), Err(ConfigError::Immutable("port".into())));
+        assert_eq!(
+            c.set_runtime("port", "1"),
+            Err(ConfigError::Immutable("port".into()))
+        );
         c.set_runtime("appendfsync", "no").unwrap();
         assert_eq!(c.get("appendfsync").unwrap(), "no");
         assert_eq!(c.matching(b"append*").len(), 4);

@@ -12,6 +12,7 @@
 //! | [`server`] | tokio listener, connections, pipelining, client limits, shutdown: the only place that touches sockets |
 //! | [`engine`] | the single owner of the keyspace: runs commands in arrival order (the log order) and hands their effects to persistence |
 //! | [`command`] | one small unit per command: parse, apply, reply; records the deterministic effect to log; no I/O |
+//! | [`persistence`] | log format, writer and reader, manifest, recovery, simulated disk; synchronous, no tokio |
 //! | [`keyspace`] | values, databases, the segmented hash table; pure data structures |
 //! | [`protocol`] | RESP2/RESP3 request decoder and reply encoder; bytes only |
 //! | [`config`] | the parameter table behind flags, config files and CONFIG GET/SET |
@@ -21,6 +22,7 @@ pub mod command;
 pub mod config;
 pub mod engine;
 pub mod keyspace;
+pub mod persistence;
 pub mod protocol;
 pub mod server;
 pub mod util;

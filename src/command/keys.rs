@@ -80,6 +80,7 @@ pub fn renamenx(ctx: &mut Ctx) {
 }
 
 pub fn keys(ctx: &mut Ctx) {
+    ctx.st.observe_all();
     let pattern = ctx.args[1].clone();
     let now = ctx.now;
     let replaying = ctx.st.replaying;
@@ -100,10 +101,8 @@ pub fn keys(ctx: &mut Ctx) {
 }
 
 pub fn scan(ctx: &mut Ctx) {
-    let Some(cursor) = std::str::from_utf8(&ctx.args[1])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
+    ctx.st.observe_all();
+    let Some(cursor) = parse_cursor(&ctx.args[1]) else {
         return ctx.error("ERR invalid cursor");
     };
     let mut pattern: Option<Bytes> = None;
@@ -155,7 +154,23 @@ pub fn scan(ctx: &mut Ctx) {
     }
 }
 
+/// A SCAN cursor as Redis reads it with strtoul: an optional sign then digits, where a
+/// negative number wraps around ("-1" is the largest cursor).
+fn parse_cursor(s: &[u8]) -> Option<u64> {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
 pub fn randomkey(ctx: &mut Ctx) {
+    ctx.st.observe_all();
     let db = ctx.sess.db;
     for _ in 0..100 {
         let key = match ctx.st.ks.db(db).random(&mut ctx.st.rng) {
@@ -188,7 +203,9 @@ pub fn copy(ctx: &mut Ctx) {
         match ctx.args[i].to_ascii_uppercase().as_slice() {
             b"REPLACE" => replace = true,
             b"DB" if i + 1 < ctx.args.len() => {
-                let Some(d) = db_index(ctx, i + 1) else { return };
+                let Some(d) = db_index(ctx, i + 1) else {
+                    return;
+                };
                 target = d;
                 i += 1;
             }
@@ -222,7 +239,9 @@ pub fn copy(ctx: &mut Ctx) {
 
 pub fn move_(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
-    let Some(target) = db_index(ctx, 2) else { return };
+    let Some(target) = db_index(ctx, 2) else {
+        return;
+    };
     let here = ctx.sess.db;
     if target == here {
         return ctx.error("ERR source and destination objects are the same");
@@ -245,6 +264,16 @@ pub fn move_(ctx: &mut Ctx) {
 }
 
 pub fn object(ctx: &mut Ctx) {
+    const SUBS: &[(&str, i32)] = &[
+        ("encoding", 3),
+        ("freq", 3),
+        ("idletime", 3),
+        ("refcount", 3),
+        ("help", 2),
+    ];
+    if !check_subcommand(ctx, SUBS) {
+        return;
+    }
     let sub = ctx.args[1].to_ascii_uppercase();
     if sub.as_slice() == b"HELP" {
         let lines = [
@@ -285,7 +314,41 @@ pub fn object(ctx: &mut Ctx) {
     }
 }
 
-/// Redis's reply to an unknown subcommand of a container command.
+/// Check argument 1 of a container command (CLIENT, CONFIG, ...) against its subcommands
+/// (name, Redis arity) the way Redis's dispatcher does, replying with Redis's error for an
+/// unknown subcommand or a wrong argument count. Returns true when the command may run.
+pub fn check_subcommand(ctx: &mut Ctx, subs: &[(&str, i32)]) -> bool {
+    let sub = &ctx.args[1];
+    let Some(&(name, arity)) = subs
+        .iter()
+        .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(sub))
+    else {
+        let msg = format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+            String::from_utf8_lossy(&ctx.args[0]).to_uppercase()
+        );
+        ctx.error(&msg);
+        return false;
+    };
+    let n = ctx.args.len();
+    let ok = if arity >= 0 {
+        n == arity as usize
+    } else {
+        n >= arity.unsigned_abs() as usize
+    };
+    if !ok {
+        let msg = format!(
+            "ERR wrong number of arguments for '{}|{name}' command",
+            String::from_utf8_lossy(&ctx.args[0]).to_lowercase()
+        );
+        ctx.error(&msg);
+    }
+    ok
+}
+
+/// Redis's reply to an unknown subcommand of a command that parses its own subcommands
+/// (DEBUG), or to bad arguments of a known one.
 pub fn unknown_subcommand(ctx: &mut Ctx) {
     let msg = format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
@@ -308,8 +371,11 @@ fn expire_generic(ctx: &mut Ctx, unit: i64, absolute: bool) {
             b"XX" => xx = true,
             b"GT" => gt = true,
             b"LT" => lt = true,
-            other => {
-                let msg = format!("ERR Unsupported option {}", String::from_utf8_lossy(other));
+            _ => {
+                let msg = format!(
+                    "ERR Unsupported option {}",
+                    String::from_utf8_lossy(&ctx.args[i])
+                );
                 return ctx.error(&msg);
             }
         }
@@ -387,7 +453,9 @@ fn ttl_generic(ctx: &mut Ctx, f: fn(u64, u64) -> i64) {
 }
 
 pub fn ttl(ctx: &mut Ctx) {
-    ttl_generic(ctx, |at, now| ((at.saturating_sub(now) + 500) / 1000) as i64);
+    ttl_generic(ctx, |at, now| {
+        ((at.saturating_sub(now) + 500) / 1000) as i64
+    });
 }
 
 pub fn pttl(ctx: &mut Ctx) {

@@ -14,8 +14,10 @@ mod strings;
 mod table;
 mod transactions;
 
-pub use state::{ClientInfo, Clients, Effect, KillHandle, PersistInfo, Session, Shutdown, State, Stats};
 pub use server::sync_client as server_sync_client;
+pub use state::{
+    ClientInfo, Clients, Effect, KillHandle, Pending, PersistInfo, Session, Shutdown, State, Stats,
+};
 pub use table::{lookup, Spec, COMMANDS};
 
 use bytes::Bytes;
@@ -57,6 +59,7 @@ impl<'a> Ctx<'a> {
     /// Delete `key` if it has expired, logging the deletion. Returns true if it did.
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
         let db = self.sess.db;
+        self.st.observe(db, key);
         let expired = match self.st.ks.db(db).get(key) {
             Some(e) => self.is_expired(e),
             None => false,
@@ -127,8 +130,9 @@ impl<'a> Ctx<'a> {
 
     pub fn wrong_args(&mut self) {
         let name = String::from_utf8_lossy(&self.args[0]).to_lowercase();
-        self.out
-            .error(&format!("ERR wrong number of arguments for '{name}' command"));
+        self.out.error(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
     }
 
     /// Parse argument `i` as an integer, replying with Redis's error if it is not one.
@@ -167,8 +171,17 @@ pub fn dispatch(st: &mut State, sess: &mut Session, args: Args, out: &mut ReplyB
         ));
         return;
     }
-    if sess.multi.is_some() && !spec.runs_in_multi() {
-        sess.multi.as_mut().expect("checked").push(args);
+    if let Some(refusal) = &st.write_refusal {
+        if spec.is_write() {
+            if sess.multi.is_some() {
+                sess.multi_error = true;
+            }
+            out.error(refusal);
+            return;
+        }
+    }
+    if let Some(queue) = sess.multi.as_mut().filter(|_| !spec.runs_in_multi()) {
+        queue.push(args);
         out.simple("QUEUED");
         return;
     }
@@ -209,7 +222,10 @@ pub fn replay(st: &mut State, db: usize, args: Args, now: u64) -> Result<(), Str
         )
     })?;
     if !spec.arity_ok(args.len()) {
-        return Err(format!("wrong number of arguments for '{}' in the log", spec.name));
+        return Err(format!(
+            "wrong number of arguments for '{}' in the log",
+            spec.name
+        ));
     }
     if db >= st.ks.db_count() {
         return Err(format!(

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 
-use super::keys::{db_index, unknown_subcommand};
-use super::{Ctx, Shutdown, Spec, COMMANDS, NOT_INTEGER, SYNTAX};
+use super::keys::{check_subcommand, db_index, unknown_subcommand};
+use super::{Ctx, Shutdown, Spec, COMMANDS, SYNTAX};
 use crate::keyspace::{Entry, Value};
 
 /// The Redis version Strata reports, for clients that adapt to it.
@@ -213,6 +213,21 @@ pub fn sync_client(st: &mut super::State, sess: &super::Session, now: u64) {
 }
 
 pub fn client(ctx: &mut Ctx) {
+    const SUBS: &[(&str, i32)] = &[
+        ("id", 2),
+        ("getname", 2),
+        ("setname", 3),
+        ("setinfo", 4),
+        ("list", -2),
+        ("info", 2),
+        ("kill", -3),
+        ("no-evict", 3),
+        ("no-touch", 3),
+        ("help", 2),
+    ];
+    if !check_subcommand(ctx, SUBS) {
+        return;
+    }
     let sub = ctx.args[1].to_ascii_uppercase();
     let n = ctx.args.len();
     match (sub.as_slice(), n) {
@@ -263,33 +278,35 @@ pub fn client(ctx: &mut Ctx) {
             if sub.as_slice() == b"INFO" {
                 ids = Some(vec![ctx.sess.id]);
             } else if n > 2 {
-                let mut i = 2;
-                while i < n {
-                    match ctx.args[i].to_ascii_uppercase().as_slice() {
-                        b"TYPE" if i + 1 < n => {
-                            let t = ctx.args[i + 1].to_ascii_lowercase();
-                            if !matches!(t.as_slice(), b"normal" | b"master" | b"replica" | b"pubsub") {
-                                let msg = format!("ERR Unknown client type '{}'", String::from_utf8_lossy(&t));
-                                return ctx.error(&msg);
-                            }
-                            if t.as_slice() != b"normal" {
-                                ids = Some(Vec::new());
-                            }
-                            i += 2;
+                // Redis 7.0 takes either `TYPE <type>` or `ID <id> ...`, not both.
+                match ctx.args[2].to_ascii_uppercase().as_slice() {
+                    b"TYPE" if n == 4 => {
+                        let t = ctx.args[3].to_ascii_lowercase();
+                        if !matches!(
+                            t.as_slice(),
+                            b"normal" | b"master" | b"replica" | b"slave" | b"pubsub"
+                        ) {
+                            let msg = format!(
+                                "ERR Unknown client type '{}'",
+                                String::from_utf8_lossy(&ctx.args[3])
+                            );
+                            return ctx.error(&msg);
                         }
-                        b"ID" if i + 1 < n => {
-                            let mut v = Vec::new();
-                            for a in &ctx.args[i + 1..] {
-                                match crate::util::parse_i64_strict(a) {
-                                    Some(id) if id > 0 => v.push(id as u64),
-                                    _ => return ctx.error("ERR Invalid client ID"),
-                                }
-                            }
-                            ids = Some(v);
-                            i = n;
+                        if t.as_slice() != b"normal" {
+                            ids = Some(Vec::new());
                         }
-                        _ => return ctx.error(SYNTAX),
                     }
+                    b"ID" if n > 3 => {
+                        let mut v = Vec::new();
+                        for a in &ctx.args[3..] {
+                            match crate::util::parse_i64_strict(a) {
+                                Some(id) if id > 0 => v.push(id as u64),
+                                _ => return ctx.error("ERR Invalid client ID"),
+                            }
+                        }
+                        ids = Some(v);
+                    }
+                    _ => return ctx.error(SYNTAX),
                 }
             }
             let mut text = String::new();
@@ -298,20 +315,24 @@ pub fn client(ctx: &mut Ctx) {
                     text.push_str(&client_line(ctx, c));
                 }
             }
-            if sub.as_slice() == b"INFO" {
-                ctx.out.verbatim("txt", text.as_bytes());
-            } else {
-                ctx.out.verbatim("txt", text.as_bytes());
-            }
+            ctx.out.verbatim("txt", text.as_bytes());
         }
         (b"KILL", _) if n >= 3 => client_kill(ctx),
-        (b"NO-EVICT", 3) | (b"NO-TOUCH", 3) => ctx.out.ok(),
+        (b"NO-EVICT", 3) | (b"NO-TOUCH", 3) => match ctx.args[2].to_ascii_lowercase().as_slice() {
+            b"on" | b"off" => ctx.out.ok(),
+            _ => ctx.error(SYNTAX),
+        },
         (b"HELP", 2) => {
             let lines = [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "GETNAME", "ID", "INFO", "KILL <ip:port> | ID <id> | ADDR <ip:port> | LADDR <ip:port> | SKIPME yes|no",
-                "LIST [TYPE normal|master|replica|pubsub] [ID <id> ...]", "SETNAME <name>",
-                "SETINFO LIB-NAME|LIB-VER <value>", "HELP",
+                "GETNAME",
+                "ID",
+                "INFO",
+                "KILL <ip:port> | ID <id> | ADDR <ip:port> | LADDR <ip:port> | SKIPME yes|no",
+                "LIST [TYPE normal|master|replica|pubsub] [ID <id> ...]",
+                "SETNAME <name>",
+                "SETINFO LIB-NAME|LIB-VER <value>",
+                "HELP",
             ];
             ctx.out.array_len(lines.len());
             for l in lines {
@@ -328,7 +349,14 @@ fn client_kill(ctx: &mut Ctx) {
     let old_style = n == 3;
     if old_style {
         let addr = String::from_utf8_lossy(&ctx.args[2]).to_string();
-        victims = ctx.st.clients.by_id.values().filter(|c| c.addr == addr).map(|c| c.id).collect();
+        victims = ctx
+            .st
+            .clients
+            .by_id
+            .values()
+            .filter(|c| c.addr == addr)
+            .map(|c| c.id)
+            .collect();
         if victims.is_empty() {
             return ctx.error("ERR No such client");
         }
@@ -342,7 +370,25 @@ fn client_kill(ctx: &mut Ctx) {
             }
             let f = ctx.args[i].to_ascii_uppercase();
             match f.as_slice() {
-                b"ID" | b"ADDR" | b"LADDR" | b"TYPE" | b"USER" => filters.push((f, ctx.args[i + 1].clone())),
+                b"ID" => match crate::util::parse_i64_strict(&ctx.args[i + 1]) {
+                    Some(id) if id > 0 => filters.push((f, ctx.args[i + 1].clone())),
+                    _ => return ctx.error("ERR client-id should be greater than 0"),
+                },
+                b"TYPE" => {
+                    let t = ctx.args[i + 1].to_ascii_lowercase();
+                    if !matches!(
+                        t.as_slice(),
+                        b"normal" | b"master" | b"replica" | b"slave" | b"pubsub"
+                    ) {
+                        let msg = format!(
+                            "ERR Unknown client type '{}'",
+                            String::from_utf8_lossy(&ctx.args[i + 1])
+                        );
+                        return ctx.error(&msg);
+                    }
+                    filters.push((f, ctx.args[i + 1].clone()));
+                }
+                b"ADDR" | b"LADDR" | b"USER" => filters.push((f, ctx.args[i + 1].clone())),
                 b"SKIPME" => match ctx.args[i + 1].to_ascii_lowercase().as_slice() {
                     b"yes" => skipme = true,
                     b"no" => skipme = false,
@@ -384,6 +430,7 @@ fn client_kill(ctx: &mut Ctx) {
 }
 
 pub fn dbsize(ctx: &mut Ctx) {
+    ctx.st.observe_all();
     let n = ctx.db().len();
     ctx.out.int(n as i64);
 }
@@ -391,7 +438,10 @@ pub fn dbsize(ctx: &mut Ctx) {
 fn flush_mode_ok(ctx: &mut Ctx) -> bool {
     if ctx.args.len() > 2
         || (ctx.args.len() == 2
-            && !matches!(ctx.args[1].to_ascii_uppercase().as_slice(), b"ASYNC" | b"SYNC"))
+            && !matches!(
+                ctx.args[1].to_ascii_uppercase().as_slice(),
+                b"ASYNC" | b"SYNC"
+            ))
     {
         ctx.error(SYNTAX);
         return false;
@@ -497,7 +547,11 @@ fn human_bytes(n: u64) -> String {
 pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4096)
 }
 
@@ -509,7 +563,9 @@ pub fn used_memory(st: &super::State) -> u64 {
 pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
     let st = &*ctx.st;
     let all = sections.is_empty()
-        || sections.iter().any(|s| matches!(s.as_str(), "all" | "everything" | "default"));
+        || sections
+            .iter()
+            .any(|s| matches!(s.as_str(), "all" | "everything" | "default"));
     let want = |s: &str| all || sections.iter().any(|x| x == s);
     let mut o = String::new();
     let now = ctx.now;
@@ -590,7 +646,9 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         );
     }
     if want("replication") {
-        o.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n\r\n");
+        o.push_str(
+            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n\r\n",
+        );
     }
     if want("cpu") {
         o.push_str("# CPU\r\n");
@@ -603,7 +661,12 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         o.push_str("# Keyspace\r\n");
         for (i, db) in st.ks.dbs().iter().enumerate() {
             if !db.is_empty() {
-                let _ = write!(o, "db{i}:keys={},expires={},avg_ttl=0\r\n", db.len(), db.expiring());
+                let _ = write!(
+                    o,
+                    "db{i}:keys={},expires={},avg_ttl=0\r\n",
+                    db.len(),
+                    db.expiring()
+                );
             }
         }
         o.push_str("\r\n");
@@ -634,12 +697,41 @@ pub fn info(ctx: &mut Ctx) {
 }
 
 pub fn config(ctx: &mut Ctx) {
+    const SUBS: &[(&str, i32)] = &[
+        ("get", -3),
+        ("set", -4),
+        ("resetstat", 2),
+        ("rewrite", 2),
+        ("help", 2),
+    ];
+    if !check_subcommand(ctx, SUBS) {
+        return;
+    }
     let sub = ctx.args[1].to_ascii_uppercase();
     match sub.as_slice() {
-        b"GET" if ctx.args.len() >= 3 => {
-            let mut pairs: Vec<(&'static str, String)> = Vec::new();
+        b"GET" => {
+            let mut pairs: Vec<(String, String)> = Vec::new();
             for p in &ctx.args[2..] {
-                for (k, v) in ctx.st.config.matching(p) {
+                // A plain name (no glob characters) is looked up directly and echoed as
+                // typed, as Redis does; a pattern matches the canonical names.
+                let found: Vec<(String, String)> =
+                    if p.iter().any(|c| matches!(c, b'*' | b'?' | b'[')) {
+                        ctx.st
+                            .config
+                            .matching(p)
+                            .into_iter()
+                            .map(|(k, v)| (k.to_string(), v))
+                            .collect()
+                    } else {
+                        let name = String::from_utf8_lossy(p).to_string();
+                        ctx.st
+                            .config
+                            .get(&name)
+                            .map(|v| (name, v))
+                            .into_iter()
+                            .collect()
+                    };
+                for (k, v) in found {
                     if !pairs.iter().any(|(x, _)| *x == k) {
                         pairs.push((k, v));
                     }
@@ -651,12 +743,23 @@ pub fn config(ctx: &mut Ctx) {
                 ctx.out.bulk(v.as_bytes());
             }
         }
-        b"SET" if ctx.args.len() >= 4 && ctx.args.len() % 2 == 0 => {
+        b"SET" if ctx.args.len() % 2 == 1 => ctx.error(SYNTAX),
+        b"SET" => {
             // All or nothing: validate on a copy, then commit.
             let mut cfg = ctx.st.config.clone();
+            let mut seen: Vec<&'static str> = Vec::new();
             for i in (2..ctx.args.len()).step_by(2) {
                 let name = String::from_utf8_lossy(&ctx.args[i]).to_string();
                 let value = String::from_utf8_lossy(&ctx.args[i + 1]).to_string();
+                if let Some(p) = crate::config::find_param(&name) {
+                    if seen.contains(&p.name) {
+                        let msg = format!(
+                            "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+                        );
+                        return ctx.error(&msg);
+                    }
+                    seen.push(p.name);
+                }
                 if let Err(e) = cfg.set_runtime(&name, &value) {
                     let msg = match e {
                         crate::config::ConfigError::Unknown(_) => format!(
@@ -664,6 +767,9 @@ pub fn config(ctx: &mut Ctx) {
                         ),
                         crate::config::ConfigError::Immutable(_) => format!(
                             "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+                        ),
+                        crate::config::ConfigError::Invalid { reason, .. } => format!(
+                            "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
                         ),
                         other => format!(
                             "ERR CONFIG SET failed (possibly related to argument '{name}') - {other}"
@@ -675,8 +781,6 @@ pub fn config(ctx: &mut Ctx) {
             ctx.st.config = cfg;
             ctx.out.ok();
         }
-        b"SET" => ctx.wrong_args_sub("config|set"),
-        b"GET" => ctx.wrong_args_sub("config|get"),
         b"RESETSTAT" if ctx.args.len() == 2 => {
             let start = ctx.st.stats.start_ms;
             ctx.st.stats = super::Stats {
@@ -692,10 +796,14 @@ pub fn config(ctx: &mut Ctx) {
         b"HELP" if ctx.args.len() == 2 => {
             let lines = [
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
-                "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
-                "RESETSTAT", "    Reset statistics reported by the INFO command.",
-                "HELP", "    Print this help.",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "HELP",
+                "    Print this help.",
             ];
             ctx.out.array_len(lines.len());
             for l in lines {
@@ -703,12 +811,6 @@ pub fn config(ctx: &mut Ctx) {
             }
         }
         _ => unknown_subcommand(ctx),
-    }
-}
-
-impl Ctx<'_> {
-    fn wrong_args_sub(&mut self, name: &str) {
-        self.error(&format!("ERR wrong number of arguments for '{name}' command"));
     }
 }
 
@@ -775,6 +877,17 @@ pub fn command(ctx: &mut Ctx) {
         }
         return;
     }
+    const SUBS: &[(&str, i32)] = &[
+        ("count", 2),
+        ("list", -2),
+        ("info", -2),
+        ("docs", -2),
+        ("getkeys", -4),
+        ("help", 2),
+    ];
+    if !check_subcommand(ctx, SUBS) {
+        return;
+    }
     let sub = ctx.args[1].to_ascii_uppercase();
     match sub.as_slice() {
         b"COUNT" => ctx.out.int(COMMANDS.len() as i64),
@@ -805,7 +918,10 @@ pub fn command(ctx: &mut Ctx) {
             let specs: Vec<&Spec> = if ctx.args.len() == 2 {
                 COMMANDS.iter().collect()
             } else {
-                ctx.args[2..].iter().filter_map(|n| super::lookup(n)).collect()
+                ctx.args[2..]
+                    .iter()
+                    .filter_map(|n| super::lookup(n))
+                    .collect()
             };
             ctx.out.map_len(specs.len());
             for s in specs {
@@ -823,7 +939,11 @@ pub fn command(ctx: &mut Ctx) {
             if s.first_key == 0 {
                 return ctx.error("ERR The command has no key arguments");
             }
-            let last = if s.last_key < 0 { cmd.len() as i32 + s.last_key } else { s.last_key };
+            let last = if s.last_key < 0 {
+                cmd.len() as i32 + s.last_key
+            } else {
+                s.last_key
+            };
             let keys: Vec<Bytes> = (s.first_key..=last)
                 .step_by(s.step.max(1) as usize)
                 .filter_map(|i| cmd.get(i as usize).cloned())
@@ -836,13 +956,20 @@ pub fn command(ctx: &mut Ctx) {
         b"HELP" => {
             let lines = [
                 "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "(no subcommand)", "    Return details about all commands.",
-                "COUNT", "    Return the total number of commands in this server.",
-                "LIST", "    Return a list of all commands in this server.",
-                "INFO [<command-name> ...]", "    Return details about multiple commands.",
-                "DOCS [<command-name> ...]", "    Return documentation details about multiple commands.",
-                "GETKEYS <full-command>", "    Return the keys from a full command.",
-                "HELP", "    Print this help.",
+                "(no subcommand)",
+                "    Return details about all commands.",
+                "COUNT",
+                "    Return the total number of commands in this server.",
+                "LIST",
+                "    Return a list of all commands in this server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple commands.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple commands.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full command.",
+                "HELP",
+                "    Print this help.",
             ];
             ctx.out.array_len(lines.len());
             for l in lines {
@@ -871,13 +998,17 @@ pub fn debug(ctx: &mut Ctx) {
             ctx.out.ok();
         }
         b"SET-ACTIVE-EXPIRE" if ctx.args.len() == 3 => {
-            match crate::util::parse_i64_strict(&ctx.args[2]) {
-                Some(v) => {
-                    ctx.st.active_expire = v != 0;
-                    ctx.out.ok();
-                }
-                None => ctx.error(NOT_INTEGER),
-            }
+            // Redis reads the flag with atoi: anything but a non-zero number means off.
+            let a = &ctx.args[2];
+            let digits = a
+                .strip_prefix(b"-")
+                .or_else(|| a.strip_prefix(b"+"))
+                .unwrap_or(a);
+            ctx.st.active_expire = digits
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .any(|&c| c != b'0');
+            ctx.out.ok();
         }
         b"POPULATE" if (3..=5).contains(&ctx.args.len()) => populate(ctx),
         b"OBJECT" if ctx.args.len() == 3 => {
@@ -892,11 +1023,14 @@ pub fn debug(ctx: &mut Ctx) {
             );
             ctx.out.simple(&line);
         }
-        b"HELP" => {
+        b"HELP" if ctx.args.len() == 2 => {
             let lines = [
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "OBJECT <key>", "POPULATE <count> [<prefix>] [<size>]",
-                "SET-ACTIVE-EXPIRE <0|1>", "SLEEP <seconds>", "HELP",
+                "OBJECT <key>",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "SLEEP <seconds>",
+                "HELP",
             ];
             ctx.out.array_len(lines.len());
             for l in lines {
@@ -911,17 +1045,21 @@ pub fn debug(ctx: &mut Ctx) {
 /// (padded with zero bytes or cut to `size`), skipping keys that exist. Logged as itself:
 /// it is deterministic given the keyspace it runs on.
 fn populate(ctx: &mut Ctx) {
-    let Some(count) = ctx.int_arg(2) else { return };
-    if count < 0 {
-        return ctx.error("ERR count must be positive");
-    }
-    let prefix = if ctx.args.len() >= 4 { ctx.args[3].clone() } else { Bytes::from_static(b"key") };
+    const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+    let count = match crate::util::parse_i64_strict(&ctx.args[2]) {
+        Some(n) if n >= 0 => n,
+        _ => return ctx.error(NOT_POSITIVE),
+    };
+    let prefix = if ctx.args.len() >= 4 {
+        ctx.args[3].clone()
+    } else {
+        Bytes::from_static(b"key")
+    };
     let size = if ctx.args.len() == 5 {
-        let Some(s) = ctx.int_arg(4) else { return };
-        if s < 0 {
-            return ctx.error("ERR size must be positive");
+        match crate::util::parse_i64_strict(&ctx.args[4]) {
+            Some(s) if s >= 0 => Some(s as usize),
+            _ => return ctx.error(NOT_POSITIVE),
         }
-        Some(s as usize)
     } else {
         None
     };

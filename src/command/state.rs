@@ -81,7 +81,10 @@ pub struct ClientInfo {
 
 impl std::fmt::Debug for ClientInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientInfo").field("id", &self.id).field("addr", &self.addr).finish()
+        f.debug_struct("ClientInfo")
+            .field("id", &self.id)
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -147,8 +150,30 @@ impl Session {
     }
 }
 
+/// Which data the commands of a batch observed or changed that is not yet durable, so a
+/// reply under `appendfsync always` waits only for the fsync that covers what it saw.
+/// Maintained by the engine; commands report through [`State::observe`] and friends.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// Tracking is on (only under `appendfsync always`).
+    pub enabled: bool,
+    /// Keys changed by earlier batches whose log records are not yet durable -> LSN.
+    pub keys: HashMap<(usize, Box<[u8]>), u64>,
+    /// LSN of the last not-yet-durable change that touched every key (FLUSHALL, SWAPDB).
+    pub global: u64,
+    /// The last LSN assigned so far (what "observed everything" needs).
+    pub last_lsn: u64,
+    /// Highest LSN the current batch observed.
+    pub needed: u64,
+    /// Keys changed by the current batch (to enter into `keys` once it has LSNs).
+    pub changed: Vec<(usize, Box<[u8]>)>,
+    /// The current batch changed everything (FLUSHALL, FLUSHDB, SWAPDB).
+    pub changed_all: bool,
+}
+
 pub struct State {
     pub ks: Keyspace,
+    pub pending: Pending,
     pub config: Config,
     pub stats: Stats,
     pub clients: Clients,
@@ -170,6 +195,8 @@ pub struct State {
     pub run_id: String,
     /// Connected clients, maintained by the server (INFO clients).
     pub connected_clients: usize,
+    /// Set by the engine while write commands must be refused (the full error reply).
+    pub write_refusal: Option<String>,
 }
 
 impl State {
@@ -180,6 +207,7 @@ impl State {
             .collect();
         State {
             ks: Keyspace::new(config.databases),
+            pending: Pending::default(),
             config,
             stats: Stats {
                 start_ms: crate::util::now_ms(),
@@ -197,11 +225,38 @@ impl State {
             active_expire: true,
             run_id,
             connected_clients: 0,
+            write_refusal: None,
+        }
+    }
+
+    /// A command read `key` in `db`: its reply depends on that key's last change.
+    #[inline]
+    pub fn observe(&mut self, db: usize, key: &[u8]) {
+        let p = &mut self.pending;
+        if !p.enabled {
+            return;
+        }
+        p.needed = p.needed.max(p.global);
+        if p.keys.is_empty() {
+            return;
+        }
+        if let Some(&lsn) = p.keys.get(&(db, Box::from(key))) {
+            p.needed = p.needed.max(lsn);
+        }
+    }
+
+    /// A command's reply depends on the whole dataset (KEYS, SCAN, DBSIZE, ...).
+    pub fn observe_all(&mut self) {
+        if self.pending.enabled {
+            self.pending.needed = self.pending.needed.max(self.pending.last_lsn);
         }
     }
 
     /// Invalidate the WATCHes on `key` in `db`.
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
+        if self.pending.enabled {
+            self.pending.changed.push((db, Box::from(key)));
+        }
         if self.watches.is_empty() {
             return;
         }
@@ -212,6 +267,7 @@ impl State {
 
     /// Invalidate every WATCH in `db` (`None`: in every db).
     pub fn signal_flush(&mut self, db: Option<usize>) {
+        self.pending.changed_all |= self.pending.enabled;
         for ((d, _), ids) in &self.watches {
             if db.is_none_or(|x| x == *d) {
                 self.dirty_watchers.extend(ids.iter().copied());
@@ -234,7 +290,12 @@ impl State {
 
     /// Delete expired keys for up to `budget` examined entries, resuming where the last
     /// call stopped. Returns the number of keys deleted. Deletions are logged as DEL.
-    pub fn active_expire_cycle(&mut self, now: u64, cursor: &mut (usize, usize), budget: usize) -> usize {
+    pub fn active_expire_cycle(
+        &mut self,
+        now: u64,
+        cursor: &mut (usize, usize),
+        budget: usize,
+    ) -> usize {
         if !self.active_expire || self.replaying {
             return 0;
         }
@@ -246,9 +307,13 @@ impl State {
             let (db, seg) = *cursor;
             let table = self.ks.db_mut(db);
             if table.expiring() > 0 {
-                examined += 1 + table.expire_segment(seg, |e| e.expire_at <= now, |e| {
-                    deleted.push((db, e.key));
-                });
+                examined += 1 + table.expire_segment(
+                    seg,
+                    |e| e.expire_at <= now,
+                    |e| {
+                        deleted.push((db, e.key));
+                    },
+                );
             }
             let segs = self.ks.db(db).segment_count();
             *cursor = if seg + 1 < segs {

@@ -11,7 +11,9 @@ use crate::keyspace::{Entry, Kind, Value};
 pub fn value_bytes(v: &Value) -> Option<Cow<'_, [u8]>> {
     match v {
         Value::Str(s) => Some(Cow::Borrowed(s)),
-        Value::Int(i) => Some(Cow::Owned(itoa::Buffer::new().format(*i).as_bytes().to_vec())),
+        Value::Int(i) => Some(Cow::Owned(
+            itoa::Buffer::new().format(*i).as_bytes().to_vec(),
+        )),
     }
 }
 
@@ -62,8 +64,30 @@ fn expire_time(now: u64, value: i64, unit_ms: i64, absolute: bool) -> Option<u64
         return None;
     }
     let ms = value.checked_mul(unit_ms)?;
-    let at = if absolute { ms } else { ms.checked_add(now as i64)? };
+    let at = if absolute {
+        ms
+    } else {
+        ms.checked_add(now as i64)?
+    };
     Some(at as u64)
+}
+
+/// Redis accepts an expire option repeated (the last value wins) but not mixed with another.
+fn same_expire_opt(seen: &Option<(Vec<u8>, usize)>, opt: &[u8]) -> bool {
+    seen.as_ref().is_none_or(|(o, _)| o == opt)
+}
+
+/// The absolute time given by expire option `opt` (EX/PX/EXAT/PXAT) whose value is
+/// argument `i`. Checked only once the whole option list parsed, as Redis does, so a
+/// syntax error wins over a bad number. Replies with the error and returns None if invalid.
+fn expire_arg(ctx: &mut Ctx, opt: &[u8], i: usize, cmd: &str) -> Option<u64> {
+    let n = ctx.int_arg(i)?;
+    let unit = if opt[0] == b'E' { 1000 } else { 1 };
+    let at = expire_time(ctx.now, n, unit, opt.len() == 4);
+    if at.is_none() {
+        ctx.error(&format!("ERR invalid expire time in '{cmd}' command"));
+    }
+    at
 }
 
 /// Store a string value at `key`, replacing whatever was there.
@@ -91,7 +115,10 @@ fn delete_and_log(ctx: &mut Ctx, key: &[u8]) {
     let db = ctx.sess.db;
     if ctx.st.ks.db_mut(db).remove(key).is_some() {
         ctx.modified(key);
-        ctx.propagate(vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]);
+        ctx.propagate(vec![
+            Bytes::from_static(b"DEL"),
+            Bytes::copy_from_slice(key),
+        ]);
     }
 }
 
@@ -112,6 +139,7 @@ fn propagate_set(ctx: &mut Ctx, key: &Bytes, value: &Bytes, expiry: Expiry) {
 pub fn set(ctx: &mut Ctx) {
     let (mut nx, mut xx, mut get) = (false, false, false);
     let mut expiry = Expiry::None;
+    let mut expire_opt: Option<(Vec<u8>, usize)> = None;
     let mut i = 3;
     while i < ctx.args.len() {
         let opt = ctx.args[i].to_ascii_uppercase();
@@ -120,20 +148,22 @@ pub fn set(ctx: &mut Ctx) {
             b"NX" if !xx => nx = true,
             b"XX" if !nx => xx = true,
             b"GET" => get = true,
-            b"KEEPTTL" if expiry == Expiry::None => expiry = Expiry::KeepTtl,
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" if expiry == Expiry::None && has_next => {
-                let Some(n) = ctx.int_arg(i + 1) else { return };
-                let unit = if opt[0] == b'E' { 1000 } else { 1 };
-                let absolute = opt.len() == 4;
-                match expire_time(ctx.now, n, unit, absolute) {
-                    Some(t) => expiry = Expiry::At(t),
-                    None => return ctx.error("ERR invalid expire time in 'set' command"),
-                }
+            b"KEEPTTL" if expire_opt.is_none() => expiry = Expiry::KeepTtl,
+            b"EX" | b"PX" | b"EXAT" | b"PXAT"
+                if expiry == Expiry::None && same_expire_opt(&expire_opt, &opt) && has_next =>
+            {
+                expire_opt = Some((opt, i + 1));
                 i += 1;
             }
             _ => return ctx.error(SYNTAX),
         }
         i += 1;
+    }
+    if let Some((opt, i)) = &expire_opt {
+        match expire_arg(ctx, opt, *i, "set") {
+            Some(t) => expiry = Expiry::At(t),
+            None => return,
+        }
     }
     let key = ctx.args[1].clone();
     let value = ctx.args[2].clone();
@@ -219,18 +249,18 @@ pub fn getdel(ctx: &mut Ctx) {
 
 pub fn getex(ctx: &mut Ctx) {
     let mut expiry = Expiry::None;
+    let mut expire_opt: Option<(Vec<u8>, usize)> = None;
     let mut i = 2;
     while i < ctx.args.len() {
         let opt = ctx.args[i].to_ascii_uppercase();
         match opt.as_slice() {
-            b"PERSIST" if expiry == Expiry::None => expiry = Expiry::Persist,
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" if expiry == Expiry::None && i + 1 < ctx.args.len() => {
-                let Some(n) = ctx.int_arg(i + 1) else { return };
-                let unit = if opt[0] == b'E' { 1000 } else { 1 };
-                match expire_time(ctx.now, n, unit, opt.len() == 4) {
-                    Some(t) => expiry = Expiry::At(t),
-                    None => return ctx.error("ERR invalid expire time in 'getex' command"),
-                }
+            b"PERSIST" if expire_opt.is_none() => expiry = Expiry::Persist,
+            b"EX" | b"PX" | b"EXAT" | b"PXAT"
+                if expiry == Expiry::None
+                    && same_expire_opt(&expire_opt, &opt)
+                    && i + 1 < ctx.args.len() =>
+            {
+                expire_opt = Some((opt, i + 1));
                 i += 1;
             }
             _ => return ctx.error(SYNTAX),
@@ -240,6 +270,15 @@ pub fn getex(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     if ctx.kind_of(&key).is_some_and(|k| k != Kind::String) {
         return ctx.error(WRONGTYPE);
+    }
+    // As in Redis, the time is validated only when the key exists (a missing key is nil).
+    if let Some((opt, i)) = &expire_opt {
+        if ctx.exists(&key) {
+            match expire_arg(ctx, opt, *i, "getex") {
+                Some(t) => expiry = Expiry::At(t),
+                None => return,
+            }
+        }
     }
     reply_string_or_nil(ctx, &key);
     let db = ctx.sess.db;
@@ -284,7 +323,7 @@ pub fn mget(ctx: &mut Ctx) {
 }
 
 pub fn mset(ctx: &mut Ctx) {
-    if ctx.args.len() % 2 == 0 {
+    if ctx.args.len().is_multiple_of(2) {
         return ctx.wrong_args();
     }
     for i in (1..ctx.args.len()).step_by(2) {
@@ -296,7 +335,7 @@ pub fn mset(ctx: &mut Ctx) {
 }
 
 pub fn msetnx(ctx: &mut Ctx) {
-    if ctx.args.len() % 2 == 0 {
+    if ctx.args.len().is_multiple_of(2) {
         return ctx.wrong_args();
     }
     for i in (1..ctx.args.len()).step_by(2) {

@@ -48,7 +48,10 @@ impl Spec {
 
     /// Commands that act immediately instead of being queued inside MULTI.
     pub fn runs_in_multi(&self) -> bool {
-        matches!(self.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+        matches!(
+            self.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
     }
 }
 

@@ -70,7 +70,11 @@ pub fn watch(ctx: &mut Ctx) {
         if ctx.sess.watched.contains(&k) {
             continue;
         }
-        ctx.st.watches.entry(k.clone()).or_default().push(ctx.sess.id);
+        ctx.st
+            .watches
+            .entry(k.clone())
+            .or_default()
+            .push(ctx.sess.id);
         ctx.sess.watched.push(k);
     }
     ctx.out.ok();

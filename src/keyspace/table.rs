@@ -128,7 +128,9 @@ impl Table {
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
         let s = self.seg_of(h);
-        self.segments[s].table.find_mut(Self::inner(h), |e| &*e.key == key)
+        self.segments[s]
+            .table
+            .find_mut(Self::inner(h), |e| &*e.key == key)
     }
 
     /// Change the value of an existing key in place, keeping memory accounting right.
@@ -136,7 +138,9 @@ impl Table {
     pub fn update<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Value) -> R) -> Option<R> {
         let h = self.hash(key);
         let s = self.seg_of(h);
-        let e = self.segments[s].table.find_mut(Self::inner(h), |e| &*e.key == key)?;
+        let e = self.segments[s]
+            .table
+            .find_mut(Self::inner(h), |e| &*e.key == key)?;
         let before = e.value.heap_size();
         let r = f(&mut e.value);
         let after = e.value.heap_size();
@@ -295,7 +299,7 @@ impl Table {
     }
 
     pub fn clear(&mut self) {
-        let hasher = self.hasher.clone();
+        let hasher = self.hasher;
         *self = Table::new();
         self.hasher = hasher;
     }
@@ -321,19 +325,28 @@ impl Table {
             table: HashTable::with_capacity(SEGMENT_MAX / 2 + 64),
             expiring: 0,
         };
-        for e in seg.table.extract_if(|e| hasher.hash_one(&*e.key) & bit != 0) {
+        for e in seg
+            .table
+            .extract_if(|e| hasher.hash_one(&*e.key) & bit != 0)
+        {
             if e.expire_at != 0 {
                 upper.expiring += 1;
             }
             let h = Self::inner(hasher.hash_one(&*e.key));
-            upper.table.insert_unique(h, e, |e| Self::inner(hasher.hash_one(&*e.key)));
+            upper
+                .table
+                .insert_unique(h, e, |e| Self::inner(hasher.hash_one(&*e.key)));
         }
         seg.expiring -= upper.expiring;
         let t = self.segments.len() as u32;
         self.segments.push(upper);
         // The directory slots of `s` form one contiguous run; its upper half moves to `t`.
         let span = 1usize << (self.global_depth - d);
-        let first = self.dir.iter().position(|&x| x as usize == s).expect("segment in dir");
+        let first = self
+            .dir
+            .iter()
+            .position(|&x| x as usize == s)
+            .expect("segment in dir");
         for slot in &mut self.dir[first + span / 2..first + span] {
             *slot = t;
         }
@@ -434,7 +447,9 @@ fn segment_end(h: u64, d: u32) -> Option<u64> {
     }
     let shift = 64 - d;
     let prefix = h >> shift;
-    (prefix + 1).checked_shl(shift).filter(|_| prefix + 1 < (1u64 << d))
+    (prefix + 1)
+        .checked_shl(shift)
+        .filter(|_| prefix + 1 < (1u64 << d))
 }
 
 #[cfg(test)]

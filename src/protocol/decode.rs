@@ -389,7 +389,10 @@ mod tests {
         for chunk in 1..input.len() {
             let cmds = decode_all(input, chunk).unwrap();
             assert_eq!(cmds.len(), 2, "chunk {chunk}");
-            assert_eq!(cmds[0], vec![b"SET".to_vec(), b"k".to_vec(), b"hello".to_vec()]);
+            assert_eq!(
+                cmds[0],
+                vec![b"SET".to_vec(), b"k".to_vec(), b"hello".to_vec()]
+            );
             assert_eq!(cmds[1], vec![b"PING".to_vec()]);
         }
     }
@@ -400,12 +403,23 @@ mod tests {
         assert_eq!(
             cmds,
             vec![
-                vec![b"set".to_vec(), b"k".to_vec(), b"a bA\n".to_vec(), b"it's".to_vec()],
+                vec![
+                    b"set".to_vec(),
+                    b"k".to_vec(),
+                    b"a bA\n".to_vec(),
+                    b"it's".to_vec()
+                ],
                 vec![b"PING".to_vec()],
             ]
         );
-        assert_eq!(decode_all(b"get \"k\r\n", 100), Err(ProtocolError::UnbalancedQuotes));
-        assert_eq!(decode_all(b"get \"k\"x\r\n", 100), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(
+            decode_all(b"get \"k\r\n", 100),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            decode_all(b"get \"k\"x\r\n", 100),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
     }
 
     #[test]
@@ -414,15 +428,27 @@ mod tests {
             decode_all(b"*3\r\n$2147483648\r\n", 100),
             Err(ProtocolError::InvalidBulkLength)
         );
-        assert_eq!(decode_all(b"*1\r\n$-1\r\n", 100), Err(ProtocolError::InvalidBulkLength));
-        assert_eq!(decode_all(b"*x\r\n", 100), Err(ProtocolError::InvalidMultibulkLength));
-        assert_eq!(decode_all(b"*1\r\n+OK\r\n", 100), Err(ProtocolError::ExpectedDollar(b'+')));
+        assert_eq!(
+            decode_all(b"*1\r\n$-1\r\n", 100),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*x\r\n", 100),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*1\r\n+OK\r\n", 100),
+            Err(ProtocolError::ExpectedDollar(b'+'))
+        );
         assert_eq!(decode_all(b"*-5\r\n*0\r\nPING\r\n", 100).unwrap().len(), 1);
         let garbage = vec![b'a'; MAX_INLINE_LEN + 10];
         assert_eq!(decode_all(&garbage, 4096), Err(ProtocolError::TooBigInline));
         let mut star = b"*".to_vec();
         star.extend(vec![b'1'; MAX_INLINE_LEN + 10]);
-        assert_eq!(decode_all(&star, 4096), Err(ProtocolError::TooBigMultibulkCount));
+        assert_eq!(
+            decode_all(&star, 4096),
+            Err(ProtocolError::TooBigMultibulkCount)
+        );
     }
 
     #[test]
@@ -430,7 +456,10 @@ mod tests {
         let mut d = RequestDecoder::new(Limits::default());
         d.set_authenticated(false);
         let mut buf = BytesMut::from(&b"*11\r\n"[..]);
-        assert_eq!(d.decode(&mut buf), Err(ProtocolError::UnauthenticatedMultibulk));
+        assert_eq!(
+            d.decode(&mut buf),
+            Err(ProtocolError::UnauthenticatedMultibulk)
+        );
         let mut d = RequestDecoder::new(Limits::default());
         d.set_authenticated(false);
         let mut buf = BytesMut::from(&b"*2\r\n$4\r\nAUTH\r\n$20000\r\n"[..]);
@@ -447,7 +476,10 @@ mod tests {
             assert_eq!(d.decode(&mut buf).unwrap(), None);
         }
         buf.extend_from_slice(b"\n");
-        assert_eq!(d.decode(&mut buf).unwrap().unwrap(), vec![Bytes::from_static(b"PING")]);
+        assert_eq!(
+            d.decode(&mut buf).unwrap().unwrap(),
+            vec![Bytes::from_static(b"PING")]
+        );
         assert!(buf.is_empty());
     }
 }

@@ -84,8 +84,10 @@ impl ReplyBuf {
     /// replaced by spaces so a message can never break the framing.
     pub fn error(&mut self, msg: &str) {
         self.buf.push(b'-');
-        self.buf
-            .extend(msg.bytes().map(|c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+        self.buf.extend(
+            msg.bytes()
+                .map(|c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+        );
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -211,7 +213,11 @@ pub fn format_double(d: f64) -> String {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // %.17g: 17 significant digits, scientific when exp < -4 or exp >= 17,
     // trailing zeros (and a bare '.') removed.
@@ -261,7 +267,10 @@ mod tests {
         r.boolean(true);
         r.null();
         r.null_array();
-        assert_eq!(r.as_bytes(), b"*2\r\n$1\r\na\r\n$1\r\n2\r\n:1\r\n$-1\r\n*-1\r\n");
+        assert_eq!(
+            r.as_bytes(),
+            b"*2\r\n$1\r\na\r\n$1\r\n2\r\n:1\r\n$-1\r\n*-1\r\n"
+        );
         let mut r = ReplyBuf::new(true);
         r.map_len(1);
         r.bulk(b"a");

@@ -79,7 +79,11 @@ impl Frame {
                 }
             }
             Frame::Set(items) | Frame::Push(items) => {
-                let tag = if matches!(self, Frame::Set(_)) { '~' } else { '>' };
+                let tag = if matches!(self, Frame::Set(_)) {
+                    '~'
+                } else {
+                    '>'
+                };
                 out.raw(format!("{tag}{}\r\n", items.len()).as_bytes());
                 items.iter().for_each(|f| f.encode(out));
             }
@@ -260,13 +264,20 @@ mod tests {
         assert_eq!(used, bytes.len());
         assert_eq!(g, f);
         for cut in 0..bytes.len() {
-            assert_eq!(Frame::decode(&bytes[..cut], 1 << 20).unwrap(), None, "cut {cut}");
+            assert_eq!(
+                Frame::decode(&bytes[..cut], 1 << 20).unwrap(),
+                None,
+                "cut {cut}"
+            );
         }
     }
 
     #[test]
     fn bounded() {
-        assert_eq!(Frame::decode(b"$2147483648\r\n", 1 << 20), Err(FrameError::TooLong(2147483648)));
+        assert_eq!(
+            Frame::decode(b"$2147483648\r\n", 1 << 20),
+            Err(FrameError::TooLong(2147483648))
+        );
         assert_eq!(Frame::decode(b"*-2\r\n", 10), Err(FrameError::BadNumber));
         let deep = "*1\r\n".repeat(100);
         assert_eq!(Frame::decode(deep.as_bytes(), 10), Err(FrameError::TooDeep));

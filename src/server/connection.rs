@@ -26,6 +26,10 @@ impl Drop for ClientSlot<'_> {
     }
 }
 
+fn is_write(args: &crate::protocol::Args) -> bool {
+    crate::command::lookup(&args[0]).is_some_and(|s| s.is_write())
+}
+
 pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let n = shared.clients.fetch_add(1, Ordering::Relaxed) + 1;
     let _slot = ClientSlot(&shared);
@@ -45,7 +49,9 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     };
     if n > maxclients {
         Engine::lock(&shared.engine).st.stats.rejected_connections += 1;
-        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
         return;
     }
     let local = peer.ip().is_loopback();
@@ -68,11 +74,19 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         },
         Err(_) => return,
     };
-    let laddr = killer.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = killer
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let kill: crate::command::KillHandle = Arc::new(move || {
         let _ = killer.shutdown(std::net::Shutdown::Both);
     });
-    let mut sess = Engine::lock(&shared.engine).connect(peer.to_string(), laddr, local, kill);
+    let (mut sess, sync) = {
+        let mut eng = Engine::lock(&shared.engine);
+        let sess = eng.connect(peer.to_string(), laddr, local, kill);
+        (sess, eng.sync_shared())
+    };
+    let mut durable_rx = sync.as_ref().map(|s| s.subscribe());
     let mut dec = RequestDecoder::new(limits);
     dec.set_authenticated(sess.authenticated);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -84,7 +98,9 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             buf.reserve(READ_CHUNK);
         }
         let read = if idle_timeout > 0 {
-            match tokio::time::timeout(Duration::from_secs(idle_timeout), stream.read_buf(&mut buf)).await {
+            match tokio::time::timeout(Duration::from_secs(idle_timeout), stream.read_buf(&mut buf))
+                .await
+            {
                 Ok(r) => r,
                 Err(_) => {
                     debug!("client {} idle for {idle_timeout}s: closing", sess.id);
@@ -110,13 +126,48 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             }
         }
         let mut shutdown = None;
+        let mut wait_lsn = 0;
+        let mut log_failed = None;
         if !cmds.is_empty() {
+            // everysec: while an fsync is stuck for over 2 s, writers wait rather than
+            // let the loss window grow.
+            if let (Some(s), Some(rx)) = (&sync, durable_rx.as_mut()) {
+                if s.stalled() && cmds.iter().any(is_write) {
+                    s.count_delayed();
+                    while s.stalled() {
+                        let _ =
+                            tokio::time::timeout(Duration::from_millis(100), rx.changed()).await;
+                    }
+                }
+            }
             let mut eng = Engine::lock(&shared.engine);
-            let outcome = eng.execute_batch(&mut sess, cmds.drain(..), &mut out);
+            let outcome = eng.execute_batch(&mut sess, &mut cmds, &mut out);
             shutdown = outcome.shutdown;
+            wait_lsn = outcome.wait_lsn;
+            log_failed = outcome.log_failed;
             idle_timeout = eng.st.config.timeout;
             dec.set_authenticated(sess.authenticated);
             eng.st.stats.net_output_bytes += out.len() as u64;
+        }
+        if let Some(e) = log_failed {
+            // The batch's effects are not in the OS: its replies must not claim success.
+            out.clear();
+            out.error(&e);
+            let _ = stream.write_all(out.as_bytes()).await;
+            break;
+        }
+        // appendfsync always: replies leave once the fsync covering what they saw returned.
+        if let (Some(s), Some(rx)) = (&sync, durable_rx.as_mut()) {
+            if wait_lsn > s.durable_lsn() {
+                loop {
+                    if *rx.borrow_and_update() >= wait_lsn {
+                        break;
+                    }
+                    if rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+            }
         }
         if let Some(mode) = shutdown {
             let _ = shared.stop.send(Some(mode));

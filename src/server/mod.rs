@@ -26,6 +26,8 @@ pub enum ServerError {
     Runtime(std::io::Error),
     #[error("{0}")]
     Startup(String),
+    #[error("cannot open the data directory: {0}")]
+    Engine(#[from] crate::engine::EngineError),
 }
 
 /// State shared by the accept loops and every connection.
@@ -56,7 +58,9 @@ impl ServerHandle {
 
     fn join(&mut self) -> Result<(), ServerError> {
         match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| Err(ServerError::Startup("server thread panicked".into()))),
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(ServerError::Startup("server thread panicked".into()))),
             None => Ok(()),
         }
     }
@@ -125,7 +129,7 @@ pub fn spawn(config: Config) -> Result<ServerHandle, ServerError> {
         .map(|l| l.local_addr())
         .collect::<Result<Vec<_>, _>>()
         .map_err(ServerError::Runtime)?;
-    let engine = Engine::new(config.clone()).shared();
+    let engine = Engine::open(config.clone())?.shared();
     let (stop, _) = watch::channel(None);
     let stop2 = stop.clone();
     let thread = std::thread::Builder::new()
@@ -151,7 +155,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         }
     }
     let rt = build_runtime(&config)?;
-    let engine = Engine::new(config).shared();
+    let engine = Engine::open(config)?.shared();
     let (stop, _) = watch::channel(None);
     rt.block_on(serve(listeners, engine, stop, true))
 }
@@ -187,13 +191,20 @@ async fn serve(
     info!("shutting down ({mode:?})");
     // Close every connection: in-flight batches have completed because each holds the
     // engine lock for its whole batch and we take it here.
-    let eng = Engine::lock(&engine);
+    let mut eng = Engine::lock(&engine);
+    let closed = eng.close();
     for c in eng.st.clients.by_id.values() {
         if let Some(k) = &c.kill {
             k();
         }
     }
     drop(eng);
+    if let Err(e) = closed {
+        error!("the log could not be flushed at shutdown: {e}");
+        return Err(ServerError::Startup(format!(
+            "log flush at shutdown failed: {e}"
+        )));
+    }
     info!("Strata is now ready to exit, bye bye...");
     Ok(())
 }
@@ -233,8 +244,13 @@ async fn ticker(shared: Arc<Shared>) {
 
 async fn signals(shared: Arc<Shared>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        error!("cannot install signal handlers; SIGTERM will kill the server without a clean shutdown");
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        error!(
+            "cannot install signal handlers; SIGTERM will kill the server without a clean shutdown"
+        );
         return;
     };
     tokio::select! {

@@ -1,0 +1,380 @@
+//! The engine's side of the append-only log: LSN assignment, group commit, the fsync
+//! thread, and the durability contract of each `appendfsync` policy.
+//!
+//! * Every batch's effects are appended and handed to the OS with one write before the
+//!   batch's replies leave (`no`, `everysec`: "+OK means it is in the OS").
+//! * `always`: a background thread runs one fdatasync for everything written so far while
+//!   the engine keeps executing; replies wait (in the connection, not here) until the
+//!   fsync covering the newest change they observed has returned. Batches that observed
+//!   only durable data reply at once.
+//! * `everysec`: the same thread fsyncs at most once a second; a connection about to write
+//!   waits while an fsync has been stuck for over 2 s, so the loss window stays bounded.
+//! * A failed fsync or write is never retried. Under `always` the process exits (nobody
+//!   was told OK for what was not durable, and restart recovers the durable state);
+//!   otherwise writes are refused with MISCONF until an operator intervenes.
+//! * Disk full is caught by reserving log space before a batch runs; writes are refused
+//!   (reads go on) and resume by themselves once the reservation succeeds again.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::command::Effect;
+use crate::config::FsyncPolicy;
+use crate::persistence::{LogError, LogSyncer, LogWriter, SyncPoint};
+
+/// Name of the record that packs a whole MULTI/EXEC transaction, so the log applies all
+/// of it or none of it: args are `STRATA.TXN` then, per command, its db, its argument
+/// count and its arguments.
+pub const TXN_RECORD: &[u8] = b"STRATA.TXN";
+
+/// An fsync running longer than this makes writers wait under `everysec`.
+const FSYNC_STALL_MS: u64 = 2000;
+
+struct SyncCtl {
+    written: SyncPoint,
+    durable: SyncPoint,
+    policy: FsyncPolicy,
+    syncer: LogSyncer,
+    last_sync_ms: u64,
+    stop: bool,
+}
+
+/// State shared between the engine, the fsync thread and waiting connections.
+pub struct SyncShared {
+    ctl: Mutex<SyncCtl>,
+    cv: Condvar,
+    durable_lsn: AtomicU64,
+    fsync_started_ms: AtomicU64,
+    delayed_fsync: AtomicU64,
+    error: Mutex<Option<String>>,
+    durable_tx: watch::Sender<u64>,
+}
+
+impl SyncShared {
+    pub fn durable_lsn(&self) -> u64 {
+        self.durable_lsn.load(Ordering::Acquire)
+    }
+
+    /// Under `everysec`: an fsync has been running for more than 2 s.
+    pub fn stalled(&self) -> bool {
+        let started = self.fsync_started_ms.load(Ordering::Acquire);
+        started != 0 && crate::util::now_ms().saturating_sub(started) > FSYNC_STALL_MS
+    }
+
+    pub fn count_delayed(&self) {
+        self.delayed_fsync.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.durable_tx.subscribe()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The log attached to the engine.
+pub struct Durability {
+    writer: LogWriter,
+    next_lsn: u64,
+    policy: FsyncPolicy,
+    shared: Arc<SyncShared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Why writes are refused: a failed write/fsync (permanent until restart).
+    failed: Option<String>,
+    /// Why writes are refused: the log could not reserve space (clears by itself).
+    no_space: Option<String>,
+    pruned_at: u64,
+}
+
+/// What the engine must tell the client after a batch, beyond its replies.
+#[derive(Debug, Clone, Default)]
+pub struct LogOutcome {
+    /// Replies may leave once this LSN is durable (0: at once).
+    pub wait_lsn: u64,
+    /// The batch's effects could not be handed to the OS: its replies must not be sent.
+    pub failed: Option<String>,
+}
+
+impl Durability {
+    pub fn new(writer: LogWriter, policy: FsyncPolicy) -> Durability {
+        let next_lsn = writer
+            .last_lsn()
+            .max(writer.header().start_lsn.saturating_sub(1))
+            + 1;
+        let durable = writer.written();
+        let (durable_tx, _) = watch::channel(durable.lsn);
+        let shared = Arc::new(SyncShared {
+            ctl: Mutex::new(SyncCtl {
+                written: durable,
+                durable,
+                policy,
+                syncer: writer.syncer(),
+                last_sync_ms: crate::util::now_ms(),
+                stop: false,
+            }),
+            cv: Condvar::new(),
+            durable_lsn: AtomicU64::new(durable.lsn),
+            fsync_started_ms: AtomicU64::new(0),
+            delayed_fsync: AtomicU64::new(0),
+            error: Mutex::new(None),
+            durable_tx,
+        });
+        let s2 = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("strata-fsync".into())
+            .spawn(move || fsync_loop(&s2))
+            .expect("spawn the fsync thread");
+        Durability {
+            writer,
+            next_lsn,
+            policy,
+            shared,
+            thread: Some(thread),
+            failed: None,
+            no_space: None,
+            pruned_at: 0,
+        }
+    }
+
+    pub fn shared(&self) -> Arc<SyncShared> {
+        self.shared.clone()
+    }
+
+    pub fn policy(&self) -> FsyncPolicy {
+        self.policy
+    }
+
+    pub fn last_lsn(&self) -> u64 {
+        self.next_lsn - 1
+    }
+
+    pub fn written_size(&self) -> u64 {
+        self.writer.written().offset
+    }
+
+    pub fn delayed_fsync(&self) -> u64 {
+        self.shared.delayed_fsync.load(Ordering::Relaxed)
+    }
+
+    pub fn set_policy(&mut self, policy: FsyncPolicy) {
+        if policy != self.policy {
+            info!("appendfsync is now {}", policy.name());
+            self.policy = policy;
+            lock(&self.shared.ctl).policy = policy;
+            self.shared.cv.notify_one();
+        }
+    }
+
+    /// Why write commands must be refused right now, if they must.
+    pub fn refusal(&mut self) -> Option<String> {
+        if self.failed.is_none() {
+            if let Some(e) = lock(&self.shared.error).clone() {
+                self.failed = Some(e);
+            }
+        }
+        if let Some(f) = &self.failed {
+            return Some(format!("MISCONF Errors writing to the AOF file: {f}"));
+        }
+        self.no_space
+            .as_ref()
+            .map(|e| format!("MISCONF Errors writing to the AOF file: {e} (writes resume by themselves once disk space is freed)"))
+    }
+
+    /// Make sure `bytes` of log space are reserved before a batch of writes runs.
+    pub fn reserve(&mut self, bytes: u64) {
+        if self.failed.is_some() {
+            return;
+        }
+        match self.writer.reserve(bytes) {
+            Ok(()) => {
+                if self.no_space.take().is_some() {
+                    info!("log space is available again: accepting writes");
+                }
+            }
+            Err(e) if e.is_no_space() => {
+                if self.no_space.is_none() {
+                    warn!("refusing writes: {e}");
+                }
+                self.no_space = Some("No space left on device".into());
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn fail(&mut self, e: LogError) {
+        let msg = e.to_string();
+        if self.policy == FsyncPolicy::Always {
+            error!("FATAL: the append-only log failed under appendfsync always: {msg}. Exiting: no client was told OK for data that is not durable; restart to recover the durable state (check the disk first).");
+            std::process::exit(1);
+        }
+        error!("the append-only log failed: {msg}. Refusing writes until restart (check the disk, then restart; nothing acknowledged is lost).");
+        self.writer.poison(msg.clone());
+        self.failed = Some(msg);
+    }
+
+    /// Entries of the pending-key map that are now durable can be forgotten.
+    pub fn prune(&mut self, pending: &mut crate::command::Pending) {
+        let durable = self.shared.durable_lsn();
+        if durable == self.pruned_at {
+            return;
+        }
+        self.pruned_at = durable;
+        self.writer.mark_durable(lock(&self.shared.ctl).durable);
+        if !pending.keys.is_empty() {
+            pending.keys.retain(|_, lsn| *lsn > durable);
+        }
+        if pending.global <= durable {
+            pending.global = 0;
+        }
+    }
+
+    /// Log the batch's effects: append, one write, wake the fsync thread.
+    pub fn log_effects(&mut self, effects: &mut Vec<Effect>) -> Result<u64, String> {
+        if effects.is_empty() {
+            return Ok(0);
+        }
+        let mut i = 0;
+        let mut txn: Option<(u16, Vec<Bytes>)> = None;
+        for e in effects.drain(..) {
+            i += 1;
+            let name = e.args[0].as_ref();
+            if name == b"MULTI" {
+                txn = Some((e.db as u16, vec![Bytes::from_static(TXN_RECORD)]));
+                continue;
+            }
+            if name == b"EXEC" {
+                if let Some((db, args)) = txn.take() {
+                    let lsn = self.next_lsn;
+                    self.next_lsn += 1;
+                    if let Err(e) = self.writer.append(lsn, db, &args) {
+                        self.fail(e);
+                    }
+                }
+                continue;
+            }
+            if let Some((_, args)) = txn.as_mut() {
+                args.push(Bytes::from(e.db.to_string()));
+                args.push(Bytes::from(e.args.len().to_string()));
+                args.extend(e.args);
+                continue;
+            }
+            let lsn = self.next_lsn;
+            self.next_lsn += 1;
+            if let Err(err) = self.writer.append(lsn, e.db as u16, &e.args) {
+                self.fail(err);
+            }
+        }
+        debug_assert!(i > 0);
+        if let Some(f) = &self.failed {
+            return Err(f.clone());
+        }
+        match self.writer.write_pending() {
+            Ok(point) => {
+                let mut c = lock(&self.shared.ctl);
+                c.written = point;
+                drop(c);
+                if self.policy != FsyncPolicy::No {
+                    self.shared.cv.notify_one();
+                }
+                Ok(point.lsn)
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                self.fail(e);
+                Err(msg)
+            }
+        }
+    }
+
+    /// Write and fsync everything, then stop the fsync thread (clean shutdown).
+    pub fn close(&mut self) -> Result<(), String> {
+        {
+            let mut c = lock(&self.shared.ctl);
+            c.stop = true;
+        }
+        self.shared.cv.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if self.failed.is_some() {
+            return Err(self.failed.clone().unwrap_or_default());
+        }
+        self.writer
+            .write_and_sync()
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Durability {
+    fn drop(&mut self) {
+        lock(&self.shared.ctl).stop = true;
+        self.shared.cv.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn fsync_loop(s: &SyncShared) {
+    loop {
+        let (target, syncer, policy) = {
+            let mut c = lock(&s.ctl);
+            loop {
+                if c.stop {
+                    return;
+                }
+                let behind = c.written.lsn > c.durable.lsn;
+                let now = crate::util::now_ms();
+                let wait = match c.policy {
+                    FsyncPolicy::Always if behind => break,
+                    FsyncPolicy::Everysec if behind => {
+                        let due = c.last_sync_ms + 1000;
+                        if now >= due {
+                            break;
+                        }
+                        due - now
+                    }
+                    _ => 1000,
+                };
+                c =
+                    s.cv.wait_timeout(c, Duration::from_millis(wait))
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+            }
+            (c.written, c.syncer.clone(), c.policy)
+        };
+        s.fsync_started_ms
+            .store(crate::util::now_ms(), Ordering::Release);
+        let r = syncer.sync();
+        s.fsync_started_ms.store(0, Ordering::Release);
+        match r {
+            Ok(()) => {
+                let mut c = lock(&s.ctl);
+                if target > c.durable {
+                    c.durable = target;
+                }
+                c.last_sync_ms = crate::util::now_ms();
+                drop(c);
+                s.durable_lsn.store(target.lsn, Ordering::Release);
+                s.durable_tx.send_replace(target.lsn);
+            }
+            Err(e) => {
+                if policy == FsyncPolicy::Always {
+                    error!("FATAL: fdatasync of the append-only log failed under appendfsync always: {e}. Exiting without retrying (a retried fsync can lie); restart recovers exactly the durable state.");
+                    std::process::exit(1);
+                }
+                error!("fdatasync of the append-only log failed: {e}. Refusing writes until restart; never retried.");
+                *lock(&s.error) = Some(e.to_string());
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Synchronous persistence: the append-only log, its manifest, and recovery.
+//!
+//! This layer is self-contained — no tokio, no sockets, no other Strata modules — so
+//! `tools/verify-aof`, fuzz targets and tests use it without a runtime. A command reaches
+//! it as a list of byte-string arguments (command name first), an LSN and a database
+//! index.
+//!
+//! * [`fs`]: the [`Vfs`] trait over which all file I/O goes, [`RealFs`], and [`SimFs`], a
+//!   simulated disk with written/durable images, power-loss crashes and fault injection.
+//! * [`record`]: the log file format (its specification lives in that module's docs).
+//! * [`log`]: [`LogWriter`] (buffer → one write → fdatasync, preallocation, `reserve` for
+//!   early ENOSPC) and [`LogReader`] (records, then a precise [`StopReason`]).
+//! * [`manifest`]: the text manifest naming the live base snapshot and logs, replaced
+//!   atomically.
+//! * [`recovery`]: [`DataDir::open`] / [`DataDir::replay`] (and [`recover`]): create or
+//!   verify a data directory, replay it, truncate a torn tail, return a positioned writer.
+//!
+//! # Durability, in this layer's terms
+//!
+//! A record is *written* once [`LogWriter::write_pending`] returned (it survives a process
+//! crash) and *durable* once [`LogWriter::sync`] (or a [`LogSyncer`]) returned (it
+//! survives a power loss). Recovery replays every complete record and never skips data
+//! that follows a bad one: it truncates only a torn tail of the last log and refuses
+//! everything else with an error naming the file, the offset and the `verify-aof` command
+//! to run.
+
+pub mod fs;
+pub mod log;
+pub mod manifest;
+pub mod record;
+pub mod recovery;
+
+pub use fs::{is_no_space, FaultError, OpKind, RealFs, SimFs, TornMode, Vfs, VfsFile};
+pub use log::{
+    LogConfig, LogError, LogReader, LogSyncer, LogWriter, ReadAt, StopReason, SyncPoint,
+    DEFAULT_PREALLOC_CHUNK,
+};
+pub use manifest::{
+    base_file_name, incr_file_name, FileEntry, Manifest, ManifestError, ManifestProblem,
+    MANIFEST_NAME,
+};
+pub use record::{
+    EncodeError, HeaderProblem, Limits, LogHeader, PayloadProblem, Record, RecordProblem,
+};
+pub use recovery::{
+    recover, DataDir, Recovered, RecoveryError, RecoveryOptions, RecoveryStats, ReplayError,
+    Truncation,
+};
