@@ -32,6 +32,19 @@ use crate::persistence::{LogError, LogSyncer, LogWriter, SyncPoint};
 /// count and its arguments.
 pub const TXN_RECORD: &[u8] = b"STRATA.TXN";
 
+/// What happens when the log fails under `appendfsync always`: by default the process
+/// exits; tests install a hook that records the failure instead.
+pub type FatalHook = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The production behaviour: log and exit. Restart recovers exactly the durable state,
+/// and no waiting client was told OK for anything else.
+pub fn exit_on_fatal() -> FatalHook {
+    Arc::new(|msg: &str| {
+        error!("FATAL: {msg}. Exiting: no client was told OK for data that is not durable; restart recovers the durable state (check the disk first).");
+        std::process::exit(1);
+    })
+}
+
 /// An fsync running longer than this makes writers wait under `everysec`.
 const FSYNC_STALL_MS: u64 = 2000;
 
@@ -53,6 +66,7 @@ pub struct SyncShared {
     delayed_fsync: AtomicU64,
     error: Mutex<Option<String>>,
     durable_tx: watch::Sender<u64>,
+    fatal: FatalHook,
 }
 
 impl SyncShared {
@@ -103,7 +117,7 @@ pub struct LogOutcome {
 }
 
 impl Durability {
-    pub fn new(writer: LogWriter, policy: FsyncPolicy) -> Durability {
+    pub fn new(writer: LogWriter, policy: FsyncPolicy, fatal: FatalHook) -> Durability {
         let next_lsn = writer
             .last_lsn()
             .max(writer.header().start_lsn.saturating_sub(1))
@@ -125,6 +139,7 @@ impl Durability {
             delayed_fsync: AtomicU64::new(0),
             error: Mutex::new(None),
             durable_tx,
+            fatal,
         });
         let s2 = shared.clone();
         let thread = std::thread::Builder::new()
@@ -211,8 +226,9 @@ impl Durability {
     fn fail(&mut self, e: LogError) {
         let msg = e.to_string();
         if self.policy == FsyncPolicy::Always {
-            error!("FATAL: the append-only log failed under appendfsync always: {msg}. Exiting: no client was told OK for data that is not durable; restart to recover the durable state (check the disk first).");
-            std::process::exit(1);
+            (self.shared.fatal)(&format!(
+                "the append-only log failed under appendfsync always: {msg}"
+            ));
         }
         error!("the append-only log failed: {msg}. Refusing writes until restart (check the disk, then restart; nothing acknowledged is lost).");
         self.writer.poison(msg.clone());
@@ -368,8 +384,9 @@ fn fsync_loop(s: &SyncShared) {
             }
             Err(e) => {
                 if policy == FsyncPolicy::Always {
-                    error!("FATAL: fdatasync of the append-only log failed under appendfsync always: {e}. Exiting without retrying (a retried fsync can lie); restart recovers exactly the durable state.");
-                    std::process::exit(1);
+                    (s.fatal)(&format!(
+                        "fdatasync of the append-only log failed under appendfsync always ({e}); it is never retried because a retried fsync can lie"
+                    ));
                 }
                 error!("fdatasync of the append-only log failed: {e}. Refusing writes until restart; never retried.");
                 *lock(&s.error) = Some(e.to_string());

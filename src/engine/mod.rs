@@ -21,7 +21,7 @@ use crate::persistence::{
 };
 use crate::protocol::{Args, ReplyBuf};
 
-pub use durability::{Durability, SyncShared, TXN_RECORD};
+pub use durability::{exit_on_fatal, Durability, FatalHook, SyncShared, TXN_RECORD};
 
 pub type SharedEngine = Arc<Mutex<Engine>>;
 
@@ -42,6 +42,26 @@ pub struct BatchOutcome {
     pub wait_lsn: u64,
     /// The log could not take the batch's effects: send this error instead of the replies.
     pub log_failed: Option<String>,
+}
+
+/// How the engine does its file I/O.
+pub struct OpenOptions {
+    /// The file layer: the real file system, or a simulated disk in tests.
+    pub vfs: Arc<dyn Vfs>,
+    /// What a log failure under `appendfsync always` does (default: exit the process).
+    pub fatal: FatalHook,
+    /// Log files are preallocated in chunks of this many bytes.
+    pub prealloc_chunk: u64,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            vfs: Arc::new(RealFs),
+            fatal: exit_on_fatal(),
+            prealloc_chunk: crate::persistence::DEFAULT_PREALLOC_CHUNK,
+        }
+    }
 }
 
 pub struct Engine {
@@ -84,19 +104,26 @@ impl Engine {
 
     /// Open the engine on its data directory (creating it), replaying the log.
     pub fn open(config: Config) -> Result<Self, EngineError> {
-        Self::open_with(config, Arc::new(RealFs))
+        Self::open_with(config, OpenOptions::default())
     }
 
-    /// Like [`Engine::open`] over any file layer (the simulated disk in tests).
-    pub fn open_with(config: Config, vfs: Arc<dyn Vfs>) -> Result<Self, EngineError> {
+    /// Like [`Engine::open`] with explicit I/O choices (the simulated disk in tests).
+    pub fn open_with(config: Config, o: OpenOptions) -> Result<Self, EngineError> {
+        let OpenOptions {
+            vfs,
+            fatal,
+            prealloc_chunk,
+        } = o;
         if !config.appendonly {
             return Ok(Self::new(config));
         }
         let dir: PathBuf = config.dir.clone();
-        let opts = RecoveryOptions {
+        let mut opts = RecoveryOptions {
             load_truncated: config.aof_load_truncated,
             ..RecoveryOptions::default()
         };
+        opts.log.prealloc_chunk = prealloc_chunk;
+        opts.log.low_watermark = prealloc_chunk / 4;
         let policy = config.appendfsync;
         let mut st = State::new(config);
         let t0 = Instant::now();
@@ -138,7 +165,7 @@ impl Engine {
                 t0.elapsed().as_secs_f64()
             );
         }
-        let dur = Durability::new(recovered.writer, policy);
+        let dur = Durability::new(recovered.writer, policy, fatal);
         st.pending.enabled = policy == FsyncPolicy::Always;
         st.pending.last_lsn = dur.last_lsn();
         st.persist.aof_enabled = true;
