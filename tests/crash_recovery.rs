@@ -120,7 +120,12 @@ fn open(sim: &SimFs, policy: FsyncPolicy, fatal: Arc<AtomicBool>) -> Option<Engi
 
 /// Runs `ops` with a power loss at I/O operation `crash_at` (None: no crash). Returns how
 /// many ops were executed, how many were acknowledged, and the recovered state.
-fn run(ops: &[Op], policy: FsyncPolicy, crash_at: Option<u64>, seed: u64) -> (usize, usize, State, u64) {
+fn run(
+    ops: &[Op],
+    policy: FsyncPolicy,
+    crash_at: Option<u64>,
+    seed: u64,
+) -> (usize, usize, State, u64) {
     let sim = SimFs::new(seed);
     if let Some(n) = crash_at {
         sim.crash_at(n);
@@ -146,6 +151,8 @@ fn run(ops: &[Op], policy: FsyncPolicy, crash_at: Option<u64>, seed: u64) -> (us
             // the record is in the OS (the other policies; not an acknowledgement of
             // durability, so they count as executed only).
             if policy == FsyncPolicy::Always {
+                // The server kicks the group commit when its loop goes idle; so do we.
+                sync.kick();
                 let deadline = Instant::now() + Duration::from_secs(5);
                 while sync.durable_lsn() < outcome.wait_lsn {
                     if fatal.load(Ordering::SeqCst) || sim.is_down() || Instant::now() > deadline {
@@ -177,7 +184,9 @@ fn check(ops: &[Op], policy: FsyncPolicy, crash_at: u64, seed: u64) {
         model_apply(&mut m, op);
         prefixes.push(m.clone());
     }
-    let matches: Vec<usize> = (0..prefixes.len()).filter(|&p| prefixes[p] == got).collect();
+    let matches: Vec<usize> = (0..prefixes.len())
+        .filter(|&p| prefixes[p] == got)
+        .collect();
     assert!(
         !matches.is_empty(),
         "crash at op {crash_at} (seed {seed}): recovered state {got:?} is no prefix of the {executed} executed ops {:?}",

@@ -19,7 +19,14 @@ fn start(dir: &std::path::Path, port: u16) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_strata-server"))
         .args(["--port", &port.to_string(), "--dir"])
         .arg(dir)
-        .args(["--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+        .args([
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -81,22 +88,47 @@ fn sigkill_loses_no_acknowledged_write() {
         let _ = server.wait();
         stop.store(true, Ordering::Relaxed);
         let acked: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        assert!(acked.iter().sum::<u64>() > 0, "round {round}: no write was acknowledged");
+        assert!(
+            acked.iter().sum::<u64>() > 0,
+            "round {round}: no write was acknowledged"
+        );
 
         let mut server = start(dir.path(), port);
         let mut con = client(port);
         for (w, &a) in acked.iter().enumerate() {
-            let last: Option<u64> = redis::cmd("GET").arg(format!("w{w}:last")).query(&mut con).unwrap();
+            let last: Option<u64> = redis::cmd("GET")
+                .arg(format!("w{w}:last"))
+                .query(&mut con)
+                .unwrap();
             let last = last.unwrap_or(0);
-            assert!(last >= a, "round {round}: writer {w} had {a} acknowledged, recovered only {last}");
+            assert!(
+                last >= a,
+                "round {round}: writer {w} had {a} acknowledged, recovered only {last}"
+            );
             // At most the one in-flight (unacknowledged) transaction may also be there.
-            assert!(last <= a + 1, "round {round}: writer {w} recovered {last} > acked {a} + 1");
+            assert!(
+                last <= a + 1,
+                "round {round}: writer {w} recovered {last} > acked {a} + 1"
+            );
             for i in 1..=last {
-                let v: Option<u64> = redis::cmd("GET").arg(format!("w{w}:{i}")).query(&mut con).unwrap();
-                assert_eq!(v, Some(i), "round {round}: writer {w} lost w{w}:{i} below its last value {last}");
+                let v: Option<u64> = redis::cmd("GET")
+                    .arg(format!("w{w}:{i}"))
+                    .query(&mut con)
+                    .unwrap();
+                assert_eq!(
+                    v,
+                    Some(i),
+                    "round {round}: writer {w} lost w{w}:{i} below its last value {last}"
+                );
             }
-            let beyond: Option<u64> = redis::cmd("GET").arg(format!("w{w}:{}", last + 1)).query(&mut con).unwrap();
-            assert_eq!(beyond, None, "round {round}: writer {w} has a value beyond its recovered last");
+            let beyond: Option<u64> = redis::cmd("GET")
+                .arg(format!("w{w}:{}", last + 1))
+                .query(&mut con)
+                .unwrap();
+            assert_eq!(
+                beyond, None,
+                "round {round}: writer {w} has a value beyond its recovered last"
+            );
         }
         server.kill().unwrap();
         let _ = server.wait();

@@ -466,6 +466,15 @@ fn manifest_missing_with_data_is_refused_but_interrupted_creation_is_redone() {
         other => panic!("{other}"),
     }
 
+    // Even with a damaged header, a first log holding data is never re-initialised.
+    let mut bytes = fs.contents(&log1()).unwrap();
+    bytes[0] ^= 0xFF;
+    fs.put_file(&log1(), &bytes);
+    assert!(matches!(
+        recovery_err(open(&fs)),
+        RecoveryError::ManifestMissing { .. }
+    ));
+
     // Creation interrupted before the manifest: header-only log and a stale temp file.
     let fs = SimFs::new(18);
     fs.put_file(&log1(), &LogHeader::new(1, 1).encode()[..17]);

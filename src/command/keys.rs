@@ -463,7 +463,7 @@ pub fn pttl(ctx: &mut Ctx) {
 }
 
 pub fn expiretime(ctx: &mut Ctx) {
-    ttl_generic(ctx, |at, _| (at / 1000) as i64);
+    ttl_generic(ctx, |at, _| ((at + 500) / 1000) as i64);
 }
 
 pub fn pexpiretime(ctx: &mut Ctx) {

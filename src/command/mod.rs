@@ -7,6 +7,7 @@
 //! [`dispatch`] is the single entry point: it looks the command up, checks arity and
 //! authentication, handles MULTI queueing, and runs the handler.
 
+mod docs;
 mod keys;
 mod server;
 mod state;
@@ -148,36 +149,20 @@ impl<'a> Ctx<'a> {
 /// Run one client command. Replies go to `out`, effects to `st.effects`.
 pub fn dispatch(st: &mut State, sess: &mut Session, args: Args, out: &mut ReplyBuf, now: u64) {
     let Some(spec) = lookup(&args[0]) else {
-        if sess.multi.is_some() {
-            sess.multi_error = true;
-        }
-        out.error(&unknown_command_message(&args));
-        return;
+        return reject(st, sess, false, out, &unknown_command_message(&args));
     };
+    let is_exec = spec.name == "exec";
     if !sess.authenticated && !spec.no_auth() {
-        if sess.multi.is_some() {
-            sess.multi_error = true;
-        }
-        out.error("NOAUTH Authentication required.");
-        return;
+        return reject(st, sess, is_exec, out, "NOAUTH Authentication required.");
     }
     if !spec.arity_ok(args.len()) {
-        if sess.multi.is_some() {
-            sess.multi_error = true;
-        }
-        out.error(&format!(
-            "ERR wrong number of arguments for '{}' command",
-            spec.name
-        ));
-        return;
+        let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
+        return reject(st, sess, is_exec, out, &msg);
     }
     if let Some(refusal) = &st.write_refusal {
         if spec.is_write() {
-            if sess.multi.is_some() {
-                sess.multi_error = true;
-            }
-            out.error(refusal);
-            return;
+            let refusal = refusal.clone();
+            return reject(st, sess, false, out, &refusal);
         }
     }
     if let Some(queue) = sess.multi.as_mut().filter(|_| !spec.runs_in_multi()) {
@@ -197,20 +182,43 @@ pub fn dispatch(st: &mut State, sess: &mut Session, args: Args, out: &mut ReplyB
     (spec.handler)(&mut ctx);
 }
 
+/// Refuse a command before it runs, as Redis's rejectCommand does: a transaction being
+/// queued is marked to fail, and a refused EXEC discards the transaction right away.
+fn reject(st: &mut State, sess: &mut Session, is_exec: bool, out: &mut ReplyBuf, msg: &str) {
+    if is_exec {
+        sess.multi = None;
+        sess.multi_error = false;
+        st.unwatch_all(sess);
+        let reason = msg.strip_prefix("ERR ").unwrap_or(msg);
+        out.error(&format!(
+            "EXECABORT Transaction discarded because of: {reason}"
+        ));
+        return;
+    }
+    if sess.multi.is_some() {
+        sess.multi_error = true;
+    }
+    out.error(msg);
+}
+
+/// Redis's text: the name cut to 128 bytes, then quoted arguments while the list is
+/// shorter than 128 bytes, each cut to the room left.
 fn unknown_command_message(args: &[Bytes]) -> String {
-    let mut msg = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        String::from_utf8_lossy(&args[0])
-    );
+    let mut list: Vec<u8> = Vec::new();
     for a in args[1..].iter() {
-        if msg.len() > 128 {
+        if list.len() >= 128 {
             break;
         }
-        msg.push('\'');
-        msg.push_str(&String::from_utf8_lossy(&a[..a.len().min(128)]));
-        msg.push_str("' ");
+        let room = 128 - list.len();
+        list.push(b'\'');
+        list.extend_from_slice(&a[..a.len().min(room)]);
+        list.extend_from_slice(b"' ");
     }
-    msg
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(&args[0][..args[0].len().min(128)]),
+        String::from_utf8_lossy(&list)
+    )
 }
 
 /// Run a command replayed from the log: no auth, no MULTI, no replies kept, no expiry.

@@ -136,7 +136,7 @@ pub fn hello(ctx: &mut Ctx) {
         ctx.sess.authenticated = true;
     }
     if !ctx.sess.authenticated {
-        return ctx.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return ctx.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(n) = name {
         ctx.sess.name = n;
@@ -455,8 +455,8 @@ pub fn flushdb(ctx: &mut Ctx) {
     }
     let db = ctx.sess.db;
     ctx.st.dirty += ctx.st.ks.db(db).len() as u64;
-    ctx.st.ks.db_mut(db).clear();
     ctx.st.signal_flush(Some(db));
+    ctx.st.ks.db_mut(db).clear();
     ctx.propagate(vec![Bytes::from_static(b"FLUSHDB")]);
     ctx.out.ok();
 }
@@ -466,10 +466,10 @@ pub fn flushall(ctx: &mut Ctx) {
         return;
     }
     ctx.st.dirty += ctx.st.ks.total_keys() as u64;
+    ctx.st.signal_flush(None);
     for i in 0..ctx.st.ks.db_count() {
         ctx.st.ks.db_mut(i).clear();
     }
-    ctx.st.signal_flush(None);
     ctx.propagate(vec![Bytes::from_static(b"FLUSHALL")]);
     ctx.out.ok();
 }
@@ -488,9 +488,8 @@ pub fn swapdb(ctx: &mut Ctx) {
     }
     let (a, b) = (a as usize, b as usize);
     if a != b {
+        ctx.st.signal_swap(a, b);
         ctx.st.ks.swap(a, b);
-        ctx.st.signal_flush(Some(a));
-        ctx.st.signal_flush(Some(b));
         ctx.st.dirty += 1;
         ctx.propagate_self();
     }
@@ -857,16 +856,7 @@ fn acl_categories(s: &Spec) -> Vec<String> {
 }
 
 fn command_docs(ctx: &mut Ctx, s: &Spec) {
-    ctx.out.bulk(s.name.as_bytes());
-    ctx.out.map_len(4);
-    ctx.out.bulk(b"summary");
-    ctx.out.bulk(s.summary.as_bytes());
-    ctx.out.bulk(b"since");
-    ctx.out.bulk(b"1.0.0");
-    ctx.out.bulk(b"group");
-    ctx.out.bulk(s.group.as_bytes());
-    ctx.out.bulk(b"complexity");
-    ctx.out.bulk(b"O(1)");
+    super::docs::write_command_docs(ctx.out, s);
 }
 
 pub fn command(ctx: &mut Ctx) {
@@ -1057,7 +1047,9 @@ fn populate(ctx: &mut Ctx) {
     };
     let size = if ctx.args.len() == 5 {
         match crate::util::parse_i64_strict(&ctx.args[4]) {
-            Some(s) if s >= 0 => Some(s as usize),
+            // Size 0 means "no size", as in Redis.
+            Some(0) => None,
+            Some(s) if s > 0 => Some(s as usize),
             _ => return ctx.error(NOT_POSITIVE),
         }
     } else {

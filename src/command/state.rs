@@ -265,11 +265,25 @@ impl State {
         }
     }
 
-    /// Invalidate every WATCH in `db` (`None`: in every db).
+    /// A flush of `db` (`None`: of every db) is about to happen: invalidate the WATCHes
+    /// on keys that exist there (as Redis, a watched key that is absent stays valid).
+    /// Call it before the data goes.
     pub fn signal_flush(&mut self, db: Option<usize>) {
         self.pending.changed_all |= self.pending.enabled;
-        for ((d, _), ids) in &self.watches {
-            if db.is_none_or(|x| x == *d) {
+        for ((d, key), ids) in &self.watches {
+            if db.is_none_or(|x| x == *d) && self.ks.db(*d).get(key).is_some() {
+                self.dirty_watchers.extend(ids.iter().copied());
+            }
+        }
+    }
+
+    /// SWAPDB `a` `b`: invalidate the WATCHes in either db on keys present in either.
+    pub fn signal_swap(&mut self, a: usize, b: usize) {
+        self.pending.changed_all |= self.pending.enabled;
+        for ((d, key), ids) in &self.watches {
+            if (*d == a || *d == b)
+                && (self.ks.db(a).get(key).is_some() || self.ks.db(b).get(key).is_some())
+            {
                 self.dirty_watchers.extend(ids.iter().copied());
             }
         }

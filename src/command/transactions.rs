@@ -30,7 +30,7 @@ pub fn exec(ctx: &mut Ctx) {
         return ctx.error("ERR EXEC without MULTI");
     };
     let aborted = std::mem::take(&mut ctx.sess.multi_error);
-    let conflict = ctx.st.dirty_watchers.contains(&ctx.sess.id);
+    let conflict = ctx.st.dirty_watchers.contains(&ctx.sess.id) || watched_key_expired(ctx);
     ctx.st.unwatch_all(ctx.sess);
     if aborted {
         return ctx.error("EXECABORT Transaction discarded because of previous errors.");
@@ -60,12 +60,29 @@ pub fn exec(ctx: &mut Ctx) {
     }
 }
 
+/// As in Redis, a watched key that expired after the WATCH counts as changed even if
+/// nothing has reclaimed it yet (active expiry may be slow or off).
+fn watched_key_expired(ctx: &Ctx) -> bool {
+    !ctx.st.replaying
+        && ctx.sess.watched.iter().any(|(db, key)| {
+            ctx.st
+                .ks
+                .db(*db)
+                .get(key)
+                .is_some_and(|e| e.expire_at != 0 && e.expire_at <= ctx.now)
+        })
+}
+
 pub fn watch(ctx: &mut Ctx) {
     if ctx.sess.multi.is_some() {
         return ctx.error("ERR WATCH inside MULTI is not allowed");
     }
     let db = ctx.sess.db;
     for i in 1..ctx.args.len() {
+        // Reclaim a key that has already expired, so that one found expired at EXEC
+        // expired after the WATCH (see `watched_key_expired`).
+        let key = ctx.args[i].clone();
+        ctx.expire_if_needed(&key);
         let k = (db, Box::<[u8]>::from(ctx.args[i].as_ref()));
         if ctx.sess.watched.contains(&k) {
             continue;

@@ -1,12 +1,13 @@
 //! The engine's side of the append-only log: LSN assignment, group commit, the fsync
 //! thread, and the durability contract of each `appendfsync` policy.
 //!
-//! * Every batch's effects are appended and handed to the OS with one write before the
-//!   batch's replies leave (`no`, `everysec`: "+OK means it is in the OS").
-//! * `always`: a background thread runs one fdatasync for everything written so far while
-//!   the engine keeps executing; replies wait (in the connection, not here) until the
-//!   fsync covering the newest change they observed has returned. Batches that observed
-//!   only durable data reply at once.
+//! * `no`, `everysec`: every batch's effects are appended and handed to the OS with one
+//!   write before the batch's replies leave ("+OK means it is in the OS").
+//! * `always`: the engine only appends to the log buffer; a background thread takes
+//!   everything appended so far and does one write + one fdatasync for the whole group
+//!   while the engine keeps executing. Replies wait (in the connection, not here) until
+//!   the fsync covering the newest change they observed has returned; batches that
+//!   observed only durable data reply at once.
 //! * `everysec`: the same thread fsyncs at most once a second; a connection about to write
 //!   waits while an fsync has been stuck for over 2 s, so the loss window stays bounded.
 //! * A failed fsync or write is never retried. Under `always` the process exits (nobody
@@ -49,6 +50,12 @@ pub fn exit_on_fatal() -> FatalHook {
 const FSYNC_STALL_MS: u64 = 2000;
 
 struct SyncCtl {
+    /// LSN of the last record appended to the writer's buffer.
+    appended: u64,
+    /// The engine asked for the appended records to be committed now (`always`).
+    kicked: bool,
+    /// When the oldest not-yet-committed append happened (ms; 0 = none).
+    pending_since_ms: u64,
     written: SyncPoint,
     durable: SyncPoint,
     policy: FsyncPolicy,
@@ -59,6 +66,9 @@ struct SyncCtl {
 
 /// State shared between the engine, the fsync thread and waiting connections.
 pub struct SyncShared {
+    /// The log writer. The engine appends under this lock; under `always` the fsync
+    /// thread takes it briefly to write the group.
+    writer: Mutex<LogWriter>,
     ctl: Mutex<SyncCtl>,
     cv: Condvar,
     durable_lsn: AtomicU64,
@@ -87,7 +97,24 @@ impl SyncShared {
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.durable_tx.subscribe()
     }
+
+    /// Commit what has been appended now. The server calls this when its event loop is
+    /// about to sleep (every ready connection has run its batch), so one write + one
+    /// fsync covers everything that arrived together, like Redis's beforeSleep.
+    pub fn kick(&self) {
+        let mut c = lock(&self.ctl);
+        if c.appended > c.written.lsn && !c.kicked {
+            c.kicked = true;
+            drop(c);
+            self.cv.notify_one();
+        }
+    }
 }
+
+/// Under `always`, a group is committed once the loop goes idle ([`SyncShared::kick`]),
+/// once this many records are waiting, or once the oldest has waited this long.
+const GROUP_RECORDS: u64 = 256;
+const GROUP_WAIT_MS: u64 = 2;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -95,7 +122,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// The log attached to the engine.
 pub struct Durability {
-    writer: LogWriter,
     next_lsn: u64,
     policy: FsyncPolicy,
     shared: Arc<SyncShared>,
@@ -123,13 +149,18 @@ impl Durability {
             .max(writer.header().start_lsn.saturating_sub(1))
             + 1;
         let durable = writer.written();
+        let syncer = writer.syncer();
         let (durable_tx, _) = watch::channel(durable.lsn);
         let shared = Arc::new(SyncShared {
+            writer: Mutex::new(writer),
             ctl: Mutex::new(SyncCtl {
+                appended: durable.lsn,
+                kicked: false,
+                pending_since_ms: 0,
                 written: durable,
                 durable,
                 policy,
-                syncer: writer.syncer(),
+                syncer,
                 last_sync_ms: crate::util::now_ms(),
                 stop: false,
             }),
@@ -147,7 +178,6 @@ impl Durability {
             .spawn(move || fsync_loop(&s2))
             .expect("spawn the fsync thread");
         Durability {
-            writer,
             next_lsn,
             policy,
             shared,
@@ -171,7 +201,7 @@ impl Durability {
     }
 
     pub fn written_size(&self) -> u64 {
-        self.writer.written().offset
+        lock(&self.shared.writer).written().offset
     }
 
     pub fn delayed_fsync(&self) -> u64 {
@@ -207,7 +237,8 @@ impl Durability {
         if self.failed.is_some() {
             return;
         }
-        match self.writer.reserve(bytes) {
+        let r = lock(&self.shared.writer).reserve(bytes);
+        match r {
             Ok(()) => {
                 if self.no_space.take().is_some() {
                     info!("log space is available again: accepting writes");
@@ -231,7 +262,7 @@ impl Durability {
             ));
         }
         error!("the append-only log failed: {msg}. Refusing writes until restart (check the disk, then restart; nothing acknowledged is lost).");
-        self.writer.poison(msg.clone());
+        lock(&self.shared.writer).poison(msg.clone());
         self.failed = Some(msg);
     }
 
@@ -242,7 +273,8 @@ impl Durability {
             return;
         }
         self.pruned_at = durable;
-        self.writer.mark_durable(lock(&self.shared.ctl).durable);
+        let point = lock(&self.shared.ctl).durable;
+        lock(&self.shared.writer).mark_durable(point);
         if !pending.keys.is_empty() {
             pending.keys.retain(|_, lsn| *lsn > durable);
         }
@@ -251,55 +283,70 @@ impl Durability {
         }
     }
 
-    /// Log the batch's effects: append, one write, wake the fsync thread.
+    /// Log the batch's effects. Under `always` they are only appended (the fsync thread
+    /// writes and syncs the group); otherwise they are written to the OS now, with one
+    /// write. Returns the LSN of the last record.
     pub fn log_effects(&mut self, effects: &mut Vec<Effect>) -> Result<u64, String> {
         if effects.is_empty() {
             return Ok(0);
         }
-        let mut i = 0;
+        let mut writer = lock(&self.shared.writer);
         let mut txn: Option<(u16, Vec<Bytes>)> = None;
+        let mut failure = None;
         for e in effects.drain(..) {
-            i += 1;
             let name = e.args[0].as_ref();
-            if name == b"MULTI" {
+            let record = if name == b"MULTI" {
                 txn = Some((e.db as u16, vec![Bytes::from_static(TXN_RECORD)]));
-                continue;
-            }
-            if name == b"EXEC" {
-                if let Some((db, args)) = txn.take() {
-                    let lsn = self.next_lsn;
-                    self.next_lsn += 1;
-                    if let Err(e) = self.writer.append(lsn, db, &args) {
-                        self.fail(e);
-                    }
-                }
-                continue;
-            }
-            if let Some((_, args)) = txn.as_mut() {
+                None
+            } else if name == b"EXEC" {
+                txn.take()
+            } else if let Some((_, args)) = txn.as_mut() {
                 args.push(Bytes::from(e.db.to_string()));
                 args.push(Bytes::from(e.args.len().to_string()));
                 args.extend(e.args);
-                continue;
-            }
-            let lsn = self.next_lsn;
-            self.next_lsn += 1;
-            if let Err(err) = self.writer.append(lsn, e.db as u16, &e.args) {
-                self.fail(err);
+                None
+            } else {
+                Some((e.db as u16, e.args))
+            };
+            if let Some((db, args)) = record {
+                let lsn = self.next_lsn;
+                self.next_lsn += 1;
+                if let Err(err) = writer.append(lsn, db, &args) {
+                    failure.get_or_insert(err);
+                }
             }
         }
-        debug_assert!(i > 0);
-        if let Some(f) = &self.failed {
-            return Err(f.clone());
-        }
-        match self.writer.write_pending() {
-            Ok(point) => {
+        let last = self.next_lsn - 1;
+        let result = match failure {
+            Some(e) => Err(e),
+            None if self.policy == FsyncPolicy::Always => Ok(None),
+            None => writer.write_pending().map(Some),
+        };
+        drop(writer);
+        match result {
+            Ok(written) => {
                 let mut c = lock(&self.shared.ctl);
-                c.written = point;
+                // The fsync thread may be in a long sleep with nothing to do: wake it so it
+                // commits within GROUP_WAIT_MS even if no kick comes.
+                let was_idle = c.pending_since_ms == 0;
+                if was_idle {
+                    c.pending_since_ms = crate::util::now_ms();
+                }
+                c.appended = last;
+                let notify = match written {
+                    Some(point) => {
+                        c.written = point;
+                        self.policy == FsyncPolicy::Everysec
+                    }
+                    // A big group is worth committing without waiting for the loop to idle.
+                    None => last - c.written.lsn >= GROUP_RECORDS,
+                };
+                c.kicked |= notify;
                 drop(c);
-                if self.policy != FsyncPolicy::No {
+                if notify || (was_idle && self.policy == FsyncPolicy::Always) {
                     self.shared.cv.notify_one();
                 }
-                Ok(point.lsn)
+                Ok(last)
             }
             Err(e) => {
                 let msg = e.to_string();
@@ -322,10 +369,8 @@ impl Durability {
         if self.failed.is_some() {
             return Err(self.failed.clone().unwrap_or_default());
         }
-        self.writer
-            .write_and_sync()
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let r = lock(&self.shared.writer).write_and_sync();
+        r.map(|_| ()).map_err(|e| e.to_string())
     }
 }
 
@@ -341,17 +386,18 @@ impl Drop for Durability {
 
 fn fsync_loop(s: &SyncShared) {
     loop {
-        let (target, syncer, policy) = {
+        let (syncer, policy) = {
             let mut c = lock(&s.ctl);
             loop {
                 if c.stop {
                     return;
                 }
-                let behind = c.written.lsn > c.durable.lsn;
                 let now = crate::util::now_ms();
+                let old = now.saturating_sub(c.pending_since_ms) >= GROUP_WAIT_MS;
                 let wait = match c.policy {
-                    FsyncPolicy::Always if behind => break,
-                    FsyncPolicy::Everysec if behind => {
+                    FsyncPolicy::Always if c.appended > c.durable.lsn && (c.kicked || old) => break,
+                    FsyncPolicy::Always if c.appended > c.durable.lsn => GROUP_WAIT_MS,
+                    FsyncPolicy::Everysec if c.written.lsn > c.durable.lsn => {
                         let due = c.last_sync_ms + 1000;
                         if now >= due {
                             break;
@@ -365,7 +411,33 @@ fn fsync_loop(s: &SyncShared) {
                         .unwrap_or_else(|p| p.into_inner())
                         .0;
             }
-            (c.written, c.syncer.clone(), c.policy)
+            c.kicked = false;
+            c.pending_since_ms = 0;
+            (c.syncer.clone(), c.policy)
+        };
+        // One write for the whole group (whatever the engine appended meanwhile), then
+        // one fdatasync; the engine keeps appending while the fsync runs.
+        let written = lock(&s.writer).write_pending();
+        let target = match written {
+            Ok(point) => {
+                let mut c = lock(&s.ctl);
+                c.written = point;
+                // Appends that slipped in before the write are part of this group: their
+                // kick and start time must not linger, or the next group's would be lost.
+                if point.lsn >= c.appended {
+                    c.kicked = false;
+                    c.pending_since_ms = 0;
+                }
+                point
+            }
+            Err(e) => {
+                give_up(
+                    s,
+                    policy,
+                    &format!("writing the append-only log failed ({e})"),
+                );
+                return;
+            }
         };
         s.fsync_started_ms
             .store(crate::util::now_ms(), Ordering::Release);
@@ -383,15 +455,23 @@ fn fsync_loop(s: &SyncShared) {
                 s.durable_tx.send_replace(target.lsn);
             }
             Err(e) => {
-                if policy == FsyncPolicy::Always {
-                    (s.fatal)(&format!(
-                        "fdatasync of the append-only log failed under appendfsync always ({e}); it is never retried because a retried fsync can lie"
-                    ));
-                }
-                error!("fdatasync of the append-only log failed: {e}. Refusing writes until restart; never retried.");
-                *lock(&s.error) = Some(e.to_string());
+                give_up(
+                    s,
+                    policy,
+                    &format!("fdatasync of the append-only log failed ({e}); it is never retried because a retried fsync can lie"),
+                );
                 return;
             }
         }
     }
+}
+
+/// A write or fsync failed: fatal under `always`, otherwise writes are refused from now on.
+fn give_up(s: &SyncShared, policy: FsyncPolicy, msg: &str) {
+    lock(&s.writer).poison(msg.to_string());
+    if policy == FsyncPolicy::Always {
+        (s.fatal)(&format!("{msg} under appendfsync always"));
+    }
+    error!("{msg}. Refusing writes until restart.");
+    *lock(&s.error) = Some(msg.to_string());
 }

@@ -14,8 +14,8 @@
 //!   log, durably (log file synced, directory synced, then the manifest stored atomically).
 //! * Directory without a manifest: accepted as new only if its only data-looking files
 //!   (`*.incr`, `*.base`, `strata.manifest*`) are what an interrupted creation leaves
-//!   behind (`strata.manifest.tmp`, a `strata.1.incr` without any valid record). Anything
-//!   else is refused ([`RecoveryError::ManifestMissing`]) rather than silently ignored.
+//!   behind (`strata.manifest.tmp`, a `strata.1.incr` with nothing but zeros after its
+//!   40-byte header). Anything else is refused ([`RecoveryError::ManifestMissing`]) rather than silently ignored.
 //! * Every file the manifest names must exist ([`RecoveryError::MissingFile`]) and each log's
 //!   header must carry the `seq` the manifest gives it.
 //! * Records are replayed file by file in manifest order; LSNs must strictly increase
@@ -34,7 +34,7 @@ use thiserror::Error;
 use super::fs::Vfs;
 use super::log::{LogConfig, LogError, LogReader, LogWriter, StopReason, DEFAULT_READ_CHUNK};
 use super::manifest::{incr_file_name, Manifest, ManifestError, MANIFEST_NAME, MANIFEST_TMP_NAME};
-use super::record::{HeaderProblem, LogHeader, Record, RecordProblem};
+use super::record::{HeaderProblem, LogHeader, Record, RecordProblem, HEADER_LEN};
 
 /// Options for opening a data directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -577,11 +577,19 @@ fn is_interrupted_init(
             let path = path.clone();
             move |source| RecoveryError::Io { path, op, source }
         };
+        // Creation writes only the header (then zeros): any non-zero byte after it means
+        // this file once held records, and it must not be overwritten.
         let file = vfs.open_read(&path).map_err(io("open"))?;
-        let mut reader = LogReader::with_read_chunk(file, options.log.limits, options.read_chunk)
-            .map_err(io("read"))?;
-        if reader.next_record().map_err(io("read"))?.is_some() {
-            return Ok(false);
+        let len = file.len().map_err(io("stat"))?;
+        let mut buf = vec![0u8; options.read_chunk.clamp(64, 1 << 20)];
+        let mut pos = HEADER_LEN as u64;
+        while pos < len {
+            let n = (len - pos).min(buf.len() as u64) as usize;
+            file.read_exact_at(&mut buf[..n], pos).map_err(io("read"))?;
+            if buf[..n].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            pos += n as u64;
         }
     }
     Ok(true)

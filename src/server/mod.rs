@@ -109,7 +109,10 @@ fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, ServerError> 
     Ok(out)
 }
 
-fn build_runtime(config: &Config) -> Result<tokio::runtime::Runtime, ServerError> {
+fn build_runtime(
+    config: &Config,
+    engine: &SharedEngine,
+) -> Result<tokio::runtime::Runtime, ServerError> {
     let mut b = if config.io_threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -117,25 +120,34 @@ fn build_runtime(config: &Config) -> Result<tokio::runtime::Runtime, ServerError
         b.worker_threads(config.io_threads);
         b
     };
+    // Group commit: when the loop is about to sleep, every ready connection has appended
+    // its batch, so that is the moment to write + fsync them together.
+    if let Some(sync) = Engine::lock(engine).sync_shared() {
+        b.on_thread_park(move || sync.kick());
+    }
     b.enable_all().build().map_err(ServerError::Runtime)
 }
 
 /// Start a server on a background thread. Binding happens before this returns, so the
 /// addresses (port 0 picks a free port) are ready to connect to.
-pub fn spawn(config: Config) -> Result<ServerHandle, ServerError> {
+pub fn spawn(mut config: Config) -> Result<ServerHandle, ServerError> {
     let listeners = bind_all(&config)?;
     let addrs = listeners
         .iter()
         .map(|l| l.local_addr())
         .collect::<Result<Vec<_>, _>>()
         .map_err(ServerError::Runtime)?;
+    // Report the port picked for port 0 (INFO tcp_port, CONFIG GET port).
+    if config.port == 0 {
+        config.port = addrs[0].port();
+    }
     let engine = Engine::open(config.clone())?.shared();
     let (stop, _) = watch::channel(None);
     let stop2 = stop.clone();
     let thread = std::thread::Builder::new()
         .name("strata-server".into())
         .spawn(move || {
-            let rt = build_runtime(&config)?;
+            let rt = build_runtime(&config, &engine)?;
             rt.block_on(serve(listeners, engine, stop2, false))
         })
         .map_err(ServerError::Runtime)?;
@@ -154,8 +166,8 @@ pub fn run(config: Config) -> Result<(), ServerError> {
             info!("Ready to accept connections on {a}");
         }
     }
-    let rt = build_runtime(&config)?;
-    let engine = Engine::open(config)?.shared();
+    let engine = Engine::open(config.clone())?.shared();
+    let rt = build_runtime(&config, &engine)?;
     let (stop, _) = watch::channel(None);
     rt.block_on(serve(listeners, engine, stop, true))
 }

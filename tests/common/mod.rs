@@ -60,7 +60,10 @@ pub fn start_with(f: impl FnOnce(&mut Config)) -> Server {
     cfg.save = String::new();
     cfg.dir = dir.path().to_path_buf();
     f(&mut cfg);
-    if let Some(port) = std::env::var("STRATA_TEST_EXTERNAL_PORT").ok().and_then(|p| p.parse().ok()) {
+    if let Some(port) = std::env::var("STRATA_TEST_EXTERNAL_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+    {
         let mut c = Raw::connect(port);
         assert_eq!(c.call(&["FLUSHALL"]), ok());
         return Server {
@@ -86,7 +89,9 @@ pub struct Raw {
 impl Raw {
     pub fn connect(port: u16) -> Raw {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
         Raw {
             stream,
@@ -139,17 +144,24 @@ impl Raw {
                 Ok(0) => return out,
                 Ok(n) => out.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return out,
-                Err(e) => panic!("read until EOF: {e} (got {:?} so far)", String::from_utf8_lossy(&out)),
+                Err(e) => panic!(
+                    "read until EOF: {e} (got {:?} so far)",
+                    String::from_utf8_lossy(&out)
+                ),
             }
         }
     }
 
     /// True if the server has closed the connection (waits up to `ms`).
     pub fn closed_within(&mut self, ms: u64) -> bool {
-        self.stream.set_read_timeout(Some(Duration::from_millis(ms))).unwrap();
+        self.stream
+            .set_read_timeout(Some(Duration::from_millis(ms)))
+            .unwrap();
         let mut b = [0u8; 1];
         let r = self.stream.read(&mut b);
-        self.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         match r {
             Ok(0) => true,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
