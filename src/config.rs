@@ -258,8 +258,8 @@ pub static PARAMS: &[Param] = &[
     ),
     p!(
         "appendonly",
-        true,
-        "keep the keyspace on the append-only log (yes|no)",
+        false,
+        "keep the keyspace on the append-only log (yes|no; startup only: turning it on at runtime needs a snapshot base, not supported yet)",
         |c| yesno(c.appendonly),
         |c, v| {
             c.appendonly = parse_bool(v)?;

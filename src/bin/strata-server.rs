@@ -33,9 +33,12 @@ fn main() {
         }
     };
     init_logging(&config);
+    let to_file = !config.logfile.is_empty();
     if let Err(e) = strata::server::run(config) {
         tracing::error!("{e}");
-        eprintln!("strata-server: {e}");
+        if to_file {
+            eprintln!("strata-server: {e}");
+        }
         std::process::exit(1);
     }
 }

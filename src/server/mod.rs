@@ -4,7 +4,9 @@
 mod connection;
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crate::protocol::Limits;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -34,8 +36,42 @@ pub enum ServerError {
 pub(crate) struct Shared {
     pub engine: SharedEngine,
     pub clients: AtomicUsize,
+    /// Settings every connection checks on each read, kept in step with the config.
+    pub live: LiveConfig,
     /// Set once to stop the server; connections and listeners watch it.
     pub stop: watch::Sender<Option<Shutdown>>,
+}
+
+/// The configuration values connections need without taking the engine lock: mirrored
+/// after every batch, so a CONFIG SET applies to every connection at once, as in Redis.
+#[derive(Default)]
+pub(crate) struct LiveConfig {
+    /// `timeout`: seconds of silence before a client is closed (0 = never).
+    idle_timeout: AtomicU64,
+    max_bulk_len: AtomicU64,
+    query_buffer_limit: AtomicU64,
+}
+
+impl LiveConfig {
+    pub fn update(&self, c: &Config) {
+        self.idle_timeout.store(c.timeout, Ordering::Relaxed);
+        self.max_bulk_len
+            .store(c.proto_max_bulk_len, Ordering::Relaxed);
+        self.query_buffer_limit
+            .store(c.client_query_buffer_limit, Ordering::Relaxed);
+    }
+
+    pub fn idle_timeout(&self) -> u64 {
+        self.idle_timeout.load(Ordering::Relaxed)
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_bulk_len: self.max_bulk_len.load(Ordering::Relaxed) as usize,
+            query_buffer_limit: self.query_buffer_limit.load(Ordering::Relaxed) as usize,
+            ..Limits::default()
+        }
+    }
 }
 
 /// A server running on its own thread (used by tests and embedders).
@@ -160,14 +196,15 @@ pub fn spawn(mut config: Config) -> Result<ServerHandle, ServerError> {
 
 /// Run a server in the calling thread until SHUTDOWN or a signal.
 pub fn run(config: Config) -> Result<(), ServerError> {
+    // Bind first so a busy port is reported before a long replay, but accept only after.
     let listeners = bind_all(&config)?;
+    let engine = Engine::open(config.clone())?.shared();
+    let rt = build_runtime(&config, &engine)?;
     for l in &listeners {
         if let Ok(a) = l.local_addr() {
             info!("Ready to accept connections on {a}");
         }
     }
-    let engine = Engine::open(config.clone())?.shared();
-    let rt = build_runtime(&config, &engine)?;
     let (stop, _) = watch::channel(None);
     rt.block_on(serve(listeners, engine, stop, true))
 }
@@ -181,8 +218,10 @@ async fn serve(
     let shared = Arc::new(Shared {
         engine: engine.clone(),
         clients: AtomicUsize::new(0),
+        live: LiveConfig::default(),
         stop,
     });
+    shared.live.update(&Engine::lock(&engine).st.config);
     for l in listeners {
         let l = TcpListener::from_std(l).map_err(ServerError::Runtime)?;
         tokio::spawn(accept_loop(l, shared.clone()));
