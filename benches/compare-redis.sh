@@ -165,6 +165,17 @@ for rep in $(seq 1 "$REPS"); do
   done
 done
 
+# Each server must have executed at least the requests sent to it (guards against a
+# run silently hitting the wrong port).
+expected=$((REPS * $(wc -w <<<"$TESTS") * $(wc -w <<<"$PIPES") * N))
+for s in redis strata; do
+  done_cmds=$(redis-cli -p "${PORT[$s]}" INFO stats | tr -d '\r' \
+    | awk -F: '$1=="total_commands_processed"{print $2}')
+  [[ ${done_cmds:-0} -ge $expected ]] \
+    || die "$s processed ${done_cmds:-?} commands, expected at least $expected"
+  log "$s processed $done_cmds commands (sent $expected)"
+done
+
 # --- report --------------------------------------------------------------------------
 echo "test,pipeline,redis_rps,strata_rps,ratio,reps,n" >"$CSV"
 echo

@@ -99,11 +99,12 @@ fn dump(e: &Engine) -> State {
 }
 
 fn config(policy: FsyncPolicy) -> Config {
-    let mut c = Config::default();
-    c.dir = "/data".into();
-    c.appendonly = true;
-    c.appendfsync = policy;
-    c
+    Config {
+        dir: "/data".into(),
+        appendonly: true,
+        appendfsync: policy,
+        ..Config::default()
+    }
 }
 
 fn open(sim: &SimFs, policy: FsyncPolicy, fatal: Arc<AtomicBool>) -> Option<Engine> {

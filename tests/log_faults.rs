@@ -16,9 +16,11 @@ use strata::protocol::{Frame, ReplyBuf};
 const NO_SPACE: &str = "MISCONF Errors writing to the AOF file: No space left on device (writes resume by themselves once disk space is freed)";
 
 fn open(sim: &SimFs, policy: FsyncPolicy, fatal: Arc<AtomicBool>) -> Engine {
-    let mut c = Config::default();
-    c.dir = "/data".into();
-    c.appendfsync = policy;
+    let c = Config {
+        dir: "/data".into(),
+        appendfsync: policy,
+        ..Config::default()
+    };
     Engine::open_with(
         c,
         OpenOptions {

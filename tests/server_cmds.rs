@@ -206,6 +206,15 @@ fn auth_with_requirepass() {
     ] {
         assert_eq!(c.q(cmd), noauth, "{cmd}");
     }
+    // The argument count is checked before authentication, as in Redis.
+    assert_eq!(
+        c.q("GET"),
+        err("ERR wrong number of arguments for 'get' command")
+    );
+    assert_eq!(
+        c.q("FOO"),
+        err("ERR unknown command 'FOO', with args beginning with: ")
+    );
     // A refused EXEC says why (Redis's rejectCommand).
     assert_eq!(
         c.q("EXEC"),
@@ -369,6 +378,47 @@ fn info_sections() {
 }
 
 #[test]
+fn idle_timeout_closes_silent_clients() {
+    let s = start();
+    // Connected before the change and silent since.
+    let mut early = s.raw();
+    let mut c = s.raw();
+    assert_eq!(c.q("CONFIG SET timeout 1"), ok());
+    let mut late = s.raw();
+    let mut busy = s.raw();
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(2500) {
+        assert_eq!(busy.q("PING"), simple("PONG"));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        early.closed_within(1500),
+        "an idle client from before CONFIG SET is closed"
+    );
+    assert!(
+        late.closed_within(1500),
+        "an idle client from after CONFIG SET is closed"
+    );
+    assert!(c.closed_within(1500));
+    assert_eq!(busy.q("CONFIG SET timeout 0"), ok());
+    assert_eq!(busy.q("PING"), simple("PONG"));
+}
+
+#[test]
+fn network_byte_counters() {
+    let s = start();
+    let mut c = s.raw();
+    let counter =
+        |c: &mut Raw, name: &str| -> u64 { info_fields(&c.q("INFO stats"))[name].parse().unwrap() };
+    let in0 = counter(&mut c, "total_net_input_bytes");
+    let out0 = counter(&mut c, "total_net_output_bytes");
+    assert_eq!(c.call(&["SET", "k", &"v".repeat(10_000)]), ok());
+    assert_eq!(c.q("GET k").as_bytes().map(<[u8]>::len), Some(10_000));
+    assert!(counter(&mut c, "total_net_input_bytes") >= in0 + 10_000);
+    assert!(counter(&mut c, "total_net_output_bytes") >= out0 + 10_000);
+}
+
+#[test]
 fn config_get_set() {
     let s = start();
     let mut c = s.raw();
@@ -392,7 +442,7 @@ fn config_get_set() {
         "{names:?}"
     );
     let got = as_array(c.q("CONFIG GET *"));
-    assert!(got.len() > 40 && got.len() % 2 == 0);
+    assert!(got.len() > 40 && got.len().is_multiple_of(2));
     // Several patterns; a parameter matched twice is listed once.
     let mut got: Vec<(String, String)> = as_array(c.q("CONFIG GET timeout timeout hz"))
         .chunks(2)

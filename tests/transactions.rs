@@ -133,6 +133,22 @@ fn queueing_errors_abort_exec() {
 }
 
 #[test]
+fn shutdown_is_refused_inside_multi() {
+    let s = start();
+    let mut c = s.raw();
+    assert_eq!(c.q("MULTI"), ok());
+    assert_eq!(c.q("SET a 1"), queued());
+    assert_eq!(
+        c.q("SHUTDOWN NOSAVE"),
+        err("ERR Command not allowed inside a transaction")
+    );
+    assert_eq!(c.q("EXEC"), err(EXECABORT));
+    // The server is still up.
+    assert_eq!(c.q("PING"), simple("PONG"));
+    assert_eq!(c.q("EXISTS a"), int(0));
+}
+
+#[test]
 fn runtime_errors_do_not_abort_the_rest() {
     let s = start();
     let mut c = s.raw();

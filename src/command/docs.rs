@@ -22,10 +22,13 @@
 //!   `TOKEN arg [arg ...]` repeats only the argument;
 //! - an argument's type comes from its name (`key`, `pattern`, `seconds`, `unix-time-*`,
 //!   ...: see [`infer_kind`]) or from a `:type` suffix (`increment:double`) that redis-cli
-//!   does not show.
+//!   does not show;
+//! - blocks and oneofs are named after their token (`auth`) or their members
+//!   (`key-value`, `nx|xx`); redis-cli does not show these names either.
 //!
 //! `since` is the Redis version that introduced the command, as Redis 7.0 reports it, so
 //! clients that compare it with the server version see what they would see with Redis.
+//! DEBUG's subcommands, which Redis does not document, carry DEBUG's own `since`.
 
 use std::sync::OnceLock;
 
@@ -254,7 +257,7 @@ impl Arg {
             .iter()
             .map(|a| a.name.as_str())
             .collect::<Vec<_>>()
-            .join(" ");
+            .join("-");
         let mut b = Arg::new(name, ArgKind::Block);
         b.args = args;
         b

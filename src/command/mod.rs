@@ -152,12 +152,22 @@ pub fn dispatch(st: &mut State, sess: &mut Session, args: Args, out: &mut ReplyB
         return reject(st, sess, false, out, &unknown_command_message(&args));
     };
     let is_exec = spec.name == "exec";
-    if !sess.authenticated && !spec.no_auth() {
-        return reject(st, sess, is_exec, out, "NOAUTH Authentication required.");
-    }
+    // Redis's order: arity, then authentication, then what MULTI forbids.
     if !spec.arity_ok(args.len()) {
         let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
         return reject(st, sess, is_exec, out, &msg);
+    }
+    if !sess.authenticated && !spec.no_auth() {
+        return reject(st, sess, is_exec, out, "NOAUTH Authentication required.");
+    }
+    if sess.multi.is_some() && spec.has_flag("no_multi") {
+        return reject(
+            st,
+            sess,
+            false,
+            out,
+            "ERR Command not allowed inside a transaction",
+        );
     }
     if let Some(refusal) = &st.write_refusal {
         if spec.is_write() {

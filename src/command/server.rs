@@ -842,7 +842,12 @@ fn acl_categories(s: &Spec) -> Vec<String> {
     } else if s.has_flag("readonly") {
         v.push("@read".to_string());
     }
-    v.push(format!("@{}", s.group));
+    // The group names the ACL category where Redis has one ("server" has none).
+    match s.group {
+        "transactions" => v.push("@transaction".into()),
+        "server" => {}
+        g => v.push(format!("@{g}")),
+    }
     if s.has_flag("fast") {
         v.push("@fast".into());
     } else {

@@ -13,7 +13,7 @@ pub struct Spec {
     pub name: &'static str,
     /// Redis arity: exact argument count including the name, or `-n` for "at least n".
     pub arity: i32,
-    /// Space-separated Redis flags (`write readonly denyoom fast admin noauth ...`).
+    /// Space-separated Redis flags (`write readonly denyoom fast admin no_auth ...`).
     pub flags: &'static str,
     pub first_key: i32,
     pub last_key: i32,
@@ -43,7 +43,7 @@ impl Spec {
     }
 
     pub fn no_auth(&self) -> bool {
-        self.has_flag("noauth")
+        self.has_flag("no_auth")
     }
 
     /// Commands that act immediately instead of being queued inside MULTI.
@@ -78,12 +78,12 @@ pub static COMMANDS: &[Spec] = &[
     // connection
     cmd!("ping", -1, "fast stale", NOKEY, "connection", "Returns the server's liveliness response.", server::ping),
     cmd!("echo", 2, "fast", NOKEY, "connection", "Returns the given string.", server::echo),
-    cmd!("quit", -1, "noauth fast stale", NOKEY, "connection", "Closes the connection.", server::quit),
+    cmd!("quit", -1, "no_auth fast stale", NOKEY, "connection", "Closes the connection.", server::quit),
     cmd!("select", 2, "loading stale fast", NOKEY, "connection", "Changes the selected database.", server::select),
-    cmd!("auth", -2, "noauth loading stale fast", NOKEY, "connection", "Authenticates the connection.", server::auth),
-    cmd!("hello", -1, "noauth loading stale fast", NOKEY, "connection", "Handshakes with the Redis server.", server::hello),
+    cmd!("auth", -2, "no_auth loading stale fast", NOKEY, "connection", "Authenticates the connection.", server::auth),
+    cmd!("hello", -1, "no_auth loading stale fast", NOKEY, "connection", "Handshakes with the Redis server.", server::hello),
     cmd!("client", -2, "loading stale", NOKEY, "connection", "A container for client connection commands.", server::client),
-    cmd!("reset", 1, "noauth loading stale fast", NOKEY, "connection", "Resets the connection.", server::reset),
+    cmd!("reset", 1, "no_auth loading stale fast", NOKEY, "connection", "Resets the connection.", server::reset),
     // server
     cmd!("dbsize", 1, "readonly fast", NOKEY, "server", "Returns the number of keys in the database.", server::dbsize),
     cmd!("flushdb", -1, "write", NOKEY, "server", "Removes all keys from the current database.", server::flushdb),
@@ -94,7 +94,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("command", -1, "loading stale", NOKEY, "server", "Returns detailed information about all commands.", server::command),
     cmd!("time", 1, "loading stale fast", NOKEY, "server", "Returns the server time.", server::time),
     cmd!("debug", -2, "admin noscript loading stale", NOKEY, "server", "A container for debugging commands.", server::debug),
-    cmd!("shutdown", -1, "admin noscript loading stale", NOKEY, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
+    cmd!("shutdown", -1, "admin noscript loading stale no_multi", NOKEY, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
     cmd!("lastsave", 1, "loading stale fast", NOKEY, "server", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
     // strings
     cmd!("get", 2, "readonly fast", KEY1, "string", "Returns the string value of a key.", strings::get),

@@ -13,9 +13,11 @@ use tracing::debug;
 
 use super::Shared;
 use crate::engine::Engine;
-use crate::protocol::{Limits, ReplyBuf, RequestDecoder};
+use crate::protocol::{ReplyBuf, RequestDecoder};
 
 const READ_CHUNK: usize = 16 * 1024;
+/// How often a silent connection wakes up to check the idle `timeout`.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Decrements the client count however the connection ends.
 struct ClientSlot<'a>(&'a Shared);
@@ -34,18 +36,10 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     let n = shared.clients.fetch_add(1, Ordering::Relaxed) + 1;
     let _slot = ClientSlot(&shared);
     let mut stream = stream;
-    let (maxclients, limits, protected) = {
+    let (maxclients, protected) = {
         let eng = Engine::lock(&shared.engine);
         let c = &eng.st.config;
-        (
-            c.maxclients,
-            Limits {
-                max_bulk_len: c.proto_max_bulk_len as usize,
-                query_buffer_limit: c.client_query_buffer_limit as usize,
-                ..Limits::default()
-            },
-            c.protected_mode && c.requirepass.is_none(),
-        )
+        (c.maxclients, c.protected_mode && c.requirepass.is_none())
     };
     if n > maxclients {
         Engine::lock(&shared.engine).st.stats.rejected_connections += 1;
@@ -87,33 +81,40 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         (sess, eng.sync_shared())
     };
     let mut durable_rx = sync.as_ref().map(|s| s.subscribe());
-    let mut dec = RequestDecoder::new(limits);
+    let mut dec = RequestDecoder::new(shared.live.limits());
     dec.set_authenticated(sess.authenticated);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = ReplyBuf::new(false);
     let mut cmds = Vec::new();
-    let mut idle_timeout = 0u64;
+    let mut last_active = tokio::time::Instant::now();
+    let mut idle_check = tokio::time::interval_at(last_active + IDLE_CHECK, IDLE_CHECK);
+    idle_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Bytes read since they were last added to INFO's total_net_input_bytes.
+    let mut unreported_in = 0u64;
     loop {
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
-        let read = if idle_timeout > 0 {
-            match tokio::time::timeout(Duration::from_secs(idle_timeout), stream.read_buf(&mut buf))
-                .await
-            {
-                Ok(r) => r,
-                Err(_) => {
-                    debug!("client {} idle for {idle_timeout}s: closing", sess.id);
+        // Wake up now and then to apply `timeout`, which CONFIG SET may change at any time
+        // (read_buf is cancel-safe: an interrupted read loses nothing).
+        let read = tokio::select! {
+            biased;
+            r = stream.read_buf(&mut buf) => r,
+            _ = idle_check.tick() => {
+                let limit = shared.live.idle_timeout();
+                if limit > 0 && last_active.elapsed() >= Duration::from_secs(limit) {
+                    debug!("client {} idle for {limit}s: closing", sess.id);
                     break;
                 }
+                continue;
             }
-        } else {
-            stream.read_buf(&mut buf).await
         };
         match read {
             Ok(0) | Err(_) => break,
-            Ok(_) => {}
+            Ok(n) => unreported_in += n as u64,
         }
+        last_active = tokio::time::Instant::now();
+        dec.set_limits(shared.live.limits());
         let mut proto_err = None;
         loop {
             match dec.decode(&mut buf) {
@@ -145,9 +146,10 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             shutdown = outcome.shutdown;
             wait_lsn = outcome.wait_lsn;
             log_failed = outcome.log_failed;
-            idle_timeout = eng.st.config.timeout;
             dec.set_authenticated(sess.authenticated);
+            shared.live.update(&eng.st.config);
             eng.st.stats.net_output_bytes += out.len() as u64;
+            eng.st.stats.net_input_bytes += std::mem::take(&mut unreported_in);
         }
         if let Some(e) = log_failed {
             // The batch's effects are not in the OS: its replies must not claim success.

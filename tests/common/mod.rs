@@ -54,11 +54,13 @@ pub fn start() -> Server {
 /// Start a server after adjusting the test defaults.
 pub fn start_with(f: impl FnOnce(&mut Config)) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = Config::default();
-    cfg.port = 0;
-    cfg.appendonly = false;
-    cfg.save = String::new();
-    cfg.dir = dir.path().to_path_buf();
+    let mut cfg = Config {
+        port: 0,
+        appendonly: false,
+        save: String::new(),
+        dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
     f(&mut cfg);
     if let Some(port) = std::env::var("STRATA_TEST_EXTERNAL_PORT")
         .ok()
