@@ -12,7 +12,6 @@ use proptest::prelude::*;
 use strata::command::Session;
 use strata::config::{Config, FsyncPolicy};
 use strata::engine::{Engine, OpenOptions};
-use strata::keyspace::Value;
 use strata::persistence::SimFs;
 use strata::protocol::ReplyBuf;
 
@@ -89,10 +88,11 @@ fn dump(e: &Engine) -> State {
         .db(0)
         .iter()
         .map(|en| {
-            let v = match &en.value {
-                Value::Str(s) => s.clone(),
-                Value::Int(i) => i.to_string().into_bytes(),
-            };
+            let v = en
+                .value
+                .as_string()
+                .expect("only strings in this test")
+                .into_owned();
             (en.key.to_vec(), v)
         })
         .collect()

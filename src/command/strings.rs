@@ -7,20 +7,29 @@ use bytes::Bytes;
 use super::{Ctx, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
 use crate::keyspace::{Entry, Kind, Value};
 
-/// The bytes of a string value (ints are rendered in decimal).
+/// The bytes of a string value (ints are rendered in decimal); None for other types.
 pub fn value_bytes(v: &Value) -> Option<Cow<'_, [u8]>> {
-    match v {
-        Value::Str(s) => Some(Cow::Borrowed(s)),
-        Value::Int(i) => Some(Cow::Owned(
-            itoa::Buffer::new().format(*i).as_bytes().to_vec(),
-        )),
-    }
+    v.as_string()
 }
 
+/// Reply with a string value (callers have checked the type).
 fn reply_value(ctx: &mut Ctx, v: &Value) {
     match v {
         Value::Str(s) => ctx.out.bulk(s),
         Value::Int(i) => ctx.out.bulk_int(*i),
+        _ => ctx.out.error(WRONGTYPE),
+    }
+}
+
+/// Take a string value out of `v` as bytes (for in-place growth); `v` is left as Int(0)
+/// until the caller stores the result. Callers have checked the type.
+fn take_bytes(v: &mut Value) -> Vec<u8> {
+    match std::mem::replace(v, Value::Int(0)) {
+        Value::Str(s) => s,
+        other => other
+            .as_string()
+            .map(|c| c.into_owned())
+            .unwrap_or_default(),
     }
 }
 
@@ -38,6 +47,10 @@ fn reply_string_or_nil(ctx: &mut Ctx, key: &[u8]) -> bool {
     match &e.value {
         Value::Str(s) => ctx.out.bulk(s),
         Value::Int(i) => ctx.out.bulk_int(*i),
+        _ => {
+            ctx.out.error(WRONGTYPE);
+            return false;
+        }
     }
     true
 }
@@ -388,10 +401,7 @@ pub fn append(ctx: &mut Ctx) {
                 return;
             }
             ctx.st.ks.db_mut(db).update(&key, |v| {
-                let mut bytes = match std::mem::replace(v, Value::Int(0)) {
-                    Value::Str(s) => s,
-                    Value::Int(i) => itoa::Buffer::new().format(i).as_bytes().to_vec(),
-                };
+                let mut bytes = take_bytes(v);
                 bytes.extend_from_slice(&add);
                 let n = bytes.len();
                 *v = Value::Str(bytes);
@@ -411,6 +421,7 @@ pub fn strlen(ctx: &mut Ctx) {
         None => 0,
         Some(Value::Str(s)) => s.len(),
         Some(Value::Int(i)) => itoa::Buffer::new().format(*i).len(),
+        Some(_) => return ctx.error(WRONGTYPE),
     };
     ctx.out.int(n as i64);
 }
@@ -481,10 +492,7 @@ pub fn setrange(ctx: &mut Ctx) {
         .ks
         .db_mut(db)
         .update(&key, |v| {
-            let mut bytes = match std::mem::replace(v, Value::Int(0)) {
-                Value::Str(s) => s,
-                Value::Int(i) => itoa::Buffer::new().format(i).as_bytes().to_vec(),
-            };
+            let mut bytes = take_bytes(v);
             if bytes.len() < offset + patch.len() {
                 bytes.resize(offset + patch.len(), 0);
             }
@@ -510,6 +518,7 @@ fn incr_by(ctx: &mut Ctx, by: i64) {
             Some(i) => Some(i),
             None => return ctx.error(NOT_INTEGER),
         },
+        Some(_) => return ctx.error(WRONGTYPE),
     };
     let Some(new) = cur.unwrap_or(0).checked_add(by) else {
         return ctx.error(OVERFLOW);
@@ -561,6 +570,7 @@ pub fn incrbyfloat(ctx: &mut Ctx) {
             Some(f) => f,
             None => return ctx.error(NOT_FLOAT),
         },
+        Some(_) => return ctx.error(WRONGTYPE),
     };
     let new = cur + by;
     if !new.is_finite() {

@@ -3,11 +3,19 @@
 //! Pure data structures, no I/O and no policy: lazy expiry, logging and watch
 //! invalidation are the command layer's job (it knows whether it is replaying the log).
 
+mod hash;
+mod list;
+mod set;
 mod table;
 mod value;
+mod zset;
 
+pub use hash::Hash;
+pub use list::List;
+pub use set::Set;
 pub use table::{Entry, Table};
 pub use value::{alloc_size, Kind, Value};
+pub use zset::ZSet;
 
 /// All databases. `SELECT n` picks one.
 #[derive(Debug)]

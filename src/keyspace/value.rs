@@ -1,23 +1,38 @@
 //! The values a key can hold and their memory accounting.
 
+use super::{Hash, List, Set, ZSet};
+
 /// A stored value. Strings holding a canonical decimal integer are kept as `Int`
-/// (Redis's "int" encoding): smaller, and INCR needs no parsing.
+/// (Redis's "int" encoding): smaller, and INCR needs no parsing. Aggregates are boxed so
+/// the enum (and so every table slot) stays small.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Vec<u8>),
     Int(i64),
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 /// The Redis type name of a value, as TYPE reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     String,
+    List,
+    Hash,
+    Set,
+    ZSet,
 }
 
 impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
+            Kind::List => "list",
+            Kind::Hash => "hash",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 
@@ -25,6 +40,10 @@ impl Kind {
     pub fn parse(name: &[u8]) -> Option<Kind> {
         match name.to_ascii_lowercase().as_slice() {
             b"string" => Some(Kind::String),
+            b"list" => Some(Kind::List),
+            b"hash" => Some(Kind::Hash),
+            b"set" => Some(Kind::Set),
+            b"zset" => Some(Kind::ZSet),
             _ => None,
         }
     }
@@ -44,14 +63,23 @@ impl Value {
     pub fn kind(&self) -> Kind {
         match self {
             Value::Str(_) | Value::Int(_) => Kind::String,
+            Value::List(_) => Kind::List,
+            Value::Hash(_) => Kind::Hash,
+            Value::Set(_) => Kind::Set,
+            Value::ZSet(_) => Kind::ZSet,
         }
     }
 
     /// Heap bytes owned by the value beyond its inline size (an allocator-level estimate).
+    /// O(1): aggregates keep their size up to date as they change.
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(v) => alloc_size(v.capacity()),
             Value::Int(_) => 0,
+            Value::List(l) => alloc_size(std::mem::size_of::<List>()) + l.heap_size(),
+            Value::Hash(h) => alloc_size(std::mem::size_of::<Hash>()) + h.heap_size(),
+            Value::Set(s) => alloc_size(std::mem::size_of::<Set>()) + s.heap_size(),
+            Value::ZSet(z) => alloc_size(std::mem::size_of::<ZSet>()) + z.heap_size(),
         }
     }
 
@@ -61,6 +89,21 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str(v) if v.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
+        }
+    }
+
+    /// The bytes of a string value (ints rendered in decimal); None for other types.
+    pub fn as_string(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Value::Str(s) => Some(std::borrow::Cow::Borrowed(s)),
+            Value::Int(i) => Some(std::borrow::Cow::Owned(
+                itoa::Buffer::new().format(*i).as_bytes().to_vec(),
+            )),
+            _ => None,
         }
     }
 }
