@@ -13,7 +13,7 @@ mod zset;
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
-pub use table::{Entry, Table};
+pub use table::{Entry, SegmentSink, SharedSink, Table};
 pub use value::{alloc_size, Kind, Value};
 pub use zset::ZSet;
 
@@ -21,13 +21,51 @@ pub use zset::ZSet;
 #[derive(Debug)]
 pub struct Keyspace {
     dbs: Vec<Table>,
+    snap_epoch: u64,
+    snap_cursor: usize,
 }
 
 impl Keyspace {
     pub fn new(databases: usize) -> Self {
+        let dbs = (0..databases.max(1))
+            .map(|i| {
+                let mut t = Table::new();
+                t.set_db_index(i);
+                t
+            })
+            .collect();
         Keyspace {
-            dbs: (0..databases.max(1)).map(|_| Table::new()).collect(),
+            dbs,
+            snap_epoch: 0,
+            snap_cursor: 0,
         }
+    }
+
+    /// Begin a point-in-time snapshot of every database into `sink` (see
+    /// [`Table::start_snapshot`]): no copy is made; each segment is serialized once,
+    /// before its first change or when [`Keyspace::snapshot_step`] reaches it.
+    pub fn start_snapshot(&mut self, sink: SharedSink) {
+        self.snap_epoch += 1;
+        self.snap_cursor = 0;
+        for t in &mut self.dbs {
+            t.start_snapshot(self.snap_epoch, sink.clone());
+        }
+    }
+
+    /// Serialize up to about `budget` entries of the snapshot in progress. Returns true
+    /// once the snapshot holds every key (or none is in progress).
+    pub fn snapshot_step(&mut self, budget: usize) -> bool {
+        while self.snap_cursor < self.dbs.len() {
+            if !self.dbs[self.snap_cursor].snapshot_step(budget) {
+                return false;
+            }
+            self.snap_cursor += 1;
+        }
+        true
+    }
+
+    pub fn snapshot_active(&self) -> bool {
+        self.dbs.iter().any(|t| t.snapshot_active())
     }
 
     pub fn db_count(&self) -> usize {
@@ -47,7 +85,12 @@ impl Keyspace {
     }
 
     pub fn swap(&mut self, a: usize, b: usize) {
+        // A snapshot records each key under the db it had when the snapshot began.
+        self.dbs[a].serialize_all();
+        self.dbs[b].serialize_all();
         self.dbs.swap(a, b);
+        self.dbs[a].set_db_index(a);
+        self.dbs[b].set_db_index(b);
     }
 
     pub fn total_keys(&self) -> usize {

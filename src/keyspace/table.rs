@@ -39,10 +39,38 @@ struct Segment {
     table: HashTable<Entry>,
     /// Entries with an expiry, so active expiry can skip segments without any.
     expiring: usize,
+    /// The last snapshot epoch this segment was serialized for (or created in).
+    snap_ver: u64,
+}
+
+/// Receives the segments of a snapshot in progress (see [`Table::start_snapshot`]).
+pub trait SegmentSink: Send {
+    /// Serialize these entries of database `db`; called once per segment per snapshot,
+    /// always before the segment changes.
+    fn segment(&mut self, db: usize, entries: &mut dyn Iterator<Item = &Entry>);
+}
+
+/// Shared handle to the sink of the snapshot in progress.
+pub type SharedSink = std::sync::Arc<std::sync::Mutex<dyn SegmentSink>>;
+
+#[derive(Clone)]
+struct SnapState {
+    epoch: u64,
+    sink: SharedSink,
+}
+
+impl std::fmt::Debug for SnapState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SnapState({})", self.epoch)
+    }
 }
 
 #[derive(Debug)]
 pub struct Table {
+    /// This table's database index, as snapshots record it.
+    db: usize,
+    /// The snapshot in progress: segments are serialized before their first change.
+    snap: Option<SnapState>,
     dir: Vec<u32>,
     global_depth: u32,
     segments: Vec<Segment>,
@@ -62,6 +90,8 @@ impl Default for Table {
 impl Table {
     pub fn new() -> Self {
         Table {
+            db: 0,
+            snap: None,
             dir: vec![0],
             global_depth: 0,
             segments: vec![Segment::default()],
@@ -128,6 +158,7 @@ impl Table {
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
         let s = self.seg_of(h);
+        self.before_mutate(s);
         self.segments[s]
             .table
             .find_mut(Self::inner(h), |e| &*e.key == key)
@@ -138,6 +169,7 @@ impl Table {
     pub fn update<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Value) -> R) -> Option<R> {
         let h = self.hash(key);
         let s = self.seg_of(h);
+        self.before_mutate(s);
         let e = self.segments[s]
             .table
             .find_mut(Self::inner(h), |e| &*e.key == key)?;
@@ -156,6 +188,7 @@ impl Table {
     pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
         let h = self.hash(key);
         let s = self.seg_of(h);
+        self.before_mutate(s);
         let seg = &mut self.segments[s];
         let Some(e) = seg.table.find_mut(Self::inner(h), |e| &*e.key == key) else {
             return false;
@@ -179,6 +212,7 @@ impl Table {
     pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
         let h = self.hash(&entry.key);
         let s = self.seg_of(h);
+        self.before_mutate(s);
         let size = entry.mem_size();
         let has_exp = entry.expire_at != 0;
         let hasher = &self.hasher;
@@ -225,6 +259,7 @@ impl Table {
     pub fn upsert(&mut self, key: &[u8], value: Value, expire: Option<u64>) -> bool {
         let h = self.hash(key);
         let s = self.seg_of(h);
+        self.before_mutate(s);
         let hasher = &self.hasher;
         let seg = &mut self.segments[s];
         let (existed, heap_before, heap_after, exp_before, exp_after);
@@ -284,6 +319,7 @@ impl Table {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let h = self.hash(key);
         let s = self.seg_of(h);
+        self.before_mutate(s);
         let seg = &mut self.segments[s];
         let e = match seg.table.find_entry(Self::inner(h), |e| &*e.key == key) {
             Ok(o) => o.remove().0,
@@ -299,9 +335,78 @@ impl Table {
     }
 
     pub fn clear(&mut self) {
-        let hasher = self.hasher;
-        *self = Table::new();
-        self.hasher = hasher;
+        self.serialize_all();
+        let fresh = Table {
+            db: self.db,
+            snap: self.snap.take(),
+            hasher: self.hasher,
+            ..Table::new()
+        };
+        *self = fresh;
+        // Only post-snapshot data can land in the new segment: nothing to serialize.
+        if let Some(sn) = &self.snap {
+            self.segments[0].snap_ver = sn.epoch;
+        }
+    }
+
+    pub fn db_index(&self) -> usize {
+        self.db
+    }
+
+    pub fn set_db_index(&mut self, db: usize) {
+        self.db = db;
+    }
+
+    /// Begin a snapshot: from now on every segment is handed to `sink` once, before it
+    /// first changes (serialize-before-mutate), or when [`Table::snapshot_step`] reaches
+    /// it. Nothing is copied up front and writes keep flowing.
+    pub fn start_snapshot(&mut self, epoch: u64, sink: SharedSink) {
+        self.snap = Some(SnapState { epoch, sink });
+    }
+
+    /// Serialize up to `budget` entries' worth of not-yet-serialized segments. Returns
+    /// true when every segment of this table is in the snapshot (the table then stops
+    /// intercepting changes).
+    pub fn snapshot_step(&mut self, budget: usize) -> bool {
+        let Some(epoch) = self.snap.as_ref().map(|s| s.epoch) else {
+            return true;
+        };
+        let mut done = 0;
+        for s in 0..self.segments.len() {
+            if self.segments[s].snap_ver < epoch {
+                done += self.segments[s].table.len().max(1);
+                self.before_mutate(s);
+                if done >= budget {
+                    return false;
+                }
+            }
+        }
+        self.snap = None;
+        true
+    }
+
+    /// Whether a snapshot is still collecting this table.
+    pub fn snapshot_active(&self) -> bool {
+        self.snap.is_some()
+    }
+
+    /// Serialize every segment not yet in the snapshot (before a whole-table change).
+    pub fn serialize_all(&mut self) {
+        if self.snap.is_some() {
+            self.snapshot_step(usize::MAX);
+        }
+    }
+
+    #[inline]
+    fn before_mutate(&mut self, s: usize) {
+        let Some(sn) = &self.snap else { return };
+        let seg = &mut self.segments[s];
+        if seg.snap_ver >= sn.epoch {
+            return;
+        }
+        seg.snap_ver = sn.epoch;
+        let mut sink = sn.sink.lock().unwrap_or_else(|p| p.into_inner());
+        sink.segment(self.db, &mut seg.table.iter());
     }
 
     /// Split segment `s` in two by the next hash bit, doubling the directory if needed.
@@ -320,10 +425,13 @@ impl Table {
         let hasher = &self.hasher;
         let seg = &mut self.segments[s];
         seg.depth = d + 1;
+        // A split is a change: `s` was serialized before it (the caller's insert did),
+        // and the half that moves out carries the same snapshot version.
         let mut upper = Segment {
             depth: d + 1,
             table: HashTable::with_capacity(SEGMENT_MAX / 2 + 64),
             expiring: 0,
+            snap_ver: seg.snap_ver,
         };
         for e in seg
             .table
@@ -418,13 +526,19 @@ impl Table {
         mut expired: impl FnMut(&Entry) -> bool,
         mut on_removed: impl FnMut(Entry),
     ) -> usize {
-        let Some(seg) = self.segments.get_mut(s) else {
+        let Some(seg) = self.segments.get(s) else {
             return 0;
         };
         if seg.expiring == 0 {
             return 0;
         }
         let examined = seg.table.len();
+        // Only a segment that really changes needs serializing for a snapshot first.
+        if !seg.table.iter().any(|e| e.expire_at != 0 && expired(e)) {
+            return examined;
+        }
+        self.before_mutate(s);
+        let seg = &mut self.segments[s];
         let removed: Vec<Entry> = seg
             .table
             .extract_if(|e| e.expire_at != 0 && expired(e))
