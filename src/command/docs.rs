@@ -117,6 +117,9 @@ pub static DOCS: &[Doc] = &[
     doc!("debug|help", "1.0.0", "O(1)", "Returns helpful text about the different subcommands.", ""),
     doc!("shutdown", "1.0.0", "O(1)", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
     doc!("lastsave", "1.0.0", "O(1)", ""),
+    doc!("save", "1.0.0", "O(N) where N is the total number of keys in all databases", ""),
+    doc!("bgsave", "1.0.0", "O(1)", "[SCHEDULE]"),
+    doc!("bgrewriteaof", "1.0.0", "O(1)", ""),
     // strings
     doc!("get", "1.0.0", "O(1)", "key"),
     doc!("set", "1.0.0", "O(1)", "key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]"),

@@ -17,7 +17,8 @@ mod transactions;
 
 pub use server::sync_client as server_sync_client;
 pub use state::{
-    ClientInfo, Clients, Effect, KillHandle, Pending, PersistInfo, Session, Shutdown, State, Stats,
+    ClientInfo, Clients, Effect, KillHandle, Pending, PersistInfo, PersistRequest, Session,
+    Shutdown, State, Stats,
 };
 pub use table::{lookup, Spec, COMMANDS};
 

@@ -512,6 +512,24 @@ pub fn lastsave(ctx: &mut Ctx) {
     ctx.out.int((t / 1000) as i64);
 }
 
+/// SAVE: the engine writes the snapshot (blocking, as in Redis) and the reply.
+pub fn save(ctx: &mut Ctx) {
+    ctx.st.persist_request = Some(super::PersistRequest::Save);
+}
+
+pub fn bgsave(ctx: &mut Ctx) {
+    let schedule = match ctx.args.len() {
+        1 => false,
+        2 if ctx.args[1].eq_ignore_ascii_case(b"SCHEDULE") => true,
+        _ => return ctx.error(SYNTAX),
+    };
+    ctx.st.persist_request = Some(super::PersistRequest::Bgsave { schedule });
+}
+
+pub fn bgrewriteaof(ctx: &mut Ctx) {
+    ctx.st.persist_request = Some(super::PersistRequest::Rewrite);
+}
+
 pub fn shutdown(ctx: &mut Ctx) {
     let mut mode = Shutdown::Default;
     for a in &ctx.args[1..] {
@@ -608,15 +626,27 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
     }
     if want("persistence") {
         let p = &st.persist;
+        let okerr = |ok: bool| if ok { "ok" } else { "err" };
         let _ = write!(
             o,
-            "# Persistence\r\nloading:{}\r\nloading_loaded_perc:{:.2}\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:{}\r\naof_current_size:{}\r\naof_base_size:{}\r\naof_delayed_fsync:{}\r\n",
+            "# Persistence\r\nloading:{}\r\nloading_loaded_perc:{:.2}\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_last_cow_size:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:{}\r\naof_current_size:{}\r\naof_base_size:{}\r\naof_delayed_fsync:{}\r\n",
             p.loading as u8,
             p.loading_loaded_perc,
             st.dirty,
+            p.rdb_bgsave_in_progress as u8,
             (if p.last_save_ms == 0 { st.stats.start_ms } else { p.last_save_ms }) / 1000,
+            okerr(p.rdb_last_bgsave_ok),
+            p.rdb_last_bgsave_time_sec,
+            p.rdb_current_bgsave_time_sec,
+            p.rdb_last_cow_size,
             p.aof_enabled as u8,
-            if p.aof_last_write_ok { "ok" } else { "err" },
+            p.aof_rewrite_in_progress as u8,
+            p.aof_rewrite_scheduled as u8,
+            p.aof_last_rewrite_time_sec,
+            p.aof_current_rewrite_time_sec,
+            okerr(p.aof_last_bgrewrite_ok),
+            okerr(p.aof_last_write_ok),
+            p.aof_last_cow_size,
             p.aof_current_size,
             p.aof_base_size,
             p.aof_delayed_fsync,
@@ -624,8 +654,8 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         if !p.aof_last_write_ok && !p.aof_last_write_error.is_empty() {
             let _ = write!(o, "aof_last_write_error:{}\r\n", p.aof_last_write_error);
         }
-        for (k, v) in &p.extra {
-            let _ = write!(o, "{k}:{v}\r\n");
+        if !p.last_snapshot_error.is_empty() {
+            let _ = write!(o, "last_snapshot_error:{}\r\n", p.last_snapshot_error);
         }
         o.push_str("\r\n");
     }

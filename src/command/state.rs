@@ -18,6 +18,15 @@ pub struct Effect {
     pub args: Vec<Bytes>,
 }
 
+/// A persistence operation a command asked for; the engine performs it (commands never
+/// touch files) and writes the command's reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersistRequest {
+    Save,
+    Bgsave { schedule: bool },
+    Rewrite,
+}
+
 /// How SHUTDOWN asked the server to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shutdown {
@@ -54,8 +63,21 @@ pub struct PersistInfo {
     pub loading: bool,
     pub loading_loaded_perc: f64,
     pub last_save_ms: u64,
-    /// Extra `name:value` lines for INFO persistence, in order.
-    pub extra: Vec<(String, String)>,
+    pub rdb_bgsave_in_progress: bool,
+    pub rdb_last_bgsave_ok: bool,
+    pub rdb_last_bgsave_time_sec: i64,
+    pub rdb_current_bgsave_time_sec: i64,
+    /// Peak bytes the last snapshot held beyond the dataset (encoded chunks in flight):
+    /// Strata's honest analogue of Redis's copy-on-write size.
+    pub rdb_last_cow_size: u64,
+    pub aof_rewrite_in_progress: bool,
+    pub aof_rewrite_scheduled: bool,
+    pub aof_last_bgrewrite_ok: bool,
+    pub aof_last_rewrite_time_sec: i64,
+    pub aof_current_rewrite_time_sec: i64,
+    pub aof_last_cow_size: u64,
+    /// Why the last snapshot or rewrite failed (empty if it did not).
+    pub last_snapshot_error: String,
 }
 
 /// Closes a client's connection from another client (CLIENT KILL).
@@ -197,6 +219,8 @@ pub struct State {
     pub connected_clients: usize,
     /// Set by the engine while write commands must be refused (the full error reply).
     pub write_refusal: Option<String>,
+    /// Set by SAVE/BGSAVE/BGREWRITEAOF for the engine to carry out.
+    pub persist_request: Option<PersistRequest>,
 }
 
 impl State {
@@ -221,11 +245,21 @@ impl State {
             replaying: false,
             shutdown: None,
             rng,
-            persist: PersistInfo::default(),
+            persist: PersistInfo {
+                aof_last_write_ok: true,
+                rdb_last_bgsave_ok: true,
+                aof_last_bgrewrite_ok: true,
+                rdb_last_bgsave_time_sec: -1,
+                rdb_current_bgsave_time_sec: -1,
+                aof_last_rewrite_time_sec: -1,
+                aof_current_rewrite_time_sec: -1,
+                ..PersistInfo::default()
+            },
             active_expire: true,
             run_id,
             connected_clients: 0,
             write_refusal: None,
+            persist_request: None,
         }
     }
 

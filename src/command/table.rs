@@ -96,6 +96,9 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("debug", -2, "admin noscript loading stale", NOKEY, "server", "A container for debugging commands.", server::debug),
     cmd!("shutdown", -1, "admin noscript loading stale no_multi", NOKEY, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
     cmd!("lastsave", 1, "loading stale fast", NOKEY, "server", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
+    cmd!("save", 1, "admin noscript no_multi", NOKEY, "server", "Synchronously saves the database(s) to disk.", server::save),
+    cmd!("bgsave", -1, "admin noscript no_multi", NOKEY, "server", "Asynchronously saves the database(s) to disk.", server::bgsave),
+    cmd!("bgrewriteaof", 1, "admin noscript no_multi", NOKEY, "server", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
     // strings
     cmd!("get", 2, "readonly fast", KEY1, "string", "Returns the string value of a key.", strings::get),
     cmd!("set", -3, "write denyoom", KEY1, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", strings::set),

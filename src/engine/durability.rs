@@ -26,7 +26,12 @@ use tracing::{error, info, warn};
 
 use crate::command::Effect;
 use crate::config::FsyncPolicy;
-use crate::persistence::{LogError, LogSyncer, LogWriter, SyncPoint};
+use std::path::{Path, PathBuf};
+
+use crate::persistence::{
+    base_file_name, incr_file_name, LogConfig, LogError, LogHeader, LogSyncer, LogWriter, Manifest,
+    SyncPoint, Vfs,
+};
 
 /// Name of the record that packs a whole MULTI/EXEC transaction, so the log applies all
 /// of it or none of it: args are `STRATA.TXN` then, per command, its db, its argument
@@ -120,8 +125,28 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Where the log lives: what a rewrite needs to create files and switch the manifest.
+pub struct LogDir {
+    pub vfs: Arc<dyn Vfs>,
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub config: LogConfig,
+}
+
+/// A rewrite in progress: the new base to write, and the manifest that will name it.
+pub struct Rotation {
+    /// Path of the base snapshot to write.
+    pub base_path: PathBuf,
+    pub base_seq: u64,
+    /// The snapshot holds every record up to this LSN; the new log starts after it.
+    pub lsn: u64,
+    /// Bytes of log before the rotation (what the rewrite compacts).
+    pub old_log_bytes: u64,
+}
+
 /// The log attached to the engine.
 pub struct Durability {
+    pub files: LogDir,
     next_lsn: u64,
     policy: FsyncPolicy,
     shared: Arc<SyncShared>,
@@ -143,7 +168,12 @@ pub struct LogOutcome {
 }
 
 impl Durability {
-    pub fn new(writer: LogWriter, policy: FsyncPolicy, fatal: FatalHook) -> Durability {
+    pub fn new(
+        writer: LogWriter,
+        files: LogDir,
+        policy: FsyncPolicy,
+        fatal: FatalHook,
+    ) -> Durability {
         let next_lsn = writer
             .last_lsn()
             .max(writer.header().start_lsn.saturating_sub(1))
@@ -178,6 +208,7 @@ impl Durability {
             .spawn(move || fsync_loop(&s2))
             .expect("spawn the fsync thread");
         Durability {
+            files,
             next_lsn,
             policy,
             shared,
@@ -356,6 +387,120 @@ impl Durability {
         }
     }
 
+    /// Start a log rewrite at this instant: make everything logged so far durable, begin a
+    /// new incremental log at the next LSN, and durably list it in the manifest (old base
+    /// + old logs + new log), so a crash at any later step recovers correctly. The caller
+    /// then snapshots the keyspace (which is exactly the state at `lsn`) into `base_path`
+    /// and finally calls [`Durability::install_base`].
+    pub fn rotate(&mut self) -> Result<Rotation, String> {
+        if let Some(f) = &self.failed {
+            return Err(format!("the log has failed: {f}"));
+        }
+        let lsn = self.next_lsn - 1;
+        let mut writer = lock(&self.shared.writer);
+        writer.write_and_sync().map_err(|e| e.to_string())?;
+        let old_log_bytes = self.log_bytes_locked(&writer);
+        let mut m = self.files.manifest.clone();
+        let base_seq = m.allocate_seq();
+        let incr_seq = m.allocate_seq();
+        let path = self.files.dir.join(incr_file_name(incr_seq));
+        let io = |what: &str, e: &dyn std::fmt::Display| format!("log rewrite: {what}: {e}");
+        let new = LogWriter::create(
+            &*self.files.vfs,
+            &path,
+            LogHeader::new(incr_seq, lsn + 1),
+            self.files.config,
+        )
+        .map_err(|e| io("creating the new log", &e))?;
+        self.files
+            .vfs
+            .sync_dir(&self.files.dir)
+            .map_err(|e| io("syncing the directory", &e))?;
+        m.add_incr(incr_seq).map_err(|e| io("manifest", &e))?;
+        m.store(&*self.files.vfs, &self.files.dir)
+            .map_err(|e| io("storing the manifest", &e))?;
+        self.files.manifest = m;
+        let syncer = new.syncer();
+        let start = new.written();
+        *writer = new;
+        drop(writer);
+        let point = SyncPoint {
+            offset: start.offset,
+            lsn,
+        };
+        let mut c = lock(&self.shared.ctl);
+        c.syncer = syncer;
+        c.written = point;
+        c.durable = point;
+        c.appended = lsn;
+        c.kicked = false;
+        c.pending_since_ms = 0;
+        drop(c);
+        // Everything up to `lsn` was just written and synced: release its waiters.
+        let now_durable = self
+            .shared
+            .durable_lsn
+            .fetch_max(lsn, Ordering::AcqRel)
+            .max(lsn);
+        self.shared.durable_tx.send_replace(now_durable);
+        info!(
+            "log rewrite started: new log {} from LSN {}",
+            path.display(),
+            lsn + 1
+        );
+        Ok(Rotation {
+            base_path: self.files.dir.join(base_file_name(base_seq)),
+            base_seq,
+            lsn,
+            old_log_bytes,
+        })
+    }
+
+    /// What the snapshot thread runs once the new base is complete and durable: name it
+    /// in the manifest (atomically), then delete the files it replaces.
+    pub fn installer(&self, base_seq: u64) -> impl FnOnce() -> Result<(), String> + Send {
+        let vfs = self.files.vfs.clone();
+        let dir = self.files.dir.clone();
+        let mut m = self.files.manifest.clone();
+        move || {
+            let dropped = m.install_base(base_seq).map_err(|e| e.to_string())?;
+            vfs.sync_dir(&dir).map_err(|e| e.to_string())?;
+            m.store(&*vfs, &dir).map_err(|e| e.to_string())?;
+            // Only now, with the new manifest durable, may the old files go.
+            for f in dropped {
+                let _ = vfs.remove_file(&dir.join(&f.name));
+            }
+            vfs.sync_dir(&dir).map_err(|e| e.to_string())
+        }
+    }
+
+    /// Record in memory what [`Durability::installer`] made durable.
+    pub fn install_base(&mut self, base_seq: u64) {
+        let _ = self.files.manifest.install_base(base_seq);
+    }
+
+    /// Bytes of all live log files (for automatic rewrites).
+    pub fn log_bytes(&self) -> u64 {
+        let w = lock(&self.shared.writer);
+        self.log_bytes_locked(&w)
+    }
+
+    fn log_bytes_locked(&self, w: &LogWriter) -> u64 {
+        let others: u64 = self
+            .files
+            .manifest
+            .incrs
+            .iter()
+            .filter(|e| self.files.dir.join(&e.name) != w.path())
+            .filter_map(|e| self.files.vfs.file_len(&self.files.dir.join(&e.name)).ok())
+            .sum();
+        others + w.written().offset
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.files.dir
+    }
+
     /// Write and fsync everything, then stop the fsync thread (clean shutdown).
     pub fn close(&mut self) -> Result<(), String> {
         {
@@ -445,14 +590,18 @@ fn fsync_loop(s: &SyncShared) {
         s.fsync_started_ms.store(0, Ordering::Release);
         match r {
             Ok(()) => {
+                // Compare LSNs, not offsets: a log rewrite may have switched files since.
                 let mut c = lock(&s.ctl);
-                if target > c.durable {
+                if target.lsn > c.durable.lsn {
                     c.durable = target;
                 }
                 c.last_sync_ms = crate::util::now_ms();
                 drop(c);
-                s.durable_lsn.store(target.lsn, Ordering::Release);
-                s.durable_tx.send_replace(target.lsn);
+                let now_durable = s
+                    .durable_lsn
+                    .fetch_max(target.lsn, Ordering::AcqRel)
+                    .max(target.lsn);
+                s.durable_tx.send_replace(now_durable);
             }
             Err(e) => {
                 give_up(

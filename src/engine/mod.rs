@@ -21,7 +21,7 @@ use crate::persistence::{
 };
 use crate::protocol::{Args, ReplyBuf};
 
-pub use durability::{exit_on_fatal, Durability, FatalHook, SyncShared, TXN_RECORD};
+pub use durability::{exit_on_fatal, Durability, FatalHook, LogDir, SyncShared, TXN_RECORD};
 
 pub type SharedEngine = Arc<Mutex<Engine>>;
 
@@ -127,7 +127,8 @@ impl Engine {
         let policy = config.appendfsync;
         let mut st = State::new(config);
         let t0 = Instant::now();
-        let data = DataDir::open(vfs, &dir, opts)?;
+        let log_config = opts.log;
+        let data = DataDir::open(vfs.clone(), &dir, opts)?;
         st.replaying = true;
         st.persist.loading = true;
         let now = crate::util::now_ms();
@@ -165,7 +166,13 @@ impl Engine {
                 t0.elapsed().as_secs_f64()
             );
         }
-        let dur = Durability::new(recovered.writer, policy, fatal);
+        let files = LogDir {
+            vfs: vfs.clone(),
+            dir: dir.clone(),
+            manifest: recovered.manifest,
+            config: log_config,
+        };
+        let dur = Durability::new(recovered.writer, files, policy, fatal);
         st.pending.enabled = policy == FsyncPolicy::Always;
         st.pending.last_lsn = dur.last_lsn();
         st.persist.aof_enabled = true;
@@ -262,6 +269,9 @@ impl Engine {
         self.st.pending.needed = 0;
         for args in cmds.drain(..) {
             command::dispatch(&mut self.st, sess, args, out, now);
+            if self.st.persist_request.take().is_some() {
+                out.error("ERR snapshots are not available in this build yet");
+            }
             if let Some(s) = self.st.shutdown {
                 outcome.shutdown = Some(s);
                 break;

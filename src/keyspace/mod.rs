@@ -64,6 +64,14 @@ impl Keyspace {
         true
     }
 
+    /// Stop collecting the snapshot in progress (its writer failed).
+    pub fn abort_snapshot(&mut self) {
+        for t in &mut self.dbs {
+            t.abort_snapshot();
+        }
+        self.snap_cursor = self.dbs.len();
+    }
+
     pub fn snapshot_active(&self) -> bool {
         self.dbs.iter().any(|t| t.snapshot_active())
     }

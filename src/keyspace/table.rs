@@ -385,6 +385,11 @@ impl Table {
         true
     }
 
+    /// Stop intercepting changes for a snapshot that was abandoned.
+    pub fn abort_snapshot(&mut self) {
+        self.snap = None;
+    }
+
     /// Whether a snapshot is still collecting this table.
     pub fn snapshot_active(&self) -> bool {
         self.snap.is_some()
