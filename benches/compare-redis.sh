@@ -136,14 +136,15 @@ log "redis: $("$REDIS_SERVER" --version)"
 log "strata: $(redis-cli -p "$STRATA_PORT" INFO server | tr -d '\r' | grep -E '^strata_version:' || true)"
 
 # --- runs ----------------------------------------------------------------------------
-# bench PORT TEST PIPELINE -> requests per second (from redis-benchmark --csv)
+# bench PORT TEST PIPELINE -> "rps,p99_ms" (from redis-benchmark --csv)
 bench() {
-  local out rps
+  local out rps p99
   out=$(redis-benchmark -h 127.0.0.1 -p "$1" -t "$2" -P "$3" -c "$CLIENTS" -d "$DSIZE" \
     -r "$KEYSPACE" -n "$N" --csv </dev/null 2>/dev/null) || die "redis-benchmark failed on port $1"
   rps=$(printf '%s\n' "$out" | tail -n 1 | tr -d '"\r' | cut -d, -f2)
+  p99=$(printf '%s\n' "$out" | tail -n 1 | tr -d '"\r' | cut -d, -f7)
   [[ $rps =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "unexpected redis-benchmark output on port $1: $out"
-  echo "$rps"
+  echo "$rps,$p99"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
@@ -151,7 +152,7 @@ median() { sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else prin
 mkdir -p "$OUT_DIR"
 RUNS=$OUT_DIR/compare-runs.csv
 CSV=$OUT_DIR/compare.csv
-echo "rep,test,pipeline,server,n,rps" >"$RUNS"
+echo "rep,test,pipeline,server,n,rps,p99_ms" >"$RUNS"
 log "REPS=$REPS N=$N clients=$CLIENTS size=$DSIZE keyspace=$KEYSPACE pipelines='$PIPES' tests='$TESTS' extra args: ${EXTRA_ARGS[*]:-(none)}"
 for rep in $(seq 1 "$REPS"); do
   for p in $PIPES; do
@@ -159,7 +160,7 @@ for rep in $(seq 1 "$REPS"); do
       for s in redis strata; do
         r=$(bench "${PORT[$s]}" "$t" "$p")
         echo "$rep,$t,$p,$s,$N,$r" >>"$RUNS"
-        log "rep $rep/$REPS $t P$p $s: $r req/s"
+        log "rep $rep/$REPS $t P$p $s: ${r%%,*} req/s, p99 ${r##*,} ms"
       done
     done
   done
@@ -177,18 +178,21 @@ for s in redis strata; do
 done
 
 # --- report --------------------------------------------------------------------------
-echo "test,pipeline,redis_rps,strata_rps,ratio,reps,n" >"$CSV"
+echo "test,pipeline,redis_rps,strata_rps,ratio,redis_p99_ms,strata_p99_ms,reps,n" >"$CSV"
 echo
-echo "| test | pipeline | redis req/s | strata req/s | strata/redis |"
-echo "| --- | ---: | ---: | ---: | ---: |"
+echo "| test | pipeline | redis req/s | strata req/s | strata/redis | redis p99 ms | strata p99 ms |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 for t in $TESTS; do
   for p in $PIPES; do
-    rr=$(awk -F, -v t="$t" -v p="$p" '$2==t && $3==p && $4=="redis" {print $6}' "$RUNS" | median)
-    sr=$(awk -F, -v t="$t" -v p="$p" '$2==t && $3==p && $4=="strata" {print $6}' "$RUNS" | median)
+    col() { awk -F, -v t="$t" -v p="$p" -v s="$1" -v c="$2" '$2==t && $3==p && $4==s {print $c}' "$RUNS" | median; }
+    rr=$(col redis 6)
+    sr=$(col strata 6)
+    rp=$(col redis 7)
+    sp=$(col strata 7)
     ratio=$(awk -v a="$sr" -v b="$rr" 'BEGIN{ printf "%.2f", (b > 0 ? a / b : 0) }')
     T=$(echo "$t" | tr '[:lower:]' '[:upper:]')
-    echo "$T,$p,$rr,$sr,$ratio,$REPS,$N" >>"$CSV"
-    printf '| %s | %s | %.0f | %.0f | %s |\n' "$T" "$p" "$rr" "$sr" "$ratio"
+    echo "$T,$p,$rr,$sr,$ratio,$rp,$sp,$REPS,$N" >>"$CSV"
+    printf '| %s | %s | %.0f | %.0f | %s | %s | %s |\n' "$T" "$p" "$rr" "$sr" "$ratio" "$rp" "$sp"
   done
 done
 echo
