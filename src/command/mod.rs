@@ -7,14 +7,19 @@
 //! [`dispatch`] is the single entry point: it looks the command up, checks arity and
 //! authentication, handles MULTI queueing, and runs the handler.
 
+pub mod blocking;
 mod docs;
 mod keys;
+mod pubsub;
 mod server;
 mod state;
 mod strings;
 mod table;
 mod transactions;
 
+pub use pubsub::{
+    disconnect as pubsub_disconnect, tick as pubsub_tick, Outbox, PubSub, Subscriptions,
+};
 pub use server::sync_client as server_sync_client;
 pub use state::{
     ClientInfo, Clients, Effect, KillHandle, Pending, PersistInfo, PersistRequest, Session,
@@ -70,10 +75,12 @@ impl<'a> Ctx<'a> {
             self.st.ks.db_mut(db).remove(key);
             self.st.stats.expired_keys += 1;
             self.st.signal_modified(db, key);
-            self.st.effects.push(Effect {
-                db,
-                args: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
-            });
+            if self.st.logging {
+                self.st.effects.push(Effect {
+                    db,
+                    args: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
+                });
+            }
         }
         expired
     }
@@ -116,12 +123,18 @@ impl<'a> Ctx<'a> {
 
     /// Log `args` as this command's effect, in the current db.
     pub fn propagate(&mut self, args: Vec<Bytes>) {
+        if !self.st.logging {
+            return;
+        }
         let db = self.sess.db;
         self.st.effects.push(Effect { db, args });
     }
 
     /// Log the command exactly as received.
     pub fn propagate_self(&mut self) {
+        if !self.st.logging {
+            return;
+        }
         let args = self.args.to_vec();
         self.propagate(args);
     }
@@ -149,6 +162,29 @@ impl<'a> Ctx<'a> {
 
 /// Run one client command. Replies go to `out`, effects to `st.effects`.
 pub fn dispatch(st: &mut State, sess: &mut Session, args: Args, out: &mut ReplyBuf, now: u64) {
+    dispatch_as(st, sess, args, out, now, true)
+}
+
+/// Run a command queued by MULTI, for EXEC: Redis runs those without the checks that
+/// apply to a command as it arrives (subscribed mode).
+pub(crate) fn dispatch_queued(
+    st: &mut State,
+    sess: &mut Session,
+    args: Args,
+    out: &mut ReplyBuf,
+    now: u64,
+) {
+    dispatch_as(st, sess, args, out, now, false)
+}
+
+fn dispatch_as(
+    st: &mut State,
+    sess: &mut Session,
+    args: Args,
+    out: &mut ReplyBuf,
+    now: u64,
+    arriving: bool,
+) {
     let Some(spec) = lookup(&args[0]) else {
         return reject(st, sess, false, out, &unknown_command_message(&args));
     };
@@ -174,6 +210,11 @@ pub fn dispatch(st: &mut State, sess: &mut Session, args: Args, out: &mut ReplyB
         if spec.is_write() {
             let refusal = refusal.clone();
             return reject(st, sess, false, out, &refusal);
+        }
+    }
+    if arriving {
+        if let Some(msg) = pubsub::subscribed_mode_refusal(st, sess, spec, &args) {
+            return reject(st, sess, is_exec, out, &msg);
         }
     }
     if let Some(queue) = sess.multi.as_mut().filter(|_| !spec.runs_in_multi()) {

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rand::SeedableRng;
 
+use super::blocking::{BlockState, Blocking};
+use super::pubsub::{Outbox, PubSub, Subscriptions};
 use crate::config::Config;
 use crate::keyspace::Keyspace;
 use crate::protocol::Args;
@@ -49,6 +51,8 @@ pub struct Stats {
     pub keyspace_misses: u64,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
+    /// Clients closed for breaking `client-output-buffer-limit`.
+    pub client_output_buffer_limit_disconnections: u64,
 }
 
 /// Persistence status shown by INFO; owned by the engine, read by commands.
@@ -99,6 +103,23 @@ pub struct ClientInfo {
     pub lib_name: Bytes,
     pub lib_ver: Bytes,
     pub kill: Option<KillHandle>,
+    /// Channels and patterns subscribed to.
+    pub sub: usize,
+    pub psub: usize,
+    /// Pub/sub messages waiting to be written to the client.
+    pub outbox: Option<Arc<Outbox>>,
+}
+
+impl ClientInfo {
+    /// Redis's client type (CLIENT LIST/KILL TYPE): `pubsub` while subscribed to
+    /// anything, else `normal` (Strata has no replicas or masters).
+    pub fn class(&self) -> &'static str {
+        if self.sub + self.psub > 0 {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
 }
 
 impl std::fmt::Debug for ClientInfo {
@@ -143,6 +164,12 @@ pub struct Session {
     pub lib_ver: Bytes,
     /// Connected over loopback (for `enable-debug-command local`).
     pub local: bool,
+    /// Pub/sub channels and patterns this client listens to.
+    pub subs: Subscriptions,
+    /// Where other clients' pub/sub messages for this client go (set by the server).
+    pub outbox: Option<Arc<Outbox>>,
+    /// Blocking commands: wake handle, MULTI refusal, whether the last command blocked.
+    pub blocking: BlockState,
 }
 
 impl Session {
@@ -161,6 +188,9 @@ impl Session {
             lib_name: Bytes::new(),
             lib_ver: Bytes::new(),
             local: true,
+            subs: Subscriptions::default(),
+            outbox: None,
+            blocking: BlockState::default(),
         }
     }
 
@@ -201,6 +231,10 @@ pub struct State {
     pub clients: Clients,
     /// WATCHed keys -> ids of the clients watching them.
     pub watches: HashMap<(usize, Box<[u8]>), Vec<u64>>,
+    /// Pub/sub channels and patterns -> subscribers (not persisted).
+    pub pubsub: PubSub,
+    /// Clients blocked on keys (BLPOP and friends).
+    pub blocking: Blocking,
     /// Clients whose watched keys changed since they watched them.
     pub dirty_watchers: HashSet<u64>,
     /// Effects of the commands executed since the engine last collected them.
@@ -221,6 +255,9 @@ pub struct State {
     pub write_refusal: Option<String>,
     /// Set by SAVE/BGSAVE/BGREWRITEAOF for the engine to carry out.
     pub persist_request: Option<PersistRequest>,
+    /// Effects are collected only while a log takes them (not with `appendonly no`, not
+    /// while replaying).
+    pub logging: bool,
 }
 
 impl State {
@@ -239,6 +276,8 @@ impl State {
             },
             clients: Clients::default(),
             watches: HashMap::new(),
+            pubsub: PubSub::default(),
+            blocking: Blocking::default(),
             dirty_watchers: HashSet::new(),
             effects: Vec::new(),
             dirty: 0,
@@ -260,6 +299,7 @@ impl State {
             connected_clients: 0,
             write_refusal: None,
             persist_request: None,
+            logging: false,
         }
     }
 
@@ -286,11 +326,12 @@ impl State {
         }
     }
 
-    /// Invalidate the WATCHes on `key` in `db`.
+    /// Invalidate the WATCHes on `key` in `db`; wake clients blocked on it.
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
         if self.pending.enabled {
             self.pending.changed.push((db, Box::from(key)));
         }
+        self.blocking.key_changed(db, key);
         if self.watches.is_empty() {
             return;
         }
@@ -314,6 +355,8 @@ impl State {
     /// SWAPDB `a` `b`: invalidate the WATCHes in either db on keys present in either.
     pub fn signal_swap(&mut self, a: usize, b: usize) {
         self.pending.changed_all |= self.pending.enabled;
+        self.blocking.db_changed(a);
+        self.blocking.db_changed(b);
         for ((d, key), ids) in &self.watches {
             if (*d == a || *d == b)
                 && (self.ks.db(a).get(key).is_some() || self.ks.db(b).get(key).is_some())
@@ -378,10 +421,12 @@ impl State {
         for (db, key) in deleted {
             self.stats.expired_keys += 1;
             self.signal_modified(db, &key);
-            self.effects.push(Effect {
-                db,
-                args: vec![Bytes::from_static(b"DEL"), Bytes::from(key.into_vec())],
-            });
+            if self.logging {
+                self.effects.push(Effect {
+                    db,
+                    args: vec![Bytes::from_static(b"DEL"), Bytes::from(key.into_vec())],
+                });
+            }
         }
         n
     }

@@ -56,8 +56,8 @@ fn reply_string_or_nil(ctx: &mut Ctx, key: &[u8]) -> bool {
 }
 
 pub fn get(ctx: &mut Ctx) {
-    let key = ctx.args[1].clone();
-    reply_string_or_nil(ctx, &key);
+    let args = ctx.args;
+    reply_string_or_nil(ctx, &args[1]);
 }
 
 /// Expiry options shared by SET and GETEX.
@@ -137,6 +137,9 @@ fn delete_and_log(ctx: &mut Ctx, key: &[u8]) {
 
 /// Log `SET key value` with the expiry made absolute.
 fn propagate_set(ctx: &mut Ctx, key: &Bytes, value: &Bytes, expiry: Expiry) {
+    if !ctx.st.logging {
+        return;
+    }
     let mut args = vec![Bytes::from_static(b"SET"), key.clone(), value.clone()];
     match expiry {
         Expiry::At(t) => {
@@ -178,9 +181,31 @@ pub fn set(ctx: &mut Ctx) {
             None => return,
         }
     }
-    let key = ctx.args[1].clone();
-    let value = ctx.args[2].clone();
-    let (exists, old) = match ctx.lookup(&key) {
+    let args = ctx.args;
+    let (key, value) = (&args[1], &args[2]);
+    if !(nx || xx || get) && expire_opt.is_none() {
+        // Plain SET: one probe. An expired old value is simply overwritten, so it needs no
+        // lookup (and no DEL in the log) first.
+        let db = ctx.sess.db;
+        ctx.st.observe(db, key);
+        let expire = if expiry == Expiry::KeepTtl {
+            None
+        } else {
+            Some(0)
+        };
+        ctx.st
+            .ks
+            .db_mut(db)
+            .upsert(key, Value::from_bytes(value), expire);
+        ctx.modified(key);
+        if args.len() == 3 {
+            ctx.propagate_self();
+        } else {
+            propagate_set(ctx, key, value, expiry);
+        }
+        return ctx.out.ok();
+    }
+    let (exists, old) = match ctx.lookup(key) {
         None => (false, None),
         Some(_) if !get => (true, None),
         Some(e) if e.value.kind() != Kind::String => return ctx.error(WRONGTYPE),
@@ -198,11 +223,11 @@ pub fn set(ctx: &mut Ctx) {
         }
         return;
     }
-    store(ctx, &key, &value, expiry);
+    store(ctx, key, value, expiry);
     if expired_on_arrival(ctx, expiry) {
-        delete_and_log(ctx, &key);
+        delete_and_log(ctx, key);
     } else {
-        propagate_set(ctx, &key, &value, expiry);
+        propagate_set(ctx, key, value, expiry);
     }
     if !get {
         ctx.out.ok();

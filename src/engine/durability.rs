@@ -479,7 +479,8 @@ impl Durability {
         let _ = self.files.manifest.install_base(base_seq);
     }
 
-    /// Bytes of all live log files (for automatic rewrites).
+    /// Bytes of the live base snapshot and log files (`aof_current_size`; what automatic
+    /// rewrites compare against the size after the last rewrite).
     pub fn log_bytes(&self) -> u64 {
         let w = lock(&self.shared.writer);
         self.log_bytes_locked(&w)
@@ -494,7 +495,14 @@ impl Durability {
             .filter(|e| self.files.dir.join(&e.name) != w.path())
             .filter_map(|e| self.files.vfs.file_len(&self.files.dir.join(&e.name)).ok())
             .sum();
-        others + w.written().offset
+        let base = self
+            .files
+            .manifest
+            .base
+            .as_ref()
+            .and_then(|b| self.files.vfs.file_len(&self.files.dir.join(&b.name)).ok())
+            .unwrap_or(0);
+        base + others + w.written().offset
     }
 
     pub fn dir(&self) -> &Path {

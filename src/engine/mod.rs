@@ -6,6 +6,7 @@
 //! engine (one lock acquisition per pipelined batch) is what serialises execution.
 
 pub mod durability;
+pub mod snapshot;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,14 +15,30 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::{info, warn};
 
-use crate::command::{self, ClientInfo, KillHandle, Session, Shutdown, State};
+use crate::command::{self, ClientInfo, KillHandle, PersistRequest, Session, Shutdown, State};
 use crate::config::{Config, FsyncPolicy};
+use crate::keyspace::Entry;
+use crate::persistence::snapshot::{load_snapshot, SnapshotLimits};
 use crate::persistence::{
     DataDir, RealFs, Record, RecoveryError, RecoveryOptions, ReplayError, Vfs,
 };
 use crate::protocol::{Args, ReplyBuf};
 
 pub use durability::{exit_on_fatal, Durability, FatalHook, LogDir, SyncShared, TXN_RECORD};
+use snapshot::{Install, JobResult, SnapshotJob};
+
+/// Entries a snapshot pump step encodes while holding the engine (about a millisecond).
+pub const SNAPSHOT_STEP: usize = 8192;
+
+enum JobKind {
+    Bgsave { dirty_at_start: u64 },
+    Rewrite { base_seq: u64 },
+}
+
+struct ActiveJob {
+    job: SnapshotJob,
+    kind: JobKind,
+}
 
 pub type SharedEngine = Arc<Mutex<Engine>>;
 
@@ -42,6 +59,9 @@ pub struct BatchOutcome {
     pub wait_lsn: u64,
     /// The log could not take the batch's effects: send this error instead of the replies.
     pub log_failed: Option<String>,
+    /// The client blocked (BLPOP and friends; see `command::blocking`): its deadline in
+    /// Unix ms (0 = none). The batch's commands after the blocking one are left in `cmds`.
+    pub blocked: Option<u64>,
 }
 
 /// How the engine does its file I/O.
@@ -68,6 +88,11 @@ pub struct Engine {
     pub st: State,
     expire_cursor: (usize, usize),
     dur: Option<Durability>,
+    vfs: Arc<dyn Vfs>,
+    job: Option<ActiveJob>,
+    bgsave_scheduled: bool,
+    rewrite_scheduled: bool,
+    last_bgsave_try_ms: u64,
 }
 
 /// Apply one log record to the state (replay at startup).
@@ -92,13 +117,39 @@ pub fn apply_record(st: &mut State, rec: &Record, now: u64) -> Result<(), String
     command::replay(st, rec.db as usize, rec.args.clone(), now)
 }
 
+/// Load a snapshot file into the (empty) keyspace. Returns the number of keys.
+fn load_into(st: &mut State, vfs: &dyn Vfs, path: &std::path::Path) -> Result<u64, EngineError> {
+    let dbs = st.ks.db_count();
+    let info = load_snapshot(vfs, path, SnapshotLimits::default(), 2, |db: u16, e: Entry| {
+        let db = db as usize;
+        if db >= dbs {
+            return Err(format!(
+                "the snapshot has data in db {db} but only {dbs} databases are configured (raise 'databases')"
+            ));
+        }
+        st.ks.db_mut(db).insert(e);
+        Ok(())
+    })
+    .map_err(|e| EngineError::Replay(format!("loading snapshot {}: {e}", path.display())))?;
+    Ok(info.keys)
+}
+
 impl Engine {
     /// An engine without a log (`appendonly no`).
     pub fn new(config: Config) -> Self {
+        Self::bare(State::new(config), None, Arc::new(RealFs))
+    }
+
+    fn bare(st: State, dur: Option<Durability>, vfs: Arc<dyn Vfs>) -> Self {
         Engine {
-            st: State::new(config),
+            st,
             expire_cursor: (0, 0),
-            dur: None,
+            dur,
+            vfs,
+            job: None,
+            bgsave_scheduled: false,
+            rewrite_scheduled: false,
+            last_bgsave_try_ms: 0,
         }
     }
 
@@ -114,10 +165,22 @@ impl Engine {
             fatal,
             prealloc_chunk,
         } = o;
-        if !config.appendonly {
-            return Ok(Self::new(config));
-        }
         let dir: PathBuf = config.dir.clone();
+        if !config.appendonly {
+            // Without the log, the last snapshot (`dbfilename`) is the dataset, as in Redis.
+            let mut st = State::new(config);
+            let dump = dir.join(&st.config.dbfilename);
+            if vfs.exists(&dump).unwrap_or(false) {
+                let t0 = Instant::now();
+                let n = load_into(&mut st, &*vfs, &dump)?;
+                info!(
+                    "DB loaded from {}: {n} keys in {:.3} seconds",
+                    dump.display(),
+                    t0.elapsed().as_secs_f64()
+                );
+            }
+            return Ok(Self::bare(st, None, vfs));
+        }
         let mut opts = RecoveryOptions {
             load_truncated: config.aof_load_truncated,
             ..RecoveryOptions::default()
@@ -129,6 +192,10 @@ impl Engine {
         let t0 = Instant::now();
         let log_config = opts.log;
         let data = DataDir::open(vfs.clone(), &dir, opts)?;
+        if let Some(base) = data.base_path() {
+            let n = load_into(&mut st, &*vfs, &base)?;
+            info!("base snapshot {} loaded: {n} keys", base.display());
+        }
         st.replaying = true;
         st.persist.loading = true;
         let now = crate::util::now_ms();
@@ -142,6 +209,7 @@ impl Engine {
                 )),
             })?;
         st.replaying = false;
+        st.logging = true;
         st.persist.loading = false;
         st.effects.clear();
         st.dirty = 0;
@@ -177,12 +245,9 @@ impl Engine {
         st.pending.last_lsn = dur.last_lsn();
         st.persist.aof_enabled = true;
         st.persist.aof_last_write_ok = true;
-        st.persist.aof_current_size = dur.written_size();
-        Ok(Engine {
-            st,
-            expire_cursor: (0, 0),
-            dur: Some(dur),
-        })
+        st.persist.aof_current_size = dur.log_bytes();
+        st.persist.aof_base_size = st.persist.aof_current_size;
+        Ok(Self::bare(st, Some(dur), vfs))
     }
 
     pub fn shared(self) -> SharedEngine {
@@ -228,6 +293,9 @@ impl Engine {
                 lib_name: Default::default(),
                 lib_ver: Default::default(),
                 kill: Some(kill),
+                sub: 0,
+                psub: 0,
+                outbox: None,
             },
         );
         self.st.stats.total_connections += 1;
@@ -237,8 +305,18 @@ impl Engine {
         s
     }
 
+    /// Give a connected session the outbox its connection drains (pub/sub messages).
+    pub fn attach_outbox(&mut self, sess: &mut Session, outbox: Arc<command::Outbox>) {
+        if let Some(c) = self.st.clients.by_id.get_mut(&sess.id) {
+            c.outbox = Some(outbox.clone());
+        }
+        sess.outbox = Some(outbox);
+    }
+
     pub fn disconnect(&mut self, sess: &mut Session) {
         self.st.unwatch_all(sess);
+        self.st.blocking.remove(sess.id);
+        command::pubsub_disconnect(&mut self.st, sess);
         self.st.clients.by_id.remove(&sess.id);
         self.st.connected_clients = self.st.connected_clients.saturating_sub(1);
     }
@@ -267,10 +345,20 @@ impl Engine {
             self.st.persist.aof_last_write_ok = self.st.write_refusal.is_none();
         }
         self.st.pending.needed = 0;
-        for args in cmds.drain(..) {
+        let mut done = 0;
+        while done < cmds.len() {
+            let args = std::mem::take(&mut cmds[done]);
+            done += 1;
             command::dispatch(&mut self.st, sess, args, out, now);
-            if self.st.persist_request.take().is_some() {
-                out.error("ERR snapshots are not available in this build yet");
+            if self.st.blocking.has_ready() {
+                command::blocking::serve_ready(&mut self.st, now);
+            }
+            if let Some(deadline) = sess.blocking.blocked.take() {
+                outcome.blocked = Some(deadline);
+                break;
+            }
+            if let Some(req) = self.st.persist_request.take() {
+                self.persist_command(req, out);
             }
             if let Some(s) = self.st.shutdown {
                 outcome.shutdown = Some(s);
@@ -280,11 +368,20 @@ impl Engine {
                 break;
             }
         }
-        cmds.clear();
+        if outcome.blocked.is_some() {
+            cmds.drain(..done);
+        } else {
+            cmds.clear();
+        }
         match self.log_effects() {
-            Ok(own) => outcome.wait_lsn = own.max(self.st.pending.needed),
+            Ok(own) => {
+                outcome.wait_lsn = own.max(self.st.pending.needed);
+                command::blocking::finish_served(&mut self.st, Ok(own));
+            }
             Err(e) => {
-                outcome.log_failed = Some(format!("MISCONF Errors writing to the AOF file: {e}"))
+                let msg = format!("MISCONF Errors writing to the AOF file: {e}");
+                command::blocking::finish_served(&mut self.st, Err(&msg));
+                outcome.log_failed = Some(msg);
             }
         }
         command::server_sync_client(&mut self.st, sess, now);
@@ -325,6 +422,9 @@ impl Engine {
     /// that failed for lack of space, and refreshing INFO persistence figures.
     pub fn tick(&mut self) {
         let now = crate::util::now_ms();
+        command::pubsub_tick(&mut self.st, now);
+        self.automatic_persistence(now);
+        self.refresh_persist_info();
         let mut cursor = self.expire_cursor;
         self.st.active_expire_cycle(now, &mut cursor, 20_000);
         self.expire_cursor = cursor;
@@ -342,6 +442,326 @@ impl Engine {
         }
     }
 
+    /// Carry out SAVE / BGSAVE / BGREWRITEAOF and write the reply, as Redis words it.
+    fn persist_command(&mut self, req: PersistRequest, out: &mut ReplyBuf) {
+        let busy = self
+            .job
+            .as_ref()
+            .map(|j| matches!(j.kind, JobKind::Rewrite { .. }));
+        match req {
+            PersistRequest::Save => {
+                if busy.is_some() {
+                    return out.error("ERR Background save already in progress");
+                }
+                match self.save_now() {
+                    Ok(()) => out.ok(),
+                    Err(e) => out.error(&format!("ERR {e}")),
+                }
+            }
+            PersistRequest::Bgsave { schedule } => match busy {
+                Some(false) => out.error("ERR Background save already in progress"),
+                Some(true) if schedule => {
+                    self.bgsave_scheduled = true;
+                    out.simple("Background saving scheduled");
+                }
+                Some(true) => out.error("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."),
+                None => match self.start_bgsave() {
+                    Ok(()) => out.simple("Background saving started"),
+                    Err(e) => out.error(&format!("ERR {e}")),
+                },
+            },
+            PersistRequest::Rewrite => {
+                if self.dur.is_none() {
+                    return out.error("ERR the append-only log is off (appendonly no): there is nothing to rewrite");
+                }
+                match busy {
+                    Some(true) => out.error("ERR Background append only file rewriting already in progress"),
+                    Some(false) => {
+                        self.rewrite_scheduled = true;
+                        out.simple("Background append only file rewriting scheduled");
+                    }
+                    None => match self.start_rewrite() {
+                        Ok(()) => out.simple("Background append only file rewriting started"),
+                        Err(e) => out.error(&format!("ERR {e}")),
+                    },
+                }
+            }
+        }
+        self.refresh_persist_info();
+    }
+
+    /// BGSAVE: snapshot into `dbfilename` (write temp, fsync, rename, fsync dir).
+    fn start_bgsave(&mut self) -> Result<(), String> {
+        let dir = self.st.config.dir.clone();
+        self.vfs
+            .create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join(&self.st.config.dbfilename);
+        let tmp = dir.join(format!(
+            "temp-{}-{}.strata",
+            std::process::id(),
+            self.st.config.dbfilename
+        ));
+        let lsn = self.dur.as_ref().map_or(0, |d| d.last_lsn());
+        let vfs = self.vfs.clone();
+        let tmp2 = tmp.clone();
+        let install: Install = Box::new(move |_| {
+            vfs.rename(&tmp2, &path)
+                .map_err(|e| format!("rename: {e}"))?;
+            vfs.sync_dir(&dir).map_err(|e| format!("sync dir: {e}"))
+        });
+        self.last_bgsave_try_ms = crate::util::now_ms();
+        let job = SnapshotJob::start(&mut self.st.ks, self.vfs.clone(), tmp, lsn, install)?;
+        info!("Background saving started");
+        self.job = Some(ActiveJob {
+            job,
+            kind: JobKind::Bgsave {
+                dirty_at_start: self.st.dirty,
+            },
+        });
+        Ok(())
+    }
+
+    /// BGREWRITEAOF: a new base snapshot + a fresh log from this instant, swapped in by
+    /// the manifest once the base is durable.
+    fn start_rewrite(&mut self) -> Result<(), String> {
+        let d = self.dur.as_mut().ok_or("the append-only log is off")?;
+        // Whatever this batch logged so far must be in the old log before it closes.
+        let pending = std::mem::take(&mut self.st.effects);
+        if !pending.is_empty() {
+            let mut effects = pending;
+            d.log_effects(&mut effects)?;
+        }
+        let rot = d.rotate()?;
+        let installer = d.installer(rot.base_seq);
+        let install: Install = Box::new(move |_| installer());
+        let job = SnapshotJob::start(
+            &mut self.st.ks,
+            self.vfs.clone(),
+            rot.base_path,
+            rot.lsn,
+            install,
+        )?;
+        info!(
+            "Background append only file rewriting started (base at LSN {})",
+            rot.lsn
+        );
+        self.job = Some(ActiveJob {
+            job,
+            kind: JobKind::Rewrite {
+                base_seq: rot.base_seq,
+            },
+        });
+        Ok(())
+    }
+
+    /// SAVE: take a snapshot now, blocking every client until it is durable (as Redis).
+    fn save_now(&mut self) -> Result<(), String> {
+        self.start_bgsave()?;
+        loop {
+            let job = &mut self.job.as_mut().expect("just started").job;
+            job.pump(&mut self.st.ks, usize::MAX);
+            if job.encoding_done() {
+                break;
+            }
+        }
+        let mut j = self.job.take().expect("just started");
+        let res = j.job.join().expect("encoding done");
+        let ok = res.stats.is_ok();
+        let err = res.stats.as_ref().err().cloned();
+        self.finish_job(j.kind, res);
+        match err {
+            None if ok => Ok(()),
+            e => Err(e.unwrap_or_default()),
+        }
+    }
+
+    /// Advance the snapshot in progress by one bounded step; finish it when its writer is
+    /// done. Returns whether a snapshot is still in progress (the server keeps pumping).
+    pub fn snapshot_pump(&mut self, budget: usize) -> bool {
+        let Some(j) = self.job.as_mut() else {
+            return false;
+        };
+        j.job.pump(&mut self.st.ks, budget);
+        if let Some(res) = j.job.poll() {
+            let j = self.job.take().expect("present");
+            self.finish_job(j.kind, res);
+            self.start_scheduled();
+        }
+        self.refresh_persist_info();
+        self.job.is_some()
+    }
+
+    fn finish_job(&mut self, kind: JobKind, res: JobResult) {
+        let now = crate::util::now_ms();
+        let secs = (now.saturating_sub(res.started_ms) / 1000) as i64;
+        let p = &mut self.st.persist;
+        match (&kind, &res.stats) {
+            (JobKind::Bgsave { dirty_at_start }, Ok(stats)) => {
+                info!(
+                    "Background saving terminated with success: {} keys, {} bytes",
+                    stats.keys, stats.file_bytes
+                );
+                p.rdb_last_bgsave_ok = true;
+                p.last_save_ms = now;
+                self.st.dirty = self.st.dirty.saturating_sub(*dirty_at_start);
+                p.last_snapshot_error.clear();
+            }
+            (JobKind::Bgsave { .. }, Err(e)) => {
+                warn!("Background saving failed: {e}");
+                p.rdb_last_bgsave_ok = false;
+                p.last_snapshot_error = format!("bgsave: {e}");
+            }
+            (JobKind::Rewrite { base_seq }, Ok(stats)) => {
+                info!(
+                    "Background AOF rewrite finished successfully: base of {} keys, {} bytes",
+                    stats.keys, stats.file_bytes
+                );
+                p.aof_last_bgrewrite_ok = true;
+                p.last_snapshot_error.clear();
+                if let Some(d) = self.dur.as_mut() {
+                    d.install_base(*base_seq);
+                    p.aof_base_size = d.log_bytes();
+                }
+            }
+            (JobKind::Rewrite { .. }, Err(e)) => {
+                warn!("Background AOF rewrite failed: {e}; the previous base and logs stay authoritative");
+                p.aof_last_bgrewrite_ok = false;
+                p.last_snapshot_error = format!("bgrewriteaof: {e}");
+            }
+        }
+        let cow = res_peak(&res);
+        match kind {
+            JobKind::Bgsave { .. } => {
+                p.rdb_last_bgsave_time_sec = secs;
+                p.rdb_last_cow_size = cow;
+            }
+            JobKind::Rewrite { .. } => {
+                p.aof_last_rewrite_time_sec = secs;
+                p.aof_last_cow_size = cow;
+            }
+        }
+    }
+
+    fn start_scheduled(&mut self) {
+        if self.job.is_some() {
+            return;
+        }
+        if std::mem::take(&mut self.rewrite_scheduled) {
+            if let Err(e) = self.start_rewrite() {
+                warn!("scheduled AOF rewrite could not start: {e}");
+            }
+        } else if std::mem::take(&mut self.bgsave_scheduled) {
+            if let Err(e) = self.start_bgsave() {
+                warn!("scheduled BGSAVE could not start: {e}");
+            }
+        }
+    }
+
+    /// `save <seconds> <changes>` rules and automatic log rewrites.
+    fn automatic_persistence(&mut self, now: u64) {
+        if self.job.is_some() {
+            return;
+        }
+        let last_save = if self.st.persist.last_save_ms == 0 {
+            self.st.stats.start_ms
+        } else {
+            self.st.persist.last_save_ms
+        };
+        let rules: Vec<u64> = self
+            .st
+            .config
+            .save
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        // After a failed BGSAVE, retry no sooner than 5 s later (as Redis).
+        let may_retry = self.st.persist.rdb_last_bgsave_ok
+            || now.saturating_sub(self.last_bgsave_try_ms) > 5000;
+        for pair in rules.chunks(2) {
+            if let [secs, changes] = *pair {
+                if self.st.dirty >= changes
+                    && now.saturating_sub(last_save) >= secs * 1000
+                    && may_retry
+                {
+                    info!("{changes} changes in {secs} seconds. Saving...");
+                    if let Err(e) = self.start_bgsave() {
+                        warn!("automatic BGSAVE could not start: {e}");
+                    }
+                    return;
+                }
+            }
+        }
+        let pct = self.st.config.auto_aof_rewrite_percentage;
+        if let (Some(d), true) = (self.dur.as_ref(), pct > 0) {
+            let size = d.log_bytes();
+            let base = self.st.persist.aof_base_size.max(1);
+            if size >= self.st.config.auto_aof_rewrite_min_size
+                && size.saturating_sub(base) * 100 / base >= pct
+            {
+                info!(
+                    "Starting automatic rewriting of AOF on {}% growth",
+                    size.saturating_sub(base) * 100 / base
+                );
+                if let Err(e) = self.start_rewrite() {
+                    warn!("automatic AOF rewrite could not start: {e}");
+                    self.st.persist.aof_last_bgrewrite_ok = false;
+                    self.st.persist.last_snapshot_error = format!("bgrewriteaof: {e}");
+                }
+            }
+        }
+    }
+
+    fn refresh_persist_info(&mut self) {
+        let now = crate::util::now_ms();
+        let p = &mut self.st.persist;
+        let (bgsave, rewrite) = match self.job.as_ref().map(|j| &j.kind) {
+            Some(JobKind::Bgsave { .. }) => (true, false),
+            Some(JobKind::Rewrite { .. }) => (false, true),
+            None => (false, false),
+        };
+        let running = self
+            .job
+            .as_ref()
+            .map_or(-1, |j| (now.saturating_sub(j.job.started_ms) / 1000) as i64);
+        p.rdb_bgsave_in_progress = bgsave;
+        p.aof_rewrite_in_progress = rewrite;
+        p.rdb_current_bgsave_time_sec = if bgsave { running } else { -1 };
+        p.aof_current_rewrite_time_sec = if rewrite { running } else { -1 };
+        p.aof_rewrite_scheduled = self.rewrite_scheduled;
+        if let Some(d) = &self.dur {
+            p.aof_current_size = d.log_bytes();
+        }
+    }
+
+    /// What SHUTDOWN does with snapshots: SAVE (or the default with `save` rules set)
+    /// writes one; NOSAVE does not. A snapshot in progress is abandoned: the files it
+    /// would replace stay authoritative.
+    pub fn shutdown_persist(&mut self, mode: Shutdown) -> Result<(), String> {
+        if let Some(mut j) = self.job.take() {
+            self.st.ks.abort_snapshot();
+            drop(j.job.join_abandoned());
+            info!("abandoned the snapshot in progress for shutdown");
+        }
+        let save = match mode {
+            Shutdown::Save => true,
+            Shutdown::Default => !self.st.config.save.trim().is_empty() && self.st.dirty > 0,
+            Shutdown::NoSave => false,
+        };
+        if save {
+            info!("Saving the final snapshot before exiting.");
+            self.save_now()?;
+        }
+        Ok(())
+    }
+
+    /// Run the snapshot in progress to completion (tests, shutdown).
+    pub fn finish_snapshot(&mut self) {
+        while self.snapshot_pump(usize::MAX) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     /// Flush and fsync the log (clean shutdown). Idempotent.
     pub fn close(&mut self) -> Result<(), String> {
         match self.dur.take() {
@@ -349,4 +769,8 @@ impl Engine {
             None => Ok(()),
         }
     }
+}
+
+fn res_peak(res: &JobResult) -> u64 {
+    res.peak_bytes
 }

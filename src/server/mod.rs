@@ -227,6 +227,7 @@ async fn serve(
         tokio::spawn(accept_loop(l, shared.clone()));
     }
     tokio::spawn(ticker(shared.clone()));
+    tokio::spawn(snapshot_pump(shared.clone()));
     if handle_signals {
         tokio::spawn(signals(shared.clone()));
     }
@@ -243,6 +244,9 @@ async fn serve(
     // Close every connection: in-flight batches have completed because each holds the
     // engine lock for its whole batch and we take it here.
     let mut eng = Engine::lock(&engine);
+    if let Err(e) = eng.shutdown_persist(mode) {
+        error!("the final snapshot failed: {e}");
+    }
     let closed = eng.close();
     for c in eng.st.clients.by_id.values() {
         if let Some(k) = &c.kill {
@@ -290,6 +294,23 @@ async fn ticker(shared: Arc<Shared>) {
             _ = stop.changed() => return,
         }
         Engine::lock(&shared.engine).tick();
+    }
+}
+
+/// Drive a snapshot in progress: one bounded step per turn of the event loop, so the
+/// engine is never held for more than about a millisecond and clients interleave.
+async fn snapshot_pump(shared: Arc<Shared>) {
+    let mut stop = shared.stop.subscribe();
+    loop {
+        let active = Engine::lock(&shared.engine).snapshot_pump(crate::engine::SNAPSHOT_STEP);
+        if active {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 
