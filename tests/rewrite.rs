@@ -268,3 +268,53 @@ fn power_loss_at_every_step_of_a_rewrite_keeps_acknowledged_writes() {
     }
     assert!(points > 100, "only {points} crash points exercised");
 }
+
+#[test]
+fn disk_full_during_rewrite_keeps_old_files_and_a_later_rewrite_succeeds() {
+    let sim = SimFs::new(9);
+    let fatal = Arc::new(AtomicBool::new(false));
+    let mut e = open(Arc::new(sim.clone()), "/data", FsyncPolicy::Everysec, fatal.clone()).unwrap();
+    let mut s = Session::new(1, true);
+    // Incompressible values, so the base really needs its ~400 KB.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..200 {
+        let big: String = (0..2000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b'!' + (x % 90) as u8)
+            })
+            .collect();
+        cmd(&mut e, &mut s, &["SET", &format!("k{i}"), &big]);
+    }
+    // Room for the new log's preallocation but not for a 400 KB base.
+    sim.set_capacity(Some(sim.used_bytes() + 64 * 1024));
+    let (r, _) = cmd(&mut e, &mut s, &["BGREWRITEAOF"]);
+    if r == Frame::Simple("Background append only file rewriting started".into()) {
+        e.finish_snapshot();
+    }
+    assert!(!e.st.persist.aof_last_bgrewrite_ok, "the rewrite must fail on a full disk");
+    assert!(
+        e.st.persist.last_snapshot_error.starts_with("bgrewriteaof: "),
+        "{}",
+        e.st.persist.last_snapshot_error
+    );
+    let (info, _) = cmd(&mut e, &mut s, &["INFO", "persistence"]);
+    let text = String::from_utf8(info.as_bytes().unwrap().to_vec()).unwrap();
+    assert!(text.contains("aof_last_bgrewrite_status:err"), "{text}");
+    // Space returns: writes go on and a later rewrite succeeds.
+    sim.set_capacity(None);
+    e.tick();
+    assert_eq!(cmd(&mut e, &mut s, &["SET", "after", "1"]).0, Frame::Simple("OK".into()));
+    let (r, _) = cmd(&mut e, &mut s, &["BGREWRITEAOF"]);
+    assert_eq!(r, Frame::Simple("Background append only file rewriting started".into()));
+    e.finish_snapshot();
+    assert!(e.st.persist.aof_last_bgrewrite_ok, "{}", e.st.persist.last_snapshot_error);
+    let before = digest(&e);
+    e.close().unwrap();
+    drop(e);
+    sim.crash();
+    let e = open(Arc::new(sim.clone()), "/data", FsyncPolicy::Everysec, fatal).unwrap();
+    assert_eq!(digest(&e), before);
+}
