@@ -156,7 +156,7 @@ pub fn scan(ctx: &mut Ctx) {
 
 /// A SCAN cursor as Redis reads it with strtoul: an optional sign then digits, where a
 /// negative number wraps around ("-1" is the largest cursor).
-fn parse_cursor(s: &[u8]) -> Option<u64> {
+pub(super) fn parse_cursor(s: &[u8]) -> Option<u64> {
     let (neg, digits) = match s.first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),

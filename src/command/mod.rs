@@ -10,6 +10,7 @@
 pub mod blocking;
 mod docs;
 mod keys;
+mod lists;
 mod pubsub;
 mod server;
 mod state;

@@ -13,6 +13,15 @@ use crate::keyspace::{Entry, Value};
 pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 
 pub fn ping(ctx: &mut Ctx) {
+    // A RESP2 client in subscribed mode gets ["pong", message] (the message defaults to
+    // ""), which a client reading pub/sub frames can tell from messages, as in Redis.
+    if ctx.sess.subs.active() && !ctx.sess.resp3 && ctx.args.len() <= 2 {
+        let m = ctx.args.get(1).cloned().unwrap_or_default();
+        ctx.out.array_len(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(&m);
+        return;
+    }
     match ctx.args.len() {
         1 => ctx.out.simple("PONG"),
         2 => {
@@ -164,6 +173,7 @@ pub fn reset(ctx: &mut Ctx) {
     ctx.sess.multi = None;
     ctx.sess.multi_error = false;
     ctx.st.unwatch_all(ctx.sess);
+    super::pubsub::unsubscribe_all(ctx.st, ctx.sess);
     ctx.sess.db = 0;
     ctx.sess.resp3 = false;
     ctx.out.set_resp3(false);
@@ -180,16 +190,37 @@ fn valid_client_name(n: &[u8]) -> bool {
 
 fn client_line(ctx: &Ctx, c: &super::ClientInfo) -> String {
     let now = ctx.now;
+    // Redis's flag letters, in its order.
+    let mut flags = String::new();
+    if c.sub + c.psub > 0 {
+        flags.push('P');
+    }
+    if c.multi >= 0 {
+        flags.push('x');
+    }
+    if ctx.st.blocking.is_blocked(c.id) {
+        flags.push('b');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    // Output waiting for the client: pub/sub messages not yet written (replies are
+    // written before the next command is read).
+    let (oll, omem) = c
+        .outbox
+        .as_ref()
+        .map_or((0, 0), |o| (o.queued_messages(), o.pending()));
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll={oll} omem={omem} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
         c.id,
         c.addr,
         c.laddr,
         String::from_utf8_lossy(&c.name),
         now.saturating_sub(c.created_ms) / 1000,
         now.saturating_sub(c.last_ms) / 1000,
-        if c.multi >= 0 { "x" } else { "N" },
         c.db,
+        c.sub,
+        c.psub,
         c.multi,
         c.last_cmd,
         c.resp,
@@ -209,6 +240,8 @@ pub fn sync_client(st: &mut super::State, sess: &super::Session, now: u64) {
         c.multi = sess.multi.as_ref().map_or(-1, |q| q.len() as i64);
         c.lib_name = sess.lib_name.clone();
         c.lib_ver = sess.lib_ver.clone();
+        c.sub = sess.subs.channel_count();
+        c.psub = sess.subs.pattern_count();
     }
 }
 
@@ -292,9 +325,16 @@ pub fn client(ctx: &mut Ctx) {
                             );
                             return ctx.error(&msg);
                         }
-                        if t.as_slice() != b"normal" {
-                            ids = Some(Vec::new());
-                        }
+                        let class = String::from_utf8_lossy(&t).into_owned();
+                        ids = Some(
+                            ctx.st
+                                .clients
+                                .by_id
+                                .values()
+                                .filter(|c| c.class() == class)
+                                .map(|c| c.id)
+                                .collect(),
+                        );
                     }
                     b"ID" if n > 3 => {
                         let mut v = Vec::new();
@@ -406,7 +446,7 @@ fn client_kill(ctx: &mut Ctx) {
                 b"ID" => crate::util::parse_i64_strict(v) == Some(c.id as i64),
                 b"ADDR" => c.addr.as_bytes() == v.as_ref(),
                 b"LADDR" => c.laddr.as_bytes() == v.as_ref(),
-                b"TYPE" => v.eq_ignore_ascii_case(b"normal"),
+                b"TYPE" => v.eq_ignore_ascii_case(c.class().as_bytes()),
                 b"USER" => v.as_ref() == b"default",
                 _ => false,
             });
@@ -574,7 +614,13 @@ pub fn rss_bytes() -> u64 {
 
 /// Bytes of the dataset plus per-client bookkeeping: the INFO `used_memory` estimate.
 pub fn used_memory(st: &super::State) -> u64 {
-    (st.ks.mem_size() + st.clients.by_id.len() * 1024 + 1024 * 1024) as u64
+    st.ks.mem_size() as u64 + clients_memory(st) + 1024 * 1024
+}
+
+/// Per-client bookkeeping plus the pub/sub output waiting for clients (INFO
+/// `mem_clients_normal`, part of `used_memory`).
+pub fn clients_memory(st: &super::State) -> u64 {
+    (st.clients.by_id.len() * 1024) as u64 + st.pubsub.pending_bytes()
 }
 
 pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
@@ -605,8 +651,8 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
     if want("clients") {
         let _ = write!(
             o,
-            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\n\r\n",
-            st.connected_clients, st.config.maxclients
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\n\r\n",
+            st.connected_clients, st.config.maxclients, st.blocking.blocked_clients()
         );
     }
     if want("memory") {
@@ -614,7 +660,7 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         let rss = rss_bytes();
         let _ = write!(
             o,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_clients_normal:{}\r\nmem_allocator:mimalloc\r\n\r\n",
             human_bytes(used),
             human_bytes(rss),
             st.ks.mem_size(),
@@ -622,6 +668,7 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
             human_bytes(st.config.maxmemory),
             st.config.maxmemory_policy,
             if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+            clients_memory(st),
         );
     }
     if want("persistence") {
@@ -663,7 +710,7 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         let s = &st.stats;
         let _ = write!(
             o,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nclient_output_buffer_limit_disconnections:{}\r\n\r\n",
             s.total_connections,
             s.total_commands,
             s.net_input_bytes,
@@ -672,6 +719,9 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
             s.expired_keys,
             s.keyspace_hits,
             s.keyspace_misses,
+            st.pubsub.channel_count(),
+            st.pubsub.pattern_count(),
+            s.client_output_buffer_limit_disconnections,
         );
     }
     if want("replication") {
@@ -1005,13 +1055,18 @@ pub fn command(ctx: &mut Ctx) {
     }
 }
 
-pub fn debug(ctx: &mut Ctx) {
-    let allowed = match ctx.st.config.enable_debug_command.as_str() {
+/// Whether `enable-debug-command` lets this session run DEBUG (replay always may).
+pub(super) fn debug_allowed(st: &super::State, sess: &super::Session) -> bool {
+    let allowed = match st.config.enable_debug_command.as_str() {
         "yes" => true,
-        "local" => ctx.sess.local,
+        "local" => sess.local,
         _ => false,
     };
-    if !allowed && !ctx.st.replaying {
+    allowed || st.replaying
+}
+
+pub fn debug(ctx: &mut Ctx) {
+    if !debug_allowed(ctx.st, ctx.sess) {
         return ctx.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
     }
     let sub = ctx.args[1].to_ascii_uppercase();
@@ -1036,6 +1091,9 @@ pub fn debug(ctx: &mut Ctx) {
             ctx.out.ok();
         }
         b"POPULATE" if (3..=5).contains(&ctx.args.len()) => populate(ctx),
+        b"RELOAD" if ctx.args.len() == 2 => {
+            ctx.st.persist_request = Some(super::PersistRequest::Reload);
+        }
         b"OBJECT" if ctx.args.len() == 3 => {
             let key = ctx.args[2].clone();
             let Some(e) = ctx.lookup(&key) else {
@@ -1053,6 +1111,7 @@ pub fn debug(ctx: &mut Ctx) {
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "OBJECT <key>",
                 "POPULATE <count> [<prefix>] [<size>]",
+                "RELOAD",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "SLEEP <seconds>",
                 "HELP",

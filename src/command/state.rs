@@ -25,8 +25,12 @@ pub struct Effect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PersistRequest {
     Save,
-    Bgsave { schedule: bool },
+    Bgsave {
+        schedule: bool,
+    },
     Rewrite,
+    /// DEBUG RELOAD: save a snapshot, empty the keyspace, load the snapshot back.
+    Reload,
 }
 
 /// How SHUTDOWN asked the server to stop.

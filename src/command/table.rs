@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::{keys, server, strings, transactions, Ctx};
+use super::{keys, lists, pubsub, server, strings, transactions, Ctx};
 
 pub type Handler = fn(&mut Ctx);
 
@@ -150,6 +150,37 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("discard", 1, "noscript loading stale fast", NOKEY, "transactions", "Discards a transaction.", transactions::discard),
     cmd!("watch", -2, "noscript loading stale fast", (1, -1, 1), "transactions", "Monitors changes to keys to determine the execution of a transaction.", transactions::watch),
     cmd!("unwatch", 1, "noscript loading stale fast", NOKEY, "transactions", "Forgets about watched keys of a transaction.", transactions::unwatch),
+    // pubsub
+    cmd!("subscribe", -2, "pubsub noscript loading stale", NOKEY, "pubsub", "Listens for messages published to channels.", pubsub::subscribe),
+    cmd!("unsubscribe", -1, "pubsub noscript loading stale", NOKEY, "pubsub", "Stops listening to messages posted to channels.", pubsub::unsubscribe),
+    cmd!("psubscribe", -2, "pubsub noscript loading stale", NOKEY, "pubsub", "Listens for messages published to channels that match one or more patterns.", pubsub::psubscribe),
+    cmd!("punsubscribe", -1, "pubsub noscript loading stale", NOKEY, "pubsub", "Stops listening to messages published to channels that match one or more patterns.", pubsub::punsubscribe),
+    cmd!("publish", 3, "pubsub loading stale fast", NOKEY, "pubsub", "Posts a message to a channel.", pubsub::publish),
+    cmd!("pubsub", -2, "", NOKEY, "pubsub", "A container for Pub/Sub commands.", pubsub::pubsub),
+    // lists
+    cmd!("lpush", -3, "write denyoom fast", KEY1, "list", "Prepend one or multiple elements to a list", lists::lpush),
+    cmd!("rpush", -3, "write denyoom fast", KEY1, "list", "Append one or multiple elements to a list", lists::rpush),
+    cmd!("lpushx", -3, "write denyoom fast", KEY1, "list", "Prepend an element to a list, only if the list exists", lists::lpushx),
+    cmd!("rpushx", -3, "write denyoom fast", KEY1, "list", "Append an element to a list, only if the list exists", lists::rpushx),
+    cmd!("lpop", -2, "write fast", KEY1, "list", "Remove and get the first elements in a list", lists::lpop),
+    cmd!("rpop", -2, "write fast", KEY1, "list", "Remove and get the last elements in a list", lists::rpop),
+    cmd!("llen", 2, "readonly fast", KEY1, "list", "Get the length of a list", lists::llen),
+    cmd!("lrange", 4, "readonly", KEY1, "list", "Get a range of elements from a list", lists::lrange),
+    cmd!("lindex", 3, "readonly", KEY1, "list", "Get an element from a list by its index", lists::lindex),
+    cmd!("lset", 4, "write denyoom", KEY1, "list", "Set the value of an element in a list by its index", lists::lset),
+    cmd!("linsert", 5, "write denyoom", KEY1, "list", "Insert an element before or after another element in a list", lists::linsert),
+    cmd!("lrem", 4, "write", KEY1, "list", "Remove elements from a list", lists::lrem),
+    cmd!("ltrim", 4, "write", KEY1, "list", "Trim a list to the specified range", lists::ltrim),
+    cmd!("lpos", -3, "readonly", KEY1, "list", "Return the index of matching elements on a list", lists::lpos),
+    cmd!("lmove", 5, "write denyoom", (1, 2, 1), "list", "Pop an element from a list, push it to another list and return it", lists::lmove),
+    cmd!("rpoplpush", 3, "write denyoom", (1, 2, 1), "list", "Remove the last element in a list, prepend it to another list and return it", lists::rpoplpush),
+    cmd!("lmpop", -4, "write movablekeys", NOKEY, "list", "Pop elements from a list", lists::lmpop),
+    cmd!("blpop", -3, "write noscript blocking", (1, -2, 1), "list", "Remove and get the first element in a list, or block until one is available", lists::blpop),
+    cmd!("brpop", -3, "write noscript blocking", (1, -2, 1), "list", "Remove and get the last element in a list, or block until one is available", lists::brpop),
+    cmd!("blmove", 6, "write denyoom noscript blocking", (1, 2, 1), "list", "Pop an element from a list, push it to another list and return it; or block until one is available", lists::blmove),
+    cmd!("brpoplpush", 4, "write denyoom noscript blocking", (1, 2, 1), "list", "Pop an element from a list, push it to another list and return it; or block until one is available", lists::brpoplpush),
+    cmd!("blmpop", -5, "write blocking movablekeys", NOKEY, "list", "Pop elements from a list, or block until one is available", lists::blmpop),
+    // end lists
 ];
 
 fn index() -> &'static HashMap<&'static str, &'static Spec> {

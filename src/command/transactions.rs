@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::{dispatch, Ctx, Effect};
+use super::{dispatch_queued, Ctx, Effect};
 
 pub fn multi(ctx: &mut Ctx) {
     if ctx.sess.multi.is_some() {
@@ -40,9 +40,12 @@ pub fn exec(ctx: &mut Ctx) {
     }
     let first_effect = ctx.st.effects.len();
     ctx.out.array_len(queued.len());
+    // Blocking commands inside a transaction act as if their timeout had expired.
+    ctx.sess.blocking.deny = true;
     for args in queued {
-        dispatch(ctx.st, ctx.sess, args, ctx.out, ctx.now);
+        dispatch_queued(ctx.st, ctx.sess, args, ctx.out, ctx.now);
     }
+    ctx.sess.blocking.deny = false;
     let n = ctx.st.effects.len() - first_effect;
     if n > 1 {
         let db = ctx.st.effects[first_effect].db;

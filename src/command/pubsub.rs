@@ -1,0 +1,733 @@
+//! Pub/Sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB.
+//!
+//! The registry ([`PubSub`], part of [`State`]) maps channels and patterns to the ids of
+//! the clients subscribed to them; each session keeps its own side ([`Subscriptions`]).
+//! PUBLISH encodes a message once and appends it to each receiver's [`Outbox`], a queue
+//! that the receiver's connection task drains and writes while it also reads commands.
+//! The engine side never blocks: it appends and wakes the task. An outbox counts the
+//! bytes queued or being written, exactly, so `client-output-buffer-limit` disconnects a
+//! subscriber that does not read instead of letting its backlog grow without bound.
+//!
+//! Nothing here is logged: as in Redis, pub/sub is not persisted.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tracing::warn;
+
+use super::{Ctx, Session, Spec, State};
+use crate::config::OutputBufferLimit;
+use crate::protocol::ReplyBuf;
+
+/// Messages for one client that its connection has not written yet.
+///
+/// Each queued message is a complete RESP2 array frame (`*3\r\n$7\r\nmessage\r\n...`).
+/// A RESP3 connection writes it as a push frame (`>3\r\n...`): the two encodings of a
+/// message differ only in that first byte, so one encoding serves every receiver and the
+/// byte count is the same in both protocols.
+pub struct Outbox {
+    inner: Mutex<OutboxInner>,
+    /// Wakes the connection task (called outside the lock).
+    wake: Box<dyn Fn() + Send + Sync>,
+}
+
+#[derive(Default)]
+struct OutboxInner {
+    queue: VecDeque<Bytes>,
+    /// Bytes in `queue`.
+    queued: usize,
+    /// Bytes the connection took from the queue and has not finished writing.
+    in_flight: usize,
+    /// Bytes written since they were last added to INFO's total_net_output_bytes.
+    unreported: u64,
+    /// The client is being disconnected: the queue is dropped and nothing more is queued.
+    closed: bool,
+    /// Since when (Unix ms) the backlog has been at the soft limit or above.
+    soft_since: Option<u64>,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let g = self.lock();
+        f.debug_struct("Outbox")
+            .field("queued", &g.queued)
+            .field("in_flight", &g.in_flight)
+            .field("closed", &g.closed)
+            .finish()
+    }
+}
+
+impl Outbox {
+    /// An outbox whose connection is woken by `wake` when messages arrive.
+    pub fn new(wake: Box<dyn Fn() + Send + Sync>) -> Self {
+        Outbox {
+            inner: Mutex::new(OutboxInner::default()),
+            wake,
+        }
+    }
+
+    /// An outbox no connection drains (sessions without a socket).
+    pub fn detached() -> Self {
+        Self::new(Box::new(|| {}))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, OutboxInner> {
+        // The data stays consistent whatever panicked while holding the lock.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queue one message (a RESP2 array frame). False if the client is being closed.
+    pub fn push(&self, frame: Bytes) -> bool {
+        let was_empty = {
+            let mut g = self.lock();
+            if g.closed {
+                return false;
+            }
+            let was_empty = g.queue.is_empty();
+            g.queued += frame.len();
+            g.queue.push_back(frame);
+            was_empty
+        };
+        // A non-empty queue has a wake-up pending already, or the connection is draining
+        // it and will look again before it waits.
+        if was_empty {
+            (self.wake)();
+        }
+        true
+    }
+
+    /// Bytes queued or being written: the client's pending output.
+    pub fn pending(&self) -> usize {
+        let g = self.lock();
+        g.queued + g.in_flight
+    }
+
+    /// Messages waiting in the queue.
+    pub fn queued_messages(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    /// Move queued messages to `out`, encoded for `out`'s protocol: at least one, then
+    /// more while the total stays within `max` bytes. Returns the bytes moved; they count
+    /// as pending until the connection reports them [`written`](Self::written).
+    pub fn drain(&self, out: &mut ReplyBuf, max: usize) -> usize {
+        let mut taken = Vec::new();
+        let mut n = 0;
+        {
+            let mut g = self.lock();
+            while let Some(f) = g.queue.front() {
+                if n > 0 && n + f.len() > max {
+                    break;
+                }
+                n += f.len();
+                taken.extend(g.queue.pop_front());
+            }
+            g.queued -= n;
+            g.in_flight += n;
+        }
+        for f in &taken {
+            write_frame(out, f);
+        }
+        n
+    }
+
+    /// `n` drained bytes reached the socket.
+    pub fn written(&self, n: usize) {
+        let mut g = self.lock();
+        g.in_flight = g.in_flight.saturating_sub(n);
+        g.unreported += n as u64;
+    }
+
+    /// Drop the backlog and refuse further messages (the client is being disconnected).
+    pub fn close(&self) {
+        {
+            let mut g = self.lock();
+            g.closed = true;
+            g.queue = VecDeque::new();
+            g.queued = 0;
+        }
+        (self.wake)();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Written bytes not yet added to the statistics.
+    pub fn take_unreported(&self) -> u64 {
+        std::mem::take(&mut self.lock().unreported)
+    }
+
+    /// Whether the backlog breaks `lim` at `now` (Unix ms), as Redis's
+    /// checkClientOutputBufferLimits: at or over the hard limit, or at or over the soft
+    /// limit for more than its seconds. Returns which limit, for the log.
+    fn over_limit(&self, lim: &OutputBufferLimit, now: u64) -> Option<&'static str> {
+        let mut g = self.lock();
+        if g.closed {
+            return None;
+        }
+        let used = (g.queued + g.in_flight) as u64;
+        if lim.hard > 0 && used >= lim.hard {
+            return Some("hard");
+        }
+        if lim.soft > 0 && used >= lim.soft {
+            let since = *g.soft_since.get_or_insert(now);
+            if now.saturating_sub(since) > lim.soft_seconds * 1000 {
+                return Some("soft");
+            }
+        } else {
+            g.soft_since = None;
+        }
+        None
+    }
+}
+
+/// Write a queued message (a RESP2 array frame) for `out`'s protocol.
+fn write_frame(out: &mut ReplyBuf, frame: &[u8]) {
+    if out.resp3() {
+        out.raw(b">");
+        out.raw(&frame[1..]);
+    } else {
+        out.raw(frame);
+    }
+}
+
+/// One session's subscriptions.
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    channels: HashSet<Bytes>,
+    /// In subscription order (PUNSUBSCRIBE without arguments follows it, as Redis 7.0).
+    patterns: Vec<Bytes>,
+}
+
+impl Subscriptions {
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Channels plus patterns: the count Redis reports in (un)subscribe confirmations.
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    /// In "subscribed mode" (Redis's CLIENT_PUBSUB flag).
+    pub fn active(&self) -> bool {
+        self.count() > 0
+    }
+}
+
+/// The server-wide registry: who listens to what, and where their messages go.
+#[derive(Debug, Default)]
+pub struct PubSub {
+    channels: HashMap<Bytes, HashSet<u64>>,
+    patterns: HashMap<Bytes, HashSet<u64>>,
+    /// The outbox of every client with at least one subscription.
+    outboxes: HashMap<u64, Arc<Outbox>>,
+}
+
+impl PubSub {
+    /// Channels with at least one subscriber (INFO `pubsub_channels`).
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Distinct patterns with at least one subscriber (INFO `pubsub_patterns`, NUMPAT).
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Output waiting for subscribers, in bytes.
+    pub fn pending_bytes(&self) -> u64 {
+        self.outboxes.values().map(|o| o.pending() as u64).sum()
+    }
+
+    /// The registry key for `name` (shared with sessions), copying it on first use: an
+    /// argument may be a slice of a large read buffer that must not be kept alive.
+    fn key(map: &HashMap<Bytes, HashSet<u64>>, name: &[u8]) -> Bytes {
+        map.get_key_value(name)
+            .map_or_else(|| Bytes::copy_from_slice(name), |(k, _)| k.clone())
+    }
+
+    fn remove(map: &mut HashMap<Bytes, HashSet<u64>>, name: &[u8], id: u64) {
+        if let Some(ids) = map.get_mut(name) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                map.remove(name);
+            }
+        }
+    }
+}
+
+/// A session gains its first subscription: its outbox becomes reachable by publishers.
+fn enter(st: &mut State, sess: &mut Session) {
+    if sess.subs.active() {
+        return;
+    }
+    let outbox = sess
+        .outbox
+        .get_or_insert_with(|| Arc::new(Outbox::detached()))
+        .clone();
+    st.pubsub.outboxes.insert(sess.id, outbox);
+}
+
+/// A session may have lost its last subscription.
+fn leave_if_idle(st: &mut State, sess: &Session) {
+    if !sess.subs.active() {
+        st.pubsub.outboxes.remove(&sess.id);
+    }
+}
+
+fn subscribe_channel(st: &mut State, sess: &mut Session, name: &[u8]) {
+    if sess.subs.channels.contains(name) {
+        return;
+    }
+    enter(st, sess);
+    let key = PubSub::key(&st.pubsub.channels, name);
+    st.pubsub
+        .channels
+        .entry(key.clone())
+        .or_default()
+        .insert(sess.id);
+    sess.subs.channels.insert(key);
+}
+
+fn unsubscribe_channel(st: &mut State, sess: &mut Session, name: &[u8]) {
+    if sess.subs.channels.remove(name) {
+        PubSub::remove(&mut st.pubsub.channels, name, sess.id);
+        leave_if_idle(st, sess);
+    }
+}
+
+fn subscribe_pattern(st: &mut State, sess: &mut Session, pat: &[u8]) {
+    if sess.subs.patterns.iter().any(|p| p.as_ref() == pat) {
+        return;
+    }
+    enter(st, sess);
+    let key = PubSub::key(&st.pubsub.patterns, pat);
+    st.pubsub
+        .patterns
+        .entry(key.clone())
+        .or_default()
+        .insert(sess.id);
+    sess.subs.patterns.push(key);
+}
+
+fn unsubscribe_pattern(st: &mut State, sess: &mut Session, pat: &[u8]) {
+    if let Some(i) = sess.subs.patterns.iter().position(|p| p.as_ref() == pat) {
+        sess.subs.patterns.remove(i);
+        PubSub::remove(&mut st.pubsub.patterns, pat, sess.id);
+        leave_if_idle(st, sess);
+    }
+}
+
+/// Drop every subscription of `sess` without replying (disconnect, RESET).
+pub fn unsubscribe_all(st: &mut State, sess: &mut Session) {
+    for ch in std::mem::take(&mut sess.subs.channels) {
+        PubSub::remove(&mut st.pubsub.channels, &ch, sess.id);
+    }
+    for p in std::mem::take(&mut sess.subs.patterns) {
+        PubSub::remove(&mut st.pubsub.patterns, &p, sess.id);
+    }
+    st.pubsub.outboxes.remove(&sess.id);
+}
+
+/// `[kind, name, count]`: a (un)subscribe confirmation (a push frame in RESP3).
+fn confirm(ctx: &mut Ctx, kind: &str, name: Option<&[u8]>) {
+    let count = ctx.sess.subs.count() as i64;
+    ctx.out.push_len(3);
+    ctx.out.bulk(kind.as_bytes());
+    match name {
+        Some(n) => ctx.out.bulk(n),
+        None => ctx.out.null(),
+    }
+    ctx.out.int(count);
+}
+
+pub fn subscribe(ctx: &mut Ctx) {
+    for i in 1..ctx.args.len() {
+        let name = ctx.args[i].clone();
+        subscribe_channel(ctx.st, ctx.sess, &name);
+        confirm(ctx, "subscribe", Some(&name));
+    }
+}
+
+pub fn psubscribe(ctx: &mut Ctx) {
+    for i in 1..ctx.args.len() {
+        let pat = ctx.args[i].clone();
+        subscribe_pattern(ctx.st, ctx.sess, &pat);
+        confirm(ctx, "psubscribe", Some(&pat));
+    }
+}
+
+pub fn unsubscribe(ctx: &mut Ctx) {
+    let names: Vec<Bytes> = if ctx.args.len() > 1 {
+        ctx.args[1..].to_vec()
+    } else {
+        ctx.sess.subs.channels.iter().cloned().collect()
+    };
+    if names.is_empty() {
+        return confirm(ctx, "unsubscribe", None);
+    }
+    for name in names {
+        unsubscribe_channel(ctx.st, ctx.sess, &name);
+        confirm(ctx, "unsubscribe", Some(&name));
+    }
+}
+
+pub fn punsubscribe(ctx: &mut Ctx) {
+    let pats: Vec<Bytes> = if ctx.args.len() > 1 {
+        ctx.args[1..].to_vec()
+    } else {
+        ctx.sess.subs.patterns.clone()
+    };
+    if pats.is_empty() {
+        return confirm(ctx, "punsubscribe", None);
+    }
+    for pat in pats {
+        unsubscribe_pattern(ctx.st, ctx.sess, &pat);
+        confirm(ctx, "punsubscribe", Some(&pat));
+    }
+}
+
+/// `message` / `pmessage` as a RESP2 array frame.
+fn encode_message(pattern: Option<&[u8]>, channel: &[u8], msg: &[u8]) -> Bytes {
+    let mut out = ReplyBuf::new(false);
+    match pattern {
+        Some(p) => {
+            out.array_len(4);
+            out.bulk(b"pmessage");
+            out.bulk(p);
+        }
+        None => {
+            out.array_len(3);
+            out.bulk(b"message");
+        }
+    }
+    out.bulk(channel);
+    out.bulk(msg);
+    Bytes::from(out.take())
+}
+
+pub fn publish(ctx: &mut Ctx) {
+    let (channel, msg) = (ctx.args[1].clone(), ctx.args[2].clone());
+    let n = publish_message(ctx, &channel, &msg);
+    ctx.out.int(n as i64);
+}
+
+/// Deliver `msg` to the subscribers of `channel` and of the patterns matching it;
+/// returns how many deliveries were made (a client subscribed twice counts twice).
+/// The publisher's own copy goes straight into its reply stream, so it precedes the
+/// PUBLISH reply as in Redis.
+fn publish_message(ctx: &mut Ctx, channel: &[u8], msg: &[u8]) -> usize {
+    let me = ctx.sess.id;
+    let now = ctx.now;
+    let st = &mut *ctx.st;
+    let limit = st.config.client_output_buffer_limit.pubsub;
+    let mut receivers = 0;
+    let mut over: Vec<(u64, &'static str)> = Vec::new();
+    let ps = &st.pubsub;
+    let mut deliver = |ids: &HashSet<u64>, frame: Bytes| {
+        for &id in ids {
+            receivers += 1;
+            if id == me {
+                write_frame(ctx.out, &frame);
+            } else if let Some(outbox) = ps.outboxes.get(&id) {
+                if outbox.push(frame.clone()) {
+                    if let Some(which) = outbox.over_limit(&limit, now) {
+                        over.push((id, which));
+                    }
+                }
+            }
+        }
+    };
+    if let Some(ids) = ps.channels.get(channel) {
+        deliver(ids, encode_message(None, channel, msg));
+    }
+    for (pat, ids) in &ps.patterns {
+        if crate::util::glob_match(pat, channel, false) {
+            deliver(ids, encode_message(Some(pat), channel, msg));
+        }
+    }
+    for (id, which) in over {
+        disconnect_slow(st, id, which);
+    }
+    receivers
+}
+
+/// Close a subscriber whose output broke `client-output-buffer-limit`: its backlog is
+/// dropped at once and its socket shut down; its connection then cleans up as for any
+/// disconnect.
+fn disconnect_slow(st: &mut State, id: u64, which: &str) {
+    let Some(outbox) = st.pubsub.outboxes.get(&id) else {
+        return;
+    };
+    let pending = outbox.pending();
+    outbox.close();
+    st.stats.client_output_buffer_limit_disconnections += 1;
+    let client = st.clients.by_id.get(&id);
+    warn!(
+        "Client id={id} addr={} closed for overcoming of output buffer limits ({which} limit of class pubsub, {pending} bytes pending)",
+        client.map_or("?", |c| c.addr.as_str())
+    );
+    if let Some(kill) = client.and_then(|c| c.kill.clone()) {
+        kill();
+    }
+}
+
+/// A client is going away: drop its subscriptions and count what was written to it.
+pub fn disconnect(st: &mut State, sess: &mut Session) {
+    unsubscribe_all(st, sess);
+    if let Some(o) = &sess.outbox {
+        st.stats.net_output_bytes += o.take_unreported();
+    }
+}
+
+/// Periodic work: apply the soft limit to subscribers that received nothing lately (a
+/// backlog can stay above it without new messages), and add the bytes written to
+/// subscribers to the statistics.
+pub fn tick(st: &mut State, now: u64) {
+    let limit = st.config.client_output_buffer_limit.pubsub;
+    let mut over = Vec::new();
+    for (&id, outbox) in &st.pubsub.outboxes {
+        st.stats.net_output_bytes += outbox.take_unreported();
+        if let Some(which) = outbox.over_limit(&limit, now) {
+            over.push((id, which));
+        }
+    }
+    for (id, which) in over {
+        disconnect_slow(st, id, which);
+    }
+}
+
+/// Redis's refusal of a command that a RESP2 client in subscribed mode may not run
+/// (checked before MULTI queueing, not for the commands EXEC runs).
+pub fn subscribed_mode_refusal(
+    st: &State,
+    sess: &Session,
+    spec: &Spec,
+    args: &[Bytes],
+) -> Option<String> {
+    if sess.resp3 || !sess.subs.active() {
+        return None;
+    }
+    if matches!(
+        spec.name,
+        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
+    ) {
+        return None;
+    }
+    // Redis refuses a DEBUG that `enable-debug-command` forbids first (the handler
+    // does just that).
+    if spec.name == "debug" && !super::server::debug_allowed(st, sess) {
+        return None;
+    }
+    // Redis names a subcommand of a container `container|sub` (DEBUG is no container
+    // in Redis, its subcommands are documented here only).
+    let prefix = format!("{}|", spec.name);
+    let is_container = spec.name != "debug"
+        && super::docs::DOCS
+            .iter()
+            .any(|d| d.name.starts_with(&prefix));
+    let mut name = spec.name.to_string();
+    if is_container {
+        let sub = String::from_utf8_lossy(&args[1]).to_lowercase();
+        let full = format!("{prefix}{sub}");
+        if !super::docs::DOCS.iter().any(|d| d.name == full) {
+            return Some(format!(
+                "ERR unknown subcommand '{}'. Try {} HELP.",
+                String::from_utf8_lossy(&args[1][..args[1].len().min(128)]),
+                spec.name.to_uppercase()
+            ));
+        }
+        name = full;
+    }
+    Some(format!(
+        "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+    ))
+}
+
+pub fn pubsub(ctx: &mut Ctx) {
+    const SUBS: &[(&str, i32)] = &[
+        ("channels", -2),
+        ("numsub", -2),
+        ("numpat", 2),
+        ("shardchannels", -2),
+        ("shardnumsub", -2),
+        ("help", 2),
+    ];
+    if !super::keys::check_subcommand(ctx, SUBS) {
+        return;
+    }
+    let sub = ctx.args[1].to_ascii_uppercase();
+    let n = ctx.args.len();
+    match (sub.as_slice(), n) {
+        (b"CHANNELS", 2 | 3) => {
+            let pat = ctx.args.get(2).cloned();
+            let names: Vec<Bytes> = ctx
+                .st
+                .pubsub
+                .channels
+                .keys()
+                .filter(|c| {
+                    pat.as_ref()
+                        .is_none_or(|p| crate::util::glob_match(p, c, false))
+                })
+                .cloned()
+                .collect();
+            ctx.out.array_len(names.len());
+            for c in names {
+                ctx.out.bulk(&c);
+            }
+        }
+        (b"NUMSUB", _) => {
+            ctx.out.array_len((n - 2) * 2);
+            for i in 2..n {
+                let count = ctx
+                    .st
+                    .pubsub
+                    .channels
+                    .get(&ctx.args[i])
+                    .map_or(0, |s| s.len());
+                let name = ctx.args[i].clone();
+                ctx.out.bulk(&name);
+                ctx.out.int(count as i64);
+            }
+        }
+        (b"NUMPAT", 2) => ctx.out.int(ctx.st.pubsub.pattern_count() as i64),
+        // Sharded pub/sub (SSUBSCRIBE) is not supported, so no shard channel exists.
+        (b"SHARDCHANNELS", 2 | 3) => ctx.out.array_len(0),
+        (b"SHARDNUMSUB", _) => {
+            ctx.out.array_len((n - 2) * 2);
+            for i in 2..n {
+                let name = ctx.args[i].clone();
+                ctx.out.bulk(&name);
+                ctx.out.int(0);
+            }
+        }
+        (b"HELP", 2) => {
+            let lines = [
+                "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CHANNELS [<pattern>]",
+                "    Return the currently active channels matching a <pattern> (default: '*').",
+                "NUMPAT",
+                "    Return number of subscriptions to patterns.",
+                "NUMSUB [<channel> ...]",
+                "    Return the number of subscribers for the specified channels, excluding",
+                "    pattern subscriptions(default: no channels).",
+                "SHARDCHANNELS [<pattern>]",
+                "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+                "SHARDNUMSUB [<shardchannel> ...]",
+                "    Return the number of subscribers for the specified shard level channel(s)",
+                "HELP",
+                "    Prints this help.",
+            ];
+            ctx.out.array_len(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        _ => super::keys::unknown_subcommand(ctx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn limit(hard: u64, soft: u64, soft_seconds: u64) -> OutputBufferLimit {
+        OutputBufferLimit {
+            hard,
+            soft,
+            soft_seconds,
+        }
+    }
+
+    #[test]
+    fn outbox_counts_pending_bytes_exactly() {
+        let wakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let w = wakes.clone();
+        let ob = Outbox::new(Box::new(move || {
+            w.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }));
+        let m = encode_message(None, b"ch", b"hello");
+        assert_eq!(
+            &m[..],
+            b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n"
+        );
+        assert!(ob.push(m.clone()));
+        assert!(ob.push(m.clone()));
+        // Only the first message into an empty queue needs a wake-up.
+        assert_eq!(wakes.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(ob.pending(), 2 * m.len());
+        let mut out = ReplyBuf::new(true);
+        // At least one message even if `max` is smaller.
+        assert_eq!(ob.drain(&mut out, 1), m.len());
+        assert_eq!(out.as_bytes()[0], b'>');
+        assert_eq!(&out.as_bytes()[1..], &m[1..]);
+        // Drained but unwritten bytes are still pending.
+        assert_eq!(ob.pending(), 2 * m.len());
+        ob.written(m.len());
+        assert_eq!(ob.pending(), m.len());
+        assert_eq!(ob.take_unreported(), m.len() as u64);
+        assert_eq!(ob.take_unreported(), 0);
+        ob.close();
+        assert_eq!(ob.pending(), 0);
+        assert!(!ob.push(m));
+        assert!(ob.is_closed());
+    }
+
+    #[test]
+    fn limits_hard_and_soft() {
+        let ob = Outbox::detached();
+        let m = Bytes::from(vec![b'*'; 100]);
+        ob.push(m.clone());
+        assert_eq!(ob.over_limit(&limit(0, 0, 0), 0), None);
+        assert_eq!(ob.over_limit(&limit(100, 0, 0), 0), Some("hard"));
+        assert_eq!(ob.over_limit(&limit(101, 0, 0), 0), None);
+        // Soft: only after staying at or above it for more than the seconds.
+        let soft = limit(0, 50, 2);
+        assert_eq!(ob.over_limit(&soft, 1_000), None);
+        assert_eq!(ob.over_limit(&soft, 3_000), None);
+        assert_eq!(ob.over_limit(&soft, 3_001), Some("soft"));
+        // Dropping below the soft limit restarts the clock.
+        let mut out = ReplyBuf::new(false);
+        ob.drain(&mut out, usize::MAX);
+        ob.written(100);
+        assert_eq!(ob.over_limit(&soft, 4_000), None);
+        ob.push(m);
+        assert_eq!(ob.over_limit(&soft, 5_000), None);
+        assert_eq!(ob.over_limit(&soft, 7_000), None);
+        assert_eq!(ob.over_limit(&soft, 7_001), Some("soft"));
+    }
+
+    #[test]
+    fn registry_follows_sessions() {
+        let mut st = State::new(Config::default());
+        let mut a = Session::new(1, true);
+        let mut b = Session::new(2, true);
+        subscribe_channel(&mut st, &mut a, b"news");
+        subscribe_channel(&mut st, &mut a, b"news");
+        subscribe_channel(&mut st, &mut b, b"news");
+        subscribe_pattern(&mut st, &mut b, b"n*");
+        assert_eq!(a.subs.count(), 1);
+        assert_eq!(b.subs.count(), 2);
+        assert_eq!(st.pubsub.channels[&b"news"[..]].len(), 2);
+        // Both sessions share the registry's copy of the name.
+        let ka = a.subs.channels.iter().next().unwrap().as_ptr();
+        let kb = b.subs.channels.iter().next().unwrap().as_ptr();
+        assert_eq!(ka, kb);
+        assert_eq!(st.pubsub.outboxes.len(), 2);
+        unsubscribe_channel(&mut st, &mut a, b"news");
+        assert!(!st.pubsub.outboxes.contains_key(&1));
+        unsubscribe_all(&mut st, &mut b);
+        assert!(st.pubsub.channels.is_empty() && st.pubsub.patterns.is_empty());
+        assert!(st.pubsub.outboxes.is_empty());
+        assert_eq!(b.subs.count(), 0);
+    }
+}
