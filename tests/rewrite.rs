@@ -273,7 +273,13 @@ fn power_loss_at_every_step_of_a_rewrite_keeps_acknowledged_writes() {
 fn disk_full_during_rewrite_keeps_old_files_and_a_later_rewrite_succeeds() {
     let sim = SimFs::new(9);
     let fatal = Arc::new(AtomicBool::new(false));
-    let mut e = open(Arc::new(sim.clone()), "/data", FsyncPolicy::Everysec, fatal.clone()).unwrap();
+    let mut e = open(
+        Arc::new(sim.clone()),
+        "/data",
+        FsyncPolicy::Everysec,
+        fatal.clone(),
+    )
+    .unwrap();
     let mut s = Session::new(1, true);
     // Incompressible values, so the base really needs its ~400 KB.
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -294,9 +300,14 @@ fn disk_full_during_rewrite_keeps_old_files_and_a_later_rewrite_succeeds() {
     if r == Frame::Simple("Background append only file rewriting started".into()) {
         e.finish_snapshot();
     }
-    assert!(!e.st.persist.aof_last_bgrewrite_ok, "the rewrite must fail on a full disk");
     assert!(
-        e.st.persist.last_snapshot_error.starts_with("bgrewriteaof: "),
+        !e.st.persist.aof_last_bgrewrite_ok,
+        "the rewrite must fail on a full disk"
+    );
+    assert!(
+        e.st.persist
+            .last_snapshot_error
+            .starts_with("bgrewriteaof: "),
         "{}",
         e.st.persist.last_snapshot_error
     );
@@ -306,11 +317,21 @@ fn disk_full_during_rewrite_keeps_old_files_and_a_later_rewrite_succeeds() {
     // Space returns: writes go on and a later rewrite succeeds.
     sim.set_capacity(None);
     e.tick();
-    assert_eq!(cmd(&mut e, &mut s, &["SET", "after", "1"]).0, Frame::Simple("OK".into()));
+    assert_eq!(
+        cmd(&mut e, &mut s, &["SET", "after", "1"]).0,
+        Frame::Simple("OK".into())
+    );
     let (r, _) = cmd(&mut e, &mut s, &["BGREWRITEAOF"]);
-    assert_eq!(r, Frame::Simple("Background append only file rewriting started".into()));
+    assert_eq!(
+        r,
+        Frame::Simple("Background append only file rewriting started".into())
+    );
     e.finish_snapshot();
-    assert!(e.st.persist.aof_last_bgrewrite_ok, "{}", e.st.persist.last_snapshot_error);
+    assert!(
+        e.st.persist.aof_last_bgrewrite_ok,
+        "{}",
+        e.st.persist.last_snapshot_error
+    );
     let before = digest(&e);
     e.close().unwrap();
     drop(e);

@@ -1,9 +1,9 @@
 //! Synchronous persistence: the append-only log, its manifest, and recovery.
 //!
-//! This layer is self-contained — no tokio, no sockets, no other Strata modules — so
-//! `tools/verify-aof`, fuzz targets and tests use it without a runtime. A command reaches
-//! it as a list of byte-string arguments (command name first), an LSN and a database
-//! index.
+//! This layer is self-contained — no tokio, no sockets, no Strata modules other than
+//! [`crate::keyspace`] (the values a snapshot stores) — so `tools/verify-aof`, fuzz targets
+//! and tests use it without a runtime. A command reaches it as a list of byte-string
+//! arguments (command name first), an LSN and a database index.
 //!
 //! * [`fs`]: the [`Vfs`] trait over which all file I/O goes, [`RealFs`], and [`SimFs`], a
 //!   simulated disk with written/durable images, power-loss crashes and fault injection.
@@ -12,6 +12,10 @@
 //!   early ENOSPC) and [`LogReader`] (records, then a precise [`StopReason`]).
 //! * [`manifest`]: the text manifest naming the live base snapshot and logs, replaced
 //!   atomically.
+//! * [`snapshot`]: the snapshot file format (specified in that module's docs):
+//!   [`ChunkEncoder`] (executor thread, copies bytes), [`SnapshotWriter`] (background
+//!   thread: LZ4, checksums, buffered writes, fdatasync), [`load_snapshot`] (parallel
+//!   decode, in-order delivery) and [`SnapshotReader`] (streaming, precise stop reasons).
 //! * [`recovery`]: [`DataDir::open`] / [`DataDir::replay`] (and [`recover`]): create or
 //!   verify a data directory, replay it, truncate a torn tail, return a positioned writer.
 //!
@@ -29,6 +33,7 @@ pub mod log;
 pub mod manifest;
 pub mod record;
 pub mod recovery;
+pub mod snapshot;
 
 pub use fs::{is_no_space, FaultError, OpKind, RealFs, SimFs, TornMode, Vfs, VfsFile};
 pub use log::{
@@ -45,4 +50,10 @@ pub use record::{
 pub use recovery::{
     recover, DataDir, Recovered, RecoveryError, RecoveryOptions, RecoveryStats, ReplayError,
     Truncation,
+};
+pub use snapshot::{
+    load_snapshot, ChunkEncoder, ChunkProblem, EntryProblem, RawChunk, SnapshotError,
+    SnapshotHeader, SnapshotHeaderProblem, SnapshotInfo, SnapshotLimits, SnapshotLoadError,
+    SnapshotProblem, SnapshotReader, SnapshotStats, SnapshotStop, SnapshotWriter, TrailerProblem,
+    DEFAULT_TARGET_CHUNK_BYTES,
 };
