@@ -388,8 +388,8 @@ impl Durability {
     }
 
     /// Start a log rewrite at this instant: make everything logged so far durable, begin a
-    /// new incremental log at the next LSN, and durably list it in the manifest (old base
-    /// + old logs + new log), so a crash at any later step recovers correctly. The caller
+    /// new incremental log at the next LSN, and durably list it in the manifest (the old
+    /// base and logs plus the new log), so a crash at any later step recovers correctly. The caller
     /// then snapshots the keyspace (which is exactly the state at `lsn`) into `base_path`
     /// and finally calls [`Durability::install_base`].
     pub fn rotate(&mut self) -> Result<Rotation, String> {
