@@ -26,6 +26,95 @@ impl FsyncPolicy {
     }
 }
 
+/// One class's `client-output-buffer-limit`: a client is disconnected once the output
+/// waiting for it reaches `hard` bytes, or has stayed at `soft` bytes or more for over
+/// `soft_seconds`. A zero limit is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutputBufferLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+/// `client-output-buffer-limit` for Redis's three client classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputBufferLimits {
+    pub normal: OutputBufferLimit,
+    /// Replicas (Redis's `replica`/`slave` class): kept for compatibility, Strata has none.
+    pub replica: OutputBufferLimit,
+    /// Clients subscribed to channels or patterns.
+    pub pubsub: OutputBufferLimit,
+}
+
+impl Default for OutputBufferLimits {
+    /// Redis's defaults: `normal 0 0 0 slave 256mb 64mb 60 pubsub 32mb 8mb 60`.
+    fn default() -> Self {
+        const MB: u64 = 1024 * 1024;
+        let l = |hard, soft, soft_seconds| OutputBufferLimit {
+            hard,
+            soft,
+            soft_seconds,
+        };
+        OutputBufferLimits {
+            normal: l(0, 0, 0),
+            replica: l(256 * MB, 64 * MB, 60),
+            pubsub: l(32 * MB, 8 * MB, 60),
+        }
+    }
+}
+
+impl OutputBufferLimits {
+    /// The value as CONFIG GET shows it (bytes, Redis's class names and order).
+    pub fn render(&self) -> String {
+        let f = |l: &OutputBufferLimit| format!("{} {} {}", l.hard, l.soft, l.soft_seconds);
+        format!(
+            "normal {} slave {} pubsub {}",
+            f(&self.normal),
+            f(&self.replica),
+            f(&self.pubsub)
+        )
+    }
+
+    /// Apply `<class> <hard> <soft> <soft-seconds>` groups (classes not named keep their
+    /// limits). All groups are checked before any applies, as in Redis; the errors are
+    /// Redis's.
+    pub fn apply(&mut self, v: &str) -> Result<(), String> {
+        let words: Vec<&str> = v.split_whitespace().collect();
+        if !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let mut next = *self;
+        for g in words.chunks(4) {
+            let slot = match g[0].to_ascii_lowercase().as_str() {
+                "normal" => &mut next.normal,
+                "replica" | "slave" => &mut next.replica,
+                "pubsub" => &mut next.pubsub,
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
+            };
+            let bad =
+                || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+            let hard = parse_memory(g[1]).map_err(|_| bad())?;
+            let soft = parse_memory(g[2]).map_err(|_| bad())?;
+            let soft_seconds = g[3]
+                .parse::<i64>()
+                .ok()
+                .and_then(|s| u64::try_from(s).ok())
+                .ok_or_else(bad)?;
+            *slot = OutputBufferLimit {
+                hard,
+                soft,
+                soft_seconds,
+            };
+        }
+        *self = next;
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub port: u16,
@@ -61,6 +150,9 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
     pub latency_tracking: bool,
+    /// `client-output-buffer-limit`: per client class, when a client whose output is
+    /// not being read gets disconnected.
+    pub client_output_buffer_limit: OutputBufferLimits,
 }
 
 impl Default for Config {
@@ -99,6 +191,7 @@ impl Default for Config {
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             latency_tracking: true,
+            client_output_buffer_limit: OutputBufferLimits::default(),
         }
     }
 }
@@ -563,6 +656,13 @@ pub static PARAMS: &[Param] = &[
         }
     ),
     p!(
+        "client-output-buffer-limit",
+        true,
+        "'<class> <hard> <soft> <soft-seconds>' per class (normal, replica, pubsub): disconnect a client whose unread output reaches <hard>, or stays at <soft> or more for over <soft-seconds> (0: no limit)",
+        |c| c.client_output_buffer_limit.render(),
+        |c, v| c.client_output_buffer_limit.apply(v)
+    ),
+    p!(
         "latency-tracking",
         true,
         "accepted for compatibility",
@@ -769,5 +869,61 @@ mod tests {
         c.set_runtime("appendfsync", "no").unwrap();
         assert_eq!(c.get("appendfsync").unwrap(), "no");
         assert_eq!(c.matching(b"append*").len(), 4);
+    }
+
+    #[test]
+    fn output_buffer_limits_like_redis() {
+        let mut c = Config::default();
+        let name = "client-output-buffer-limit";
+        assert_eq!(
+            c.get(name).unwrap(),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+        c.set_runtime(name, "PUBSUB 64kb 32kb 1 replica 1g 1k 0")
+            .unwrap();
+        assert_eq!(
+            c.get(name).unwrap(),
+            "normal 0 0 0 slave 1000000000 1000 0 pubsub 65536 32768 1"
+        );
+        c.set_runtime(name, "").unwrap();
+        let reason = |v: &str| match Config::default().set_runtime(name, v) {
+            Err(ConfigError::Invalid { reason, .. }) => reason,
+            other => panic!("{v}: {other:?}"),
+        };
+        assert_eq!(
+            reason("pubsub 1 2"),
+            "Wrong number of arguments in buffer limit configuration."
+        );
+        assert_eq!(
+            reason("normal 1 2 3 master 1 1 1"),
+            "Invalid client class specified in buffer limit configuration."
+        );
+        for v in [
+            "pubsub x 1 1",
+            "pubsub 1 1 -1",
+            "pubsub -1 1 1",
+            "pubsub 1 1 1s",
+        ] {
+            assert_eq!(
+                reason(v),
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+                "{v}"
+            );
+        }
+        // All or nothing: a bad group leaves the good one unapplied.
+        let mut d = Config::default();
+        assert!(d.set_runtime(name, "normal 1 1 1 pubsub x 1 1").is_err());
+        assert_eq!(d.client_output_buffer_limit, OutputBufferLimits::default());
+        // redis.conf has one line per class: each sets only its class.
+        let mut f = Config::default();
+        f.apply_file_text(
+            "client-output-buffer-limit normal 1mb 0 0\nclient-output-buffer-limit pubsub 1 2 3\n",
+            "x.conf",
+        )
+        .unwrap();
+        assert_eq!(
+            f.get(name).unwrap(),
+            "normal 1048576 0 0 slave 268435456 67108864 60 pubsub 1 2 3"
+        );
     }
 }

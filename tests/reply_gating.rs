@@ -13,7 +13,10 @@ use strata::persistence::SimFs;
 use strata::protocol::ReplyBuf;
 
 fn run(e: &mut Engine, s: &mut Session, args: &[&str]) -> u64 {
-    let mut cmds = vec![args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect()];
+    let mut cmds = vec![args
+        .iter()
+        .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+        .collect()];
     let mut out = ReplyBuf::new(false);
     e.execute_batch(s, &mut cmds, &mut out).wait_lsn
 }
@@ -57,7 +60,10 @@ fn reads_wait_only_for_the_writes_they_observed() {
     // Another client reading the not-yet-durable write must wait for the same fsync
     // (unless that fsync already finished, which the check allows for).
     let w = run(&mut e, &mut b, &["GET", "fresh"]);
-    assert!(w >= l2 || sync.durable_lsn() >= l2, "GET fresh waits for {w}, the write is at {l2}");
+    assert!(
+        w >= l2 || sync.durable_lsn() >= l2,
+        "GET fresh waits for {w}, the write is at {l2}"
+    );
     // Reading an unrelated key does not wait.
     assert_eq!(run(&mut e, &mut b, &["GET", "old"]), 0);
     assert_eq!(run(&mut e, &mut b, &["EXISTS", "nothing"]), 0);

@@ -134,7 +134,9 @@ pub fn hdel(ctx: &mut Ctx) {
         return ctx.out.int(0);
     }
     let args = ctx.args;
-    let n = edit(ctx, &key, |h| args[2..].iter().filter(|f| h.remove(f)).count());
+    let n = edit(ctx, &key, |h| {
+        args[2..].iter().filter(|f| h.remove(f)).count()
+    });
     ctx.propagate_self();
     ctx.out.int(n as i64);
 }
@@ -319,14 +321,13 @@ pub fn hrandfield(ctx: &mut Ctx) {
             Ok(false) => ctx.out.null(),
             Ok(true) => {
                 let db = ctx.sess.db;
-                let h = hash(ctx.st, db, &key);
-                match h.random(&mut ctx.st.rng.clone()) {
-                    Some((f, _)) => {
-                        let f = f.to_vec();
-                        // Advance the server's generator as if it had been used.
-                        ctx.st.rng.gen::<u64>();
-                        ctx.out.bulk(&f)
-                    }
+                let st = &mut *ctx.st;
+                let h = match st.ks.db(db).get(&key).map(|e| &e.value) {
+                    Some(Value::Hash(h)) => h,
+                    _ => unreachable!("checked above"),
+                };
+                match h.random(&mut st.rng) {
+                    Some((f, _)) => ctx.out.bulk(f),
                     None => ctx.out.null(),
                 }
             }

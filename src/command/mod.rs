@@ -9,14 +9,18 @@
 
 pub mod blocking;
 mod docs;
+mod hashes;
 mod keys;
+mod ldouble;
 mod lists;
 mod pubsub;
 mod server;
+mod sets;
 mod state;
 mod strings;
 mod table;
 mod transactions;
+mod zsets;
 
 pub use pubsub::{
     disconnect as pubsub_disconnect, tick as pubsub_tick, Outbox, PubSub, Subscriptions,

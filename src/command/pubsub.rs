@@ -163,7 +163,10 @@ impl Outbox {
     /// checkClientOutputBufferLimits: at or over the hard limit, or at or over the soft
     /// limit for more than its seconds. Returns which limit, for the log.
     fn over_limit(&self, lim: &OutputBufferLimit, now: u64) -> Option<&'static str> {
-        let mut g = self.lock();
+        Self::check(&mut self.lock(), lim, now)
+    }
+
+    fn check(g: &mut OutboxInner, lim: &OutputBufferLimit, now: u64) -> Option<&'static str> {
         if g.closed {
             return None;
         }
@@ -494,8 +497,9 @@ pub fn tick(st: &mut State, now: u64) {
     let limit = st.config.client_output_buffer_limit.pubsub;
     let mut over = Vec::new();
     for (&id, outbox) in &st.pubsub.outboxes {
-        st.stats.net_output_bytes += outbox.take_unreported();
-        if let Some(which) = outbox.over_limit(&limit, now) {
+        let mut g = outbox.lock();
+        st.stats.net_output_bytes += std::mem::take(&mut g.unreported);
+        if let Some(which) = Outbox::check(&mut g, &limit, now) {
             over.push((id, which));
         }
     }

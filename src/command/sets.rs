@@ -246,7 +246,6 @@ pub fn spop(ctx: &mut Ctx) {
     }
 }
 
-
 pub fn srandmember(ctx: &mut Ctx) {
     if ctx.args.len() > 3 {
         return ctx.error(SYNTAX);
@@ -307,7 +306,11 @@ pub fn srandmember(ctx: &mut Ctx) {
 }
 
 pub fn smove(ctx: &mut Ctx) {
-    let (src, dst, m) = (ctx.args[1].clone(), ctx.args[2].clone(), ctx.args[3].clone());
+    let (src, dst, m) = (
+        ctx.args[1].clone(),
+        ctx.args[2].clone(),
+        ctx.args[3].clone(),
+    );
     ctx.expire_if_needed(&src);
     ctx.expire_if_needed(&dst);
     let db = ctx.sess.db;
@@ -391,7 +394,7 @@ fn compute<'a>(st: &'a State, db: usize, keys: &[Bytes], op: Op, limit: usize) -
             }
         }
         Op::Union => {
-            let mut seen: hashbrown::HashSet<&[u8]> = hashbrown::HashSet::new();
+            let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
             for s in sets.into_iter().flatten() {
                 for m in s.iter() {
                     if seen.insert(m) {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::{keys, lists, pubsub, server, strings, transactions, Ctx};
+use super::{hashes, keys, lists, pubsub, server, sets, strings, transactions, zsets, Ctx};
 
 pub type Handler = fn(&mut Ctx);
 
@@ -181,6 +181,77 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("brpoplpush", 4, "write denyoom noscript blocking", (1, 2, 1), "list", "Pop an element from a list, push it to another list and return it; or block until one is available", lists::brpoplpush),
     cmd!("blmpop", -5, "write blocking movablekeys", NOKEY, "list", "Pop elements from a list, or block until one is available", lists::blmpop),
     // end lists
+    // hashes
+    cmd!("hset", -4, "write denyoom fast", KEY1, "hash", "Set the string value of a hash field", hashes::hset),
+    cmd!("hsetnx", 4, "write denyoom fast", KEY1, "hash", "Set the value of a hash field, only if the field does not exist", hashes::hsetnx),
+    cmd!("hget", 3, "readonly fast", KEY1, "hash", "Get the value of a hash field", hashes::hget),
+    cmd!("hmget", -3, "readonly fast", KEY1, "hash", "Get the values of all the given hash fields", hashes::hmget),
+    cmd!("hmset", -4, "write denyoom fast", KEY1, "hash", "Set multiple hash fields to multiple values", hashes::hmset),
+    cmd!("hdel", -3, "write fast", KEY1, "hash", "Delete one or more hash fields", hashes::hdel),
+    cmd!("hlen", 2, "readonly fast", KEY1, "hash", "Get the number of fields in a hash", hashes::hlen),
+    cmd!("hstrlen", 3, "readonly fast", KEY1, "hash", "Get the length of the value of a hash field", hashes::hstrlen),
+    cmd!("hexists", 3, "readonly fast", KEY1, "hash", "Determine if a hash field exists", hashes::hexists),
+    cmd!("hkeys", 2, "readonly", KEY1, "hash", "Get all the fields in a hash", hashes::hkeys),
+    cmd!("hvals", 2, "readonly", KEY1, "hash", "Get all the values in a hash", hashes::hvals),
+    cmd!("hgetall", 2, "readonly", KEY1, "hash", "Get all the fields and values in a hash", hashes::hgetall),
+    cmd!("hincrby", 4, "write denyoom fast", KEY1, "hash", "Increment the integer value of a hash field by the given number", hashes::hincrby),
+    cmd!("hincrbyfloat", 4, "write denyoom fast", KEY1, "hash", "Increment the float value of a hash field by the given amount", hashes::hincrbyfloat),
+    cmd!("hrandfield", -2, "readonly", KEY1, "hash", "Get one or multiple random fields from a hash", hashes::hrandfield),
+    cmd!("hscan", -3, "readonly", KEY1, "hash", "Incrementally iterate hash fields and associated values", hashes::hscan),
+    // end hashes
+    // sets
+    cmd!("sadd", -3, "write denyoom fast", KEY1, "set", "Adds one or more members to a set. Creates the key if it doesn't exist.", sets::sadd),
+    cmd!("srem", -3, "write fast", KEY1, "set", "Removes one or more members from a set. Deletes the set if the last member was removed.", sets::srem),
+    cmd!("smove", 4, "write fast", (1, 2, 1), "set", "Moves a member from one set to another.", sets::smove),
+    cmd!("sismember", 3, "readonly fast", KEY1, "set", "Determines whether a member belongs to a set.", sets::sismember),
+    cmd!("smismember", -3, "readonly fast", KEY1, "set", "Determines whether multiple members belong to a set.", sets::smismember),
+    cmd!("scard", 2, "readonly fast", KEY1, "set", "Returns the number of members in a set.", sets::scard),
+    cmd!("spop", -2, "write fast", KEY1, "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", sets::spop),
+    cmd!("srandmember", -2, "readonly", KEY1, "set", "Get one or multiple random members from a set", sets::srandmember),
+    cmd!("sinter", -2, "readonly", (1, -1, 1), "set", "Returns the intersect of multiple sets.", sets::sinter),
+    cmd!("sintercard", -3, "readonly movablekeys", NOKEY, "set", "Returns the number of members of the intersect of multiple sets.", sets::sintercard),
+    cmd!("sinterstore", -3, "write denyoom", (1, -1, 1), "set", "Stores the intersect of multiple sets in a key.", sets::sinterstore),
+    cmd!("sunion", -2, "readonly", (1, -1, 1), "set", "Returns the union of multiple sets.", sets::sunion),
+    cmd!("sunionstore", -3, "write denyoom", (1, -1, 1), "set", "Stores the union of multiple sets in a key.", sets::sunionstore),
+    cmd!("sdiff", -2, "readonly", (1, -1, 1), "set", "Returns the difference of multiple sets.", sets::sdiff),
+    cmd!("sdiffstore", -3, "write denyoom", (1, -1, 1), "set", "Stores the difference of multiple sets in a key.", sets::sdiffstore),
+    cmd!("smembers", 2, "readonly", KEY1, "set", "Returns all members of a set.", sets::smembers),
+    cmd!("sscan", -3, "readonly", KEY1, "set", "Iterates over members of a set.", sets::sscan),
+    // end sets
+    // sorted sets
+    cmd!("zadd", -4, "write denyoom fast", KEY1, "sorted-set", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zsets::zadd),
+    cmd!("zincrby", 4, "write denyoom fast", KEY1, "sorted-set", "Increments the score of a member in a sorted set.", zsets::zincrby),
+    cmd!("zrem", -3, "write fast", KEY1, "sorted-set", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zsets::zrem),
+    cmd!("zremrangebyscore", 4, "write", KEY1, "sorted-set", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zsets::zremrangebyscore),
+    cmd!("zremrangebyrank", 4, "write", KEY1, "sorted-set", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zsets::zremrangebyrank),
+    cmd!("zremrangebylex", 4, "write", KEY1, "sorted-set", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zsets::zremrangebylex),
+    cmd!("zunionstore", -4, "write denyoom movablekeys", KEY1, "sorted-set", "Stores the union of multiple sorted sets in a key.", zsets::zunionstore),
+    cmd!("zinterstore", -4, "write denyoom movablekeys", KEY1, "sorted-set", "Stores the intersect of multiple sorted sets in a key.", zsets::zinterstore),
+    cmd!("zdiffstore", -4, "write denyoom movablekeys", KEY1, "sorted-set", "Stores the difference of multiple sorted sets in a key.", zsets::zdiffstore),
+    cmd!("zunion", -3, "readonly movablekeys", NOKEY, "sorted-set", "Returns the union of multiple sorted sets.", zsets::zunion),
+    cmd!("zinter", -3, "readonly movablekeys", NOKEY, "sorted-set", "Returns the intersect of multiple sorted sets.", zsets::zinter),
+    cmd!("zdiff", -3, "readonly movablekeys", NOKEY, "sorted-set", "Returns the difference between multiple sorted sets.", zsets::zdiff),
+    cmd!("zrange", -4, "readonly", KEY1, "sorted-set", "Returns members in a sorted set within a range of indexes.", zsets::zrange),
+    cmd!("zrangestore", -5, "write denyoom", (1, 2, 1), "sorted-set", "Stores a range of members from sorted set in a key.", zsets::zrangestore),
+    cmd!("zrangebyscore", -4, "readonly", KEY1, "sorted-set", "Returns members in a sorted set within a range of scores.", zsets::zrangebyscore),
+    cmd!("zrevrangebyscore", -4, "readonly", KEY1, "sorted-set", "Returns members in a sorted set within a range of scores in reverse order.", zsets::zrevrangebyscore),
+    cmd!("zrangebylex", -4, "readonly", KEY1, "sorted-set", "Returns members in a sorted set within a lexicographical range.", zsets::zrangebylex),
+    cmd!("zrevrangebylex", -4, "readonly", KEY1, "sorted-set", "Returns members in a sorted set within a lexicographical range in reverse order.", zsets::zrevrangebylex),
+    cmd!("zrevrange", -4, "readonly", KEY1, "sorted-set", "Returns members in a sorted set within a range of indexes in reverse order.", zsets::zrevrange),
+    cmd!("zcount", 4, "readonly fast", KEY1, "sorted-set", "Returns the count of members in a sorted set that have scores within a range.", zsets::zcount),
+    cmd!("zlexcount", 4, "readonly fast", KEY1, "sorted-set", "Returns the number of members in a sorted set within a lexicographical range.", zsets::zlexcount),
+    cmd!("zcard", 2, "readonly fast", KEY1, "sorted-set", "Returns the number of members in a sorted set.", zsets::zcard),
+    cmd!("zscore", 3, "readonly fast", KEY1, "sorted-set", "Returns the score of a member in a sorted set.", zsets::zscore),
+    cmd!("zmscore", -3, "readonly fast", KEY1, "sorted-set", "Returns the score of one or more members in a sorted set.", zsets::zmscore),
+    cmd!("zrank", 3, "readonly fast", KEY1, "sorted-set", "Returns the index of a member in a sorted set ordered by ascending scores.", zsets::zrank),
+    cmd!("zrevrank", 3, "readonly fast", KEY1, "sorted-set", "Returns the index of a member in a sorted set ordered by descending scores.", zsets::zrevrank),
+    cmd!("zscan", -3, "readonly", KEY1, "sorted-set", "Iterates over members and scores of a sorted set.", zsets::zscan),
+    cmd!("zpopmin", -2, "write fast", KEY1, "sorted-set", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zsets::zpopmin),
+    cmd!("zpopmax", -2, "write fast", KEY1, "sorted-set", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zsets::zpopmax),
+    cmd!("bzpopmin", -3, "write noscript blocking fast", (1, -2, 1), "sorted-set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", zsets::bzpopmin),
+    cmd!("bzpopmax", -3, "write noscript blocking fast", (1, -2, 1), "sorted-set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped.", zsets::bzpopmax),
+    cmd!("zrandmember", -2, "readonly", KEY1, "sorted-set", "Returns one or more random members from a sorted set.", zsets::zrandmember),
+    // end sorted sets
 ];
 
 fn index() -> &'static HashMap<&'static str, &'static Spec> {

@@ -454,7 +454,7 @@ fn zadd_generic(ctx: &mut Ctx, incr: bool) {
     };
     let (mut added, mut updated, mut processed, mut last) = (0, 0, 0, 0.0);
     if exists || !f.xx {
-        let apply = |z: &mut ZSet| -> Result<(), ()> {
+        let mut apply = |z: &mut ZSet| -> Result<(), ()> {
             for (s, m) in &pairs {
                 let o = zset_add(z, m, *s, f)?;
                 added += o.added as i64;
@@ -571,8 +571,10 @@ fn rank_generic(ctx: &mut Ctx, rev: bool) {
     if probe(ctx, &key, true).is_err() {
         return;
     }
-    let r = get(ctx.st, ctx.sess.db, &key)
-        .and_then(|z| z.rank(&ctx.args[2]).map(|r| if rev { z.len() - 1 - r } else { r }));
+    let r = get(ctx.st, ctx.sess.db, &key).and_then(|z| {
+        z.rank(&ctx.args[2])
+            .map(|r| if rev { z.len() - 1 - r } else { r })
+    });
     match r {
         Some(r) => ctx.out.int(r as i64),
         None => ctx.out.null(),
@@ -654,7 +656,13 @@ fn rank_bounds(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 
 /// Redis's `zrangeGenericCommand`: `first` is the index of the source key (1, or 2 for
 /// ZRANGESTORE whose destination is argument 1).
-fn zrange_generic(ctx: &mut Ctx, first: usize, store_to: bool, mut rt: RangeType, mut dir: Direction) {
+fn zrange_generic(
+    ctx: &mut Ctx,
+    first: usize,
+    store_to: bool,
+    mut rt: RangeType,
+    mut dir: Direction,
+) {
     let mut withscores = false;
     let (mut offset, mut limit) = (0i64, -1i64);
     let mut j = first + 3;
@@ -984,7 +992,9 @@ pub fn bzpopmax(ctx: &mut Ctx) {
 // ---- ZRANDMEMBER ---------------------------------------------------------------------
 
 pub fn zrandmember(ctx: &mut Ctx) {
-    if ctx.args.len() > 4 || (ctx.args.len() == 4 && !ctx.args[3].eq_ignore_ascii_case(b"withscores")) {
+    if ctx.args.len() > 4
+        || (ctx.args.len() == 4 && !ctx.args[3].eq_ignore_ascii_case(b"withscores"))
+    {
         return ctx.error(SYNTAX);
     }
     let withscores = ctx.args.len() == 4;
@@ -1022,7 +1032,8 @@ pub fn zrandmember(ctx: &mut Ctx) {
             let picks = (0..n).map(|_| pick(rng.gen_range(0..len)));
             reply_pairs(out, n, withscores, picks);
         }
-        Some(n) if n as usize >= len => reply_pairs(out, len, withscores, z.iter()),
+        // The whole set, highest score first (as Redis 7.0 does).
+        Some(n) if n as usize >= len => reply_pairs(out, len, withscores, z.range(len - 1, true)),
         Some(n) => {
             let picks = rand::seq::index::sample(rng, len, n as usize);
             reply_pairs(out, picks.len(), withscores, picks.iter().map(pick));
@@ -1202,7 +1213,7 @@ fn zsetop_generic(ctx: &mut Ctx, numkeys_at: usize, store_to: bool, op: SetOp) {
             }
         }
         SetOp::Union => {
-            let mut acc: hashbrown::HashMap<&[u8], usize> = hashbrown::HashMap::new();
+            let mut acc: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::new();
             for (src, w) in &srcs {
                 for (m, s) in src.items() {
                     let score = weighted(s, *w);
@@ -1328,7 +1339,9 @@ mod tests {
         ] {
             assert_eq!(parse_score(s.as_bytes()), Some(v), "{s}");
         }
-        for s in ["", " 1", "1 ", "nan", "-nan", "1e999", "1e-999", "1_0", "abc", "1e", "e5", "."] {
+        for s in [
+            "", " 1", "1 ", "nan", "-nan", "1e999", "1e-999", "1_0", "abc", "1e", "e5", ".",
+        ] {
             assert_eq!(parse_score(s.as_bytes()), None, "{s:?}");
         }
         // Range ends: leading space, overflow and the empty string are accepted.

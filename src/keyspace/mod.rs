@@ -5,6 +5,7 @@
 
 mod hash;
 mod list;
+mod members;
 mod set;
 mod table;
 mod value;

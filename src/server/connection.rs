@@ -12,10 +12,13 @@ use tokio::net::TcpStream;
 use tracing::debug;
 
 use super::Shared;
+use crate::command::Outbox;
 use crate::engine::Engine;
 use crate::protocol::{ReplyBuf, RequestDecoder};
 
 const READ_CHUNK: usize = 16 * 1024;
+/// Pub/sub messages are written in batches of about this many bytes.
+const PUSH_CHUNK: usize = 64 * 1024;
 /// How often a silent connection wakes up to check the idle `timeout`.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
@@ -75,11 +78,27 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     let kill: crate::command::KillHandle = Arc::new(move || {
         let _ = killer.shutdown(std::net::Shutdown::Both);
     });
+    // Other clients' pub/sub messages for this one are queued here; the loop below
+    // writes them as they come, between commands.
+    let pushed = Arc::new(tokio::sync::Notify::new());
+    let outbox = {
+        let n = pushed.clone();
+        Arc::new(Outbox::new(Box::new(move || n.notify_one())))
+    };
     let (mut sess, sync) = {
         let mut eng = Engine::lock(&shared.engine);
-        let sess = eng.connect(peer.to_string(), laddr, local, kill);
+        let mut sess = eng.connect(peer.to_string(), laddr, local, kill);
+        eng.attach_outbox(&mut sess, outbox.clone());
         (sess, eng.sync_shared())
     };
+    // Blocking commands (BLPOP...): the engine wakes this when the client is served.
+    let woken = Arc::new(tokio::sync::Notify::new());
+    sess.blocking.wake = Some({
+        let w = woken.clone();
+        Arc::new(move || w.notify_one())
+    });
+    // Commands left over after a blocking command: run them before reading more.
+    let mut resume = false;
     let mut durable_rx = sync.as_ref().map(|s| s.subscribe());
     let mut dec = RequestDecoder::new(shared.live.limits());
     dec.set_authenticated(sess.authenticated);
@@ -97,21 +116,37 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         }
         // Wake up now and then to apply `timeout`, which CONFIG SET may change at any time
         // (read_buf is cancel-safe: an interrupted read loses nothing).
-        let read = tokio::select! {
+        let read = if std::mem::take(&mut resume) {
+            Ok(None)
+        } else {
+            tokio::select! {
             biased;
             r = stream.read_buf(&mut buf) => r,
+            _ = pushed.notified() => {
+                if !write_pushes(&mut stream, &outbox, &mut out).await {
+                    break;
+                }
+                continue;
+            }
             _ = idle_check.tick() => {
                 let limit = shared.live.idle_timeout();
-                if limit > 0 && last_active.elapsed() >= Duration::from_secs(limit) {
+                // As in Redis, a subscriber waiting for messages is not idle.
+                if limit > 0
+                    && !sess.subs.active()
+                    && last_active.elapsed() >= Duration::from_secs(limit)
+                {
                     debug!("client {} idle for {limit}s: closing", sess.id);
                     break;
                 }
                 continue;
             }
+            }
+            .map(Some)
         };
         match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => unreported_in += n as u64,
+            Ok(Some(0)) | Err(_) => break,
+            Ok(Some(n)) => unreported_in += n as u64,
+            Ok(None) => {}
         }
         last_active = tokio::time::Instant::now();
         dec.set_limits(shared.live.limits());
@@ -129,6 +164,9 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         let mut shutdown = None;
         let mut wait_lsn = 0;
         let mut log_failed = None;
+        let mut blocked = None;
+        // Pub/sub messages queued before this batch go first, as they came first.
+        let mut drained = 0;
         if !cmds.is_empty() {
             // everysec: while an fsync is stuck for over 2 s, writers wait rather than
             // let the loss window grow.
@@ -142,13 +180,16 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
                 }
             }
             let mut eng = Engine::lock(&shared.engine);
+            drained = outbox.drain(&mut out, usize::MAX);
             let outcome = eng.execute_batch(&mut sess, &mut cmds, &mut out);
             shutdown = outcome.shutdown;
             wait_lsn = outcome.wait_lsn;
             log_failed = outcome.log_failed;
+            blocked = outcome.blocked;
             dec.set_authenticated(sess.authenticated);
             shared.live.update(&eng.st.config);
-            eng.st.stats.net_output_bytes += out.len() as u64;
+            // (Drained messages are counted once written, through the outbox.)
+            eng.st.stats.net_output_bytes += (out.len() - drained) as u64;
             eng.st.stats.net_input_bytes += std::mem::take(&mut unreported_in);
         }
         if let Some(e) = log_failed {
@@ -184,9 +225,37 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
                 break;
             }
             out.clear();
+            outbox.written(drained);
         }
         if proto_err.is_some() || sess.close {
             break;
+        }
+        if let Some(deadline) = blocked {
+            let w = Blocked {
+                id: sess.id,
+                deadline,
+                woken: &woken,
+                pushed: &pushed,
+                outbox: &outbox,
+            };
+            let Some(served) = w.wait(&mut stream, &mut buf, &shared, &mut out).await else {
+                break;
+            };
+            if let (Some(s), Some(rx)) = (&sync, durable_rx.as_mut()) {
+                if served.wait_lsn > s.durable_lsn() {
+                    while *rx.borrow_and_update() < served.wait_lsn {
+                        if rx.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            if stream.write_all(&served.reply).await.is_err() {
+                break;
+            }
+            Engine::lock(&shared.engine).st.stats.net_output_bytes += served.reply.len() as u64;
+            resume = true;
+            continue;
         }
         // Give back memory after a huge request.
         if buf.is_empty() && buf.capacity() > 4 * 1024 * 1024 {
@@ -196,4 +265,94 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     let _ = stream.shutdown().await;
     let mut eng = Engine::lock(&shared.engine);
     eng.disconnect(&mut sess);
+}
+
+/// Write the pub/sub messages waiting in `outbox`, through the (empty) reply buffer.
+/// False when the connection must close: a write failed, or the client was cut off for
+/// breaking `client-output-buffer-limit`.
+async fn write_pushes(stream: &mut TcpStream, outbox: &Outbox, out: &mut ReplyBuf) -> bool {
+    debug_assert!(out.is_empty());
+    loop {
+        if outbox.is_closed() {
+            return false;
+        }
+        let n = outbox.drain(out, PUSH_CHUNK);
+        if n == 0 {
+            return true;
+        }
+        let ok = stream.write_all(out.as_bytes()).await.is_ok();
+        out.clear();
+        if !ok {
+            // How much got through is unknown: none of it counts as output.
+            return false;
+        }
+        outbox.written(n);
+    }
+}
+
+/// A client blocked by BLPOP and friends (see `command::blocking`).
+struct Blocked<'a> {
+    id: u64,
+    /// Unix ms; 0 = no timeout.
+    deadline: u64,
+    woken: &'a tokio::sync::Notify,
+    pushed: &'a tokio::sync::Notify,
+    outbox: &'a Outbox,
+}
+
+impl Blocked<'_> {
+    /// Wait until the client is served or times out, and return its reply; None if the
+    /// connection closed (the caller's disconnect then removes it from the queues). What
+    /// the client sends meanwhile is buffered, as in Redis, up to the query buffer limit.
+    async fn wait(
+        &self,
+        stream: &mut TcpStream,
+        buf: &mut BytesMut,
+        shared: &Shared,
+        out: &mut ReplyBuf,
+    ) -> Option<crate::command::blocking::Served> {
+        use crate::command::blocking;
+        let timer = async {
+            if self.deadline == 0 {
+                std::future::pending::<()>().await;
+            }
+            let left = self.deadline.saturating_sub(crate::util::now_ms());
+            tokio::time::sleep(Duration::from_millis(left)).await;
+        };
+        tokio::pin!(timer);
+        loop {
+            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                biased;
+                _ = self.woken.notified() => {
+                    let mut eng = Engine::lock(&shared.engine);
+                    if let Some(s) = blocking::take_served(&mut eng.st, self.id) {
+                        return Some(s);
+                    }
+                }
+                _ = &mut timer => {
+                    let mut eng = Engine::lock(&shared.engine);
+                    return blocking::unblock_timed_out(&mut eng.st, self.id);
+                }
+                r = stream.read_buf(buf) => match r {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => {
+                        let limit = shared.live.limits().query_buffer_limit;
+                        if limit > 0 && buf.len() > limit {
+                            debug!("client {}: query buffer limit while blocked", self.id);
+                            return None;
+                        }
+                        Engine::lock(&shared.engine).st.stats.net_input_bytes += n as u64;
+                    }
+                },
+                _ = self.pushed.notified() => {
+                    if !write_pushes(stream, self.outbox, out).await {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
 }
