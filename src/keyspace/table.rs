@@ -15,7 +15,7 @@ use hashbrown::HashTable;
 
 use super::value::{alloc_size, Value};
 
-/// A segment splits when it holds more entries than this (7/8 of 4096 buckets).
+/// A full segment (7/8 of 4096 buckets, hashbrown's maximum load) splits before it grows.
 const SEGMENT_MAX: usize = 3584;
 
 /// One key with its value and absolute expiry (Unix ms; 0 = none).
@@ -211,8 +211,7 @@ impl Table {
     /// Insert or replace. Returns the previous entry, if any.
     pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
         let h = self.hash(&entry.key);
-        let s = self.seg_of(h);
-        self.before_mutate(s);
+        let s = self.segment_for_write(h, &entry.key);
         let size = entry.mem_size();
         let has_exp = entry.expire_at != 0;
         let hasher = &self.hasher;
@@ -243,14 +242,28 @@ impl Table {
                     self.expiring -= 1;
                 }
             }
-            None => {
-                self.len += 1;
-                if seg.table.len() > SEGMENT_MAX {
-                    self.split(s);
-                }
-            }
+            None => self.len += 1,
         }
         old
+    }
+
+    /// The segment that `key` (hash `h`) goes to, made ready for a change: serialized for
+    /// a snapshot in progress, and split first if it is full and `key` would be new. Splitting
+    /// before the insert (not after) keeps hashbrown from doubling a full segment's buckets
+    /// only to have half of them emptied by the split.
+    fn segment_for_write(&mut self, h: u64, key: &[u8]) -> usize {
+        let s = self.seg_of(h);
+        self.before_mutate(s);
+        let seg = &self.segments[s];
+        if seg.table.len() < SEGMENT_MAX
+            || seg.table.find(Self::inner(h), |e| &*e.key == key).is_some()
+        {
+            return s;
+        }
+        self.split(s);
+        let s = self.seg_of(h);
+        self.before_mutate(s);
+        s
     }
 
     /// Set `key` to `value` with one probe: replaces the value of an existing key (keeping
@@ -258,8 +271,7 @@ impl Table {
     /// (0 clears it), `None` keeps an existing key's expiry. Returns true if the key existed.
     pub fn upsert(&mut self, key: &[u8], value: Value, expire: Option<u64>) -> bool {
         let h = self.hash(key);
-        let s = self.seg_of(h);
-        self.before_mutate(s);
+        let s = self.segment_for_write(h, key);
         let hasher = &self.hasher;
         let seg = &mut self.segments[s];
         let (existed, heap_before, heap_after, exp_before, exp_after);
@@ -305,13 +317,9 @@ impl Table {
             }
             _ => {}
         }
-        let seg_len = seg.table.len();
         self.heap = (self.heap + heap_after).saturating_sub(heap_before);
         if !existed {
             self.len += 1;
-            if seg_len > SEGMENT_MAX {
-                self.split(s);
-            }
         }
         existed
     }
