@@ -39,11 +39,20 @@ fn start(dir: &std::path::Path, port: u16) -> Child {
     child
 }
 
+fn try_client(port: u16) -> redis::RedisResult<redis::Connection> {
+    redis::Client::open(format!("redis://127.0.0.1:{port}/"))?.get_connection()
+}
+
+/// A connection to a server that is up (retrying briefly: a loaded machine may be slow).
 fn client(port: u16) -> redis::Connection {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap()
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match try_client(port) {
+            Ok(c) => return c,
+            Err(e) if Instant::now() > deadline => panic!("cannot connect: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }
 
 #[test]
@@ -58,8 +67,11 @@ fn sigkill_loses_no_acknowledged_write() {
         for w in 0..WRITERS {
             let stop = stop.clone();
             handles.push(std::thread::spawn(move || {
-                let mut con = client(port);
                 let mut acked = 0u64;
+                // The server may already be dead on a slow machine: then nothing is acked.
+                let Ok(mut con) = try_client(port) else {
+                    return acked;
+                };
                 // Each writer bumps its own counter and records the value in a new key:
                 // the recovered keys must be a gap-free prefix covering every ack.
                 while !stop.load(Ordering::Relaxed) {
