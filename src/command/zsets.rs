@@ -435,7 +435,7 @@ fn zadd_generic(ctx: &mut Ctx, incr: bool) {
     if f.nx && f.xx {
         return ctx.error("ERR XX and NX options at the same time are not compatible");
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return ctx.error("ERR GT, LT, and/or NX options at the same time are not compatible");
     }
     if f.incr && elements > 1 {
@@ -452,34 +452,36 @@ fn zadd_generic(ctx: &mut Ctx, incr: bool) {
     let Ok(exists) = probe(ctx, &key, false) else {
         return;
     };
-    let (mut added, mut updated, mut processed, mut last) = (0, 0, 0, 0.0);
-    if exists || !f.xx {
-        let mut apply = |z: &mut ZSet| -> Result<(), ()> {
-            for (s, m) in &pairs {
-                let o = zset_add(z, m, *s, f)?;
-                added += o.added as i64;
-                updated += o.updated as i64;
-                processed += o.processed as i64;
-                last = o.score;
-            }
-            Ok(())
-        };
-        let result = if exists {
-            edit(ctx, &key, |z| {
-                let r = apply(z);
-                (r, true)
-            })
-        } else {
-            let maxlen = pairs.iter().map(|p| p.1.len()).max().unwrap_or(0);
-            let mut z = ZSet::with_hint(pairs.len(), maxlen);
-            let r = apply(&mut z);
-            store(ctx, &key, z);
-            r
-        };
-        if result.is_err() {
-            return ctx.error(NAN_RESULT);
+    // (added, updated, processed, last score), or Err when an increment gave NaN.
+    let apply = |z: &mut ZSet| -> Result<(i64, i64, i64, f64), ()> {
+        let mut t = (0, 0, 0, 0.0);
+        for (s, m) in &pairs {
+            let o = zset_add(z, m, *s, f)?;
+            t.0 += o.added as i64;
+            t.1 += o.updated as i64;
+            t.2 += o.processed as i64;
+            t.3 = o.score;
         }
-    }
+        Ok(t)
+    };
+    let result = if exists {
+        edit(ctx, &key, |z| {
+            let r = apply(z);
+            let changed = matches!(r, Ok((a, u, _, _)) if a + u > 0);
+            (r, changed)
+        })
+    } else if f.xx {
+        Ok((0, 0, 0, 0.0))
+    } else {
+        let maxlen = pairs.iter().map(|p| p.1.len()).max().unwrap_or(0);
+        let mut z = ZSet::with_hint(pairs.len(), maxlen);
+        let r = apply(&mut z);
+        store(ctx, &key, z);
+        r
+    };
+    let Ok((added, updated, processed, last)) = result else {
+        return ctx.error(NAN_RESULT);
+    };
     if added + updated > 0 {
         if f.incr {
             ctx.propagate(vec![
@@ -844,9 +846,12 @@ pub fn zrevrangebylex(ctx: &mut Ctx) {
 
 // ---- removal by range ----------------------------------------------------------------
 
+/// The ranks `a..b` a range selects in a given sorted set.
+type RanksOf = Box<dyn Fn(&ZSet) -> (usize, usize)>;
+
 fn zremrange_generic(ctx: &mut Ctx, rt: RangeType) {
     let (a2, a3) = (ctx.args[2].clone(), ctx.args[3].clone());
-    let range: Box<dyn Fn(&ZSet) -> (usize, usize)> = match rt {
+    let range: RanksOf = match rt {
         RangeType::Score => match ScoreRange::parse(&a2, &a3) {
             Some(r) => Box::new(move |z| r.ranks(z)),
             None => return ctx.error(BAD_SCORE_RANGE),

@@ -655,7 +655,7 @@ mod tests {
             });
             // Remove some members (moving others) and add new ones during the scan.
             for _ in 0..5 {
-                if s.len() > 0 {
+                if !s.is_empty() {
                     let i = (n * 7919) % s.len();
                     removed.insert(s.take(i));
                 }

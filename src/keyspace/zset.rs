@@ -1092,7 +1092,7 @@ impl Tree {
     fn check(&self, ms: &Members) {
         let mut leaves = 0;
         let mut inners = 0;
-        let n = Self::check_node(&self.root, ms, true, &mut leaves, &mut inners);
+        let n = Self::check_node(&self.root, true, &mut leaves, &mut inners);
         assert_eq!(n, self.len);
         assert_eq!(leaves, self.leaves);
         assert_eq!(inners, self.inners);
@@ -1108,18 +1108,12 @@ impl Tree {
         }
     }
 
-    fn check_node(
-        node: &Node,
-        ms: &Members,
-        root: bool,
-        leaves: &mut usize,
-        inners: &mut usize,
-    ) -> usize {
+    fn check_node(node: &Node, root: bool, leaves: &mut usize, inners: &mut usize) -> usize {
         match node {
             Node::Leaf(l) => {
                 *leaves += 1;
-                // Leaves are filled to at least LEAF_MIN except the edge ones that appends or
-                // prepends start with a single entry.
+                // Leaves hold at least LEAF_MIN entries, except the edge ones that
+                // appends or prepends start with a single entry.
                 assert!(root || l.len >= 1, "empty leaf");
                 l.len
             }
@@ -1130,7 +1124,7 @@ impl Tree {
                 assert!(i.kids.len() <= INNER_CAP);
                 let mut total = 0;
                 for k in &i.kids {
-                    let n = Self::check_node(&k.node, ms, false, leaves, inners);
+                    let n = Self::check_node(&k.node, false, leaves, inners);
                     assert_eq!(n, k.count);
                     let (s, id) = k.node.min();
                     assert_eq!((s.to_bits(), id), (k.min_score.to_bits(), k.min_id));
