@@ -27,8 +27,8 @@ use crate::protocol::{Args, ReplyBuf};
 pub use durability::{exit_on_fatal, Durability, FatalHook, LogDir, SyncShared, TXN_RECORD};
 use snapshot::{Install, JobResult, SnapshotJob};
 
-/// Entries a snapshot pump step encodes while holding the engine (about a millisecond).
-pub const SNAPSHOT_STEP: usize = 8192;
+/// Entries a snapshot pump step encodes while holding the engine (a fraction of a ms).
+pub const SNAPSHOT_STEP: usize = 2048;
 
 enum JobKind {
     Bgsave { dirty_at_start: u64 },

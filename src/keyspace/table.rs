@@ -15,8 +15,10 @@ use hashbrown::HashTable;
 
 use super::value::{alloc_size, Value};
 
-/// A full segment (7/8 of 4096 buckets, hashbrown's maximum load) splits before it grows.
-const SEGMENT_MAX: usize = 3584;
+/// A full segment (7/8 of 512 buckets, hashbrown's maximum load) splits before it grows.
+/// Small segments bound the work any single change can trigger: a split, or serializing
+/// the segment for a snapshot in progress (a few hundred entries, tens of microseconds).
+const SEGMENT_MAX: usize = 448;
 
 /// One key with its value and absolute expiry (Unix ms; 0 = none).
 #[derive(Debug, Clone)]
