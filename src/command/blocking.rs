@@ -55,8 +55,9 @@
 //! and gives the null-array reply (or the reply of a serve that won the race); a closed
 //! connection is removed by the engine's disconnect ([`Blocking::remove`]). Inside
 //! MULTI/EXEC (`BlockState::deny`) a blocking command never blocks: `Ctx::block` returns
-//! false and the handler replies as on timeout. INFO `blocked_clients` is
-//! [`Blocking::blocked_clients`]; CLIENT LIST shows flag `b`.
+//! false and the handler replies as on timeout. CLIENT UNBLOCK ends a wait early
+//! ([`unblock_client`]). INFO `blocked_clients` is [`Blocking::blocked_clients`]; CLIENT
+//! LIST shows flag `b`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -227,7 +228,8 @@ pub fn parse_timeout(arg: &[u8]) -> Result<u64, &'static str> {
     let ms = (secs * 1000.0).trunc();
     // C's (long long) cast of an out-of-range value yields LLONG_MIN on x86-64, which Redis
     // then reports as negative.
-    if ms.is_nan() || ms < 0.0 || ms >= 9.223_372_036_854_775_807e18 {
+    // (2^63 as f64: the first value past i64::MAX.)
+    if ms.is_nan() || !(0.0..9.223_372_036_854_776e18).contains(&ms) {
         return Err("ERR timeout is negative");
     }
     Ok(ms as u64)
@@ -448,6 +450,32 @@ pub fn unblock_timed_out(st: &mut State, id: u64) -> Option<Served> {
         wake: b.wake,
         stamped: true,
     })
+}
+
+/// CLIENT UNBLOCK: end client `id`'s wait now, with the timeout reply or with an
+/// `-UNBLOCKED` error. False if it is not blocked.
+pub fn unblock_client(st: &mut State, id: u64, error: bool) -> bool {
+    let Some(b) = st.blocking.unregister(id) else {
+        return false;
+    };
+    let mut out = ReplyBuf::new(b.resp3);
+    if error {
+        out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    } else {
+        out.null_array();
+    }
+    let wake = b.wake.clone();
+    st.blocking.served.insert(
+        id,
+        Served {
+            reply: out.take(),
+            wait_lsn: 0,
+            wake: b.wake,
+            stamped: true,
+        },
+    );
+    wake();
+    true
 }
 
 #[cfg(test)]

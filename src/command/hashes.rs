@@ -77,7 +77,7 @@ fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Hash) -> R) -> R {
 // ---- writes --------------------------------------------------------------------------
 
 fn set_pairs(ctx: &mut Ctx) -> Option<usize> {
-    if ctx.args.len() % 2 != 0 {
+    if !ctx.args.len().is_multiple_of(2) {
         ctx.wrong_args();
         return None;
     }

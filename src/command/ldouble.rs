@@ -100,7 +100,7 @@ impl LongDouble {
 
     /// `%.17Lf` with trailing zeros (and a bare point) removed, `-0` as `0`: Redis's
     /// LD_STR_HUMAN. Finite values only.
-    pub fn to_human(&self) -> String {
+    pub fn to_human(self) -> String {
         if self.mant == 0 {
             return "0".into();
         }
@@ -388,7 +388,7 @@ impl Big {
     fn any_below(&self, i: usize) -> bool {
         let full = i / 32;
         self.0.iter().take(full).any(|&l| l != 0)
-            || (i % 32 != 0
+            || (!i.is_multiple_of(32)
                 && self
                     .0
                     .get(full)

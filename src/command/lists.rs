@@ -91,8 +91,8 @@ fn push_all(l: &mut List, elems: &[Bytes], front: bool) {
     }
 }
 
-/// Push `elems` onto `key`, creating the list unless `only_existing`. Returns the new
-/// length (0 when `only_existing` and there is no list), or None after WRONGTYPE.
+/// Push `elems` onto `key`, creating the list unless `only_existing`, and reply with the
+/// new length (0 when `only_existing` and there is no list) or WRONGTYPE.
 fn push(ctx: &mut Ctx, key: &Bytes, elems: &[Bytes], front: bool, only_existing: bool) {
     let exists = match probe(ctx, key, false) {
         Ok(x) => x,

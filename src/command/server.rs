@@ -255,6 +255,7 @@ pub fn client(ctx: &mut Ctx) {
         ("info", 2),
         ("kill", -3),
         ("no-evict", 3),
+        ("unblock", -3),
         ("no-touch", 3),
         ("help", 2),
     ];
@@ -358,6 +359,19 @@ pub fn client(ctx: &mut Ctx) {
             ctx.out.verbatim("txt", text.as_bytes());
         }
         (b"KILL", _) if n >= 3 => client_kill(ctx),
+        (b"UNBLOCK", 3 | 4) => {
+            let Some(id) = ctx.int_arg(2) else { return };
+            let error = match ctx.args.get(3).map(|a| a.to_ascii_uppercase()) {
+                None => false,
+                Some(r) if r.as_slice() == b"TIMEOUT" => false,
+                Some(r) if r.as_slice() == b"ERROR" => true,
+                Some(_) => {
+                    return ctx.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+                }
+            };
+            let done = id > 0 && super::blocking::unblock_client(ctx.st, id as u64, error);
+            ctx.out.int(done as i64);
+        }
         (b"NO-EVICT", 3) | (b"NO-TOUCH", 3) => match ctx.args[2].to_ascii_lowercase().as_slice() {
             b"on" | b"off" => ctx.out.ok(),
             _ => ctx.error(SYNTAX),
@@ -372,6 +386,7 @@ pub fn client(ctx: &mut Ctx) {
                 "LIST [TYPE normal|master|replica|pubsub] [ID <id> ...]",
                 "SETNAME <name>",
                 "SETINFO LIB-NAME|LIB-VER <value>",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
                 "HELP",
             ];
             ctx.out.array_len(lines.len());

@@ -1,8 +1,8 @@
 //! Hash values, in two encodings (OBJECT ENCODING names as Redis 7.0 reports them):
 //!
 //! - `listpack`: at most [`MAX_PACK_ENTRIES`] fields, no field or value longer than
-//!   [`MAX_PACK_VALUE`] bytes (Redis's `hash-max-listpack-entries 128` and
-//!   `hash-max-listpack-value 64`). The pairs sit in one buffer as
+//!   [`MAX_PACK_VALUE`] bytes (Redis 7.0's built-in defaults `hash-max-listpack-entries
+//!   512` and `hash-max-listpack-value 64`; the sample redis.conf lowers entries to 128). The pairs sit in one buffer as
 //!   `varint(len) field varint(len) value`, in insertion order; lookups walk it (a few KB
 //!   at most). A hash of five short fields is one allocation of about the size of its
 //!   bytes: the per-key overhead is what decides memory for many small hashes.
@@ -26,8 +26,8 @@ use hashbrown::HashTable;
 
 use super::alloc_size;
 
-/// `hash-max-listpack-entries`.
-pub const MAX_PACK_ENTRIES: usize = 128;
+/// `hash-max-listpack-entries` (Redis's compiled-in default).
+pub const MAX_PACK_ENTRIES: usize = 512;
 /// `hash-max-listpack-value`.
 pub const MAX_PACK_VALUE: usize = 64;
 /// A hashtable segment splits when it holds more pairs than this (7/8 of 1024 buckets).
@@ -38,8 +38,10 @@ pub struct Hash {
 }
 
 enum Repr {
-    /// Count byte, then the pairs.
-    Pack(Vec<u8>),
+    /// The pair count (2 bytes, little-endian), then the pairs; empty when there are none.
+    /// Exactly sized (like a listpack, each change reallocates, which the allocator does
+    /// in place within a size class): no capacity word, no slack.
+    Pack(Box<[u8]>),
     Table(Box<Big>),
 }
 
@@ -84,14 +86,12 @@ fn varint_len(n: usize) -> usize {
     len
 }
 
-/// Grow `buf` for `extra` more bytes in steps of at least 1/8, rounded to size classes.
-fn reserve(buf: &mut Vec<u8>, extra: usize) {
-    let need = buf.len() + extra;
-    if need <= buf.capacity() {
-        return;
-    }
-    let target = alloc_size(need.max(buf.capacity() + buf.capacity() / 8));
-    buf.reserve_exact(target - buf.len());
+/// Edit an exactly sized buffer through a `Vec` (no copy: the allocation moves back and
+/// forth) and give it back exactly sized.
+fn rewrite(b: &mut Box<[u8]>, f: impl FnOnce(&mut Vec<u8>)) {
+    let mut v = std::mem::take(b).into_vec();
+    f(&mut v);
+    *b = v.into_boxed_slice();
 }
 
 /// One pair in the packed buffer: byte ranges of the field and value, and where the pair
@@ -138,8 +138,25 @@ impl<'a> Iterator for PackIter<'a> {
     }
 }
 
+/// Bytes before the first pair of a non-empty packed buffer.
+const PACK_HEADER: usize = 2;
+
 fn pack_slots(buf: &[u8]) -> PackIter<'_> {
-    PackIter { buf, pos: 1 }
+    PackIter {
+        buf,
+        pos: PACK_HEADER.min(buf.len()),
+    }
+}
+
+fn pack_count(buf: &[u8]) -> usize {
+    match buf {
+        [lo, hi, ..] => u16::from_le_bytes([*lo, *hi]) as usize,
+        _ => 0,
+    }
+}
+
+fn set_pack_count(buf: &mut [u8], n: usize) {
+    buf[..2].copy_from_slice(&(n as u16).to_le_bytes());
 }
 
 fn pack_find(buf: &[u8], field: &[u8]) -> Option<Slot> {
@@ -395,6 +412,18 @@ impl Big {
     /// A uniformly random pair.
     fn random(&self, rng: &mut dyn rand::RngCore) -> (&[u8], &[u8]) {
         use rand::Rng;
+        // Sparse (segments never merge after deletions): count through the segments.
+        if self.len * 4 < self.segments.len() * SEGMENT_MAX {
+            let mut r = rng.gen_range(0..self.len);
+            for seg in &self.segments {
+                let n = seg.table.len();
+                if r < n {
+                    let p = seg.table.iter().nth(r).expect("index within the segment");
+                    return (pair_field(p), pair_value(p));
+                }
+                r -= n;
+            }
+        }
         // Pick a segment with probability proportional to its size (rejection sampling
         // against the maximum), then a pair inside it.
         loop {
@@ -425,11 +454,7 @@ impl Clone for Hash {
     fn clone(&self) -> Self {
         Hash {
             repr: match &self.repr {
-                Repr::Pack(b) => {
-                    let mut v = Vec::with_capacity(alloc_size(b.len()));
-                    v.extend_from_slice(b);
-                    Repr::Pack(v)
-                }
+                Repr::Pack(b) => Repr::Pack(b.clone()),
                 Repr::Table(t) => Repr::Table(t.clone()),
             },
         }
@@ -462,13 +487,13 @@ fn packable(n: usize, f: usize, v: usize) -> bool {
 impl Hash {
     pub fn new() -> Hash {
         Hash {
-            repr: Repr::Pack(Vec::new()),
+            repr: Repr::Pack(Box::default()),
         }
     }
 
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Pack(b) => b.first().copied().unwrap_or(0) as usize,
+            Repr::Pack(b) => pack_count(b),
             Repr::Table(t) => t.len,
         }
     }
@@ -480,7 +505,7 @@ impl Hash {
     /// Heap bytes owned (beyond the `Hash` itself).
     pub fn heap_size(&self) -> usize {
         match &self.repr {
-            Repr::Pack(b) => alloc_size(b.capacity()),
+            Repr::Pack(b) => alloc_size(b.len()),
             Repr::Table(t) => alloc_size(std::mem::size_of::<Big>()) + t.heap_size(),
         }
     }
@@ -495,7 +520,7 @@ impl Hash {
     /// (field, value) pairs: insertion order for `listpack`, arbitrary for `hashtable`.
     pub fn iter(&self) -> Iter<'_> {
         Iter(match &self.repr {
-            Repr::Pack(b) => IterInner::Pack(b, pack_slots_or_empty(b)),
+            Repr::Pack(b) => IterInner::Pack(b, pack_slots(b)),
             Repr::Table(t) => IterInner::Table(&t.segments, 0, None),
         })
     }
@@ -528,7 +553,7 @@ impl Hash {
     /// when the listpack limits are exceeded.
     pub fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
         if let Repr::Pack(b) = &mut self.repr {
-            let count = b.first().copied().unwrap_or(0) as usize;
+            let count = pack_count(b);
             let existing = if count == 0 {
                 None
             } else {
@@ -541,31 +566,30 @@ impl Hash {
                         let mut enc = Vec::with_capacity(varint_len(value.len()) + value.len());
                         put_varint(&mut enc, value.len());
                         enc.extend_from_slice(value);
-                        let old = s.end - s.field.1;
-                        if enc.len() > old {
-                            reserve(b, enc.len() - old);
-                        }
-                        b.splice(s.field.1..s.end, enc);
-                        if b.capacity() > alloc_size(b.len()) + b.len() / 4 {
-                            b.shrink_to_fit();
+                        if enc.as_slice() != &b[s.field.1..s.end] {
+                            rewrite(b, |v| {
+                                v.splice(s.field.1..s.end, enc);
+                            });
                         }
                         return false;
                     }
                     None => {
-                        let extra = varint_len(field.len())
-                            + field.len()
-                            + varint_len(value.len())
-                            + value.len()
-                            + (count == 0) as usize;
-                        reserve(b, extra);
-                        if b.is_empty() {
-                            b.push(0);
-                        }
-                        put_varint(b, field.len());
-                        b.extend_from_slice(field);
-                        put_varint(b, value.len());
-                        b.extend_from_slice(value);
-                        b[0] += 1;
+                        rewrite(b, |v| {
+                            let extra = varint_len(field.len())
+                                + field.len()
+                                + varint_len(value.len())
+                                + value.len()
+                                + if count == 0 { PACK_HEADER } else { 0 };
+                            v.reserve_exact(extra);
+                            if v.is_empty() {
+                                v.extend_from_slice(&[0; PACK_HEADER]);
+                            }
+                            put_varint(v, field.len());
+                            v.extend_from_slice(field);
+                            put_varint(v, value.len());
+                            v.extend_from_slice(value);
+                            set_pack_count(v, count + 1);
+                        });
                         return true;
                     }
                 }
@@ -588,12 +612,14 @@ impl Hash {
                 let Some(s) = pack_find(b, field) else {
                     return false;
                 };
-                b.drain(s.start..s.end);
-                b[0] -= 1;
-                if b[0] == 0 {
-                    *b = Vec::new();
-                } else if b.capacity() > alloc_size(b.len()) + b.len() / 4 {
-                    b.shrink_to_fit();
+                let n = pack_count(b) - 1;
+                if n == 0 {
+                    *b = Box::default();
+                } else {
+                    rewrite(b, |v| {
+                        v.drain(s.start..s.end);
+                        set_pack_count(v, n);
+                    });
                 }
                 true
             }
@@ -687,13 +713,6 @@ impl<'a> Iterator for Iter<'a> {
     }
 }
 
-fn pack_slots_or_empty(b: &[u8]) -> PackIter<'_> {
-    PackIter {
-        buf: b,
-        pos: if b.is_empty() { 0 } else { 1 },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -728,7 +747,9 @@ mod tests {
         }
         assert_eq!(h.encoding(), "listpack");
         assert_eq!(h.len(), 5);
-        assert!(h.heap_size() <= 112, "{}", h.heap_size());
+        // One exactly sized buffer: 2 + 5 * (1 + 6 + 1 + 11) bytes.
+        assert_eq!(h.heap_size(), alloc_size(97));
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
         assert_eq!(h.get(b"field3"), Some(&b"value-12345"[..]));
         assert!(!h.insert(b"field3", b"x"));
         assert_eq!(h.get(b"field3"), Some(&b"x"[..]));

@@ -529,8 +529,7 @@ impl List {
         v
     }
 
-    /// Keep only elements `start..=end` (indexes within the list, start <= end), or
-    /// empty the list when `keep` is false.
+    /// Keep only elements `start..=end` (indexes within the list, `start <= end`).
     pub fn trim(&mut self, start: usize, end: usize) {
         let mut front = start;
         let mut back = self.len.saturating_sub(end + 1);
