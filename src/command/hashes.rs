@@ -9,26 +9,13 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::ldouble::LongDouble;
-use super::{Ctx, State, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
+use super::{Ctx, State, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX};
 use crate::keyspace::{Entry, Hash, Kind, Value};
 use crate::util::glob_match;
 
-/// Look `key` up (deleting it if expired). Ok(true): a hash is there; Ok(false): no key;
-/// Err: another type (WRONGTYPE was replied). `read` counts a keyspace hit or miss.
-fn probe(ctx: &mut Ctx, key: &[u8], read: bool) -> Result<bool, ()> {
-    let e = if read {
-        ctx.lookup_read(key)
-    } else {
-        ctx.lookup(key)
-    };
-    match e.map(|e| e.value.kind()) {
-        None => Ok(false),
-        Some(Kind::Hash) => Ok(true),
-        Some(_) => {
-            ctx.error(WRONGTYPE);
-            Err(())
-        }
-    }
+/// Look `key` up as a hash (see [`Ctx::probe`]).
+fn probe(ctx: &mut Ctx, key: &[u8], read: bool) -> Result<bool, super::Replied> {
+    ctx.probe(key, Kind::Hash, read)
 }
 
 /// The hash at `key` in `db`, which the caller has checked exists.
@@ -124,7 +111,7 @@ pub fn hsetnx(ctx: &mut Ctx) {
 pub fn hdel(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     match probe(ctx, &key, false) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => return ctx.out.int(0),
         Ok(true) => {}
     }
@@ -207,7 +194,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx) {
 pub fn hget(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     match probe(ctx, &key, true) {
-        Err(()) => {}
+        Err(_) => {}
         Ok(false) => ctx.out.null(),
         Ok(true) => match hash(ctx.st, ctx.sess.db, &key).get(&ctx.args[2]) {
             Some(v) => ctx.out.bulk(v),
@@ -235,7 +222,7 @@ pub fn hmget(ctx: &mut Ctx) {
 pub fn hlen(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     match probe(ctx, &key, true) {
-        Err(()) => {}
+        Err(_) => {}
         Ok(false) => ctx.out.int(0),
         Ok(true) => {
             let n = hash(ctx.st, ctx.sess.db, &key).len();
@@ -247,7 +234,7 @@ pub fn hlen(ctx: &mut Ctx) {
 pub fn hstrlen(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     match probe(ctx, &key, true) {
-        Err(()) => {}
+        Err(_) => {}
         Ok(false) => ctx.out.int(0),
         Ok(true) => {
             let n = hash(ctx.st, ctx.sess.db, &key)
@@ -261,7 +248,7 @@ pub fn hstrlen(ctx: &mut Ctx) {
 pub fn hexists(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     match probe(ctx, &key, true) {
-        Err(()) => {}
+        Err(_) => {}
         Ok(false) => ctx.out.int(0),
         Ok(true) => {
             let yes = hash(ctx.st, ctx.sess.db, &key).contains(&ctx.args[2]);
@@ -274,7 +261,7 @@ pub fn hexists(ctx: &mut Ctx) {
 fn getall(ctx: &mut Ctx, fields: bool, values: bool) {
     let key = ctx.args[1].clone();
     let exists = match probe(ctx, &key, true) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(x) => x,
     };
     let both = fields && values;
@@ -317,7 +304,7 @@ pub fn hrandfield(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     if ctx.args.len() == 2 {
         match probe(ctx, &key, true) {
-            Err(()) => {}
+            Err(_) => {}
             Ok(false) => ctx.out.null(),
             Ok(true) => {
                 let db = ctx.sess.db;
@@ -353,7 +340,7 @@ pub fn hrandfield(ctx: &mut Ctx) {
         return ctx.error("ERR value is out of range");
     }
     match probe(ctx, &key, true) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => return ctx.out.array_len(0),
         Ok(true) => {}
     }
@@ -425,7 +412,7 @@ pub fn hscan(ctx: &mut Ctx) {
     };
     let key = ctx.args[1].clone();
     match probe(ctx, &key, true) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => {
             ctx.out.array_len(2);
             ctx.out.bulk(b"0");

@@ -9,27 +9,14 @@
 use bytes::Bytes;
 
 use super::blocking;
-use super::{Ctx, State, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use super::{Ctx, State, NOT_INTEGER, SYNTAX};
 use crate::keyspace::{Entry, Kind, List, Value};
 
 // ---- helpers -------------------------------------------------------------------------
 
-/// Look `key` up (deleting it if expired). Ok(true): a list is there; Ok(false): no key;
-/// Err: another type (WRONGTYPE was replied). `read` counts a keyspace hit or miss.
-fn probe(ctx: &mut Ctx, key: &[u8], read: bool) -> Result<bool, ()> {
-    let e = if read {
-        ctx.lookup_read(key)
-    } else {
-        ctx.lookup(key)
-    };
-    match e.map(|e| e.value.kind()) {
-        None => Ok(false),
-        Some(Kind::List) => Ok(true),
-        Some(_) => {
-            ctx.error(WRONGTYPE);
-            Err(())
-        }
-    }
+/// Look `key` up as a list (see [`Ctx::probe`]).
+fn probe(ctx: &mut Ctx, key: &[u8], read: bool) -> Result<bool, super::Replied> {
+    ctx.probe(key, Kind::List, read)
 }
 
 /// The list at `key` in `db`, which the caller has checked exists.
@@ -96,7 +83,7 @@ fn push_all(l: &mut List, elems: &[Bytes], front: bool) {
 fn push(ctx: &mut Ctx, key: &Bytes, elems: &[Bytes], front: bool, only_existing: bool) {
     let exists = match probe(ctx, key, false) {
         Ok(x) => x,
-        Err(()) => return,
+        Err(_) => return,
     };
     let len = if exists {
         edit(ctx, key, |l| {
@@ -229,7 +216,7 @@ fn pop_generic(ctx: &mut Ctx, front: bool) {
     };
     let key = ctx.args[1].clone();
     match probe(ctx, &key, false) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) if count.is_some() => return ctx.out.null_array(),
         Ok(false) => return ctx.out.null(),
         Ok(true) => {}
@@ -265,7 +252,7 @@ pub fn rpop(ctx: &mut Ctx) {
 pub fn llen(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     match probe(ctx, &key, true) {
-        Err(()) => {}
+        Err(_) => {}
         Ok(false) => ctx.out.int(0),
         Ok(true) => {
             let n = list(ctx.st, ctx.sess.db, &key).len();
@@ -283,7 +270,7 @@ pub fn lrange(ctx: &mut Ctx) {
     };
     let key = ctx.args[1].clone();
     match probe(ctx, &key, true) {
-        Err(()) => {}
+        Err(_) => {}
         Ok(false) => ctx.out.array_len(0),
         Ok(true) => {
             let l = list(ctx.st, ctx.sess.db, &key);
@@ -313,7 +300,7 @@ pub fn lrange(ctx: &mut Ctx) {
 pub fn lindex(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     match probe(ctx, &key, true) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => return ctx.out.null(),
         Ok(true) => {}
     }
@@ -363,7 +350,7 @@ pub fn lpos(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     let elem = ctx.args[2].clone();
     match probe(ctx, &key, true) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) if count.is_some() => return ctx.out.array_len(0),
         Ok(false) => return ctx.out.null(),
         Ok(true) => {}
@@ -425,7 +412,7 @@ pub fn lpos(ctx: &mut Ctx) {
 pub fn lset(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     match probe(ctx, &key, false) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => return ctx.error("ERR no such key"),
         Ok(true) => {}
     }
@@ -449,7 +436,7 @@ pub fn linsert(ctx: &mut Ctx) {
     };
     let key = ctx.args[1].clone();
     match probe(ctx, &key, false) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => return ctx.out.int(0),
         Ok(true) => {}
     }
@@ -475,7 +462,7 @@ pub fn lrem(ctx: &mut Ctx) {
     };
     let key = ctx.args[1].clone();
     match probe(ctx, &key, false) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => return ctx.out.int(0),
         Ok(true) => {}
     }
@@ -500,7 +487,7 @@ pub fn ltrim(ctx: &mut Ctx) {
     };
     let key = ctx.args[1].clone();
     match probe(ctx, &key, false) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => return ctx.out.ok(),
         Ok(true) => {}
     }
@@ -559,7 +546,7 @@ fn do_move(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from_left: bool, to_left: bo
 
 /// Check LMOVE's keys. Ok(true): ready to move; Ok(false): the source is empty;
 /// Err: WRONGTYPE was replied.
-fn move_ready(ctx: &mut Ctx, src: &[u8], dst: &[u8]) -> Result<bool, ()> {
+fn move_ready(ctx: &mut Ctx, src: &[u8], dst: &[u8]) -> Result<bool, super::Replied> {
     if !probe(ctx, src, false)? {
         return Ok(false);
     }
@@ -570,7 +557,7 @@ fn move_ready(ctx: &mut Ctx, src: &[u8], dst: &[u8]) -> Result<bool, ()> {
 fn lmove_generic(ctx: &mut Ctx, from_left: bool, to_left: bool) {
     let (src, dst) = (ctx.args[1].clone(), ctx.args[2].clone());
     match move_ready(ctx, &src, &dst) {
-        Err(()) => {}
+        Err(_) => {}
         Ok(false) => ctx.out.null(),
         Ok(true) => do_move(ctx, &src, &dst, from_left, to_left),
     }
@@ -668,7 +655,7 @@ fn bpop(ctx: &mut Ctx, front: bool) {
     let keys = ctx.args[1..n - 1].to_vec();
     for key in ctx.blocking_order(&keys) {
         match probe(ctx, &key, false) {
-            Err(()) => return,
+            Err(_) => return,
             Ok(false) => continue,
             Ok(true) => {}
         }
@@ -698,7 +685,7 @@ fn bmove(ctx: &mut Ctx, from_left: bool, to_left: bool, timeout_at: usize) {
     };
     let (src, dst) = (ctx.args[1].clone(), ctx.args[2].clone());
     match move_ready(ctx, &src, &dst) {
-        Err(()) => {}
+        Err(_) => {}
         Ok(true) => do_move(ctx, &src, &dst, from_left, to_left),
         Ok(false) => {
             if !ctx.block(&[src], Kind::List, timeout) {

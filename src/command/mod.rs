@@ -43,6 +43,10 @@ pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const SYNTAX: &str = "ERR syntax error";
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
 
+/// The command already replied (with an error): the caller just returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replied;
+
 /// Everything one command execution can see and change.
 pub struct Ctx<'a> {
     pub st: &'a mut State,
@@ -108,6 +112,25 @@ impl<'a> Ctx<'a> {
             self.st.stats.keyspace_misses += 1;
         }
         e
+    }
+
+    /// Look `key` up for a command on values of `kind` (deleting it first if expired).
+    /// `Ok(true)`: such a value is there; `Ok(false)`: no key; `Err`: another type, and
+    /// WRONGTYPE was replied. `read` counts a keyspace hit or miss.
+    pub fn probe(&mut self, key: &[u8], kind: Kind, read: bool) -> Result<bool, Replied> {
+        let e = if read {
+            self.lookup_read(key)
+        } else {
+            self.lookup(key)
+        };
+        match e.map(|e| e.value.kind()) {
+            None => Ok(false),
+            Some(k) if k == kind => Ok(true),
+            Some(_) => {
+                self.error(WRONGTYPE);
+                Err(Replied)
+            }
+        }
     }
 
     pub fn exists(&mut self, key: &[u8]) -> bool {

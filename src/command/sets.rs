@@ -14,22 +14,9 @@ use crate::util::glob_match;
 
 // ---- helpers -------------------------------------------------------------------------
 
-/// Look `key` up (deleting it if expired). Ok(true): a set is there; Ok(false): no key;
-/// Err: another type (WRONGTYPE was replied). `read` counts a keyspace hit or miss.
-fn probe(ctx: &mut Ctx, key: &[u8], read: bool) -> Result<bool, ()> {
-    let e = if read {
-        ctx.lookup_read(key)
-    } else {
-        ctx.lookup(key)
-    };
-    match e.map(|e| e.value.kind()) {
-        None => Ok(false),
-        Some(Kind::Set) => Ok(true),
-        Some(_) => {
-            ctx.error(WRONGTYPE);
-            Err(())
-        }
-    }
+/// Look `key` up as a set (see [`Ctx::probe`]).
+fn probe(ctx: &mut Ctx, key: &[u8], read: bool) -> Result<bool, super::Replied> {
+    ctx.probe(key, Kind::Set, read)
 }
 
 /// The set at `key` in `db`, if there is one (callers have checked the type).
@@ -116,7 +103,7 @@ pub fn sadd(ctx: &mut Ctx) {
 pub fn srem(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     match probe(ctx, &key, false) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => return ctx.out.int(0),
         Ok(true) => {}
     }
@@ -191,7 +178,7 @@ pub fn spop(ctx: &mut Ctx) {
     };
     let key = ctx.args[1].clone();
     match probe(ctx, &key, false) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) if count.is_some() => return ctx.out.set_len(0),
         Ok(false) => return ctx.out.null(),
         Ok(true) => {}
@@ -265,7 +252,7 @@ pub fn srandmember(ctx: &mut Ctx) {
     };
     let key = ctx.args[1].clone();
     match probe(ctx, &key, true) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) if count.is_some() => return ctx.out.array_len(0),
         Ok(false) => return ctx.out.null(),
         Ok(true) => {}
@@ -541,7 +528,7 @@ pub fn sscan(ctx: &mut Ctx) {
     };
     let key = ctx.args[1].clone();
     match probe(ctx, &key, true) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => {
             ctx.out.array_len(2);
             ctx.out.bulk(b"0");

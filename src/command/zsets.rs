@@ -237,22 +237,9 @@ impl LexRange {
 
 // ---- helpers -------------------------------------------------------------------------
 
-/// Look `key` up (deleting it if expired). Ok(true): a sorted set is there; Ok(false): no
-/// key; Err: another type (WRONGTYPE was replied). `read` counts a keyspace hit or miss.
-fn probe(ctx: &mut Ctx, key: &[u8], read: bool) -> Result<bool, ()> {
-    let e = if read {
-        ctx.lookup_read(key)
-    } else {
-        ctx.lookup(key)
-    };
-    match e.map(|e| e.value.kind()) {
-        None => Ok(false),
-        Some(Kind::ZSet) => Ok(true),
-        Some(_) => {
-            ctx.error(WRONGTYPE);
-            Err(())
-        }
-    }
+/// Look `key` up as a zset (see [`Ctx::probe`]).
+fn probe(ctx: &mut Ctx, key: &[u8], read: bool) -> Result<bool, super::Replied> {
+    ctx.probe(key, Kind::ZSet, read)
 }
 
 /// The sorted set at `key` in `db`, if there is one (callers have checked the type).
@@ -518,7 +505,7 @@ pub fn zincrby(ctx: &mut Ctx) {
 pub fn zrem(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     match probe(ctx, &key, false) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => return ctx.out.int(0),
         Ok(true) => {}
     }
@@ -736,7 +723,7 @@ fn zrange_generic(
     let key = ctx.args[first].clone();
     let exists = match probe(ctx, &key, !store_to) {
         Ok(x) => x,
-        Err(()) => return,
+        Err(_) => return,
     };
     // The ranks to emit: `a..b` of the set, walked from `b - 1` down when reversed.
     let z = if exists {
@@ -869,7 +856,7 @@ fn zremrange_generic(ctx: &mut Ctx, rt: RangeType) {
     };
     let key = ctx.args[1].clone();
     match probe(ctx, &key, false) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => return ctx.out.int(0),
         Ok(true) => {}
     }
@@ -933,7 +920,7 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) {
     };
     let key = ctx.args[1].clone();
     match probe(ctx, &key, false) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => return ctx.out.array_len(0),
         Ok(true) => {}
     }
@@ -967,7 +954,7 @@ fn bzpop_generic(ctx: &mut Ctx, max: bool) {
     let keys = ctx.args[1..ctx.args.len() - 1].to_vec();
     for key in ctx.blocking_order(&keys) {
         match probe(ctx, &key, false) {
-            Err(()) => return,
+            Err(_) => return,
             Ok(false) => continue,
             Ok(true) => {}
         }
@@ -1014,7 +1001,7 @@ pub fn zrandmember(ctx: &mut Ctx) {
     };
     let key = ctx.args[1].clone();
     match probe(ctx, &key, true) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) if count.is_some() => return ctx.out.array_len(0),
         Ok(false) => return ctx.out.null(),
         Ok(true) => {}
@@ -1295,7 +1282,7 @@ pub fn zscan(ctx: &mut Ctx) {
     };
     let key = ctx.args[1].clone();
     match probe(ctx, &key, true) {
-        Err(()) => return,
+        Err(_) => return,
         Ok(false) => {
             ctx.out.array_len(2);
             ctx.out.bulk(b"0");
