@@ -500,7 +500,7 @@ fn drill_kill9_under_every_policy_loses_no_acknowledged_write() {
             "--server",
             server.to_str().unwrap(),
             "--rounds",
-            "2",
+            "5",
             "--policy",
             "all",
             "--seconds-per-round",
@@ -518,13 +518,13 @@ fn drill_kill9_under_every_policy_loses_no_acknowledged_write() {
             .find(|l| l.starts_with(&format!("| {policy} |")))
             .unwrap_or_else(|| panic!("no {policy} row:\n{text}"));
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        assert_eq!(cells[2], "2/2", "{row}");
+        assert_eq!(cells[2], "5/5", "{row}");
         assert_eq!(
             cells[7], "0",
             "acknowledged writes lost under {policy}: {row}"
         );
     }
-    assert!(text.contains("all 6 rounds passed"), "{text}");
+    assert!(text.contains("all 15 rounds passed"), "{text}");
 }
 
 #[test]
