@@ -494,16 +494,6 @@ fn power_round(
     let image = fs
         .write_image(&data, &image_dir, rng)
         .map_err(|e| format!("cannot write the power-loss image: {e}"))?;
-    if std::env::var_os("VERIFY_AOF_DEBUG").is_some() {
-        eprintln!(
-            "DEBUG image {:?}",
-            image
-                .files
-                .iter()
-                .map(|f| (&f.name, f.durable, f.unsynced, f.kept, f.mode))
-                .collect::<Vec<_>>()
-        );
-    }
     for f in &image.files {
         r.unsynced_bytes += f.unsynced;
         r.unsynced_kept += f.kept;
@@ -514,7 +504,10 @@ fn power_round(
             ));
         }
     }
-    for i in image.inexact.iter().chain(image.notes.iter()) {
+    for n in &image.notes {
+        r.image.push_str(&format!("{n}; "));
+    }
+    for i in &image.inexact {
         r.violations
             .push(format!("power-loss model not exact for this round: {i}"));
     }
