@@ -26,7 +26,7 @@ use tracing::{error, info, warn};
 
 use crate::command::Effect;
 use crate::config::FsyncPolicy;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::persistence::{
     base_file_name, incr_file_name, LogConfig, LogError, LogHeader, LogSyncer, LogWriter, Manifest,
@@ -158,15 +158,6 @@ pub struct Durability {
     pruned_at: u64,
 }
 
-/// What the engine must tell the client after a batch, beyond its replies.
-#[derive(Debug, Clone, Default)]
-pub struct LogOutcome {
-    /// Replies may leave once this LSN is durable (0: at once).
-    pub wait_lsn: u64,
-    /// The batch's effects could not be handed to the OS: its replies must not be sent.
-    pub failed: Option<String>,
-}
-
 impl Durability {
     pub fn new(
         writer: LogWriter,
@@ -229,10 +220,6 @@ impl Durability {
 
     pub fn last_lsn(&self) -> u64 {
         self.next_lsn - 1
-    }
-
-    pub fn written_size(&self) -> u64 {
-        lock(&self.shared.writer).written().offset
     }
 
     pub fn delayed_fsync(&self) -> u64 {
@@ -503,10 +490,6 @@ impl Durability {
             .and_then(|b| self.files.vfs.file_len(&self.files.dir.join(&b.name)).ok())
             .unwrap_or(0);
         base + others + w.written().offset
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.files.dir
     }
 
     /// Write and fsync everything, then stop the fsync thread (clean shutdown).

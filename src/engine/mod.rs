@@ -437,7 +437,6 @@ impl Engine {
             self.st.persist.aof_last_write_ok = self.st.write_refusal.is_none();
             self.st.persist.aof_last_write_error =
                 self.st.write_refusal.clone().unwrap_or_default();
-            self.st.persist.aof_current_size = d.written_size();
             self.st.persist.aof_delayed_fsync = d.delayed_fsync();
         }
     }
@@ -652,7 +651,7 @@ impl Engine {
                 p.last_snapshot_error = format!("bgrewriteaof: {e}");
             }
         }
-        let cow = res_peak(&res);
+        let cow = res.peak_bytes;
         match kind {
             JobKind::Bgsave { .. } => {
                 p.rdb_last_bgsave_time_sec = secs;
@@ -791,8 +790,4 @@ impl Engine {
             None => Ok(()),
         }
     }
-}
-
-fn res_peak(res: &JobResult) -> u64 {
-    res.peak_bytes
 }

@@ -155,8 +155,9 @@ impl Table {
             .find(Self::inner(h), |e| &*e.key == key)
     }
 
-    /// Mutable access. The caller must report any change in the value's heap size via
-    /// [`Table::adjust_heap`] and any change of `expire_at` via [`Table::set_expire`].
+    /// Mutable access for changes that keep the value's heap size; change values with
+    /// [`Table::update`] (which keeps memory accounting right) and expiry with
+    /// [`Table::set_expire`].
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
         let s = self.seg_of(h);
@@ -180,10 +181,6 @@ impl Table {
         let after = e.value.heap_size();
         self.heap = (self.heap + after).saturating_sub(before);
         Some(r)
-    }
-
-    pub fn adjust_heap(&mut self, before: usize, after: usize) {
-        self.heap = (self.heap + after).saturating_sub(before);
     }
 
     /// Set or clear (`0`) the expiry of an existing key. Returns false if the key is absent.
