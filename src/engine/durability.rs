@@ -352,9 +352,11 @@ impl Durability {
                 }
                 c.appended = last;
                 let notify = match written {
+                    // `everysec`/`no`: the fsync thread wakes on its own clock; waking it per
+                    // batch would cost two context switches per batch for nothing.
                     Some(point) => {
                         c.written = point;
-                        self.policy == FsyncPolicy::Everysec
+                        false
                     }
                     // A big group is worth committing without waiting for the loop to idle.
                     None => last - c.written.lsn >= GROUP_RECORDS,
