@@ -228,6 +228,7 @@ async fn serve(
     }
     tokio::spawn(ticker(shared.clone()));
     tokio::spawn(snapshot_pump(shared.clone()));
+    tokio::spawn(durability_relay(shared.clone()));
     if handle_signals {
         tokio::spawn(signals(shared.clone()));
     }
@@ -294,6 +295,31 @@ async fn ticker(shared: Arc<Shared>) {
             _ = stop.changed() => return,
         }
         Engine::lock(&shared.engine).tick();
+    }
+}
+
+/// Publish fsync completions to the connections waiting for them (see
+/// `SyncShared::relay`). The engine's log can be switched on or replaced at run time, so
+/// the task looks it up again every 100 ms.
+async fn durability_relay(shared: Arc<Shared>) {
+    let mut stop = shared.stop.subscribe();
+    loop {
+        let sync = Engine::lock(&shared.engine).sync_shared();
+        let refresh = tokio::time::sleep(std::time::Duration::from_millis(100));
+        match &sync {
+            Some(s) => {
+                tokio::select! {
+                    _ = s.relay(refresh) => s.publish(),
+                    _ = stop.changed() => return,
+                }
+            }
+            None => {
+                tokio::select! {
+                    _ = refresh => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        }
     }
 }
 
