@@ -182,9 +182,9 @@ fn sample() -> Vec<(u16, Entry)> {
             1,
             e(
                 b"h",
-                Value::Hash(Box::new(Hash::from_pairs((0..12).map(|i| {
+                Value::Hash(Hash::from_pairs((0..12).map(|i| {
                     (format!("f{i}").into_bytes(), format!("v{i}").into_bytes())
-                })))),
+                }))),
                 0,
             ),
         ),
@@ -263,7 +263,7 @@ fn build(s: Spec) -> Value {
         Spec::Str(b) => Value::Str(b),
         Spec::Int(i) => Value::Int(i),
         Spec::List(v) => Value::List(Box::new(List::from_elements(v))),
-        Spec::Hash(v) => Value::Hash(Box::new(Hash::from_pairs(v))),
+        Spec::Hash(v) => Value::Hash(Hash::from_pairs(v)),
         Spec::Set(v) => Value::Set(Box::new(Set::from_members(v))),
         Spec::ZSet(v) => Value::ZSet(Box::new(ZSet::from_pairs(v))),
     }
@@ -342,9 +342,9 @@ fn big_values_split_across_default_sized_chunks_round_trip() {
             1,
             e(
                 b"bighash",
-                Value::Hash(Box::new(Hash::from_pairs(
+                Value::Hash(Hash::from_pairs(
                     (0..100_000).map(|i| (format!("field{i}").into_bytes(), vec![b'v'; 20])),
-                ))),
+                )),
                 9,
             ),
         ),

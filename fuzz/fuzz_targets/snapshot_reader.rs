@@ -126,9 +126,9 @@ fn entries_from(data: &[u8]) -> Vec<(u16, Entry)> {
                 (0..(sel as usize % 4) * 40 + rest.len())
                     .map(|i| vec![rest.get(i % rest.len().max(1)).copied().unwrap_or(0); i % 6]),
             ))),
-            3 => Value::Hash(Box::new(Hash::from_pairs(
+            3 => Value::Hash(Hash::from_pairs(
                 rest.iter().map(|b| (vec![*b], vec![*b; (*b % 9) as usize])),
-            ))),
+            )),
             4 => Value::Set(Box::new(Set::from_members(
                 rest.iter().map(|b| vec![*b; 2]),
             ))),

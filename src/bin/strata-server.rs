@@ -2,10 +2,9 @@
 //! then `--name value` options that override it.
 
 use clap::Parser;
-use mimalloc::MiMalloc;
-
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
-static GLOBAL: MiMalloc = MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser, Debug)]
 #[command(

@@ -51,7 +51,7 @@ fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Hash) -> R) -> R {
         if !h.is_empty() {
             table.insert(Entry {
                 key: key.into(),
-                value: Value::Hash(Box::new(h)),
+                value: Value::Hash(h),
                 expire_at: 0,
             });
         }

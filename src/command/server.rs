@@ -671,11 +671,17 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         );
     }
     if want("memory") {
+        /// The allocator strata-server is built with (see the `jemalloc` feature).
+        const MEM_ALLOCATOR: &str = if cfg!(feature = "jemalloc") {
+            "jemalloc-5.3.0"
+        } else {
+            "libc"
+        };
         let used = used_memory(st);
         let rss = rss_bytes();
         let _ = write!(
             o,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_clients_normal:{}\r\nmem_allocator:mimalloc\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_clients_normal:{}\r\nmem_allocator:{}\r\n\r\n",
             human_bytes(used),
             human_bytes(rss),
             st.ks.mem_size(),
@@ -684,6 +690,7 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
             st.config.maxmemory_policy,
             if used > 0 { rss as f64 / used as f64 } else { 0.0 },
             clients_memory(st),
+            MEM_ALLOCATOR,
         );
     }
     if want("persistence") {

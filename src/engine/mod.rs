@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use crate::command::{self, ClientInfo, KillHandle, PersistRequest, Session, Shutdown, State};
 use crate::config::{Config, FsyncPolicy};
 use crate::keyspace::Entry;
-use crate::persistence::snapshot::{load_snapshot, SnapshotLimits};
+use crate::persistence::snapshot::{load_snapshot_boxed, SnapshotLimits};
 use crate::persistence::{
     DataDir, RealFs, Record, RecoveryError, RecoveryOptions, ReplayError, Vfs,
 };
@@ -118,20 +118,43 @@ pub fn apply_record(st: &mut State, rec: &Record, now: u64) -> Result<(), String
 }
 
 /// Load a snapshot file into the (empty) keyspace. Returns the number of keys.
+///
+/// Entries are gathered per database and then bulk-loaded: each table is sized once for
+/// its whole content and filled by [`load_threads`] threads, instead of growing (and
+/// splitting segments) one insert at a time on this thread.
 fn load_into(st: &mut State, vfs: &dyn Vfs, path: &std::path::Path) -> Result<u64, EngineError> {
     let dbs = st.ks.db_count();
-    let info = load_snapshot(vfs, path, SnapshotLimits::default(), 2, |db: u16, e: Entry| {
-        let db = db as usize;
-        if db >= dbs {
-            return Err(format!(
-                "the snapshot has data in db {db} but only {dbs} databases are configured (raise 'databases')"
-            ));
-        }
-        st.ks.db_mut(db).insert(e);
-        Ok(())
-    })
+    let mut per_db: Vec<Vec<Box<Entry>>> = (0..dbs).map(|_| Vec::new()).collect();
+    let info = load_snapshot_boxed(
+        vfs,
+        path,
+        SnapshotLimits::default(),
+        load_threads(),
+        |db: u16, e: Box<Entry>| {
+            let db = db as usize;
+            match per_db.get_mut(db) {
+                Some(v) => {
+                    v.push(e);
+                    Ok(())
+                }
+                None => Err(format!(
+                    "the snapshot has data in db {db} but only {dbs} databases are configured (raise 'databases')"
+                )),
+            }
+        },
+    )
     .map_err(|e| EngineError::Replay(format!("loading snapshot {}: {e}", path.display())))?;
+    for (db, entries) in per_db.into_iter().enumerate() {
+        if !entries.is_empty() {
+            st.ks.db_mut(db).bulk_load(entries, load_threads());
+        }
+    }
     Ok(info.keys)
+}
+
+/// Threads that decode snapshot chunks and fill tables at startup: one per core, 2 to 8.
+fn load_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
 }
 
 impl Engine {

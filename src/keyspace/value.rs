@@ -10,7 +10,9 @@ pub enum Value {
     Str(Vec<u8>),
     Int(i64),
     List(Box<List>),
-    Hash(Box<Hash>),
+    /// Inline, not boxed: a small hash is then one allocation (its listpack), which is
+    /// what decides memory for millions of small hashes.
+    Hash(Hash),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
 }
@@ -77,7 +79,7 @@ impl Value {
             Value::Str(v) => alloc_size(v.capacity()),
             Value::Int(_) => 0,
             Value::List(l) => alloc_size(std::mem::size_of::<List>()) + l.heap_size(),
-            Value::Hash(h) => alloc_size(std::mem::size_of::<Hash>()) + h.heap_size(),
+            Value::Hash(h) => h.heap_size(),
             Value::Set(s) => alloc_size(std::mem::size_of::<Set>()) + s.heap_size(),
             Value::ZSet(z) => alloc_size(std::mem::size_of::<ZSet>()) + z.heap_size(),
         }
@@ -108,13 +110,15 @@ impl Value {
     }
 }
 
-/// The size class an allocation of `n` bytes really occupies (mimalloc-like: 8-byte steps
-/// up to 64, then four classes per power of two). Used for INFO used_memory estimates.
+/// The size class an allocation of `n` bytes really occupies (jemalloc's: 8, then 16-byte
+/// steps up to 128, then four classes per power of two). Used for INFO used_memory estimates.
 pub fn alloc_size(n: usize) -> usize {
     if n == 0 {
         0
-    } else if n <= 64 {
-        (n + 7) & !7
+    } else if n <= 8 {
+        8
+    } else if n <= 128 {
+        (n + 15) & !15
     } else {
         let shift = usize::BITS - 1 - n.leading_zeros(); // floor(log2 n)
         let step = 1usize << (shift - 2);

@@ -255,6 +255,11 @@ pub struct Recovered {
     pub stats: RecoveryStats,
 }
 
+/// Records per batch handed from the replay reader thread to the applying thread.
+const REPLAY_BATCH: usize = 1024;
+/// Batches read ahead of the applier (bounds replay memory to a few thousand records).
+const REPLAY_QUEUE: usize = 4;
+
 /// A data directory whose manifest has been read and whose files exist.
 #[derive(Debug)]
 pub struct DataDir {
@@ -354,7 +359,8 @@ impl DataDir {
             .collect()
     }
 
-    /// Replays every record of every log in order through `apply`, truncates a torn tail
+    /// Replays every record of every log in order through `apply` (on the calling thread;
+    /// reading and decoding run on a helper thread), truncates a torn tail
     /// of the last log (if allowed), and returns a writer positioned at its end.
     pub fn replay<E, F>(self, mut apply: F) -> Result<Recovered, ReplayError<E>>
     where
@@ -406,27 +412,65 @@ impl DataDir {
                     .into());
                 }
             }
-            while let Some(rec) = reader.next_record().map_err(io("read"))? {
-                if rec.lsn <= last_lsn {
-                    return Err(RecoveryError::LsnRegression {
-                        path,
-                        dir: dir.clone(),
-                        offset: rec.offset,
-                        prev: last_lsn,
-                        lsn: rec.lsn,
+            // A helper thread reads, checksums and decodes records in batches while this
+            // thread applies them: replay runs at the speed of the slower half, not the sum.
+            let reader = std::thread::scope(|sc| -> Result<_, ReplayError<E>> {
+                let (tx, rx) = std::sync::mpsc::sync_channel(REPLAY_QUEUE);
+                let worker = sc.spawn(move || {
+                    loop {
+                        let mut batch = Vec::with_capacity(REPLAY_BATCH);
+                        let mut failed = None;
+                        while batch.len() < REPLAY_BATCH {
+                            match reader.next_record() {
+                                Ok(Some(r)) => batch.push(r),
+                                Ok(None) => break,
+                                Err(e) => {
+                                    failed = Some(e);
+                                    break;
+                                }
+                            }
+                        }
+                        let last = batch.len() < REPLAY_BATCH || failed.is_some();
+                        // A closed channel means the applier stopped on an error: stop too.
+                        if !batch.is_empty() && tx.send(Ok(batch)).is_err() {
+                            break;
+                        }
+                        if let Some(e) = failed {
+                            let _ = tx.send(Err(e));
+                        }
+                        if last {
+                            break;
+                        }
                     }
-                    .into());
+                    reader
+                });
+                for batch in rx {
+                    for rec in batch.map_err(io("read"))? {
+                        if rec.lsn <= last_lsn {
+                            return Err(RecoveryError::LsnRegression {
+                                path: path.clone(),
+                                dir: dir.clone(),
+                                offset: rec.offset,
+                                prev: last_lsn,
+                                lsn: rec.lsn,
+                            }
+                            .into());
+                        }
+                        apply(&rec).map_err(|source| ReplayError::Apply {
+                            path: path.clone(),
+                            offset: rec.offset,
+                            lsn: rec.lsn,
+                            source,
+                        })?;
+                        last_lsn = rec.lsn;
+                        stats.records += 1;
+                        stats.bytes += rec.len;
+                    }
                 }
-                apply(&rec).map_err(|source| ReplayError::Apply {
-                    path: path.clone(),
-                    offset: rec.offset,
-                    lsn: rec.lsn,
-                    source,
-                })?;
-                last_lsn = rec.lsn;
-                stats.records += 1;
-                stats.bytes += rec.len;
-            }
+                Ok(worker
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            })?;
             stats.files += 1;
             let header = reader.header().copied();
             let file_len = reader.file_len();

@@ -1374,7 +1374,7 @@ impl<S: ReadAt> Frames<S> {
 /// One decoded entry part.
 enum Decoded {
     /// A complete entry (first part without `MORE`).
-    Whole(u16, Entry),
+    Whole(u16, Box<Entry>),
     /// One part of a split entry.
     Part(Box<Piece>),
 }
@@ -1415,7 +1415,7 @@ impl Body {
             (_, Body::Int(i)) => Value::Int(i),
             (T_SET, Body::Elems(e)) => Value::Set(Box::new(Set::from_members(e))),
             (_, Body::Elems(e)) => Value::List(Box::new(List::from_elements(e))),
-            (_, Body::Pairs(p)) => Value::Hash(Box::new(Hash::from_pairs(p))),
+            (_, Body::Pairs(p)) => Value::Hash(Hash::from_pairs(p)),
             (_, Body::Scored(p)) => Value::ZSet(Box::new(ZSet::from_pairs(p))),
         }
     }
@@ -1580,13 +1580,15 @@ fn decode_part(c: &mut Cursor<'_>, dbs: u32) -> Result<Decoded, EntryProblem> {
         }
     };
     if !cont && !more {
+        // Boxed here, on the decoding thread: the keyspace keeps entries boxed, and
+        // allocating (and first touching) their memory is part of the parallel work.
         return Ok(Decoded::Whole(
             db,
-            Entry {
+            Box::new(Entry {
                 key: key.into(),
                 value: body.into_value(ty),
                 expire_at,
-            },
+            }),
         ));
     }
     Ok(Decoded::Part(Box::new(Piece {
@@ -1608,7 +1610,7 @@ struct Merger {
 }
 
 impl Merger {
-    fn feed(&mut self, d: Decoded) -> Result<Option<(u16, Entry)>, EntryProblem> {
+    fn feed(&mut self, d: Decoded) -> Result<Option<(u16, Box<Entry>)>, EntryProblem> {
         match d {
             Decoded::Whole(db, e) => {
                 if self.pending.is_some() {
@@ -1648,11 +1650,11 @@ impl Merger {
                 } = *acc;
                 Ok(Some((
                     db,
-                    Entry {
+                    Box::new(Entry {
                         key: key.into_boxed_slice(),
                         value: body.into_value(ty),
                         expire_at,
-                    },
+                    }),
                 )))
             }
         }
@@ -1664,7 +1666,7 @@ impl Merger {
         offset: u64,
         chunk_index: u64,
         decoded: Result<Vec<Decoded>, ChunkFail>,
-        out: &mut Vec<(u16, Entry)>,
+        out: &mut Vec<(u16, Box<Entry>)>,
     ) -> Result<(), SnapshotProblem> {
         let parts = decoded.map_err(|fail| match fail {
             ChunkFail::Chunk(problem) => SnapshotProblem::Chunk {
@@ -1890,7 +1892,7 @@ impl<S: ReadAt> SnapshotReader<S> {
                 let mut out = Vec::new();
                 match self.merger.chunk(f.offset, f.index, decoded, &mut out) {
                     Ok(()) => {
-                        self.queue.extend(out);
+                        self.queue.extend(out.into_iter().map(|(db, e)| (db, *e)));
                         self.chunks += 1;
                         self.position = f.offset + CHUNK_FRAME_LEN as u64 + f.data.len() as u64;
                         return Ok(());
@@ -1923,6 +1925,19 @@ pub fn load_snapshot<E>(
     limits: SnapshotLimits,
     threads: usize,
     mut on_entry: impl FnMut(u16, Entry) -> Result<(), E>,
+) -> Result<SnapshotInfo, SnapshotLoadError<E>> {
+    load_snapshot_boxed(vfs, path, limits, threads, |db, e| on_entry(db, *e))
+}
+
+/// [`load_snapshot`] delivering entries boxed, as the worker threads allocated them (the
+/// keyspace keeps entries boxed; this saves the loading thread an allocation and a copy
+/// per entry).
+pub fn load_snapshot_boxed<E>(
+    vfs: &dyn Vfs,
+    path: &Path,
+    limits: SnapshotLimits,
+    threads: usize,
+    mut on_entry: impl FnMut(u16, Box<Entry>) -> Result<(), E>,
 ) -> Result<SnapshotInfo, SnapshotLoadError<E>> {
     let io_err = |op, source| SnapshotLoadError::Io {
         path: path.to_path_buf(),
