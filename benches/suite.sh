@@ -184,7 +184,7 @@ for i, (test, p) in enumerate(cells):
     o.append(f'<text x="{cx:.1f}" y="{top + ph + 27}" text-anchor="middle" fill="#555">P{p}</text>')
 o.append(f'<line x1="{left}" x2="{width - 20}" y1="{y(1):.1f}" y2="{y(1):.1f}" stroke="black" '
          f'stroke-width="1.5" stroke-dasharray="6,3"/>')
-o.append(f'<text x="{width - 22}" y="{y(1) - 4:.1f}" text-anchor="end">1.0 = parity</text>')
+o.append(f'<text x="{left + 4}" y="{y(1) - 4:.1f}">1.0 = parity</text>')
 o.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{y(0):.1f}" stroke="#333"/>')
 lx = left
 for m in modes:
