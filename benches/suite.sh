@@ -17,9 +17,10 @@
 #      PIPES="1 16"  CLIENTS=50  DSIZE=64  KEYSPACE=1000000  PRELOAD=1 (0: no preload)
 #      REDIS_PORT=6421 STRATA_PORT=6422 (the next free ports are used if busy)
 #      REDIS_SERVER=redis-server   OUT=benches/results/suite.csv   SVG=docs/bench-suite.svg
+#      CHART_ONLY=1  only redraw SVG from an existing OUT (no servers, no runs)
 #
 # Smoke run (a couple of minutes):  N=20000 REPS=1 benches/suite.sh
-# Full run:                          N=200000 REPS=5 benches/suite.sh
+# Full run (the defaults, ~25 min):  N=200000 REPS=3 benches/suite.sh
 #
 # Output: a markdown table on stdout (medians of requests/s and p99 ms, ratio strata/redis
 # per cell), OUT (medians), OUT with -runs (every run), and SVG (bar chart of the ratios,
@@ -48,97 +49,104 @@ for m in $MODES; do
   [[ $m =~ ^(off|no|everysec|always)$ ]] || die "unknown mode '$m' (off|no|everysec|always)"
 done
 
-ensure_redis_tools
-build_strata
-bench_workdir strata-suite
-bench_traps
-mkdir -p "$(dirname "$OUT")" "$(dirname "$SVG")"
+if [[ ${CHART_ONLY:-0} != 1 ]]; then
+  ensure_redis_tools
+  build_strata
+  bench_workdir strata-suite
+  bench_traps
+  mkdir -p "$(dirname "$OUT")" "$(dirname "$SVG")"
 
-log "redis: $("$REDIS_SERVER" --version)"
-log "strata: $STRATA_BIN ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))"
-log "N=$N REPS=$REPS modes='$MODES' tests='$TESTS' pipelines='$PIPES' clients=$CLIENTS -d $DSIZE -r $KEYSPACE preload=$PRELOAD"
+  log "redis: $("$REDIS_SERVER" --version)"
+  log "strata: $STRATA_BIN ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  log "N=$N REPS=$REPS modes='$MODES' tests='$TESTS' pipelines='$PIPES' clients=$CLIENTS -d $DSIZE -r $KEYSPACE preload=$PRELOAD"
 
-mode_args() { # MODE -> the mode's server arguments, one per line
-  printf '%s\n' --save "" --auto-aof-rewrite-percentage 0
-  if [[ $1 == off ]]; then
-    printf '%s\n' --appendonly no
-  else
-    printf '%s\n' --appendonly yes --appendfsync "$1"
-  fi
-}
+  mode_args() { # MODE -> the mode's server arguments, one per line
+    printf '%s\n' --save "" --auto-aof-rewrite-percentage 0
+    if [[ $1 == off ]]; then
+      printf '%s\n' --appendonly no
+    else
+      printf '%s\n' --appendonly yes --appendfsync "$1"
+    fi
+  }
 
-echo "mode,rep,test,pipeline,server,n,rps,p99_ms" >"$RUNS"
-t_start=$(date +%s)
-for mode in $MODES; do
-  mapfile -t args < <(mode_args "$mode")
-  log "=== mode $mode: servers restarted with ${args[*]}"
-  stop_all_servers
-  start_server redis "$REDIS_SERVER" "$(free_port "${REDIS_PORT:-6421}")" "${args[@]}"
-  start_server strata "$STRATA_BIN" "$(free_port "${STRATA_PORT:-6422}")" "${args[@]}"
-  if [[ $PRELOAD == 1 ]]; then
-    for s in redis strata; do preload_strings "${SRV_PORT[$s]}" "$KEYSPACE" "$DSIZE"; done
-  fi
-  declare -A before=()
-  for s in redis strata; do before[$s]=$(commands_processed "${SRV_PORT[$s]}"); done
-  for rep in $(seq 1 "$REPS"); do
-    for p in $PIPES; do
-      for t in $TESTS; do
-        for s in redis strata; do
-          r=$(rb_csv "${SRV_PORT[$s]}" -t "$t" -P "$p" -c "$CLIENTS" -d "$DSIZE" -r "$KEYSPACE" -n "$N")
-          echo "$mode,$rep,$t,$p,$s,$N,$r" >>"$RUNS"
-          log "$mode rep $rep/$REPS $t P$p $s: ${r%%,*} req/s, p99 ${r##*,} ms"
+  echo "mode,rep,test,pipeline,server,n,rps,p99_ms" >"$RUNS"
+  t_start=$(date +%s)
+  for mode in $MODES; do
+    mapfile -t args < <(mode_args "$mode")
+    log "=== mode $mode: servers restarted with ${args[*]}"
+    stop_all_servers
+    start_server redis "$REDIS_SERVER" "$(free_port "${REDIS_PORT:-6421}")" "${args[@]}"
+    start_server strata "$STRATA_BIN" "$(free_port "${STRATA_PORT:-6422}")" "${args[@]}"
+    if [[ $PRELOAD == 1 ]]; then
+      for s in redis strata; do preload_strings "${SRV_PORT[$s]}" "$KEYSPACE" "$DSIZE"; done
+    fi
+    declare -A before=()
+    for s in redis strata; do before[$s]=$(commands_processed "${SRV_PORT[$s]}"); done
+    for rep in $(seq 1 "$REPS"); do
+      for p in $PIPES; do
+        for t in $TESTS; do
+          for s in redis strata; do
+            r=$(rb_csv "${SRV_PORT[$s]}" -t "$t" -P "$p" -c "$CLIENTS" -d "$DSIZE" -r "$KEYSPACE" -n "$N")
+            echo "$mode,$rep,$t,$p,$s,$N,$r" >>"$RUNS"
+            log "$mode rep $rep/$REPS $t P$p $s: ${r%%,*} req/s, p99 ${r##*,} ms"
+          done
         done
       done
     done
+    # Each server must have executed what was sent to it (guards against a silent miss).
+    expected=$((REPS * $(wc -w <<<"$TESTS") * $(wc -w <<<"$PIPES") * N))
+    for s in redis strata; do
+      got=$(($(commands_processed "${SRV_PORT[$s]}") - ${before[$s]}))
+      ((got >= expected)) || die "$s processed $got commands in mode $mode, expected at least $expected"
+    done
+    stop_all_servers
   done
-  # Each server must have executed what was sent to it (guards against a silent miss).
-  expected=$((REPS * $(wc -w <<<"$TESTS") * $(wc -w <<<"$PIPES") * N))
-  for s in redis strata; do
-    got=$(($(commands_processed "${SRV_PORT[$s]}") - ${before[$s]}))
-    ((got >= expected)) || die "$s processed $got commands in mode $mode, expected at least $expected"
-  done
-  stop_all_servers
-done
-elapsed=$(($(date +%s) - t_start))
+  elapsed=$(($(date +%s) - t_start))
 
-# --- report --------------------------------------------------------------------------
-echo "mode,test,pipeline,redis_rps,strata_rps,ratio,redis_p99_ms,strata_p99_ms,p99_ratio,reps,n" >"$OUT"
-echo
-echo "| mode | test | P | redis req/s | strata req/s | strata/redis | redis p99 ms | strata p99 ms | p99 strata/redis |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-for mode in $MODES; do
-  for t in $TESTS; do
-    for p in $PIPES; do
-      col() {
-        awk -F, -v m="$mode" -v t="$t" -v p="$p" -v s="$1" -v c="$2" \
-          '$1==m && $3==t && $4==p && $5==s && $c != "" {print $c}' "$RUNS" | median
-      }
-      rr=$(col redis 7)
-      sr=$(col strata 7)
-      rp=$(col redis 8)
-      sp=$(col strata 8)
-      ratio=$(awk -v a="$sr" -v b="$rr" 'BEGIN{ printf "%.2f", (b > 0 ? a / b : 0) }')
-      pratio=$(awk -v a="$sp" -v b="$rp" 'BEGIN{ if (b + 0 > 0) printf "%.2f", a / b; else printf "nan" }')
-      T=$(tr '[:lower:]' '[:upper:]' <<<"$t")
-      [[ $T == MSET ]] && T="MSET10"
-      echo "$mode,$T,$p,$rr,$sr,$ratio,$rp,$sp,$pratio,$REPS,$N" >>"$OUT"
-      printf '| %s | %s | %s | %.0f | %.0f | %s | %s | %s | %s |\n' \
-        "$mode" "$T" "$p" "$rr" "$sr" "$ratio" "$rp" "$sp" "$pratio"
+  # --- report --------------------------------------------------------------------------
+  echo "mode,test,pipeline,redis_rps,strata_rps,ratio,redis_p99_ms,strata_p99_ms,p99_ratio,reps,n" >"$OUT"
+  echo
+  echo "| mode | test | P | redis req/s | strata req/s | strata/redis | redis p99 ms | strata p99 ms | p99 strata/redis |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for mode in $MODES; do
+    for t in $TESTS; do
+      for p in $PIPES; do
+        col() {
+          awk -F, -v m="$mode" -v t="$t" -v p="$p" -v s="$1" -v c="$2" \
+            '$1==m && $3==t && $4==p && $5==s && $c != "" {print $c}' "$RUNS" | median
+        }
+        rr=$(col redis 7)
+        sr=$(col strata 7)
+        rp=$(col redis 8)
+        sp=$(col strata 8)
+        ratio=$(awk -v a="$sr" -v b="$rr" 'BEGIN{ printf "%.2f", (b > 0 ? a / b : 0) }')
+        pratio=$(awk -v a="$sp" -v b="$rp" 'BEGIN{ if (b + 0 > 0) printf "%.2f", a / b; else printf "nan" }')
+        T=$(tr '[:lower:]' '[:upper:]' <<<"$t")
+        [[ $T == MSET ]] && T="MSET10"
+        echo "$mode,$T,$p,$rr,$sr,$ratio,$rp,$sp,$pratio,$REPS,$N" >>"$OUT"
+        printf '| %s | %s | %s | %.0f | %.0f | %s | %s | %s | %s |\n' \
+          "$mode" "$T" "$p" "$rr" "$sr" "$ratio" "$rp" "$sp" "$pratio"
+      done
     done
   done
-done
-echo
-echo "Medians of $REPS run(s) per cell (alternating redis/strata), $N requests each, $CLIENTS clients," \
-  "-d $DSIZE, -r $KEYSPACE, $KEYSPACE keys preloaded: $([[ $PRELOAD == 1 ]] && echo yes || echo no);" \
-  "servers: --save \"\" --auto-aof-rewrite-percentage 0 + mode; ${elapsed}s"
-log "wrote $OUT and $RUNS"
+  echo
+  echo "Medians of $REPS run(s) per cell (alternating redis/strata), $N requests each, $CLIENTS clients," \
+    "-d $DSIZE, -r $KEYSPACE, $KEYSPACE keys preloaded: $([[ $PRELOAD == 1 ]] && echo yes || echo no);" \
+    "servers: --save \"\" --auto-aof-rewrite-percentage 0 + mode; ${elapsed}s"
+  log "wrote $OUT and $RUNS"
+fi
 
 # --- chart ---------------------------------------------------------------------------
 if ! command -v python3 >/dev/null; then
   log "python3 not found: $SVG not written"
   exit 0
 fi
-TITLE="Strata / Redis $("$REDIS_SERVER" --version | grep -o 'v=[0-9.]*' | cut -c3-) throughput ratio (medians of $REPS, N=$N, $CLIENTS clients, -d $DSIZE, -r $KEYSPACE), $(date -u +%Y-%m-%d)"
+[[ -s $OUT ]] || die "$OUT not found"
+# REPS and N as recorded in the CSV (CHART_ONLY=1 redraws an earlier run).
+REPS=$(awk -F, 'NR==2{print $10}' "$OUT")
+N=$(awk -F, 'NR==2{print $11}' "$OUT")
+RV=$("$REDIS_SERVER" --version 2>/dev/null | grep -o 'v=[0-9.]*' | cut -c3- || true)
+TITLE="Strata / Redis ${RV:-?} throughput ratio (medians of $REPS, N=$N, $CLIENTS clients, -d $DSIZE, -r $KEYSPACE), $(date -u -r "$OUT" +%Y-%m-%d)"
 python3 - "$OUT" "$SVG" "$TITLE" <<'PY'
 # Grouped bar chart of strata/redis ratios per (test, pipeline), one bar per mode, with
 # the 1.0 line. Standard library only; a self-contained SVG.
