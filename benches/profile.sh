@@ -69,7 +69,7 @@ EOF
     label=$(awk '/^desc: Trigger: dump /{print $NF}' "$f")
     [[ -n $label ]] || continue
     total=$(awk '/^summary:|^totals:/{print $2; exit}' "$f")
-    ipr=$((total / N))
+    ipr=$(((total + N / 2) / N))
     log "$label: $total instructions, $ipr per request"
     echo "$label,$N,$total,$ipr" >>"$OUT/instructions.csv"
     # Top functions per request, self and inclusive (callgrind_annotate 3.19 puts all self
