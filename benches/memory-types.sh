@@ -27,76 +27,20 @@
 # one to compare first.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${N:-1000000}
 TYPES=${TYPES:-"hashes lists zset zset-random"}
-REDIS_SERVER=${REDIS_SERVER:-redis-server}
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT_DIR=$TARGET_DIR/bench
 EXTRA_ARGS=("$@")
 
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
 [[ $N =~ ^[1-9][0-9]*$ ]] || die "N must be a positive integer (got '$N')"
-command -v "$REDIS_SERVER" >/dev/null || die "$REDIS_SERVER not found"
-command -v redis-cli >/dev/null || die "redis-cli not found"
-command -v cargo >/dev/null || { [[ -f $HOME/.cargo/env ]] && . "$HOME/.cargo/env"; }
-command -v cargo >/dev/null || die "cargo not found"
+ensure_redis_tools
+build_strata
+bench_workdir strata-memory
+bench_traps
 
-log "building strata-server (release)"
-(cd "$ROOT" && cargo build --release --bin strata-server)
-STRATA_BIN=$TARGET_DIR/release/strata-server
-[[ -x $STRATA_BIN ]] || die "$STRATA_BIN was not built"
-
-# --- servers -------------------------------------------------------------------------
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-  local p=$1
-  while ! port_free "$p"; do p=$((p + 1)); ((p < 65535)) || die "no free port"; done
-  echo "$p"
-}
-
-WORK=$(mktemp -d /tmp/strata-memory.XXXXXX)
-declare -A PID=() PORT=()
-
-stop_server() {
-  local name=$1 pid=${PID[$1]:-}
-  [[ -n $pid ]] || return 0
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-  unset "PID[$name]"
-}
-on_exit() {
-  local rc=$? name
-  for name in "${!PID[@]}"; do stop_server "$name"; done
-  if ((rc == 0)); then rm -rf "$WORK"; else log "failed (exit $rc); logs kept in $WORK"; fi
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# start NAME BINARY PORT
-start() {
-  local name=$1 bin=$2 port=$3 dir=$WORK/$1
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  "$bin" --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize no \
-    --logfile "$dir/server.log" --save "" --appendonly no "${EXTRA_ARGS[@]}" \
-    >"$dir/stdout.log" 2>&1 </dev/null &
-  PID[$name]=$!
-  PORT[$name]=$port
-  for _ in $(seq 1 300); do
-    [[ $(redis-cli -p "$port" PING 2>/dev/null) == PONG ]] && return 0
-    kill -0 "${PID[$name]}" 2>/dev/null || die "$name exited during startup (see $dir)"
-    sleep 0.1
-  done
-  die "$name did not answer PING on port $port"
-}
+# start NAME BINARY PORT: a fresh server with this script's arguments.
+start() { start_server "$1" "$2" "$3" --save "" --appendonly no "${EXTRA_ARGS[@]}"; }
 
 used_memory() { redis-cli -p "$1" INFO memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}'; }
 rss_bytes() { awk '$1=="VmRSS:"{print $2 * 1024}' "/proc/$1/status"; }
@@ -182,7 +126,7 @@ for t in $TYPES; do
     [[ $s == strata ]] && bin=$STRATA_BIN
     if [[ $s == redis ]]; then port=$(free_port "${REDIS_PORT:-6411}"); else port=$(free_port "${STRATA_PORT:-6412}"); fi
     start "$s" "$bin" "$port"
-    pid=${PID[$s]}
+    pid=${SRV_PID[$s]}
     u0=$(used_memory "$port")
     r0=$(rss_bytes "$pid")
     log "$s: loading $N keys of $t"

@@ -9,32 +9,17 @@
 #
 # env: REPS=3, N=200000 (GETs per run; SETs run until the GETs finish), KEYS=100000
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 REPS=${REPS:-3}
 N=${N:-200000}
 KEYS=${KEYS:-100000}
-REDIS_SERVER=${REDIS_SERVER:-redis-server}
-command -v redis-benchmark >/dev/null || { apt-get update -q && apt-get install -y -q redis-server redis-tools; }
-(cd "$ROOT" && cargo build --release --bin strata-server >&2)
-STRATA_BIN=$ROOT/target/release/strata-server
-WORK=$(mktemp -d /tmp/strata-mixed.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+ensure_redis_tools
+build_strata
+bench_workdir strata-mixed
+bench_traps
 
-start() { # NAME BIN PORT ARGS...
-  local name=$1 bin=$2 port=$3; shift 3
-  mkdir -p "$WORK/$name-$port"
-  "$bin" --bind 127.0.0.1 --port "$port" --dir "$WORK/$name-$port" --save "" \
-    --logfile "$WORK/$name-$port/log" "$@" >/dev/null 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 1 100); do [[ $(redis-cli -p "$port" PING 2>/dev/null) == PONG ]] && return; sleep 0.1; done
-  echo "$name did not start" >&2; exit 1
-}
-stop() { redis-cli -p "$1" SHUTDOWN NOSAVE >/dev/null 2>&1 || true; sleep 0.3; }
-
-# run PORT -> GET p99 ms under concurrent SETs
-run() {
+# mixed_run PORT -> GET p99 ms under concurrent SETs
+mixed_run() {
   local port=$1
   redis-benchmark -p "$port" -c 50 -n "$KEYS" -r "$KEYS" -d 64 SET r:__rand_int__ xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx >/dev/null 2>&1
   redis-benchmark -p "$port" -c 25 -n 100000000 -r 1000000 -d 64 -t set -l >/dev/null 2>&1 &
@@ -45,7 +30,6 @@ run() {
   wait "$writer" 2>/dev/null || true
   echo "$out" | cut -d, -f7
 }
-median() { sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
 
 declare -A R
 NEXT_PORT=6411
@@ -55,9 +39,11 @@ for rep in $(seq 1 "$REPS"); do
     for s in redis strata; do
       port=$NEXT_PORT
       NEXT_PORT=$((NEXT_PORT + 1))
-      if [[ $s == redis ]]; then start redis "$REDIS_SERVER" "$port" "${args[@]}"; else start strata "$STRATA_BIN" "$port" "${args[@]}"; fi
-      p99=$(run "$port")
-      stop "$port"
+      port=$(free_port "$port")
+      if [[ $s == redis ]]; then bin=$REDIS_SERVER; else bin=$STRATA_BIN; fi
+      start_server "$s" "$bin" "$port" --save "" "${args[@]}"
+      p99=$(mixed_run "$port")
+      stop_server "$s"
       R[$s-$mode-$rep]=$p99
       echo "rep $rep $s $mode: GET p99 $p99 ms" >&2
     done

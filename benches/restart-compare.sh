@@ -6,10 +6,11 @@
 # after the rewrite so the log part is not empty. Page cache warm (same for both).
 # env: KEYS=5000000 ANCHOR_BENCH=../shared/bench
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ANCHOR=${ANCHOR_BENCH:-$ROOT/../shared/bench}
 KEYS=${KEYS:-5000000}
-(cd "$ROOT" && cargo build --release --bin strata-server >&2)
+ensure_redis_tools
+build_strata
 WORK=$(mktemp -d /tmp/strata-restart.XXXXXX)
 PID=
 cleanup() { [[ -n $PID ]] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
@@ -29,7 +30,7 @@ wait_rewrite() {
   done
 }
 for server in redis strata; do
-  bin=redis-server; [[ $server == strata ]] && bin=$ROOT/target/release/strata-server
+  bin=redis-server; [[ $server == strata ]] && bin=$STRATA_BIN
   dir=$WORK/$server; mkdir -p "$dir"; port=6397
   start "$bin" $port "$dir" >/dev/null
   python3 "$ANCHOR/populate.py" string "$KEYS" 64 | redis-cli -p $port --pipe --pipe-timeout 600 >/dev/null

@@ -7,16 +7,16 @@
 #
 # env: KEYS=5000000 REPS=1 OPS="bgsave bgrewriteaof" ANCHOR_BENCH=../shared/bench
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ANCHOR=${ANCHOR_BENCH:-$ROOT/../shared/bench}
 [[ -x $ANCHOR/snapshot_impact.sh ]] || { echo "shared bench scripts not found at $ANCHOR" >&2; exit 1; }
-command -v redis-benchmark >/dev/null || { apt-get update -q && apt-get install -y -q redis-server redis-tools; }
-(cd "$ROOT" && cargo build --release --bin strata-server >&2)
+ensure_redis_tools
+build_strata
 export KEYS=${KEYS:-5000000} REPS=${REPS:-1} OPS=${OPS:-"bgsave bgrewriteaof"}
 for server in redis strata; do
   out=$ROOT/target/bench/snapshot-$server
   rm -rf "$out"; mkdir -p "$out"
-  if [[ $server == redis ]]; then cmd=(redis-server); else cmd=("$ROOT/target/release/strata-server"); fi
+  if [[ $server == redis ]]; then cmd=(redis-server); else cmd=("$STRATA_BIN"); fi
   RESULTS=$out OUTD=$out/snapshot "$ANCHOR/snapshot_impact.sh" 127.0.0.1 6395 "${cmd[@]}"
   python3 "$ANCHOR/summarize.py" "$out" > "$out/SUMMARY.md"
   echo "== $server"; cat "$out/SUMMARY.md"
