@@ -13,8 +13,10 @@ use strata::config::{Config, FsyncPolicy};
 use strata::engine::Engine;
 use strata::protocol::{Args, ReplyBuf};
 
+// The server's allocator, so allocation costs are measured as it pays them.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const VALUE: &[u8; 64] = b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 /// Distinct keys (SET/GET/INCR) and members (HSET/SADD/ZADD). GET's keys are preloaded.

@@ -17,8 +17,10 @@ use strata::persistence::record::encode_record;
 use strata::persistence::{Limits, LogConfig, LogHeader, LogReader, LogWriter, RealFs, SimFs, Vfs};
 use strata::protocol::ReplyBuf;
 
+// The server's allocator, so allocation costs are measured as it pays them.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const VALUE: &[u8; 64] = b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 /// Records in the log that the replay benchmarks read.

@@ -9,8 +9,10 @@ use criterion::{
 };
 use strata::protocol::{Limits, ReplyBuf, RequestDecoder};
 
+// The server's allocator, so allocation costs are measured as it pays them.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// 64 bytes, as `redis-benchmark -d 64` sends.
 const VALUE: &[u8; 64] = b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";

@@ -15,8 +15,10 @@ use strata::persistence::{
     DEFAULT_TARGET_CHUNK_BYTES,
 };
 
+// The server's allocator, so allocation costs are measured as it pays them.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Pseudo-random base64-like bytes: values that LZ4 cannot shrink much, like the shared
 /// bench's populate.py.
@@ -54,7 +56,7 @@ fn hashes(keys: u64, fields: u64) -> Vec<Entry> {
             }));
             Entry {
                 key: format!("hash:{i:010}").into_bytes().into(),
-                value: Value::Hash(Box::new(h)),
+                value: Value::Hash(h),
                 expire_at: 0,
             }
         })
