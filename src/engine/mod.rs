@@ -123,6 +123,7 @@ pub fn apply_record(st: &mut State, rec: &Record, now: u64) -> Result<(), String
 /// its whole content and filled by [`load_threads`] threads, instead of growing (and
 /// splitting segments) one insert at a time on this thread.
 fn load_into(st: &mut State, vfs: &dyn Vfs, path: &std::path::Path) -> Result<u64, EngineError> {
+    let t0 = Instant::now();
     let dbs = st.ks.db_count();
     let mut per_db: Vec<Vec<Box<Entry>>> = (0..dbs).map(|_| Vec::new()).collect();
     let info = load_snapshot_boxed(
@@ -144,11 +145,19 @@ fn load_into(st: &mut State, vfs: &dyn Vfs, path: &std::path::Path) -> Result<u6
         },
     )
     .map_err(|e| EngineError::Replay(format!("loading snapshot {}: {e}", path.display())))?;
+    let read = t0.elapsed();
     for (db, entries) in per_db.into_iter().enumerate() {
         if !entries.is_empty() {
             st.ks.db_mut(db).bulk_load(entries, load_threads());
         }
     }
+    info!(
+        "snapshot {}: {} keys read in {:.3} s, indexed in {:.3} s",
+        path.display(),
+        info.keys,
+        read.as_secs_f64(),
+        (t0.elapsed() - read).as_secs_f64()
+    );
     Ok(info.keys)
 }
 

@@ -206,7 +206,12 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         }
     }
     let (stop, _) = watch::channel(None);
-    rt.block_on(serve(listeners, engine, stop, true))
+    let result = rt.block_on(serve(listeners, engine.clone(), stop, true));
+    // The log is flushed and closed by now. Freeing a large keyspace entry by entry takes
+    // seconds and helps no one when the process is about to exit, so keep it (as Redis
+    // does): the OS reclaims the memory at once.
+    std::mem::forget(engine);
+    result
 }
 
 async fn serve(
