@@ -205,7 +205,7 @@ fn replay(c: &mut Criterion) {
                 let file = RealFs.open_read(&path).expect("open");
                 let mut r = LogReader::new(file, Limits::default()).expect("reader");
                 while let Some(rec) = r.next_record().expect("read") {
-                    apply_record(&mut st, &rec, 0).expect("apply");
+                    apply_record(&mut st, rec, 0).expect("apply");
                 }
                 st
             },

@@ -49,7 +49,7 @@ fn open_with(vfs: Arc<dyn Vfs>, o: RecoveryOptions) -> Open {
         dir(),
         o,
         |_| Ok(()),
-        |r: &Record| {
+        |r: Record| {
             recs.push(r.clone());
             Ok(())
         },
@@ -514,7 +514,7 @@ fn callback_errors_and_base_hook() {
     populate(&fs, 5);
     let err = DataDir::open(Arc::new(fs.clone()), dir(), opts())
         .unwrap()
-        .replay(|r: &Record| if r.lsn == 3 { Err("boom") } else { Ok(()) })
+        .replay(|r: Record| if r.lsn == 3 { Err("boom") } else { Ok(()) })
         .unwrap_err();
     match err {
         ReplayError::Apply { lsn, source, .. } => assert_eq!((lsn, source), (3, "boom")),
@@ -538,7 +538,7 @@ fn callback_errors_and_base_hook() {
             events.borrow_mut().push(format!("base {}", p.display()));
             Ok::<(), Infallible>(())
         },
-        |r: &Record| {
+        |r: Record| {
             events.borrow_mut().push(format!("lsn {}", r.lsn));
             Ok(())
         },
@@ -563,7 +563,7 @@ fn real_file_system_round_trip_and_tear() {
             &d,
             o,
             |_| Ok::<(), Infallible>(()),
-            |r: &Record| {
+            |r: Record| {
                 recs.push(r.clone());
                 Ok(())
             },

@@ -96,7 +96,7 @@ pub struct Engine {
 }
 
 /// Apply one log record to the state (replay at startup).
-pub fn apply_record(st: &mut State, rec: &Record, now: u64) -> Result<(), String> {
+pub fn apply_record(st: &mut State, rec: Record, now: u64) -> Result<(), String> {
     if rec.args.first().map(|a| a.as_ref()) == Some(TXN_RECORD) {
         let a = &rec.args;
         let mut i = 1;
@@ -114,7 +114,7 @@ pub fn apply_record(st: &mut State, rec: &Record, now: u64) -> Result<(), String
         }
         return Ok(());
     }
-    command::replay(st, rec.db as usize, rec.args.clone(), now)
+    command::replay(st, rec.db as usize, rec.args, now)
 }
 
 /// Load a snapshot file into the (empty) keyspace. Returns the number of keys.

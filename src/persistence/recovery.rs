@@ -364,7 +364,7 @@ impl DataDir {
     /// of the last log (if allowed), and returns a writer positioned at its end.
     pub fn replay<E, F>(self, mut apply: F) -> Result<Recovered, ReplayError<E>>
     where
-        F: FnMut(&Record) -> Result<(), E>,
+        F: FnMut(Record) -> Result<(), E>,
     {
         let DataDir {
             vfs,
@@ -456,15 +456,16 @@ impl DataDir {
                             }
                             .into());
                         }
-                        apply(&rec).map_err(|source| ReplayError::Apply {
+                        let (offset, lsn, len) = (rec.offset, rec.lsn, rec.len);
+                        apply(rec).map_err(|source| ReplayError::Apply {
                             path: path.clone(),
-                            offset: rec.offset,
-                            lsn: rec.lsn,
+                            offset,
+                            lsn,
                             source,
                         })?;
-                        last_lsn = rec.lsn;
+                        last_lsn = lsn;
                         stats.records += 1;
-                        stats.bytes += rec.len;
+                        stats.bytes += len;
                     }
                 }
                 Ok(worker
@@ -650,7 +651,7 @@ pub fn recover<E, B, F>(
 ) -> Result<Recovered, ReplayError<E>>
 where
     B: FnOnce(&Path) -> Result<(), E>,
-    F: FnMut(&Record) -> Result<(), E>,
+    F: FnMut(Record) -> Result<(), E>,
 {
     let data = DataDir::open(vfs, dir, options)?;
     if let Some(base) = data.base_path() {
