@@ -153,6 +153,9 @@ pub struct Config {
     /// `client-output-buffer-limit`: per client class, when a client whose output is
     /// not being read gets disconnected.
     pub client_output_buffer_limit: OutputBufferLimits,
+    /// `rename-command <name> <new-name>` lines (config file or command line, startup
+    /// only), in order; an empty new name disables the command.
+    pub rename_commands: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -192,6 +195,7 @@ impl Default for Config {
             slowlog_max_len: 128,
             latency_tracking: true,
             client_output_buffer_limit: OutputBufferLimits::default(),
+            rename_commands: Vec::new(),
         }
     }
 }
@@ -561,6 +565,19 @@ pub static PARAMS: &[Param] = &[
         "only noeviction is supported so far",
         |c| c.maxmemory_policy.clone(),
         |c, v| {
+            const REDIS: &[&str] = &[
+                "volatile-lru",
+                "allkeys-lru",
+                "volatile-lfu",
+                "allkeys-lfu",
+                "volatile-random",
+                "allkeys-random",
+                "volatile-ttl",
+            ];
+            let l = v.to_ascii_lowercase();
+            if REDIS.contains(&l.as_str()) {
+                return Err(format!("'{l}' is not supported: Strata does not evict keys; only 'noeviction' (refuse writes once used_memory > maxmemory) is available"));
+            }
             c.maxmemory_policy = one_of(v, &["noeviction"])?;
             Ok(())
         }
@@ -730,6 +747,10 @@ impl Config {
                 .map(|w| String::from_utf8_lossy(&w).into_owned())
                 .collect();
             let (name, rest) = words.split_first().ok_or_else(|| bad("empty directive"))?;
+            if name.eq_ignore_ascii_case("rename-command") {
+                self.add_rename(rest).map_err(|e| bad(&e.to_string()))?;
+                continue;
+            }
             // "save" may appear several times: the first replaces the defaults, later ones add.
             if name.eq_ignore_ascii_case("save") && !rest.is_empty() && !rest[0].is_empty() {
                 let joined = if save_seen {
@@ -778,6 +799,11 @@ impl Config {
             if values.is_empty() {
                 return Err(ConfigError::MissingValue(name.to_string()));
             }
+            if name.eq_ignore_ascii_case("rename-command") {
+                cfg.add_rename(values)?;
+                i = j;
+                continue;
+            }
             let value = values.join(" ");
             if name.eq_ignore_ascii_case("save") && save_seen && !value.is_empty() {
                 let joined = format!("{} {}", cfg.save, value);
@@ -789,6 +815,23 @@ impl Config {
             i = j;
         }
         Ok(cfg)
+    }
+
+    /// `rename-command <name> <new-name>` (`""` as the new name disables the command).
+    /// Whether the command exists is checked when the server starts.
+    pub fn add_rename(&mut self, words: &[String]) -> Result<(), ConfigError> {
+        match words {
+            [from, to] if !from.is_empty() && !to.contains(char::is_whitespace) => {
+                self.rename_commands
+                    .push((from.to_ascii_lowercase(), to.to_ascii_lowercase()));
+                Ok(())
+            }
+            _ => Err(ConfigError::Invalid {
+                name: "rename-command".into(),
+                value: words.join(" "),
+                reason: "expected 'rename-command <command> <new-name>' (\"\" as the new name disables the command)".into(),
+            }),
+        }
     }
 
     /// Text for `--help`: every parameter with its default.

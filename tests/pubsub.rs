@@ -484,13 +484,14 @@ fn output_buffer_limit_config() {
             "CONFIG",
             "SET",
             "client-output-buffer-limit",
-            "replica 1mb 1mb 5 normal 1 2 3"
+            "replica 1mb 1mb 5 normal 10mb 20mb 3"
         ]),
         ok()
     );
+    // (A tiny normal limit would cut this very client off, as in Redis.)
     assert_eq!(
         get(&mut c),
-        bulk("normal 1 2 3 slave 1048576 1048576 5 pubsub 65536 32768 1")
+        bulk("normal 10485760 20971520 3 slave 1048576 1048576 5 pubsub 65536 32768 1")
     );
     restore_limits(&s);
 }

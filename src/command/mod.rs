@@ -7,6 +7,7 @@
 //! [`dispatch`] is the single entry point: it looks the command up, checks arity and
 //! authentication, handles MULTI queueing, and runs the handler.
 
+pub mod acl;
 pub mod blocking;
 mod docs;
 mod hashes;
@@ -30,7 +31,7 @@ pub use state::{
     ClientInfo, Clients, Effect, KillHandle, Pending, PersistInfo, PersistRequest, Session,
     Shutdown, State, Stats,
 };
-pub use table::{lookup, Spec, COMMANDS};
+pub use table::{check_renames, key_positions, lookup, RenameError, Spec, COMMANDS};
 
 use bytes::Bytes;
 
@@ -42,6 +43,7 @@ pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const SYNTAX: &str = "ERR syntax error";
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
 /// The command already replied (with an error): the caller just returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,12 +210,23 @@ pub(crate) fn dispatch_queued(
 fn dispatch_as(
     st: &mut State,
     sess: &mut Session,
-    args: Args,
+    mut args: Args,
     out: &mut ReplyBuf,
     now: u64,
     arriving: bool,
 ) {
-    let Some(spec) = lookup(&args[0]) else {
+    // rename-command applies to what clients send; the log and MULTI queues hold the
+    // real name.
+    let found = match st.renames.get(args[0].to_ascii_lowercase().as_slice()) {
+        Some(renamed) if arriving => {
+            if let Some(spec) = renamed {
+                args[0] = Bytes::from_static(spec.name.as_bytes());
+            }
+            *renamed
+        }
+        _ => lookup(&args[0]),
+    };
+    let Some(spec) = found else {
         return reject(st, sess, false, out, &unknown_command_message(&args));
     };
     let is_exec = spec.name == "exec";
@@ -233,6 +246,16 @@ fn dispatch_as(
             out,
             "ERR Command not allowed inside a transaction",
         );
+    }
+    if !spec.no_auth() {
+        if let Err(msg) = st.acl.check(&sess.user, spec, &args) {
+            return reject(st, sess, is_exec, out, &msg);
+        }
+    }
+    if arriving && st.config.maxmemory > 0 && oom_applies(spec, sess) {
+        if server::used_memory(st) > st.config.maxmemory {
+            return reject(st, sess, is_exec, out, OOM);
+        }
     }
     if let Some(refusal) = &st.write_refusal {
         if spec.is_write() {
@@ -260,6 +283,21 @@ fn dispatch_as(
         now,
     };
     (spec.handler)(&mut ctx);
+}
+
+/// Whether `maxmemory` refuses `spec` now, as Redis decides: commands that may grow
+/// memory (`denyoom`), an EXEC queueing any, and anything queued inside MULTI.
+fn oom_applies(spec: &Spec, sess: &Session) -> bool {
+    if spec.has_flag("denyoom") {
+        return true;
+    }
+    match &sess.multi {
+        Some(q) if spec.name == "exec" => q
+            .iter()
+            .any(|a| lookup(&a[0]).is_some_and(|s| s.has_flag("denyoom"))),
+        Some(_) => !matches!(spec.name, "discard" | "quit" | "reset"),
+        None => false,
+    }
 }
 
 /// Refuse a command before it runs, as Redis's rejectCommand does: a transaction being

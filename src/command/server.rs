@@ -59,26 +59,26 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-/// Check credentials; replies with the error and returns false on failure.
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// Check credentials (no user: `default`); on success the session is logged in as that
+/// user, on failure the error is replied and false returned.
 fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> bool {
-    let Some(required) = ctx.st.config.requirepass.clone() else {
-        if user.is_none() {
-            ctx.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
-            return false;
-        }
-        // With no password the default user accepts anything, as in Redis.
-        if user == Some(b"default") {
-            return true;
-        }
-        ctx.error("WRONGPASS invalid username-password pair or user is disabled.");
+    if user.is_none() && ctx.st.acl.users.get("default").is_some_and(|d| d.nopass) {
+        ctx.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
         return false;
-    };
-    let user_ok = user.is_none_or(|u| u == b"default");
-    if user_ok && constant_time_eq(pass, required.as_bytes()) {
-        true
-    } else {
-        ctx.error("WRONGPASS invalid username-password pair or user is disabled.");
-        false
+    }
+    let name = user.unwrap_or(b"default");
+    match ctx.st.acl.authenticate(name, pass) {
+        Some(u) => {
+            ctx.sess.user = u.name.clone();
+            ctx.sess.authenticated = true;
+            true
+        }
+        None => {
+            ctx.error(WRONGPASS);
+            false
+        }
     }
 }
 
@@ -95,7 +95,6 @@ pub fn auth(ctx: &mut Ctx) {
         _ => return ctx.error(SYNTAX),
     };
     if ok {
-        ctx.sess.authenticated = true;
         ctx.out.ok();
     }
 }
@@ -112,7 +111,6 @@ pub fn hello(ctx: &mut Ctx) {
         i = 2;
     }
     let mut name = None;
-    let mut authed = false;
     while i < ctx.args.len() {
         let more = ctx.args.len() - i - 1;
         match ctx.args[i].to_ascii_uppercase().as_slice() {
@@ -121,7 +119,6 @@ pub fn hello(ctx: &mut Ctx) {
                 if !check_auth(ctx, Some(&u), &p) {
                     return;
                 }
-                authed = true;
                 i += 3;
             }
             b"SETNAME" if more >= 1 => {
@@ -140,9 +137,6 @@ pub fn hello(ctx: &mut Ctx) {
                 return ctx.error(&msg);
             }
         }
-    }
-    if authed {
-        ctx.sess.authenticated = true;
     }
     if !ctx.sess.authenticated {
         return ctx.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
@@ -178,7 +172,8 @@ pub fn reset(ctx: &mut Ctx) {
     ctx.sess.resp3 = false;
     ctx.out.set_resp3(false);
     ctx.sess.name = Bytes::new();
-    ctx.sess.authenticated = ctx.st.config.requirepass.is_none();
+    ctx.sess.user = "default".into();
+    ctx.sess.authenticated = ctx.st.acl.default_open();
     ctx.out.simple("RESET");
 }
 
@@ -211,7 +206,7 @@ fn client_line(ctx: &Ctx, c: &super::ClientInfo) -> String {
         .as_ref()
         .map_or((0, 0), |o| (o.queued_messages(), o.pending()));
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll={oll} omem={omem} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll={oll} omem={omem} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}\n",
         c.id,
         c.addr,
         c.laddr,
@@ -223,6 +218,7 @@ fn client_line(ctx: &Ctx, c: &super::ClientInfo) -> String {
         c.psub,
         c.multi,
         c.last_cmd,
+        c.user,
         c.resp,
         String::from_utf8_lossy(&c.lib_name),
         String::from_utf8_lossy(&c.lib_ver),
@@ -242,6 +238,9 @@ pub fn sync_client(st: &mut super::State, sess: &super::Session, now: u64) {
         c.lib_ver = sess.lib_ver.clone();
         c.sub = sess.subs.channel_count();
         c.psub = sess.subs.pattern_count();
+        if c.user != sess.user {
+            c.user = sess.user.clone();
+        }
     }
 }
 
@@ -880,6 +879,11 @@ pub fn config(ctx: &mut Ctx) {
                 }
             }
             ctx.st.config = cfg;
+            if seen.contains(&"requirepass") {
+                // As Redis: requirepass replaces the default user's passwords.
+                let pass = ctx.st.config.requirepass.clone();
+                ctx.st.acl.sync_requirepass(pass.as_deref());
+            }
             ctx.out.ok();
         }
         b"RESETSTAT" if ctx.args.len() == 2 => {
@@ -919,7 +923,7 @@ fn command_info(ctx: &mut Ctx, s: &Spec) {
     ctx.out.array_len(10);
     ctx.out.bulk(s.name.as_bytes());
     ctx.out.int(s.arity as i64);
-    let flags: Vec<&str> = s.flags.split_whitespace().collect();
+    let flags: Vec<&str> = s.redis_flags().collect();
     ctx.out.set_len(flags.len());
     for f in flags {
         ctx.out.simple(f);
@@ -938,28 +942,7 @@ fn command_info(ctx: &mut Ctx, s: &Spec) {
 }
 
 fn acl_categories(s: &Spec) -> Vec<String> {
-    let mut v = Vec::new();
-    if s.is_write() {
-        v.push("@write".to_string());
-    } else if s.has_flag("readonly") {
-        v.push("@read".to_string());
-    }
-    // The group names the ACL category where Redis has one ("server" has none).
-    match s.group {
-        "transactions" => v.push("@transaction".into()),
-        "server" => {}
-        g => v.push(format!("@{g}")),
-    }
-    if s.has_flag("fast") {
-        v.push("@fast".into());
-    } else {
-        v.push("@slow".into());
-    }
-    if s.has_flag("admin") {
-        v.push("@admin".into());
-        v.push("@dangerous".into());
-    }
-    v
+    super::acl::category_names(super::acl::categories(s))
 }
 
 fn command_docs(ctx: &mut Ctx, s: &Spec) {

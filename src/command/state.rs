@@ -112,6 +112,8 @@ pub struct ClientInfo {
     pub psub: usize,
     /// Pub/sub messages waiting to be written to the client.
     pub outbox: Option<Arc<Outbox>>,
+    /// The ACL user the connection is logged in as.
+    pub user: String,
 }
 
 impl ClientInfo {
@@ -156,6 +158,8 @@ pub struct Session {
     pub resp3: bool,
     pub name: Bytes,
     pub authenticated: bool,
+    /// The ACL user this connection runs as (`default` until AUTH says otherwise).
+    pub user: String,
     /// Commands queued after MULTI; `None` outside a transaction.
     pub multi: Option<Vec<Args>>,
     /// A command queued after MULTI was rejected: EXEC must fail with EXECABORT.
@@ -184,6 +188,7 @@ impl Session {
             resp3: false,
             name: Bytes::new(),
             authenticated,
+            user: "default".into(),
             multi: None,
             multi_error: false,
             watched: Vec::new(),
@@ -262,6 +267,11 @@ pub struct State {
     /// Effects are collected only while a log takes them (not with `appendonly no`, not
     /// while replaying).
     pub logging: bool,
+    /// ACL users.
+    pub acl: super::acl::Acl,
+    /// `rename-command`: incoming (lower-case) name -> the command it runs, `None` for a
+    /// name that was renamed away or disabled. Empty when nothing is renamed.
+    pub renames: HashMap<Vec<u8>, Option<&'static super::Spec>>,
 }
 
 impl State {
@@ -270,7 +280,11 @@ impl State {
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::Rng::gen_range(&mut rng, 0..16), 16).expect("hex"))
             .collect();
+        let acl = super::acl::Acl::new(config.requirepass.as_deref());
+        let renames = super::table::renames(&config.rename_commands);
         State {
+            acl,
+            renames,
             ks: Keyspace::new(config.databases),
             pending: Pending::default(),
             config,

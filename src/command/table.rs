@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::{hashes, keys, lists, pubsub, server, sets, strings, transactions, zsets, Ctx};
+use super::{acl, hashes, keys, lists, pubsub, server, sets, strings, transactions, zsets, Ctx};
 
 pub type Handler = fn(&mut Ctx);
 
@@ -32,6 +32,13 @@ impl Spec {
         } else {
             n >= (-a) as usize
         }
+    }
+
+    /// Redis's command flags (the `@category` words of `flags` are ACL categories).
+    pub fn redis_flags(&self) -> impl Iterator<Item = &'static str> {
+        self.flags
+            .split_whitespace()
+            .filter(|f| !f.starts_with('@'))
     }
 
     pub fn has_flag(&self, f: &str) -> bool {
@@ -83,19 +90,20 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("auth", -2, "no_auth loading stale fast", NOKEY, "connection", "Authenticates the connection.", server::auth),
     cmd!("hello", -1, "no_auth loading stale fast", NOKEY, "connection", "Handshakes with the Redis server.", server::hello),
     cmd!("client", -2, "loading stale", NOKEY, "connection", "A container for client connection commands.", server::client),
+    cmd!("acl", -2, "noscript loading stale", NOKEY, "server", "A container for Access List Control commands.", acl::acl),
     cmd!("reset", 1, "no_auth loading stale fast", NOKEY, "connection", "Resets the connection.", server::reset),
     // server
-    cmd!("dbsize", 1, "readonly fast", NOKEY, "server", "Returns the number of keys in the database.", server::dbsize),
-    cmd!("flushdb", -1, "write", NOKEY, "server", "Removes all keys from the current database.", server::flushdb),
-    cmd!("flushall", -1, "write", NOKEY, "server", "Removes all keys from all databases.", server::flushall),
-    cmd!("swapdb", 3, "write fast", NOKEY, "server", "Swaps two Redis databases.", server::swapdb),
-    cmd!("info", -1, "loading stale", NOKEY, "server", "Returns information and statistics about the server.", server::info),
+    cmd!("dbsize", 1, "readonly fast @keyspace", NOKEY, "server", "Returns the number of keys in the database.", server::dbsize),
+    cmd!("flushdb", -1, "write @keyspace @dangerous", NOKEY, "server", "Removes all keys from the current database.", server::flushdb),
+    cmd!("flushall", -1, "write @keyspace @dangerous", NOKEY, "server", "Removes all keys from all databases.", server::flushall),
+    cmd!("swapdb", 3, "write fast @keyspace @dangerous", NOKEY, "server", "Swaps two Redis databases.", server::swapdb),
+    cmd!("info", -1, "loading stale @dangerous", NOKEY, "server", "Returns information and statistics about the server.", server::info),
     cmd!("config", -2, "admin loading stale", NOKEY, "server", "A container for server configuration commands.", server::config),
-    cmd!("command", -1, "loading stale", NOKEY, "server", "Returns detailed information about all commands.", server::command),
+    cmd!("command", -1, "loading stale @connection", NOKEY, "server", "Returns detailed information about all commands.", server::command),
     cmd!("time", 1, "loading stale fast", NOKEY, "server", "Returns the server time.", server::time),
     cmd!("debug", -2, "admin noscript loading stale", NOKEY, "server", "A container for debugging commands.", server::debug),
     cmd!("shutdown", -1, "admin noscript loading stale no_multi", NOKEY, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
-    cmd!("lastsave", 1, "loading stale fast", NOKEY, "server", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
+    cmd!("lastsave", 1, "loading stale fast @admin @dangerous", NOKEY, "server", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
     cmd!("save", 1, "admin noscript no_multi", NOKEY, "server", "Synchronously saves the database(s) to disk.", server::save),
     cmd!("bgsave", -1, "admin noscript no_multi", NOKEY, "server", "Asynchronously saves the database(s) to disk.", server::bgsave),
     cmd!("bgrewriteaof", 1, "admin noscript no_multi", NOKEY, "server", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
@@ -128,7 +136,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("type", 2, "readonly fast", KEY1, "keyspace", "Determines the type of value stored at a key.", keys::type_),
     cmd!("rename", 3, "write", (1, 2, 1), "keyspace", "Renames a key and overwrites the destination.", keys::rename),
     cmd!("renamenx", 3, "write fast", (1, 2, 1), "keyspace", "Renames a key only when the target key name doesn't exist.", keys::renamenx),
-    cmd!("keys", 2, "readonly", NOKEY, "keyspace", "Returns all key names that match a pattern.", keys::keys),
+    cmd!("keys", 2, "readonly @dangerous", NOKEY, "keyspace", "Returns all key names that match a pattern.", keys::keys),
     cmd!("scan", -2, "readonly", NOKEY, "keyspace", "Iterates over the key names in the database.", keys::scan),
     cmd!("randomkey", 1, "readonly", NOKEY, "keyspace", "Returns a random key name from the database.", keys::randomkey),
     cmd!("touch", -2, "readonly fast", (1, -1, 1), "keyspace", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::exists),
@@ -254,6 +262,42 @@ pub static COMMANDS: &[Spec] = &[
     // end sorted sets
 ];
 
+/// The argument positions holding key names: from `first_key`/`last_key`/`step` (a
+/// negative last counts from the end), or, for `movablekeys` commands, from their
+/// `numkeys` argument. ACL key patterns are checked against these.
+pub fn key_positions(spec: &Spec, args: &[bytes::Bytes]) -> Vec<usize> {
+    let numkeys = |at: usize, start: usize| -> Vec<usize> {
+        let k = args
+            .get(at)
+            .and_then(|a| crate::util::parse_i64_strict(a))
+            .unwrap_or(0)
+            .clamp(0, args.len() as i64) as usize;
+        (start..start + k).filter(|&i| i < args.len()).collect()
+    };
+    match spec.name {
+        "zunionstore" | "zinterstore" | "zdiffstore" => {
+            let mut v = vec![1];
+            v.extend(numkeys(2, 3));
+            v
+        }
+        "zunion" | "zinter" | "zdiff" | "sintercard" | "lmpop" | "zmpop" => numkeys(1, 2),
+        "blmpop" | "bzmpop" => numkeys(2, 3),
+        _ if spec.first_key <= 0 => Vec::new(),
+        _ => {
+            let n = args.len() as i32;
+            let last = if spec.last_key < 0 {
+                n + spec.last_key
+            } else {
+                spec.last_key.min(n - 1)
+            };
+            (spec.first_key..=last)
+                .step_by(spec.step.max(1) as usize)
+                .map(|i| i as usize)
+                .collect()
+        }
+    }
+}
+
 /// Name -> command. foldhash, not SipHash: every command pays this lookup (SipHash cost
 /// ~370 instructions per command in the profile, docs/PROFILE.md).
 type Index = HashMap<&'static [u8], &'static Spec, foldhash::fast::RandomState>;
@@ -261,6 +305,47 @@ type Index = HashMap<&'static [u8], &'static Spec, foldhash::fast::RandomState>;
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| COMMANDS.iter().map(|s| (s.name.as_bytes(), s)).collect())
+}
+
+/// Why a `rename-command` line cannot apply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenameError {
+    #[error("rename-command: no such command '{0}'")]
+    Unknown(String),
+    #[error("rename-command: '{0}' is already the name of a command; pick another name")]
+    Taken(String),
+}
+
+/// Check `rename-command` lines against the command table (at startup, so a typo stops
+/// the server instead of leaving a command exposed).
+pub fn check_renames(renames: &[(String, String)]) -> Result<(), RenameError> {
+    for (from, to) in renames {
+        if lookup(from.as_bytes()).is_none() {
+            return Err(RenameError::Unknown(from.clone()));
+        }
+        if !to.is_empty()
+            && lookup(to.as_bytes()).is_some()
+            && !renames.iter().any(|(f, _)| f == to)
+        {
+            return Err(RenameError::Taken(to.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// The incoming-name map of `rename-command` lines (see `State::renames`); lines that
+/// name no command are skipped here ([`check_renames`] refuses them at startup).
+pub fn renames(lines: &[(String, String)]) -> HashMap<Vec<u8>, Option<&'static Spec>> {
+    let mut map = HashMap::new();
+    for (from, _) in lines {
+        map.insert(from.as_bytes().to_vec(), None);
+    }
+    for (from, to) in lines {
+        if let (Some(spec), false) = (lookup(from.as_bytes()), to.is_empty()) {
+            map.insert(to.as_bytes().to_vec(), Some(spec));
+        }
+    }
+    map
 }
 
 /// Find a command by name, case-insensitively.

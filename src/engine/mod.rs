@@ -328,11 +328,12 @@ impl Engine {
                 sub: 0,
                 psub: 0,
                 outbox: None,
+                user: "default".into(),
             },
         );
         self.st.stats.total_connections += 1;
         self.st.connected_clients += 1;
-        let mut s = Session::new(id, self.st.config.requirepass.is_none());
+        let mut s = Session::new(id, self.st.acl.default_open());
         s.local = local;
         s
     }

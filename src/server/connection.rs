@@ -57,6 +57,12 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         return;
     }
     let _ = stream.set_nodelay(true);
+    {
+        use std::os::fd::AsRawFd;
+        if let Err(e) = super::set_keepalive(stream.as_raw_fd(), shared.live.tcp_keepalive()) {
+            debug!("cannot enable TCP keepalive for {peer}: {e}");
+        }
+    }
     // A duplicate of the socket lets CLIENT KILL and shutdown close it from elsewhere.
     let killer = match stream.into_std().and_then(|s| {
         let dup = s.try_clone()?;
@@ -221,8 +227,33 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             out.error(&format!("ERR {e}"));
         }
         if !out.is_empty() {
-            if stream.write_all(out.as_bytes()).await.is_err() {
-                break;
+            // client-output-buffer-limit normal: a client whose replies pile up (a huge
+            // pipeline it does not read) is cut off rather than held in memory.
+            let limit = shared.live.normal_output_limit();
+            let normal = !sess.subs.active();
+            let over_hard = normal && limit.hard > 0 && out.len() as u64 >= limit.hard;
+            let written = if over_hard {
+                Err(WriteEnd::Limit)
+            } else if normal {
+                write_reply(&mut stream, out.as_bytes(), limit).await
+            } else {
+                write_reply(&mut stream, out.as_bytes(), Default::default()).await
+            };
+            match written {
+                Ok(()) => {}
+                Err(WriteEnd::Io) => break,
+                Err(WriteEnd::Limit) => {
+                    debug!(
+                        "client {}: {} bytes of replies over client-output-buffer-limit normal: closing",
+                        sess.id,
+                        out.len()
+                    );
+                    Engine::lock(&shared.engine)
+                        .st
+                        .stats
+                        .client_output_buffer_limit_disconnections += 1;
+                    break;
+                }
             }
             out.clear();
             outbox.written(drained);
@@ -265,6 +296,40 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     let _ = stream.shutdown().await;
     let mut eng = Engine::lock(&shared.engine);
     eng.disconnect(&mut sess);
+}
+
+/// Why writing replies stopped.
+enum WriteEnd {
+    /// The connection failed.
+    Io,
+    /// The client left at least `soft` bytes unread for over `soft_seconds`.
+    Limit,
+}
+
+/// Write `data`; with a soft limit, give up once at least `soft` bytes have stayed
+/// unwritten (the client is not reading) for over `soft_seconds`.
+async fn write_reply(
+    stream: &mut TcpStream,
+    data: &[u8],
+    limit: crate::config::OutputBufferLimit,
+) -> Result<(), WriteEnd> {
+    let soft = limit.soft as usize;
+    if soft == 0 || data.len() < soft {
+        return stream.write_all(data).await.map_err(|_| WriteEnd::Io);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(limit.soft_seconds);
+    let mut pos = 0;
+    while data.len() - pos >= soft {
+        match tokio::time::timeout_at(deadline, stream.write(&data[pos..])).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(WriteEnd::Io),
+            Ok(Ok(n)) => pos += n,
+            Err(_) => return Err(WriteEnd::Limit),
+        }
+    }
+    stream
+        .write_all(&data[pos..])
+        .await
+        .map_err(|_| WriteEnd::Io)
 }
 
 /// Write the pub/sub messages waiting in `outbox`, through the (empty) reply buffer.

@@ -50,6 +50,12 @@ pub(crate) struct LiveConfig {
     idle_timeout: AtomicU64,
     max_bulk_len: AtomicU64,
     query_buffer_limit: AtomicU64,
+    /// `tcp-keepalive` seconds for new connections (0 = off).
+    tcp_keepalive: AtomicU64,
+    /// `client-output-buffer-limit normal`: hard, soft, soft seconds.
+    normal_hard: AtomicU64,
+    normal_soft: AtomicU64,
+    normal_soft_seconds: AtomicU64,
 }
 
 impl LiveConfig {
@@ -59,6 +65,25 @@ impl LiveConfig {
             .store(c.proto_max_bulk_len, Ordering::Relaxed);
         self.query_buffer_limit
             .store(c.client_query_buffer_limit, Ordering::Relaxed);
+        self.tcp_keepalive.store(c.tcp_keepalive, Ordering::Relaxed);
+        let n = &c.client_output_buffer_limit.normal;
+        self.normal_hard.store(n.hard, Ordering::Relaxed);
+        self.normal_soft.store(n.soft, Ordering::Relaxed);
+        self.normal_soft_seconds
+            .store(n.soft_seconds, Ordering::Relaxed);
+    }
+
+    pub fn tcp_keepalive(&self) -> u64 {
+        self.tcp_keepalive.load(Ordering::Relaxed)
+    }
+
+    /// The output limit for normal clients.
+    pub fn normal_output_limit(&self) -> crate::config::OutputBufferLimit {
+        crate::config::OutputBufferLimit {
+            hard: self.normal_hard.load(Ordering::Relaxed),
+            soft: self.normal_soft.load(Ordering::Relaxed),
+            soft_seconds: self.normal_soft_seconds.load(Ordering::Relaxed),
+        }
     }
 
     pub fn idle_timeout(&self) -> u64 {
@@ -114,6 +139,48 @@ impl Drop for ServerHandle {
     }
 }
 
+/// Startup checks that need the command table.
+fn check_config(config: &Config) -> Result<(), ServerError> {
+    crate::command::check_renames(&config.rename_commands)
+        .map_err(|e| ServerError::Startup(e.to_string()))
+}
+
+/// Turn on TCP keepalive probes for an accepted socket, as Redis's `tcp-keepalive`:
+/// the first probe after `secs` idle seconds, then every `secs / 3`, dropping the
+/// connection after 3 unanswered probes. 0 leaves keepalive off.
+pub(crate) fn set_keepalive(fd: std::os::fd::RawFd, secs: u64) -> std::io::Result<()> {
+    if secs == 0 {
+        return Ok(());
+    }
+    let set = |level: libc::c_int, name: libc::c_int, value: libc::c_int| {
+        // SAFETY: `fd` is an open socket owned by the caller; the option value is a
+        // c_int that outlives the call.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    let secs = secs.min(i32::MAX as u64) as libc::c_int;
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)?;
+    #[cfg(target_os = "linux")]
+    {
+        set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, secs)?;
+        set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, (secs / 3).max(1))?;
+        set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3)?;
+    }
+    Ok(())
+}
+
 fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, ServerError> {
     let mut out = Vec::new();
     for b in &config.bind {
@@ -167,6 +234,7 @@ fn build_runtime(
 /// Start a server on a background thread. Binding happens before this returns, so the
 /// addresses (port 0 picks a free port) are ready to connect to.
 pub fn spawn(mut config: Config) -> Result<ServerHandle, ServerError> {
+    check_config(&config)?;
     let listeners = bind_all(&config)?;
     let addrs = listeners
         .iter()
@@ -196,6 +264,7 @@ pub fn spawn(mut config: Config) -> Result<ServerHandle, ServerError> {
 
 /// Run a server in the calling thread until SHUTDOWN or a signal.
 pub fn run(config: Config) -> Result<(), ServerError> {
+    check_config(&config)?;
     // Bind first so a busy port is reported before a long replay, but accept only after.
     let listeners = bind_all(&config)?;
     let engine = Engine::open(config.clone())?.shared();
@@ -343,6 +412,45 @@ async fn snapshot_pump(shared: Arc<Shared>) {
             _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
             _ = stop.changed() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    fn get(fd: i32, level: libc::c_int, name: libc::c_int) -> libc::c_int {
+        let mut v: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: valid socket and out-pointers sized for a c_int.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                level,
+                name,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0);
+        v
+    }
+
+    #[test]
+    fn tcp_keepalive_is_applied_to_sockets() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        let fd = s.as_raw_fd();
+        assert_eq!(get(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 0);
+        super::set_keepalive(fd, 0).unwrap();
+        assert_eq!(get(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 0);
+        super::set_keepalive(fd, 300).unwrap();
+        assert_eq!(get(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 1);
+        assert_eq!(get(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE), 300);
+        assert_eq!(get(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL), 100);
+        assert_eq!(get(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT), 3);
+        drop(c);
     }
 }
 
