@@ -1,0 +1,256 @@
+//! ACL users match Redis 7.0: SETUSER rules and their errors, AUTH/HELLO as a user,
+//! command, category, subcommand, key and channel permissions with Redis's NOPERM
+//! replies, the default user mirroring requirepass, and DELUSER closing connections.
+
+mod common;
+
+use common::*;
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+fn noperm_cmd(name: &str) -> strata::protocol::Frame {
+    err(&format!(
+        "NOPERM this user has no permissions to run the '{name}' command"
+    ))
+}
+
+fn noperm_key() -> strata::protocol::Frame {
+    err("NOPERM this user has no permissions to access one of the keys used as arguments")
+}
+
+fn noperm_channel() -> strata::protocol::Frame {
+    err("NOPERM this user has no permissions to access one of the channels used as arguments")
+}
+
+/// Remove users left by an earlier run (for runs against a shared external server).
+fn clean(c: &mut Raw, users: &[&str]) {
+    for u in users {
+        c.call(&["ACL", "DELUSER", u]);
+    }
+}
+
+#[test]
+fn setuser_rules_getuser_list_like_redis() {
+    let s = start();
+    let mut c = s.raw();
+    clean(&mut c, &["alice", "bob", "empty"]);
+    assert_eq!(
+        c.q("ACL LIST"),
+        bulks(&["user default on nopass ~* &* +@all"])
+    );
+    assert_eq!(c.q("ACL WHOAMI"), bulk("default"));
+    assert_eq!(c.q("ACL SETUSER alice on >pw ~app:* +@read"), ok());
+    assert_eq!(c.q("ACL SETUSER empty"), ok());
+    assert_eq!(
+        c.q("ACL LIST"),
+        bulks(&[
+            "user alice on #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 ~app:* resetchannels -@all +@read",
+            "user default on nopass ~* &* +@all",
+            "user empty off resetchannels -@all",
+        ])
+    );
+    assert_eq!(
+        c.q("ACL GETUSER alice"),
+        arr(vec![
+            bulk("flags"),
+            bulks(&["on"]),
+            bulk("passwords"),
+            bulks(&["30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4"]),
+            bulk("commands"),
+            bulk("-@all +@read"),
+            bulk("keys"),
+            bulk("~app:*"),
+            bulk("channels"),
+            bulk(""),
+            bulk("selectors"),
+            arr(vec![]),
+        ])
+    );
+    assert_eq!(c.q("ACL GETUSER nobody"), nil());
+    let modifier = |m: &str, why: &str| err(&format!("ERR Error in ACL SETUSER modifier '{m}': {why}"));
+    assert_eq!(
+        c.q("ACL SETUSER bob allkeys ~x"),
+        modifier("~x", "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns")
+    );
+    assert_eq!(c.q("ACL SETUSER bob foo"), modifier("foo", "Syntax error"));
+    assert_eq!(
+        c.q("ACL SETUSER bob +nosuch"),
+        modifier("+nosuch", "Unknown command or category name in ACL")
+    );
+    assert_eq!(
+        c.q("ACL SETUSER bob <nopw"),
+        modifier(
+            "<nopw",
+            "The password you are trying to remove from the user does not exist"
+        )
+    );
+    assert_eq!(
+        c.q("ACL SETUSER bob #abc"),
+        modifier("#abc", "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters")
+    );
+    // A failed SETUSER changes nothing (bob was never created).
+    assert_eq!(c.q("ACL GETUSER bob"), nil());
+    assert_eq!(c.q("ACL SETUSER bob ~* +config|get"), ok());
+    assert_eq!(
+        as_array(c.q("ACL GETUSER bob"))[5],
+        bulk("-@all +config|get")
+    );
+    assert_eq!(
+        c.q("ACL DELUSER default"),
+        err("ERR The 'default' user cannot be removed")
+    );
+    assert_eq!(c.q("ACL DELUSER nobody alice bob empty"), int(3));
+    assert_eq!(c.q("ACL USERS"), bulks(&["default"]));
+    assert_eq!(c.q("ACL CAT nosuch"), err("ERR Unknown category 'nosuch'"));
+    let cats = sorted_texts(c.q("ACL CAT"));
+    for want in [
+        "read", "write", "keyspace", "string", "list", "hash", "set", "sortedset", "pubsub",
+        "admin", "dangerous", "fast", "slow", "connection", "transaction", "blocking",
+    ] {
+        assert!(cats.contains(&want.to_string()), "{want}");
+    }
+    let dangerous = sorted_texts(c.q("ACL CAT dangerous"));
+    for want in ["flushall", "flushdb", "keys", "config|set", "client|kill", "debug", "shutdown"] {
+        assert!(dangerous.contains(&want.to_string()), "{want}");
+    }
+    assert!(!dangerous.contains(&"get".to_string()));
+    assert_eq!(
+        c.q("ACL SETUSER"),
+        err("ERR wrong number of arguments for 'acl|setuser' command")
+    );
+}
+
+#[test]
+fn read_only_user_restricted_to_key_patterns() {
+    let s = start();
+    let mut admin = s.raw();
+    clean(&mut admin, &["ro"]);
+    assert_eq!(admin.q("SET app:1 v"), ok());
+    assert_eq!(admin.q("ACL SETUSER ro on >ro ~app:* &* +@read"), ok());
+    let mut c = s.raw();
+    assert_eq!(c.q("AUTH ro nope"), err(WRONGPASS));
+    assert_eq!(c.q("AUTH nobody x"), err(WRONGPASS));
+    assert_eq!(c.q("AUTH ro ro"), ok());
+    assert_eq!(c.q("SET app:1 x"), noperm_cmd("set"));
+    assert_eq!(c.q("GET other"), noperm_key());
+    assert_eq!(c.q("GET app:1"), bulk("v"));
+    assert_eq!(c.q("MGET app:1 other"), noperm_key());
+    assert_eq!(c.q("EXISTS app:1 app:2"), int(1));
+    // No category grants these.
+    assert_eq!(c.q("ACL WHOAMI"), noperm_cmd("acl|whoami"));
+    assert_eq!(c.q("CLIENT SETNAME x"), noperm_cmd("client|setname"));
+    assert_eq!(c.q("FLUSHALL"), noperm_cmd("flushall"));
+    assert_eq!(c.q("MULTI"), noperm_cmd("multi"));
+    // Movable keys come from numkeys.
+    assert_eq!(c.q("SINTERCARD 2 app:1 app:2"), err("WRONGTYPE Operation against a key holding the wrong kind of value"));
+    assert_eq!(c.q("SINTERCARD 2 app:1 other"), noperm_key());
+    // No-auth commands need no permission.
+    assert_eq!(c.q("AUTH ro ro"), ok());
+    assert_eq!(c.q("RESET"), simple("RESET"));
+    // RESET logs back in as default.
+    assert_eq!(c.q("ACL WHOAMI"), bulk("default"));
+    assert_eq!(c.q("HELLO 2 AUTH ro bad"), err(WRONGPASS));
+    assert_eq!(as_array(c.q("HELLO 2 AUTH ro ro")).len(), 14);
+    assert_eq!(c.q("SET app:1 x"), noperm_cmd("set"));
+    // Changing the user applies to its live connections at once.
+    assert_eq!(admin.q("ACL SETUSER ro +set"), ok());
+    assert_eq!(c.q("SET app:1 x"), ok());
+    assert_eq!(c.q("SET other x"), noperm_key());
+    assert_eq!(admin.q("ACL SETUSER ro allkeys"), ok());
+    assert_eq!(c.q("SET other x"), ok());
+    // Disabled users cannot log in; DELUSER closes their connections.
+    assert_eq!(admin.q("ACL SETUSER ro off"), ok());
+    assert_eq!(s.raw().q("AUTH ro ro"), err(WRONGPASS));
+    assert_eq!(admin.q("ACL DELUSER ro"), int(1));
+    assert!(c.closed_within(5000), "a deleted user's connection is closed");
+}
+
+#[test]
+fn categories_subcommands_and_channels() {
+    let s = start();
+    let mut admin = s.raw();
+    clean(&mut admin, &["w"]);
+    assert_eq!(
+        admin.q("ACL SETUSER w on >w allkeys resetchannels +@all -@dangerous"),
+        ok()
+    );
+    let mut c = s.raw();
+    assert_eq!(c.q("AUTH w w"), ok());
+    assert_eq!(c.q("PUBLISH c m"), noperm_channel());
+    assert_eq!(c.q("CLIENT KILL ID 999"), noperm_cmd("client|kill"));
+    assert!(matches!(c.q("CLIENT ID"), strata::protocol::Frame::Integer(_)));
+    assert_eq!(c.q("KEYS *"), noperm_cmd("keys"));
+    assert_eq!(c.q("CONFIG GET x"), noperm_cmd("config|get"));
+    assert_eq!(c.q("FLUSHALL"), noperm_cmd("flushall"));
+    assert_eq!(c.q("SET k v"), ok());
+    // A refused command inside MULTI fails the transaction, as in Redis.
+    assert_eq!(c.q("MULTI"), ok());
+    assert_eq!(c.q("SET k v2"), simple("QUEUED"));
+    assert_eq!(c.q("FLUSHALL"), noperm_cmd("flushall"));
+    assert_eq!(
+        c.q("EXEC"),
+        err("EXECABORT Transaction discarded because of previous errors.")
+    );
+    assert_eq!(c.q("GET k"), bulk("v"));
+    // Channel patterns: PUBLISH and SUBSCRIBE match them, PSUBSCRIBE needs the pattern itself.
+    assert_eq!(admin.q("ACL SETUSER w &news.*"), ok());
+    assert_eq!(c.q("PUBLISH news.1 m"), int(0));
+    assert_eq!(c.q("PUBLISH sport m"), noperm_channel());
+    assert_eq!(c.q("PSUBSCRIBE news.1*"), noperm_channel());
+    let mut sub = s.raw();
+    assert_eq!(sub.q("AUTH w w"), ok());
+    assert_eq!(
+        sub.q("SUBSCRIBE news.1"),
+        arr(vec![bulk("subscribe"), bulk("news.1"), int(1)])
+    );
+    assert_eq!(admin.q("ACL DELUSER w"), int(1));
+}
+
+#[test]
+fn default_user_mirrors_requirepass() {
+    let s = start_with(|c| c.requirepass = Some("secret".into()));
+    let mut c = s.raw();
+    // Unauthenticated clients may run only AUTH, HELLO, QUIT and RESET.
+    for cmd in ["PING", "GET k", "ACL WHOAMI", "CONFIG GET port", "CLIENT ID"] {
+        assert_eq!(c.q(cmd), err("NOAUTH Authentication required."), "{cmd}");
+    }
+    assert_eq!(c.q("AUTH wrong"), err(WRONGPASS));
+    assert_eq!(c.q("AUTH default secret"), ok());
+    assert_eq!(
+        c.q("ACL LIST"),
+        bulks(&["user default on #2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b ~* &* +@all"])
+    );
+    // CONFIG SET requirepass replaces the default user's password.
+    assert_eq!(c.q("CONFIG SET requirepass other"), ok());
+    let mut d = s.raw();
+    assert_eq!(d.q("AUTH secret"), err(WRONGPASS));
+    assert_eq!(d.q("AUTH other"), ok());
+    assert_eq!(c.call(&["CONFIG", "SET", "requirepass", ""]), ok());
+    assert_eq!(s.raw().q("PING"), simple("PONG"));
+    assert_eq!(
+        s.raw().q("AUTH x"),
+        err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+    );
+}
+
+#[test]
+fn command_info_shows_categories_from_the_table() {
+    let s = start();
+    let mut c = s.raw();
+    let cats = |c: &mut Raw, name: &str| {
+        let info = as_array(c.call(&["COMMAND", "INFO", name]));
+        as_array(info[0].clone())[6].clone()
+    };
+    let set = |v: &[&str]| strata::protocol::Frame::Set(v.iter().map(|s| simple(s)).collect());
+    let either = |f: strata::protocol::Frame, v: &[&str]| {
+        f == set(v) || f == arr(v.iter().map(|s| simple(s)).collect())
+    };
+    assert!(either(cats(&mut c, "flushall"), &["@keyspace", "@write", "@slow", "@dangerous"]));
+    assert!(either(cats(&mut c, "dbsize"), &["@keyspace", "@read", "@fast"]));
+    assert!(either(cats(&mut c, "lastsave"), &["@admin", "@fast", "@dangerous"]));
+    assert!(either(cats(&mut c, "blmpop"), &["@write", "@list", "@slow", "@blocking"]));
+    // Category words are not flags.
+    let info = as_array(c.q("COMMAND INFO keys"));
+    let flags = as_array(info[0].clone())[2].clone();
+    assert!(either(flags, &["readonly"]));
+}
