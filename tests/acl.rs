@@ -67,7 +67,8 @@ fn setuser_rules_getuser_list_like_redis() {
         ])
     );
     assert_eq!(c.q("ACL GETUSER nobody"), nil());
-    let modifier = |m: &str, why: &str| err(&format!("ERR Error in ACL SETUSER modifier '{m}': {why}"));
+    let modifier =
+        |m: &str, why: &str| err(&format!("ERR Error in ACL SETUSER modifier '{m}': {why}"));
     assert_eq!(
         c.q("ACL SETUSER bob allkeys ~x"),
         modifier("~x", "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns")
@@ -104,13 +105,35 @@ fn setuser_rules_getuser_list_like_redis() {
     assert_eq!(c.q("ACL CAT nosuch"), err("ERR Unknown category 'nosuch'"));
     let cats = sorted_texts(c.q("ACL CAT"));
     for want in [
-        "read", "write", "keyspace", "string", "list", "hash", "set", "sortedset", "pubsub",
-        "admin", "dangerous", "fast", "slow", "connection", "transaction", "blocking",
+        "read",
+        "write",
+        "keyspace",
+        "string",
+        "list",
+        "hash",
+        "set",
+        "sortedset",
+        "pubsub",
+        "admin",
+        "dangerous",
+        "fast",
+        "slow",
+        "connection",
+        "transaction",
+        "blocking",
     ] {
         assert!(cats.contains(&want.to_string()), "{want}");
     }
     let dangerous = sorted_texts(c.q("ACL CAT dangerous"));
-    for want in ["flushall", "flushdb", "keys", "config|set", "client|kill", "debug", "shutdown"] {
+    for want in [
+        "flushall",
+        "flushdb",
+        "keys",
+        "config|set",
+        "client|kill",
+        "debug",
+        "shutdown",
+    ] {
         assert!(dangerous.contains(&want.to_string()), "{want}");
     }
     assert!(!dangerous.contains(&"get".to_string()));
@@ -142,7 +165,10 @@ fn read_only_user_restricted_to_key_patterns() {
     assert_eq!(c.q("FLUSHALL"), noperm_cmd("flushall"));
     assert_eq!(c.q("MULTI"), noperm_cmd("multi"));
     // Movable keys come from numkeys.
-    assert_eq!(c.q("SINTERCARD 2 app:1 app:2"), err("WRONGTYPE Operation against a key holding the wrong kind of value"));
+    assert_eq!(
+        c.q("SINTERCARD 2 app:1 app:2"),
+        err("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
     assert_eq!(c.q("SINTERCARD 2 app:1 other"), noperm_key());
     // No-auth commands need no permission.
     assert_eq!(c.q("AUTH ro ro"), ok());
@@ -162,7 +188,10 @@ fn read_only_user_restricted_to_key_patterns() {
     assert_eq!(admin.q("ACL SETUSER ro off"), ok());
     assert_eq!(s.raw().q("AUTH ro ro"), err(WRONGPASS));
     assert_eq!(admin.q("ACL DELUSER ro"), int(1));
-    assert!(c.closed_within(5000), "a deleted user's connection is closed");
+    assert!(
+        c.closed_within(5000),
+        "a deleted user's connection is closed"
+    );
 }
 
 #[test]
@@ -178,7 +207,10 @@ fn categories_subcommands_and_channels() {
     assert_eq!(c.q("AUTH w w"), ok());
     assert_eq!(c.q("PUBLISH c m"), noperm_channel());
     assert_eq!(c.q("CLIENT KILL ID 999"), noperm_cmd("client|kill"));
-    assert!(matches!(c.q("CLIENT ID"), strata::protocol::Frame::Integer(_)));
+    assert!(matches!(
+        c.q("CLIENT ID"),
+        strata::protocol::Frame::Integer(_)
+    ));
     assert_eq!(c.q("KEYS *"), noperm_cmd("keys"));
     assert_eq!(c.q("CONFIG GET x"), noperm_cmd("config|get"));
     assert_eq!(c.q("FLUSHALL"), noperm_cmd("flushall"));
@@ -211,7 +243,13 @@ fn default_user_mirrors_requirepass() {
     let s = start_with(|c| c.requirepass = Some("secret".into()));
     let mut c = s.raw();
     // Unauthenticated clients may run only AUTH, HELLO, QUIT and RESET.
-    for cmd in ["PING", "GET k", "ACL WHOAMI", "CONFIG GET port", "CLIENT ID"] {
+    for cmd in [
+        "PING",
+        "GET k",
+        "ACL WHOAMI",
+        "CONFIG GET port",
+        "CLIENT ID",
+    ] {
         assert_eq!(c.q(cmd), err("NOAUTH Authentication required."), "{cmd}");
     }
     assert_eq!(c.q("AUTH wrong"), err(WRONGPASS));
@@ -245,10 +283,22 @@ fn command_info_shows_categories_from_the_table() {
     let either = |f: strata::protocol::Frame, v: &[&str]| {
         f == set(v) || f == arr(v.iter().map(|s| simple(s)).collect())
     };
-    assert!(either(cats(&mut c, "flushall"), &["@keyspace", "@write", "@slow", "@dangerous"]));
-    assert!(either(cats(&mut c, "dbsize"), &["@keyspace", "@read", "@fast"]));
-    assert!(either(cats(&mut c, "lastsave"), &["@admin", "@fast", "@dangerous"]));
-    assert!(either(cats(&mut c, "blmpop"), &["@write", "@list", "@slow", "@blocking"]));
+    assert!(either(
+        cats(&mut c, "flushall"),
+        &["@keyspace", "@write", "@slow", "@dangerous"]
+    ));
+    assert!(either(
+        cats(&mut c, "dbsize"),
+        &["@keyspace", "@read", "@fast"]
+    ));
+    assert!(either(
+        cats(&mut c, "lastsave"),
+        &["@admin", "@fast", "@dangerous"]
+    ));
+    assert!(either(
+        cats(&mut c, "blmpop"),
+        &["@write", "@list", "@slow", "@blocking"]
+    ));
     // Category words are not flags.
     let info = as_array(c.q("COMMAND INFO keys"));
     let flags = as_array(info[0].clone())[2].clone();
