@@ -211,7 +211,7 @@ impl LogWriter {
             .map_err(|e| io_err("write header", e))?;
         let mut w = LogWriter::from_parts(file, path, header, HEADER_LEN as u64, 0, config);
         w.reserved_end = HEADER_LEN as u64;
-        w.extend_to(HEADER_LEN as u64 + 1)?;
+        w.extend_to(HEADER_LEN as u64 + 1, true)?;
         w.file
             .sync_data()
             .map_err(|e| io_err("fdatasync after create", e))?;
@@ -401,11 +401,11 @@ impl LogWriter {
         self.check_poison()?;
         let need_end = self.pending_end().saturating_add(bytes);
         if need_end > self.reserved_end {
-            return self.extend_to(need_end);
+            return self.extend_to(need_end, true);
         }
         if self.reserved_end - need_end < self.config.low_watermark && !self.early_extension_failed
         {
-            match self.extend_to(self.reserved_end + 1) {
+            match self.extend_to(self.reserved_end + 1, false) {
                 Ok(()) => {}
                 Err(e) if e.is_no_space() => self.early_extension_failed = true,
                 Err(e) => return Err(e),
@@ -414,14 +414,22 @@ impl LogWriter {
         Ok(())
     }
 
-    fn extend_to(&mut self, min_end: u64) -> Result<(), LogError> {
+    /// Preallocate up to a chunk boundary past `min_end`. With `exact_fallback`, a disk
+    /// too full for the whole chunk still gets the bytes actually needed, so a nearly
+    /// full file system (or a small one) keeps taking writes until it is really full.
+    fn extend_to(&mut self, min_end: u64, exact_fallback: bool) -> Result<(), LogError> {
         if min_end <= self.reserved_end {
             return Ok(());
         }
         let chunk = self.config.prealloc_chunk.max(1);
-        let new_end = min_end.div_ceil(chunk).saturating_mul(chunk).max(min_end);
+        let mut new_end = min_end.div_ceil(chunk).saturating_mul(chunk).max(min_end);
         let start = self.reserved_end;
-        match self.file.allocate(start, new_end - start) {
+        let mut r = self.file.allocate(start, new_end - start);
+        if exact_fallback && new_end > min_end && r.as_ref().is_err_and(is_no_space) {
+            new_end = min_end;
+            r = self.file.allocate(start, new_end - start);
+        }
+        match r {
             Ok(()) => {
                 self.reserved_end = new_end;
                 self.early_extension_failed = false;
@@ -444,7 +452,7 @@ impl LogWriter {
             return Ok(self.written);
         }
         let end = self.pending_end();
-        self.extend_to(end)?;
+        self.extend_to(end, true)?;
         match self.file.write_all_at(&self.buf, self.written.offset) {
             Ok(()) => {
                 self.buf.clear();
