@@ -185,22 +185,33 @@ fn units() -> &'static Vec<Unit> {
     })
 }
 
+/// Index of each command in [`COMMANDS`], by name.
+fn command_index() -> &'static std::collections::HashMap<&'static str, usize> {
+    static I: OnceLock<std::collections::HashMap<&'static str, usize>> = OnceLock::new();
+    I.get_or_init(|| {
+        COMMANDS
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name, i))
+            .collect()
+    })
+}
+
 /// The permission unit a command line runs as: its subcommand's when it has a listed
 /// one, else the command's.
 fn unit_of(spec: &Spec, args: &[Bytes]) -> usize {
-    let idx = COMMANDS
-        .iter()
-        .position(|s| std::ptr::eq(s, spec))
-        .unwrap_or(0);
+    let idx = command_index().get(spec.name).copied().unwrap_or(0);
     if let Some(sub) = args.get(1) {
-        let us = units();
-        if let Some(j) = (COMMANDS.len()..us.len()).find(|&j| {
-            us[j].cmd == idx
-                && us[j].full[spec.name.len() + 1..]
-                    .as_bytes()
-                    .eq_ignore_ascii_case(sub)
-        }) {
-            return j;
+        if SUBCOMMANDS.iter().any(|(p, _, _)| *p == spec.name) {
+            let us = units();
+            if let Some(j) = (COMMANDS.len()..us.len()).find(|&j| {
+                us[j].cmd == idx
+                    && us[j].full[spec.name.len() + 1..]
+                        .as_bytes()
+                        .eq_ignore_ascii_case(sub)
+            }) {
+                return j;
+            }
         }
     }
     idx

@@ -461,7 +461,7 @@ fn client_kill(ctx: &mut Ctx) {
                 b"ADDR" => c.addr.as_bytes() == v.as_ref(),
                 b"LADDR" => c.laddr.as_bytes() == v.as_ref(),
                 b"TYPE" => v.eq_ignore_ascii_case(c.class().as_bytes()),
-                b"USER" => v.as_ref() == b"default",
+                b"USER" => v.as_ref() == c.user.as_bytes(),
                 _ => false,
             });
             if ok {
