@@ -205,6 +205,24 @@ fn glob_inner(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counting_alloc_tracks_live_bytes() {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::sync::atomic::Ordering;
+        let a = super::CountingAlloc(System);
+        let before = super::ALLOCATED.load(Ordering::Relaxed);
+        let l = Layout::from_size_align(1000, 8).unwrap();
+        // SAFETY: matched alloc/realloc/dealloc with the layouts used.
+        unsafe {
+            let p = a.alloc(l);
+            assert_eq!(super::ALLOCATED.load(Ordering::Relaxed) - before, 1024);
+            let p = a.realloc(p, l, 10);
+            assert_eq!(super::ALLOCATED.load(Ordering::Relaxed) - before, 16);
+            a.dealloc(p, Layout::from_size_align(10, 8).unwrap());
+        }
+        assert_eq!(super::ALLOCATED.load(Ordering::Relaxed), before);
+    }
+
     use super::*;
 
     #[test]
@@ -231,5 +249,63 @@ mod tests {
         assert!(glob_match(b"HELLO", b"hello", true));
         let evil = b"*a*a*a*a*a*a*a*a*a*a*a*a*b".to_vec();
         assert!(!glob_match(&evil, &[b'a'; 30], false));
+    }
+}
+
+/// Bytes currently allocated through [`CountingAlloc`] (0 when the process does not use
+/// it, e.g. the tests): INFO `used_memory`, as Redis's zmalloc counts it.
+pub static ALLOCATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A global allocator wrapper that keeps [`ALLOCATED`] up to date, counting each block
+/// at the size class the allocator serves it from ([`crate::keyspace::alloc_size`]).
+pub struct CountingAlloc<A>(pub A);
+
+// SAFETY: every call is forwarded unchanged to the wrapped allocator; only a counter is
+// updated besides.
+unsafe impl<A: std::alloc::GlobalAlloc> std::alloc::GlobalAlloc for CountingAlloc<A> {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let p = self.0.alloc(layout);
+        if !p.is_null() {
+            ALLOCATED.fetch_add(
+                crate::keyspace::alloc_size(layout.size()),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let p = self.0.alloc_zeroed(layout);
+        if !p.is_null() {
+            ALLOCATED.fetch_add(
+                crate::keyspace::alloc_size(layout.size()),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        self.0.dealloc(ptr, layout);
+        ALLOCATED.fetch_sub(
+            crate::keyspace::alloc_size(layout.size()),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        let p = self.0.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            let (old, new) = (
+                crate::keyspace::alloc_size(layout.size()),
+                crate::keyspace::alloc_size(new_size),
+            );
+            if new >= old {
+                ALLOCATED.fetch_add(new - old, std::sync::atomic::Ordering::Relaxed);
+            } else {
+                ALLOCATED.fetch_sub(old - new, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        p
     }
 }

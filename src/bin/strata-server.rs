@@ -2,9 +2,17 @@
 //! then `--name value` options that override it.
 
 use clap::Parser;
+/// jemalloc (as Redis), counted so INFO used_memory is what is really allocated, as
+/// Redis's zmalloc counts it (`strata::util::CountingAlloc`).
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static GLOBAL: strata::util::CountingAlloc<tikv_jemallocator::Jemalloc> =
+    strata::util::CountingAlloc(tikv_jemallocator::Jemalloc);
+/// Without jemalloc: the system allocator, counted the same way.
+#[cfg(not(feature = "jemalloc"))]
+#[global_allocator]
+static GLOBAL: strata::util::CountingAlloc<std::alloc::System> =
+    strata::util::CountingAlloc(std::alloc::System);
 
 #[derive(Parser, Debug)]
 #[command(

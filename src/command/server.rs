@@ -626,9 +626,14 @@ pub fn rss_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
-/// Bytes of the dataset plus per-client bookkeeping: the INFO `used_memory` estimate.
+/// INFO `used_memory`: the bytes allocated, counted by the allocator the server binary
+/// installs (`util::CountingAlloc`), as Redis counts them; without it (in-process
+/// tests), an estimate: the dataset plus per-client bookkeeping.
 pub fn used_memory(st: &super::State) -> u64 {
-    st.ks.mem_size() as u64 + clients_memory(st) + 1024 * 1024
+    match crate::util::ALLOCATED.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => st.ks.mem_size() as u64 + clients_memory(st) + 1024 * 1024,
+        n => n as u64,
+    }
 }
 
 /// Per-client bookkeeping plus the pub/sub output waiting for clients (INFO
