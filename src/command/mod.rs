@@ -217,8 +217,13 @@ fn dispatch_as(
 ) {
     // rename-command applies to what clients send; the log and MULTI queues hold the
     // real name.
-    let found = match st.renames.get(args[0].to_ascii_lowercase().as_slice()) {
-        Some(renamed) if arriving => {
+    let renamed = if arriving && !st.renames.is_empty() {
+        st.renames.get(args[0].to_ascii_lowercase().as_slice())
+    } else {
+        None
+    };
+    let found = match renamed {
+        Some(renamed) => {
             if let Some(spec) = renamed {
                 args[0] = Bytes::from_static(spec.name.as_bytes());
             }
