@@ -203,55 +203,6 @@ fn glob_inner(
     s.is_empty()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn counting_alloc_tracks_live_bytes() {
-        use std::alloc::{GlobalAlloc, Layout, System};
-        use std::sync::atomic::Ordering;
-        let a = super::CountingAlloc(System);
-        let before = super::ALLOCATED.load(Ordering::Relaxed);
-        let l = Layout::from_size_align(1000, 8).unwrap();
-        // SAFETY: matched alloc/realloc/dealloc with the layouts used.
-        unsafe {
-            let p = a.alloc(l);
-            assert_eq!(super::ALLOCATED.load(Ordering::Relaxed) - before, 1024);
-            let p = a.realloc(p, l, 10);
-            assert_eq!(super::ALLOCATED.load(Ordering::Relaxed) - before, 16);
-            a.dealloc(p, Layout::from_size_align(10, 8).unwrap());
-        }
-        assert_eq!(super::ALLOCATED.load(Ordering::Relaxed), before);
-    }
-
-    use super::*;
-
-    #[test]
-    fn strict_integers() {
-        assert_eq!(parse_i64_strict(b"0"), Some(0));
-        assert_eq!(parse_i64_strict(b"-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(parse_i64_strict(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(parse_i64_strict(b"9223372036854775808"), None);
-        for bad in [&b""[..], b"01", b"+1", b" 1", b"1 ", b"-", b"-0", b"1.0"] {
-            assert_eq!(parse_i64_strict(bad), None, "{:?}", bad);
-        }
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_match(b"*", b"anything", false));
-        assert!(glob_match(b"h?llo", b"hello", false));
-        assert!(glob_match(b"h[ae]llo", b"hallo", false));
-        assert!(!glob_match(b"h[^e]llo", b"hello", false));
-        assert!(glob_match(b"h[a-b]llo", b"hbllo", false));
-        assert!(glob_match(b"h\\*llo", b"h*llo", false));
-        assert!(!glob_match(b"h\\*llo", b"hello", false));
-        assert!(glob_match(b"key:*", b"key:000000000001", false));
-        assert!(glob_match(b"HELLO", b"hello", true));
-        let evil = b"*a*a*a*a*a*a*a*a*a*a*a*a*b".to_vec();
-        assert!(!glob_match(&evil, &[b'a'; 30], false));
-    }
-}
-
 /// Bytes currently allocated through [`CountingAlloc`] (0 when the process does not use
 /// it, e.g. the tests): INFO `used_memory`, as Redis's zmalloc counts it.
 pub static ALLOCATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -307,5 +258,54 @@ unsafe impl<A: std::alloc::GlobalAlloc> std::alloc::GlobalAlloc for CountingAllo
             }
         }
         p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counting_alloc_tracks_live_bytes() {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::sync::atomic::Ordering;
+        let a = super::CountingAlloc(System);
+        let before = super::ALLOCATED.load(Ordering::Relaxed);
+        let l = Layout::from_size_align(1000, 8).unwrap();
+        // SAFETY: matched alloc/realloc/dealloc with the layouts used.
+        unsafe {
+            let p = a.alloc(l);
+            assert_eq!(super::ALLOCATED.load(Ordering::Relaxed) - before, 1024);
+            let p = a.realloc(p, l, 10);
+            assert_eq!(super::ALLOCATED.load(Ordering::Relaxed) - before, 16);
+            a.dealloc(p, Layout::from_size_align(10, 8).unwrap());
+        }
+        assert_eq!(super::ALLOCATED.load(Ordering::Relaxed), before);
+    }
+
+    use super::*;
+
+    #[test]
+    fn strict_integers() {
+        assert_eq!(parse_i64_strict(b"0"), Some(0));
+        assert_eq!(parse_i64_strict(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64_strict(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64_strict(b"9223372036854775808"), None);
+        for bad in [&b""[..], b"01", b"+1", b" 1", b"1 ", b"-", b"-0", b"1.0"] {
+            assert_eq!(parse_i64_strict(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(b"*", b"anything", false));
+        assert!(glob_match(b"h?llo", b"hello", false));
+        assert!(glob_match(b"h[ae]llo", b"hallo", false));
+        assert!(!glob_match(b"h[^e]llo", b"hello", false));
+        assert!(glob_match(b"h[a-b]llo", b"hbllo", false));
+        assert!(glob_match(b"h\\*llo", b"h*llo", false));
+        assert!(!glob_match(b"h\\*llo", b"hello", false));
+        assert!(glob_match(b"key:*", b"key:000000000001", false));
+        assert!(glob_match(b"HELLO", b"hello", true));
+        let evil = b"*a*a*a*a*a*a*a*a*a*a*a*a*b".to_vec();
+        assert!(!glob_match(&evil, &[b'a'; 30], false));
     }
 }

@@ -206,9 +206,7 @@ fn unit_of(spec: &Spec, args: &[Bytes]) -> usize {
             let us = units();
             if let Some(j) = (COMMANDS.len()..us.len()).find(|&j| {
                 us[j].cmd == idx
-                    && us[j].full[spec.name.len() + 1..]
-                        .as_bytes()
-                        .eq_ignore_ascii_case(sub)
+                    && us[j].full.as_bytes()[spec.name.len() + 1..].eq_ignore_ascii_case(sub)
             }) {
                 return j;
             }

@@ -257,10 +257,12 @@ fn dispatch_as(
             return reject(st, sess, is_exec, out, &msg);
         }
     }
-    if arriving && st.config.maxmemory > 0 && oom_applies(spec, sess) {
-        if server::used_memory(st) > st.config.maxmemory {
-            return reject(st, sess, is_exec, out, OOM);
-        }
+    if arriving
+        && st.config.maxmemory > 0
+        && oom_applies(spec, sess)
+        && server::used_memory(st) > st.config.maxmemory
+    {
+        return reject(st, sess, is_exec, out, OOM);
     }
     if let Some(refusal) = &st.write_refusal {
         if spec.is_write() {

@@ -415,6 +415,31 @@ async fn snapshot_pump(shared: Arc<Shared>) {
     }
 }
 
+async fn signals(shared: Arc<Shared>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        error!(
+            "cannot install signal handlers; SIGTERM will kill the server without a clean shutdown"
+        );
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("Received SIGTERM scheduling shutdown..."),
+        _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
+    }
+    let _ = shared.stop.send(Some(Shutdown::Default));
+    // A second signal while shutting down forces the exit.
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    warn!("second signal: exiting now");
+    std::process::exit(1);
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::fd::AsRawFd;
@@ -452,29 +477,4 @@ mod tests {
         assert_eq!(get(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT), 3);
         drop(c);
     }
-}
-
-async fn signals(shared: Arc<Shared>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        error!(
-            "cannot install signal handlers; SIGTERM will kill the server without a clean shutdown"
-        );
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => info!("Received SIGTERM scheduling shutdown..."),
-        _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
-    }
-    let _ = shared.stop.send(Some(Shutdown::Default));
-    // A second signal while shutting down forces the exit.
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    warn!("second signal: exiting now");
-    std::process::exit(1);
 }
