@@ -156,6 +156,9 @@ pub struct Config {
     /// `rename-command <name> <new-name>` lines (config file or command line, startup
     /// only), in order; an empty new name disables the command.
     pub rename_commands: Vec<(String, String)>,
+    /// `user <name> <rule>...` lines (ACL users defined at startup, as redis.conf's),
+    /// in order; checked and applied when the server starts, after `requirepass`.
+    pub users: Vec<Vec<String>>,
 }
 
 impl Default for Config {
@@ -196,6 +199,7 @@ impl Default for Config {
             latency_tracking: true,
             client_output_buffer_limit: OutputBufferLimits::default(),
             rename_commands: Vec::new(),
+            users: Vec::new(),
         }
     }
 }
@@ -751,6 +755,10 @@ impl Config {
                 self.add_rename(rest).map_err(|e| bad(&e.to_string()))?;
                 continue;
             }
+            if name.eq_ignore_ascii_case("user") {
+                self.add_user(rest).map_err(|e| bad(&e.to_string()))?;
+                continue;
+            }
             // "save" may appear several times: the first replaces the defaults, later ones add.
             if name.eq_ignore_ascii_case("save") && !rest.is_empty() && !rest[0].is_empty() {
                 let joined = if save_seen {
@@ -804,6 +812,11 @@ impl Config {
                 i = j;
                 continue;
             }
+            if name.eq_ignore_ascii_case("user") {
+                cfg.add_user(values)?;
+                i = j;
+                continue;
+            }
             let value = values.join(" ");
             if name.eq_ignore_ascii_case("save") && save_seen && !value.is_empty() {
                 let joined = format!("{} {}", cfg.save, value);
@@ -830,6 +843,22 @@ impl Config {
                 name: "rename-command".into(),
                 value: words.join(" "),
                 reason: "expected 'rename-command <command> <new-name>' (\"\" as the new name disables the command)".into(),
+            }),
+        }
+    }
+
+    /// `user <name> [rule ...]`: an ACL user created at startup (rules as ACL SETUSER;
+    /// they are checked when the server starts).
+    pub fn add_user(&mut self, words: &[String]) -> Result<(), ConfigError> {
+        match words.first() {
+            Some(name) if !name.is_empty() => {
+                self.users.push(words.to_vec());
+                Ok(())
+            }
+            _ => Err(ConfigError::Invalid {
+                name: "user".into(),
+                value: words.join(" "),
+                reason: "expected 'user <name> [rule ...]' (rules as in ACL SETUSER)".into(),
             }),
         }
     }

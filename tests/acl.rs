@@ -304,3 +304,44 @@ fn command_info_shows_categories_from_the_table() {
     let flags = as_array(info[0].clone())[2].clone();
     assert!(either(flags, &["readonly"]));
 }
+
+#[test]
+fn users_from_the_config_file() {
+    let mut cfg = strata::config::Config::default();
+    cfg.apply_file_text(
+        "requirepass admin\nuser reader on >r-pw ~app:* &* +@read\nuser writer on \">w pw\" allkeys +@all -@dangerous\n",
+        "strata.conf",
+    )
+    .unwrap();
+    let users = cfg.users.clone();
+    let s = start_with(|c| {
+        c.requirepass = Some("admin".into());
+        c.users = users;
+    });
+    let mut c = s.raw();
+    assert_eq!(c.q("GET app:1"), err("NOAUTH Authentication required."));
+    assert_eq!(c.q("AUTH reader r-pw"), ok());
+    assert_eq!(c.q("GET app:1"), nil());
+    assert_eq!(c.q("SET app:1 v"), noperm_cmd("set"));
+    assert_eq!(c.call(&["AUTH", "writer", "w pw"]), ok());
+    assert_eq!(c.q("SET app:1 v"), ok());
+    assert_eq!(c.q("FLUSHALL"), noperm_cmd("flushall"));
+    assert_eq!(c.q("AUTH admin"), ok());
+    assert_eq!(c.q("ACL USERS"), bulks(&["default", "reader", "writer"]));
+    // A bad rule stops the server at startup, naming the user and the rule.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = strata::config::Config {
+        port: 0,
+        appendonly: false,
+        dir: dir.path().to_path_buf(),
+        users: vec![vec!["eve".into(), "on".into(), "+nosuch".into()]],
+        ..strata::config::Config::default()
+    };
+    assert_eq!(
+        strata::server::spawn(bad).err().map(|e| e.to_string()),
+        Some(
+            "user 'eve': error in ACL rule '+nosuch': Unknown command or category name in ACL"
+                .to_string()
+        )
+    );
+}

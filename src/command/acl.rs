@@ -630,6 +630,30 @@ impl Acl {
         acl
     }
 
+    /// The users of a configuration: `requirepass` first, then the `user` lines in order.
+    pub fn from_config(requirepass: Option<&str>, users: &[Vec<String>]) -> Result<Acl, String> {
+        let mut acl = Acl::new(requirepass);
+        for words in users {
+            let Some((name, rules)) = words.split_first() else {
+                continue;
+            };
+            if name.contains(' ') || name.is_empty() {
+                return Err(format!("user '{name}': usernames can't contain spaces"));
+            }
+            let mut u = acl
+                .users
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| User::new(name));
+            for r in rules {
+                u.apply(r.as_bytes())
+                    .map_err(|e| format!("user '{name}': error in ACL rule '{r}': {e}"))?;
+            }
+            acl.users.insert(name.clone(), u);
+        }
+        Ok(acl)
+    }
+
     /// `requirepass` sets the default user's only password; empty makes it `nopass`.
     pub fn sync_requirepass(&mut self, requirepass: Option<&str>) {
         let d = self

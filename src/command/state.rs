@@ -280,7 +280,9 @@ impl State {
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::Rng::gen_range(&mut rng, 0..16), 16).expect("hex"))
             .collect();
-        let acl = super::acl::Acl::new(config.requirepass.as_deref());
+        // (The server checks the `user` lines at startup; see `check_config`.)
+        let acl = super::acl::Acl::from_config(config.requirepass.as_deref(), &config.users)
+            .unwrap_or_else(|_| super::acl::Acl::new(config.requirepass.as_deref()));
         let renames = super::table::renames(&config.rename_commands);
         State {
             acl,

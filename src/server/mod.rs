@@ -142,7 +142,10 @@ impl Drop for ServerHandle {
 /// Startup checks that need the command table.
 fn check_config(config: &Config) -> Result<(), ServerError> {
     crate::command::check_renames(&config.rename_commands)
-        .map_err(|e| ServerError::Startup(e.to_string()))
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    crate::command::acl::Acl::from_config(config.requirepass.as_deref(), &config.users)
+        .map(drop)
+        .map_err(ServerError::Startup)
 }
 
 /// Turn on TCP keepalive probes for an accepted socket, as Redis's `tcp-keepalive`:
