@@ -63,9 +63,11 @@ fn sigkill_loses_no_acknowledged_write() {
         let port = free_port();
         let mut server = start(dir.path(), port);
         let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut handles = Vec::new();
         for w in 0..WRITERS {
             let stop = stop.clone();
+            let progress = progress.clone();
             handles.push(std::thread::spawn(move || {
                 let mut acked = 0u64;
                 // The server may already be dead on a slow machine: then nothing is acked.
@@ -88,14 +90,23 @@ fn sigkill_loses_no_acknowledged_write() {
                         .ignore()
                         .query(&mut con);
                     match r {
-                        Ok(()) => acked = next,
+                        Ok(()) => {
+                            acked = next;
+                            progress.fetch_add(1, Ordering::Relaxed);
+                        }
                         Err(_) => break,
                     }
                 }
                 acked
             }));
         }
-        std::thread::sleep(Duration::from_millis(150 + 100 * round));
+        // Kill mid-stream: once writes are being acknowledged (a busy machine can take a
+        // while to get there), then a little later each round.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while progress.load(Ordering::Relaxed) < 20 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(20 + 60 * round));
         server.kill().unwrap(); // SIGKILL
         let _ = server.wait();
         stop.store(true, Ordering::Relaxed);
