@@ -5,7 +5,7 @@
 # BGSAVE (log off) and BGREWRITEAOF (everysec), sample RSS every 50 ms and a 1 ms latency
 # probe. Writes one SUMMARY.md per server under target/bench/snapshot-<server>/.
 #
-# env: KEYS=5000000 REPS=1 OPS="bgsave bgrewriteaof" ANCHOR_BENCH=../shared/bench
+# env: KEYS=5000000 REPS=1 OPS="bgsave bgrewriteaof" SERVERS="redis strata" ANCHOR_BENCH=../shared/bench
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ANCHOR=${ANCHOR_BENCH:-$ROOT/../shared/bench}
@@ -13,7 +13,7 @@ ANCHOR=${ANCHOR_BENCH:-$ROOT/../shared/bench}
 ensure_redis_tools
 build_strata
 export KEYS=${KEYS:-5000000} REPS=${REPS:-1} OPS=${OPS:-"bgsave bgrewriteaof"}
-for server in redis strata; do
+for server in ${SERVERS:-redis strata}; do
   out=$ROOT/target/bench/snapshot-$server
   rm -rf "$out"; mkdir -p "$out"
   if [[ $server == redis ]]; then cmd=(redis-server); else cmd=("$STRATA_BIN"); fi

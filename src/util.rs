@@ -261,6 +261,25 @@ unsafe impl<A: std::alloc::GlobalAlloc> std::alloc::GlobalAlloc for CountingAllo
     }
 }
 
+/// Lower the calling thread's scheduling priority by `nice` steps (Linux: niceness is per
+/// thread), for background work that must not compete with the event loop. Best effort:
+/// elsewhere, or if refused, nothing changes.
+pub fn lower_thread_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscall wrappers without pointers; `gettid` cannot fail and
+        // `setpriority` only affects the calling thread. Exercised by every snapshot test
+        // (the snapshot writer thread calls this) and by `lowering_thread_priority_works`.
+        unsafe {
+            let tid = libc::gettid();
+            let now = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, now + nice);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -307,5 +326,22 @@ mod tests {
         assert!(glob_match(b"HELLO", b"hello", true));
         let evil = b"*a*a*a*a*a*a*a*a*a*a*a*a*b".to_vec();
         assert!(!glob_match(&evil, &[b'a'; 30], false));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn lowering_thread_priority_works() {
+        let niceness = || {
+            // SAFETY: as in lower_thread_priority.
+            unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+        };
+        let got = std::thread::spawn(move || {
+            let before = niceness();
+            lower_thread_priority(3);
+            niceness() - before
+        })
+        .join()
+        .unwrap();
+        assert_eq!(got, 3);
     }
 }

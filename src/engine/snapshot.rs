@@ -22,6 +22,8 @@ use crate::persistence::Vfs;
 
 /// Chunks in flight between the executor and the writer thread (each ~1 MiB raw).
 const CHANNEL_CHUNKS: usize = 8;
+/// The pump stops encoding while more than this many bytes wait for the writer thread.
+const PUMP_BACKLOG_BYTES: u64 = 2 << 20;
 const CHUNK_BYTES: usize = 1 << 20;
 
 enum Msg {
@@ -127,6 +129,10 @@ impl SnapshotJob {
         let thread = std::thread::Builder::new()
             .name("strata-snapshot".into())
             .spawn(move || -> Result<SnapshotStats, String> {
+                // Compressing and writing must not take CPU from the clients: on a small
+                // machine this thread would otherwise get a full core's share next to the
+                // event loop. The pump below waits for it instead of piling chunks up.
+                crate::util::lower_thread_priority(10);
                 while let Ok(msg) = rx.recv() {
                     match msg {
                         Msg::Chunk(c) => {
@@ -171,6 +177,11 @@ impl SnapshotJob {
         if failed {
             ks.abort_snapshot();
             self.encoding_done = true;
+            return;
+        }
+        // Let the writer thread catch up rather than block the event loop on a full
+        // channel (a write touching an unserialized segment still encodes at once).
+        if self.mem.buffered.load(Ordering::Relaxed) > PUMP_BACKLOG_BYTES {
             return;
         }
         if ks.snapshot_step(budget) {
