@@ -188,6 +188,9 @@ pub struct LogWriter {
     durable: SyncPoint,
     reserved_end: u64,
     early_extension_failed: bool,
+    /// The file was extended since the last [`sync`](Self::sync): the extension (its
+    /// size and zeros) is not durable yet, even if no record was written into it.
+    extended_unsynced: bool,
     poisoned: Option<String>,
 }
 
@@ -265,6 +268,7 @@ impl LogWriter {
             durable: point,
             reserved_end: end,
             early_extension_failed: false,
+            extended_unsynced: false,
             poisoned: None,
         }
     }
@@ -433,6 +437,7 @@ impl LogWriter {
             Ok(()) => {
                 self.reserved_end = new_end;
                 self.early_extension_failed = false;
+                self.extended_unsynced = true;
                 Ok(())
             }
             Err(e) if is_no_space(&e) => Err(LogError::NoSpace {
@@ -473,17 +478,24 @@ impl LogWriter {
         }
     }
 
-    /// `fdatasync`s what has been written. Returns what is now durable. Does not write
-    /// buffered records (see [`write_and_sync`](Self::write_and_sync)).
+    /// `fdatasync`s what has been written, and any extension of the file since the last
+    /// `sync`. Returns what is now durable. Does not write buffered records (see
+    /// [`write_and_sync`](Self::write_and_sync)).
+    ///
+    /// The extension matters once this log stops being the last one (a rewrite rotates
+    /// after `write_and_sync`): recovery requires every byte after a non-last log's end to
+    /// be zero, and an extension that never became durable may come back after a power
+    /// loss as garbage (stale blocks behind a size change).
     pub fn sync(&mut self) -> Result<SyncPoint, LogError> {
         self.check_poison()?;
         let point = self.written;
-        if point == self.durable {
+        if point == self.durable && !self.extended_unsynced {
             return Ok(point);
         }
         match self.file.sync_data() {
             Ok(()) => {
                 self.durable = point;
+                self.extended_unsynced = false;
                 Ok(point)
             }
             Err(e) => Err(self.fail("fdatasync", e)),
@@ -1037,7 +1049,7 @@ enum Scan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::persistence::fs::{FaultError, OpKind, SimFs};
+    use crate::persistence::fs::{FaultError, OpKind, SimFs, TornMode};
     use crate::persistence::record::PayloadProblem;
 
     fn file_with(records: &[(u64, &[&[u8]])]) -> (Vec<u8>, Vec<u64>) {
@@ -1241,6 +1253,40 @@ mod tests {
             w.append(0, 0, &[b"X"]),
             Err(LogError::LsnBelowStart { lsn: 0, .. })
         ));
+    }
+
+    /// Regression (found by the `commands` fuzz target): the engine reserves log space
+    /// before every batch, so a log could be extended and then rotated away by a rewrite
+    /// with no record written since its last fsync; `sync` skipped the fdatasync, the
+    /// extension never became durable, and after a power loss the old (no longer last) log
+    /// could end in garbage, which recovery rightly refuses as corruption.
+    #[test]
+    fn fuzz_commands_sync_makes_an_unsynced_extension_durable() {
+        let fs = SimFs::new(7);
+        let path = Path::new("/d/log");
+        let mut w = sim_writer(&fs, 256);
+        fs.sync_dir(Path::new("/")).unwrap();
+        fs.sync_dir(Path::new("/d")).unwrap();
+        w.append(1, 0, &[&b"SET"[..], b"k", b"v"]).unwrap();
+        let p = w.write_and_sync().unwrap();
+        w.reserve(4096).unwrap();
+        let extended = fs.contents(path).unwrap().len();
+        assert!(
+            extended > 256,
+            "reserve extended the file to {extended} bytes"
+        );
+        let ops = fs.op_count();
+        assert_eq!(w.write_and_sync().unwrap(), p);
+        assert_eq!(fs.op_count(), ops + 1, "one fdatasync for the extension");
+        assert_eq!(w.sync().unwrap(), p);
+        assert_eq!(fs.op_count(), ops + 1, "nothing new: no second fdatasync");
+        fs.set_torn_mode(TornMode::Garbage);
+        fs.crash();
+        let bytes = fs.contents(path).unwrap();
+        assert_eq!(bytes.len(), extended);
+        let (recs, stop) = read(&bytes);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(stop, StopReason::CleanEnd { offset: p.offset });
     }
 
     #[test]
