@@ -26,3 +26,6 @@ pub mod persistence;
 pub mod protocol;
 pub mod server;
 pub mod util;
+
+#[doc(hidden)]
+pub mod testkit;
