@@ -1,4 +1,4 @@
-// Guards the log format and crash safety under random inputs: round trips, every single-bit flip detected, crash recovery yields a prefix containing everything synced.
+//! Guards the log format and crash safety under random inputs: round trips, every single-bit flip detected, crash recovery yields a prefix containing everything synced.
 
 use std::convert::Infallible;
 use std::path::Path;
