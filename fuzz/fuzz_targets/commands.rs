@@ -49,7 +49,7 @@ fn input(data: &[u8]) -> Input {
     let crash_delay = r.bool().then(|| r.u8());
     let mut steps = Vec::new();
     while steps.len() < MAX_STEPS && !r.is_empty() {
-        steps.push(if r.u8() % 24 == 0 {
+        steps.push(if r.u8().is_multiple_of(24) {
             Step::Rewrite
         } else {
             Step::Op(r.op())
