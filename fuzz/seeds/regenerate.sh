@@ -7,6 +7,9 @@
 #   log_reader/       log files strata-server wrote while that traffic was replayed to it
 #   snapshot_reader/  base snapshots (BGREWRITEAOF) and dump.rdb files (BGSAVE)
 #   manifest/         the manifests at each step
+#   commands/         32 random inputs of 64-300 bytes (fixed seed): the target decodes
+#                     any bytes into a power-loss point and up to 40 commands, so random
+#                     bytes are well-formed sequences (there is no traffic to capture)
 # Usage: fuzz/seeds/regenerate.sh [path/to/strata-server]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -148,4 +151,12 @@ for f in log_reader/*; do [[ $(stat -c %s "$f") -le 4096 ]] || truncate -s 4096 
 for d in log_reader snapshot_reader manifest; do
   md5sum "$d"/* | sort -k1,1 | awk 'seen[$1]++ {print $2}' | xargs -r rm
 done
+rm -rf commands && mkdir commands
+python3 - <<'X'
+import random
+r = random.Random(7)
+for i in range(32):
+    n = r.randint(64, 300)
+    open(f"commands/random-{i:02d}.bin", "wb").write(bytes(r.getrandbits(8) for _ in range(n)))
+X
 du -sh "$SEEDS"
