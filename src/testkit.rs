@@ -278,7 +278,7 @@ impl<'a> OpReader<'a> {
             _ => {
                 let n = self.u8() % 5;
                 let ops = (0..n).map(|_| self.op_in(true)).collect();
-                Op::Multi(ops, self.u8() % 8 == 0)
+                Op::Multi(ops, self.u8().is_multiple_of(8))
             }
         }
     }
