@@ -126,6 +126,9 @@ impl RequestDecoder {
                         return Ok(None);
                     }
                     if buf[0] == b'*' {
+                        if let Some(args) = self.whole_command(buf) {
+                            return Ok(Some(args));
+                        }
                         let Some(n) = self.header_line(buf, ProtocolError::TooBigMultibulkCount)?
                         else {
                             return Ok(None);
@@ -211,6 +214,50 @@ impl RequestDecoder {
         }
     }
 
+    /// Fast path for the common case, a whole multibulk command already in `buf`: check it
+    /// in one pass without consuming anything, then take it with one `split_to` and hand
+    /// out slices of that (instead of one header parse, `advance` and `split_to` per
+    /// argument). Returns `None`, consuming nothing, whenever anything is unusual
+    /// (incomplete, a limit reached, a malformed or long header, an unauthenticated
+    /// client): the general path below then decides, with its exact errors, so both paths
+    /// accept exactly the same inputs with the same result.
+    fn whole_command(&mut self, buf: &mut BytesMut) -> Option<Args> {
+        if !self.authenticated || self.scanned != 0 {
+            return None;
+        }
+        let b = &buf[..];
+        let (n, first) = peek_header(b, 0, b'*')?;
+        if n <= 0 || n > FAST_MAX_ARGS || n as u64 > self.limits.max_multibulk_len as u64 {
+            return None;
+        }
+        let mut pos = first;
+        let mut cost = 0usize;
+        for _ in 0..n {
+            let (len, data) = peek_header(b, pos, b'$')?;
+            if len < 0 || len as u64 > self.limits.max_bulk_len as u64 {
+                return None;
+            }
+            cost = cost.saturating_add(len as usize + 32);
+            pos = data.checked_add(len as usize)?.checked_add(2)?;
+            if pos > b.len() {
+                return None;
+            }
+        }
+        if cost > self.limits.query_buffer_limit {
+            return None;
+        }
+        let frame = buf.split_to(pos).freeze();
+        let mut args = Vec::with_capacity(n as usize);
+        let mut at = first;
+        for _ in 0..n {
+            let (len, data) = peek_header(&frame, at, b'$')?;
+            let end = data + len as usize;
+            args.push(frame.slice(data..end));
+            at = end + 2;
+        }
+        Some(args)
+    }
+
     /// Read a `*N\r\n` / `$N\r\n` header from the front of `buf`.
     /// Returns `Ok(None)` when the line is incomplete, `Ok(Some(None))` when it is not a number.
     #[allow(clippy::option_option)]
@@ -263,6 +310,23 @@ impl RequestDecoder {
 
 /// Parse a strict decimal i64 the way Redis's string2ll does: optional '-', digits, no
 /// leading zeros (except "0"), no '+' or spaces. `None` on anything else or overflow.
+/// Most arguments the fast path takes in one command (longer ones go the general way).
+const FAST_MAX_ARGS: i64 = 1024;
+
+/// A header `<tag><integer>\r\n` at `at` in `b`: its value and where the line ends
+/// (after the `\n`). `None` if it is not exactly that within 22 bytes.
+fn peek_header(b: &[u8], at: usize, tag: u8) -> Option<(i64, usize)> {
+    if b.get(at) != Some(&tag) {
+        return None;
+    }
+    let rest = b.get(at + 1..)?;
+    let cr = memchr::memchr(b'\r', &rest[..rest.len().min(22)])?;
+    if rest.get(cr + 1) != Some(&b'\n') {
+        return None;
+    }
+    Some((parse_i64(&rest[..cr])?, at + cr + 3))
+}
+
 fn parse_i64(s: &[u8]) -> Option<i64> {
     crate::util::parse_i64_strict(s)
 }
@@ -395,6 +459,56 @@ mod tests {
             );
             assert_eq!(cmds[1], vec![b"PING".to_vec()]);
         }
+    }
+
+    /// The whole-command fast path (all input at once) and the general path (one byte at
+    /// a time) agree on odd but valid input, errors and limits.
+    #[test]
+    fn whole_command_fast_path_agrees_with_the_general_path() {
+        let inputs: &[&[u8]] = &[
+            b"*2\r\n$3\r\nGET\r\n$0\r\n\r\n*1\r\n$4\r\nPING\r\n",
+            // '\r' not followed by '\n' in a header; payload followed by anything, not CRLF.
+            b"*1\r\n$4\rxPING\r\n",
+            b"*1\r\n$4\r\nPINGab*1\r\n$4\r\nPING\r\n",
+            b"*1\r\n$+4\r\nPING\r\n",
+            b"*1\r\n$0004\r\nPING\r\n",
+            b"*0\r\n*-1\r\n*1\r\n$1\r\nx\r\n",
+            b"*1\r\n$-1\r\n",
+            b"*1\r\n:4\r\nPING\r\n",
+            b"*2\r\n$3\r\nGET\r\n$00000000000000000000001\r\nk\r\n",
+        ];
+        for input in inputs {
+            let whole = decode_all(input, input.len());
+            let bytewise = decode_all(input, 1);
+            assert_eq!(whole, bytewise, "{:?}", String::from_utf8_lossy(input));
+        }
+        // Limits apply the same way: a command over the query buffer limit or an argument
+        // over proto-max-bulk-len is an error, not a fast-path success.
+        let limits = Limits {
+            max_bulk_len: 3,
+            max_multibulk_len: 2,
+            query_buffer_limit: 1 << 20,
+        };
+        for (input, err) in [
+            (
+                &b"*1\r\n$4\r\nPING\r\n"[..],
+                ProtocolError::InvalidBulkLength,
+            ),
+            (
+                &b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"[..],
+                ProtocolError::InvalidMultibulkLength,
+            ),
+        ] {
+            let mut d = RequestDecoder::new(limits);
+            let mut buf = BytesMut::from(input);
+            assert_eq!(d.decode(&mut buf), Err(err));
+        }
+        let mut d = RequestDecoder::new(Limits {
+            query_buffer_limit: 40,
+            ..Limits::default()
+        });
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$5\r\nhello\r\n"[..]);
+        assert_eq!(d.decode(&mut buf), Err(ProtocolError::QueryBufferLimit));
     }
 
     #[test]
