@@ -38,13 +38,24 @@ impl Entry {
     }
 }
 
-/// An entry on its way into a bulk load, with what its insert needs precomputed.
+/// An entry on its way into a segment, with what its insert needs precomputed (a bulk
+/// load computes it on other threads, so a new key costs no access to the entry itself).
 /// 24 bytes: a bulk load holds two of these per key for a moment.
 struct Item {
     hash: u64,
     /// Heap bytes << 1 | has an expiry.
     meta: u64,
     entry: Box<Entry>,
+}
+
+impl Item {
+    fn new(hash: u64, entry: Box<Entry>) -> Item {
+        Item {
+            hash,
+            meta: (entry.mem_size() as u64) << 1 | (entry.expire_at != 0) as u64,
+            entry,
+        }
+    }
 }
 
 /// Join a scoped worker, re-raising its panic here.
@@ -58,6 +69,14 @@ struct Delta {
     heap: isize,
     expiring: isize,
     len: isize,
+}
+
+impl std::ops::AddAssign for Delta {
+    fn add_assign(&mut self, d: Delta) {
+        self.heap += d.heap;
+        self.expiring += d.expiring;
+        self.len += d.len;
+    }
 }
 
 #[derive(Debug, Default)]
@@ -249,25 +268,25 @@ impl Table {
         let s = self.segment_for_write(h, &entry.key);
         let hasher = &self.hasher;
         let seg = &mut self.segments[s];
-        let (old, delta) = Self::put(seg, hasher, h, entry);
+        let (old, delta) = Self::put(seg, hasher, Item::new(h, entry));
         self.apply(delta);
         old
     }
 
-    /// Insert `entry` (hash `h`) into `seg`, replacing an entry with the same key.
+    /// Insert `item` into `seg`, replacing an entry with the same key (returned).
     fn put(
         seg: &mut Segment,
         hasher: &foldhash::fast::RandomState,
-        h: u64,
-        entry: Box<Entry>,
+        item: Item,
     ) -> (Option<Box<Entry>>, Delta) {
+        let Item { hash, meta, entry } = item;
         let mut d = Delta {
-            heap: entry.mem_size() as isize,
-            expiring: (entry.expire_at != 0) as isize,
+            heap: (meta >> 1) as isize,
+            expiring: (meta & 1) as isize,
             len: 1,
         };
         let old = match seg.table.entry(
-            Self::inner(h),
+            Self::inner(hash),
             |e| e.key == entry.key,
             |e| Self::inner(hasher.hash_one(&*e.key)),
         ) {
@@ -346,12 +365,7 @@ impl Table {
                             .collect();
                         for e in chunk {
                             let h = hasher.hash_one(&*e.key);
-                            let item = Item {
-                                hash: h,
-                                meta: (e.mem_size() as u64) << 1 | (e.expire_at != 0) as u64,
-                                entry: e,
-                            };
-                            out[seg_of(h) / span].push(item);
+                            out[seg_of(h) / span].push(Item::new(h, e));
                         }
                         out
                     })
@@ -405,10 +419,7 @@ impl Table {
                             seg.table =
                                 HashTable::with_capacity(items.len().max(SEGMENT_MAX / 2 + 64));
                             for item in items.iter_mut().filter_map(Option::take) {
-                                let d = Self::put_known(seg, hasher, item);
-                                total.heap += d.heap;
-                                total.expiring += d.expiring;
-                                total.len += d.len;
+                                total += Self::put(seg, hasher, item).1;
                             }
                         }
                         total
@@ -423,34 +434,6 @@ impl Table {
         for d in deltas {
             self.apply(d);
         }
-    }
-
-    /// [`Table::put`] for an entry whose hash and size are already known: a new key costs
-    /// no access to the entry itself.
-    fn put_known(seg: &mut Segment, hasher: &foldhash::fast::RandomState, item: Item) -> Delta {
-        let Item { hash, meta, entry } = item;
-        let mut d = Delta {
-            heap: (meta >> 1) as isize,
-            expiring: (meta & 1) as isize,
-            len: 1,
-        };
-        match seg.table.entry(
-            Self::inner(hash),
-            |e| e.key == entry.key,
-            |e| Self::inner(hasher.hash_one(&*e.key)),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(mut o) => {
-                let old = std::mem::replace(o.get_mut(), entry);
-                d.heap -= old.mem_size() as isize;
-                d.expiring -= (old.expire_at != 0) as isize;
-                d.len = 0;
-            }
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                v.insert(entry);
-            }
-        }
-        seg.expiring = (seg.expiring as isize + d.expiring) as usize;
-        d
     }
 
     /// The segment that `key` (hash `h`) goes to, made ready for a change: serialized for
