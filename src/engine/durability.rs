@@ -456,12 +456,8 @@ impl Durability {
         c.pending_since_ms = 0;
         drop(c);
         // Everything up to `lsn` was just written and synced: release its waiters.
-        let now_durable = self
-            .shared
-            .durable_lsn
-            .fetch_max(lsn, Ordering::AcqRel)
-            .max(lsn);
-        self.shared.durable_tx.send_replace(now_durable);
+        self.shared.durable_lsn.fetch_max(lsn, Ordering::AcqRel);
+        self.shared.publish();
         info!(
             "log rewrite started: new log {} from LSN {}",
             path.display(),
