@@ -693,6 +693,48 @@ pub fn to_model(v: &Value) -> M {
     }
 }
 
+/// An exact, representation-independent view of a stored entry, for snapshot round-trip
+/// checks (stricter than [`to_model`]: it keeps integers apart from strings and scores as
+/// exact bits). Aggregates are read through their `iter` contract, unordered ones sorted,
+/// so the checks survive rewrites of the value types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Canon {
+    Str(Vec<u8>),
+    Int(i64),
+    List(Vec<Vec<u8>>),
+    Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    Set(Vec<Vec<u8>>),
+    ZSet(Vec<(Vec<u8>, u64)>),
+}
+
+/// (db, key, expire_at, value) of one entry in [`Canon`] form.
+pub type CanonEntry = (u16, Vec<u8>, u64, Canon);
+
+/// Entry `e` of database `db` in [`Canon`] form.
+pub fn canon(db: u16, e: &crate::keyspace::Entry) -> CanonEntry {
+    let v = match &e.value {
+        Value::Str(s) => Canon::Str(s.clone()),
+        Value::Int(i) => Canon::Int(*i),
+        Value::List(l) => Canon::List(l.iter().map(|x| x.to_vec()).collect()),
+        Value::Hash(h) => {
+            let mut v: Vec<_> = h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+            v.sort();
+            Canon::Hash(v)
+        }
+        Value::Set(s) => {
+            let mut v: Vec<_> = s.iter().map(|x| x.to_vec()).collect();
+            v.sort();
+            Canon::Set(v)
+        }
+        Value::ZSet(z) => {
+            let mut v: Vec<_> = z.iter().map(|(m, s)| (m.to_vec(), s.to_bits())).collect();
+            v.sort();
+            Canon::ZSet(v)
+        }
+    };
+    (db, e.key.to_vec(), e.expire_at, v)
+}
+
 /// Database `i` of a keyspace in model form: key → (value, expire_at).
 pub fn db_state(ks: &Keyspace, i: usize) -> BTreeMap<Vec<u8>, (M, u64)> {
     ks.db(i)

@@ -15,48 +15,11 @@ use strata::persistence::{
     SnapshotProblem, SnapshotReader, SnapshotStats, SnapshotStop, SnapshotWriter, TornMode,
     TrailerProblem, Vfs, DEFAULT_TARGET_CHUNK_BYTES,
 };
+use strata::testkit::{canon, CanonEntry};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/// A representation-independent view of an entry (aggregates compared through the `iter`
-/// contract, unordered ones sorted), so the test survives rewrites of the value types.
-#[derive(Debug, Clone, PartialEq)]
-enum Canon {
-    Str(Vec<u8>),
-    Int(i64),
-    List(Vec<Vec<u8>>),
-    Hash(Vec<(Vec<u8>, Vec<u8>)>),
-    Set(Vec<Vec<u8>>),
-    ZSet(Vec<(Vec<u8>, u64)>),
-}
-
-type CanonEntry = (u16, Vec<u8>, u64, Canon);
-
-fn canon(db: u16, e: &Entry) -> CanonEntry {
-    let v = match &e.value {
-        Value::Str(s) => Canon::Str(s.clone()),
-        Value::Int(i) => Canon::Int(*i),
-        Value::List(l) => Canon::List(l.iter().map(|x| x.to_vec()).collect()),
-        Value::Hash(h) => {
-            let mut v: Vec<_> = h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
-            v.sort();
-            Canon::Hash(v)
-        }
-        Value::Set(s) => {
-            let mut v: Vec<_> = s.iter().map(|x| x.to_vec()).collect();
-            v.sort();
-            Canon::Set(v)
-        }
-        Value::ZSet(z) => {
-            let mut v: Vec<_> = z.iter().map(|(m, s)| (m.to_vec(), s.to_bits())).collect();
-            v.sort();
-            Canon::ZSet(v)
-        }
-    };
-    (db, e.key.to_vec(), e.expire_at, v)
-}
 
 const DIR: &str = "/data";
 

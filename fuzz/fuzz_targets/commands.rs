@@ -101,16 +101,15 @@ fn power_loss(
     let sim = e.sim.clone();
     drop(e);
     sim.crash();
-    let e = SimEngine::open(&sim, FsyncPolicy::Always)
-        .unwrap_or_else(|err| panic!("recovery after a power loss failed: {err}\nafter {history:#?}"));
+    let e = SimEngine::open(&sim, FsyncPolicy::Always).unwrap_or_else(|err| {
+        panic!("recovery after a power loss failed: {err}\nafter {history:#?}")
+    });
     let ks = &e.engine.st.ks;
     match model.check(ks) {
         Ok(()) => {}
         Err(diff) => match in_flight {
             Some(m) if m.check(ks).is_ok() => *model = m,
-            _ => panic!(
-                "recovered state is not the acknowledged one: {diff}\nafter {history:#?}"
-            ),
+            _ => panic!("recovered state is not the acknowledged one: {diff}\nafter {history:#?}"),
         },
     }
     model.reconnect();

@@ -24,7 +24,11 @@ fn check(bytes: &[u8]) -> (usize, Option<StopReason>) {
         let mut again = Vec::new();
         encode_record(&mut again, rec.lsn, rec.db, &rec.args, &limits()).expect("re-encode");
         let start = rec.offset as usize;
-        assert_eq!(&bytes[start..start + again.len()], &again[..], "record {n} bytes differ");
+        assert_eq!(
+            &bytes[start..start + again.len()],
+            &again[..],
+            "record {n} bytes differ"
+        );
         assert_eq!(rec.len as usize, again.len());
         n += 1;
     }
@@ -46,22 +50,38 @@ fuzz_target!(|data: &[u8]| {
     let mut ends = Vec::new();
     for (i, chunk) in data[3..].chunks(7).enumerate() {
         let args: Vec<&[u8]> = chunk.split(|b| *b == 0).collect();
-        encode_record(&mut log, i as u64 + 1, chunk[0] as u16 % 16, &args, &limits()).unwrap();
+        encode_record(
+            &mut log,
+            i as u64 + 1,
+            chunk[0] as u16 % 16,
+            &args,
+            &limits(),
+        )
+        .unwrap();
         ends.push(log.len());
     }
     let (n, stop) = check(&log);
     assert_eq!(n, ends.len(), "an intact log reads completely");
-    assert!(matches!(stop, Some(StopReason::CleanEnd { .. })), "{stop:?}");
+    assert!(
+        matches!(stop, Some(StopReason::CleanEnd { .. })),
+        "{stop:?}"
+    );
     let cut = u16::from_le_bytes([data[0], data[1]]) as usize % (log.len() + 1);
     let complete = ends.iter().filter(|&&e| e <= cut).count();
     let (n, _) = check(&log[..cut]);
-    assert_eq!(n, complete, "truncated at {cut}: exactly the complete records");
+    assert_eq!(
+        n, complete,
+        "truncated at {cut}: exactly the complete records"
+    );
     let mut flipped = log.clone();
     let pos = cut.min(flipped.len().saturating_sub(1));
     if pos >= 40 {
         flipped[pos] ^= 1 << (data[2] % 8);
         let before = ends.iter().filter(|&&e| e <= pos).count();
         let (n, _) = check(&flipped);
-        assert_eq!(n, before, "a flipped bit at {pos} stops the reader at that record");
+        assert_eq!(
+            n, before,
+            "a flipped bit at {pos} stops the reader at that record"
+        );
     }
 });

@@ -46,7 +46,10 @@ fuzz_target!(|data: &[u8]| {
         }
         let mut d2 = RequestDecoder::new(limits);
         let mut b2 = BytesMut::from(out.as_bytes());
-        let again = d2.decode(&mut b2).expect("re-encoded command decodes").expect("complete");
+        let again = d2
+            .decode(&mut b2)
+            .expect("re-encoded command decodes")
+            .expect("complete");
         assert_eq!(again, args);
         assert!(b2.is_empty());
     }

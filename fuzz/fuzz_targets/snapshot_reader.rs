@@ -16,6 +16,7 @@ use strata::persistence::{
     load_snapshot, ChunkEncoder, RawChunk, SimFs, SnapshotHeader, SnapshotLimits, SnapshotProblem,
     SnapshotReader, SnapshotStop, SnapshotWriter, Vfs,
 };
+use strata::testkit::{canon, CanonEntry};
 
 const PATH: &str = "/d/strata.1.base";
 
@@ -33,49 +34,13 @@ fn header() -> SnapshotHeader {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Canon {
-    Str(Vec<u8>),
-    Int(i64),
-    List(Vec<Vec<u8>>),
-    Hash(Vec<(Vec<u8>, Vec<u8>)>),
-    Set(Vec<Vec<u8>>),
-    ZSet(Vec<(Vec<u8>, u64)>),
-}
-
-type C = (u16, Vec<u8>, u64, Canon);
-
-fn canon(db: u16, e: &Entry) -> C {
-    let v = match &e.value {
-        Value::Str(s) => Canon::Str(s.clone()),
-        Value::Int(i) => Canon::Int(*i),
-        Value::List(l) => Canon::List(l.iter().map(|x| x.to_vec()).collect()),
-        Value::Hash(h) => {
-            let mut v: Vec<_> = h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
-            v.sort();
-            Canon::Hash(v)
-        }
-        Value::Set(s) => {
-            let mut v: Vec<_> = s.iter().map(|x| x.to_vec()).collect();
-            v.sort();
-            Canon::Set(v)
-        }
-        Value::ZSet(z) => {
-            let mut v: Vec<_> = z.iter().map(|(m, s)| (m.to_vec(), s.to_bits())).collect();
-            v.sort();
-            Canon::ZSet(v)
-        }
-    };
-    (db, e.key.to_vec(), e.expire_at, v)
-}
-
 /// Reads `bytes` with the streaming reader and with `load_snapshot`; both must agree.
-fn check(bytes: &[u8], threads: usize) -> (Vec<C>, SnapshotStop) {
+fn check(bytes: &[u8], threads: usize) -> (Vec<CanonEntry>, SnapshotStop) {
     let (entries, stop) = SnapshotReader::new(bytes, limits())
         .expect("in-memory reads do not fail")
         .read_to_end()
         .expect("in-memory reads do not fail");
-    let streamed: Vec<C> = entries.iter().map(|(db, e)| canon(*db, e)).collect();
+    let streamed: Vec<CanonEntry> = entries.iter().map(|(db, e)| canon(*db, e)).collect();
     let fs = SimFs::new(1);
     fs.put_file(Path::new(PATH), bytes);
     let mut loaded = Vec::new();
@@ -226,7 +191,7 @@ fuzz_target!(|data: &[u8]| {
     chunks.extend(enc.finish());
     let fs = SimFs::new(3);
     let valid = write(&fs, chunks);
-    let want: Vec<C> = entries.iter().map(|(db, e)| canon(*db, e)).collect();
+    let want: Vec<CanonEntry> = entries.iter().map(|(db, e)| canon(*db, e)).collect();
     // The threaded loader on one input in 32: spawning threads dominates a fuzzer's time.
     let threads = if data[2] % 32 == 1 { 2 } else { 1 };
     let (got, stop) = check(&valid, threads);
