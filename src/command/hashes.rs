@@ -42,7 +42,7 @@ fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Hash) -> R) -> R {
             })
             .expect("present");
         if empty {
-            table.remove(key);
+            table.delete(key);
         }
         r
     } else {

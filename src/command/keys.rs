@@ -12,7 +12,7 @@ pub fn del(ctx: &mut Ctx) {
     for i in 1..ctx.args.len() {
         let key = ctx.args[i].clone();
         ctx.expire_if_needed(&key);
-        if ctx.st.ks.db_mut(db).remove(&key).is_some() {
+        if ctx.st.ks.db_mut(db).delete(&key) {
             ctx.modified(&key);
             n += 1;
         }
@@ -407,7 +407,7 @@ fn expire_generic(ctx: &mut Ctx, unit: i64, absolute: bool) {
     }
     let db = ctx.sess.db;
     if at <= ctx.now as i64 && !ctx.st.replaying {
-        ctx.st.ks.db_mut(db).remove(&key);
+        ctx.st.ks.db_mut(db).delete(&key);
         ctx.modified(&key);
         ctx.propagate(vec![Bytes::from_static(b"DEL"), key]);
         return ctx.out.int(1);

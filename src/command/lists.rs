@@ -42,7 +42,7 @@ fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut List) -> R) -> R {
         })
         .expect("caller checked the key exists");
     if empty {
-        table.remove(key);
+        table.delete(key);
     }
     ctx.modified(key);
     r
@@ -495,7 +495,7 @@ pub fn ltrim(ctx: &mut Ctx) {
     match range(start, end, len) {
         None => {
             let db = ctx.sess.db;
-            ctx.st.ks.db_mut(db).remove(&key);
+            ctx.st.ks.db_mut(db).delete(&key);
             ctx.modified(&key);
             ctx.propagate_self();
         }

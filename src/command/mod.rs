@@ -83,7 +83,7 @@ impl<'a> Ctx<'a> {
             None => false,
         };
         if expired {
-            self.st.ks.db_mut(db).remove(key);
+            self.st.ks.db_mut(db).delete(key);
             self.st.stats.expired_keys += 1;
             self.st.signal_modified(db, key);
             if self.st.logging {

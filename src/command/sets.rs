@@ -42,7 +42,7 @@ fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Set) -> (R, bool)) -> 
         })
         .expect("caller checked the key exists");
     if empty {
-        table.remove(key);
+        table.delete(key);
     }
     if changed {
         ctx.modified(key);
@@ -55,7 +55,7 @@ fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Set) -> (R, bool)) -> 
 fn store(ctx: &mut Ctx, key: &[u8], s: Set) -> bool {
     let db = ctx.sess.db;
     let changed = if s.is_empty() {
-        ctx.st.ks.db_mut(db).remove(key).is_some()
+        ctx.st.ks.db_mut(db).delete(key)
     } else {
         ctx.st.ks.db_mut(db).insert(Entry {
             key: key.into(),

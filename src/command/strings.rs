@@ -126,7 +126,7 @@ fn expired_on_arrival(ctx: &Ctx, expiry: Expiry) -> bool {
 
 fn delete_and_log(ctx: &mut Ctx, key: &[u8]) {
     let db = ctx.sess.db;
-    if ctx.st.ks.db_mut(db).remove(key).is_some() {
+    if ctx.st.ks.db_mut(db).delete(key) {
         ctx.modified(key);
         ctx.propagate(vec![
             Bytes::from_static(b"DEL"),

@@ -265,7 +265,7 @@ fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut ZSet) -> (R, bool)) ->
         })
         .expect("caller checked the key exists");
     if empty {
-        table.remove(key);
+        table.delete(key);
     }
     if changed {
         ctx.modified(key);
@@ -278,7 +278,7 @@ fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut ZSet) -> (R, bool)) ->
 fn store(ctx: &mut Ctx, key: &[u8], z: ZSet) -> bool {
     let db = ctx.sess.db;
     let changed = if z.is_empty() {
-        ctx.st.ks.db_mut(db).remove(key).is_some()
+        ctx.st.ks.db_mut(db).delete(key)
     } else {
         ctx.st.ks.db_mut(db).insert(Entry {
             key: key.into(),

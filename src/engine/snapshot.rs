@@ -1,88 +1,115 @@
-//! Point-in-time snapshots without fork(): the engine starts a keyspace snapshot whose
-//! segments are encoded on the executor thread just before they first change (or when the
-//! pump reaches them), and a background thread compresses, checksums and writes the
-//! chunks. Extra memory is only the chunks in flight (bounded by the channel), never a
-//! copy of the dataset.
+//! Point-in-time snapshots without fork(): the engine starts a keyspace snapshot, whose
+//! segments are captured on the executor thread (a list of entry pointers, just before a
+//! segment first changes or when the pump reaches it) while the keyspace holds every
+//! entry the snapshot may read (copy-on-write per entry; see `keyspace::table`). A
+//! background thread encodes the captured entries, compresses, checksums and writes the
+//! chunks. Extra memory is the captured pointers in flight plus the entries written
+//! during the snapshot (their old versions), never a copy of the dataset.
 //!
 //! Two destinations share this machinery: BGSAVE/SAVE write `dbfilename` in `dir`
 //! (write-temp, fsync, rename, fsync dir), and BGREWRITEAOF writes the new base of the
 //! log (the manifest then names it and the old files are deleted; see `durability`).
+//!
+//! Contract with the keyspace: the writer encodes captures in the order of their sequence
+//! numbers and stores the last one finished in `encoded` (release ordering) only after it
+//! stopped reading those entries; the hold is released (`Keyspace::release_hold`) only
+//! after the writer thread has been joined, which every way out of a job does (`poll`,
+//! `join`, `join_abandoned`, and `Drop` joins before the keyspace can go).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::keyspace::{Entry, Keyspace, SegmentSink};
-use crate::persistence::snapshot::{
-    ChunkEncoder, RawChunk, SnapshotHeader, SnapshotStats, SnapshotWriter,
-};
+use crate::keyspace::{Held, Keyspace, Retired, SegmentSink};
+use crate::persistence::snapshot::{ChunkEncoder, SnapshotHeader, SnapshotStats, SnapshotWriter};
 use crate::persistence::Vfs;
 
-/// Chunks in flight between the executor and the writer thread (each ~1 MiB raw).
-const CHANNEL_CHUNKS: usize = 8;
-/// The pump stops encoding while more than this many bytes wait for the writer thread.
+/// The pump stops capturing while this many bytes of captured pointers wait for the
+/// writer thread (writes still capture the segments they touch).
 const PUMP_BACKLOG_BYTES: u64 = 2 << 20;
 const CHUNK_BYTES: usize = 1 << 20;
+/// How far ahead of the entry being encoded the writer prefetches.
+const PREFETCH_AHEAD: usize = 16;
 
 enum Msg {
-    Chunk(RawChunk),
+    /// A captured segment: sequence number, database, entries.
+    Entries(u64, u16, Vec<Held>),
+    /// Retired entries the writer is done with: freed on its thread, not the loop's.
+    Free(Retired),
     Finish,
 }
 
-/// Bytes held by the snapshot beyond the dataset: encoded chunks not yet written.
+/// Bytes held by the snapshot beyond the dataset: captured pointers not yet encoded, and
+/// the keyspace's retired entries (set by the pump).
 #[derive(Debug, Default)]
 pub struct SnapMemory {
-    pub buffered: AtomicU64,
+    pub queued: AtomicU64,
+    pub held: AtomicU64,
     pub peak: AtomicU64,
 }
 
 impl SnapMemory {
-    fn add(&self, n: u64) {
-        let now = self.buffered.fetch_add(n, Ordering::Relaxed) + n;
+    fn note(&self) {
+        let now = self.queued.load(Ordering::Relaxed) + self.held.load(Ordering::Relaxed);
         self.peak.fetch_max(now, Ordering::Relaxed);
     }
 
+    fn add(&self, n: u64) {
+        self.queued.fetch_add(n, Ordering::Relaxed);
+        self.note();
+    }
+
     fn sub(&self, n: u64) {
-        self.buffered.fetch_sub(n, Ordering::Relaxed);
+        self.queued.fetch_sub(n, Ordering::Relaxed);
     }
 }
 
-/// The keyspace's sink: encode entries, hand full chunks to the writer thread.
-struct EncoderSink {
-    enc: Option<ChunkEncoder>,
-    tx: SyncSender<Msg>,
+/// The keyspace's sink: hand captured segments to the writer thread.
+struct CaptureSink {
+    tx: Sender<Msg>,
     mem: Arc<SnapMemory>,
     failed: bool,
+    /// The last sequence number handed out.
+    seq: u64,
 }
 
-impl EncoderSink {
-    fn send(&mut self, chunks: Vec<RawChunk>) {
-        for c in chunks {
-            let n = c.bytes.len() as u64;
-            self.mem.add(n);
-            // The writer thread only stops early on error; then the snapshot is abandoned.
-            if self.tx.send(Msg::Chunk(c)).is_err() {
-                self.failed = true;
-                self.mem.sub(n);
-            }
-        }
-    }
+fn pointer_bytes(n: usize) -> u64 {
+    (n * std::mem::size_of::<Held>()) as u64
 }
 
-impl SegmentSink for EncoderSink {
-    fn segment(&mut self, db: usize, entries: &mut dyn Iterator<Item = &Entry>) {
+impl SegmentSink for CaptureSink {
+    fn segment(&mut self, db: usize, entries: Vec<Held>) -> u64 {
+        self.seq += 1;
         if self.failed {
-            return;
+            return self.seq;
         }
-        let Some(enc) = self.enc.as_mut() else { return };
-        for e in entries {
-            enc.add(db as u16, e);
+        let n = pointer_bytes(entries.len());
+        self.mem.add(n);
+        // The writer thread only stops early on error; then the snapshot is abandoned.
+        if self
+            .tx
+            .send(Msg::Entries(self.seq, db as u16, entries))
+            .is_err()
+        {
+            self.failed = true;
+            self.mem.sub(n);
         }
-        let full = enc.take_full();
-        self.send(full);
+        self.seq
     }
+}
+
+/// Free what a released hold kept, on a thread of its own: after a snapshot under heavy
+/// writes that can be millions of entries, too many to free between two commands.
+fn free_later(retired: Retired) {
+    if retired.is_empty() {
+        return;
+    }
+    // If no thread can be started, spawn drops the closure: they are freed here instead.
+    let _ = std::thread::Builder::new()
+        .name("strata-free".into())
+        .spawn(move || drop(retired));
 }
 
 /// What a finished snapshot job reports.
@@ -96,9 +123,9 @@ pub struct JobResult {
 
 /// A snapshot being taken.
 pub struct SnapshotJob {
-    sink: Arc<Mutex<EncoderSink>>,
+    sink: Arc<Mutex<CaptureSink>>,
     thread: Option<JoinHandle<Result<SnapshotStats, String>>>,
-    encoding_done: bool,
+    capture_done: bool,
     pub mem: Arc<SnapMemory>,
     pub started_ms: u64,
     pub lsn: u64,
@@ -106,6 +133,58 @@ pub struct SnapshotJob {
 
 /// What the writer thread does once the snapshot file is complete and durable.
 pub type Install = Box<dyn FnOnce(&SnapshotStats) -> Result<(), String> + Send>;
+
+/// The writer thread: encode captured entries into chunks and write them, then finish the
+/// file and install it.
+fn write_snapshot(
+    rx: Receiver<Msg>,
+    mut writer: SnapshotWriter,
+    mem: Arc<SnapMemory>,
+    encoded: Arc<AtomicU64>,
+    install: Install,
+) -> Result<SnapshotStats, String> {
+    // Encoding, compressing and writing must not take CPU from the clients: on a small
+    // machine this thread would otherwise get a full core's share next to the event loop.
+    crate::util::lower_thread_priority(10);
+    let mut enc = ChunkEncoder::new(CHUNK_BYTES);
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            Msg::Entries(seq, db, held) => {
+                // Entries are cold (a snapshot reads each once): load the entry
+                // PREFETCH_AHEAD places ahead, and its key and value half as far ahead
+                // (once the entry itself has arrived), so misses overlap.
+                for (i, h) in held.iter().enumerate() {
+                    if let Some(next) = held.get(i + PREFETCH_AHEAD) {
+                        next.prefetch();
+                    }
+                    if let Some(near) = held.get(i + PREFETCH_AHEAD / 2) {
+                        // SAFETY: as below.
+                        unsafe { near.entry() }.prefetch_data();
+                    }
+                    // SAFETY: the keyspace keeps these entries alive and unchanged until
+                    // `encoded` reaches `seq` (stored below, after the last read) or this
+                    // thread is joined (module contract).
+                    enc.add(db, unsafe { h.entry() });
+                }
+                encoded.store(seq, Ordering::Release);
+                mem.sub(pointer_bytes(held.len()));
+                for c in enc.take_full() {
+                    writer.write_chunk(c).map_err(|e| e.to_string())?;
+                }
+            }
+            Msg::Free(entries) => drop(entries),
+            Msg::Finish => {
+                if let Some(c) = enc.finish() {
+                    writer.write_chunk(c).map_err(|e| e.to_string())?;
+                }
+                let stats = writer.finish().map_err(|e| e.to_string())?;
+                install(&stats)?;
+                return Ok(stats);
+            }
+        }
+    }
+    Err("the snapshot was abandoned before it finished".into())
+}
 
 impl SnapshotJob {
     /// Start snapshotting `ks` into `path` (written in full, fdatasynced), then run
@@ -122,92 +201,87 @@ impl SnapshotJob {
             created_ms: crate::util::now_ms(),
             dbs: ks.db_count() as u32,
         };
-        let mut writer = SnapshotWriter::create(&*vfs, &path, header).map_err(|e| e.to_string())?;
-        let (tx, rx): (SyncSender<Msg>, Receiver<Msg>) = sync_channel(CHANNEL_CHUNKS);
+        let writer = SnapshotWriter::create(&*vfs, &path, header).map_err(|e| e.to_string())?;
+        let (tx, rx) = channel();
         let mem = Arc::new(SnapMemory::default());
+        let encoded = Arc::new(AtomicU64::new(0));
         let mem2 = mem.clone();
+        let encoded2 = encoded.clone();
         let thread = std::thread::Builder::new()
             .name("strata-snapshot".into())
-            .spawn(move || -> Result<SnapshotStats, String> {
-                // Compressing and writing must not take CPU from the clients: on a small
-                // machine this thread would otherwise get a full core's share next to the
-                // event loop. The pump below waits for it instead of piling chunks up.
-                crate::util::lower_thread_priority(10);
-                while let Ok(msg) = rx.recv() {
-                    match msg {
-                        Msg::Chunk(c) => {
-                            let n = c.bytes.len() as u64;
-                            let r = writer.write_chunk(c);
-                            mem2.sub(n);
-                            r.map_err(|e| e.to_string())?;
-                        }
-                        Msg::Finish => {
-                            let stats = writer.finish().map_err(|e| e.to_string())?;
-                            install(&stats)?;
-                            return Ok(stats);
-                        }
-                    }
-                }
-                Err("the snapshot was abandoned before it finished".into())
-            })
+            .spawn(move || write_snapshot(rx, writer, mem2, encoded2, install))
             .map_err(|e| e.to_string())?;
-        let sink = Arc::new(Mutex::new(EncoderSink {
-            enc: Some(ChunkEncoder::new(CHUNK_BYTES)),
+        let sink = Arc::new(Mutex::new(CaptureSink {
             tx,
             mem: mem.clone(),
             failed: false,
+            seq: 0,
         }));
-        ks.start_snapshot(sink.clone());
+        ks.start_snapshot(sink.clone(), encoded);
         Ok(SnapshotJob {
             sink,
             thread: Some(thread),
-            encoding_done: false,
+            capture_done: false,
             mem,
             started_ms: crate::util::now_ms(),
             lsn,
         })
     }
 
-    /// Encode up to `budget` more entries. Call repeatedly; cheap once encoding is done.
+    /// Capture up to `budget` more entries, and hand retired entries the writer is done
+    /// with back to it to free. Call repeatedly; cheap once capture is done.
     pub fn pump(&mut self, ks: &mut Keyspace, budget: usize) {
-        if self.encoding_done {
+        self.mem
+            .held
+            .store(ks.held_bytes() as u64, Ordering::Relaxed);
+        self.mem.note();
+        let done = ks.take_encoded();
+        if !done.is_empty() {
+            let sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
+            // A writer that already stopped cannot take them: they are freed here.
+            let _ = sink.tx.send(Msg::Free(done));
+        }
+        if self.capture_done {
             return;
         }
         let failed = self.sink.lock().map(|s| s.failed).unwrap_or(true);
         if failed {
             ks.abort_snapshot();
-            self.encoding_done = true;
+            self.capture_done = true;
             return;
         }
-        // Let the writer thread catch up rather than block the event loop on a full
-        // channel (a write touching an unserialized segment still encodes at once).
-        if self.mem.buffered.load(Ordering::Relaxed) > PUMP_BACKLOG_BYTES {
+        // Let the writer thread catch up rather than pile up pointers (a write touching
+        // an uncaptured segment still captures it at once).
+        if self.mem.queued.load(Ordering::Relaxed) > PUMP_BACKLOG_BYTES {
             return;
         }
         if ks.snapshot_step(budget) {
-            self.encoding_done = true;
-            let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(last) = sink.enc.take().and_then(|e| e.finish()) {
-                sink.send(vec![last]);
-            }
+            self.capture_done = true;
+            let sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
             let _ = sink.tx.send(Msg::Finish);
         }
     }
 
-    /// The finished job's result, once the writer thread is done (non-blocking).
-    pub fn poll(&mut self) -> Option<JobResult> {
-        if !self.encoding_done || !self.thread.as_ref().is_some_and(|t| t.is_finished()) {
+    /// The finished job's result, once the writer thread is done (non-blocking); the
+    /// keyspace's hold is released then.
+    pub fn poll(&mut self, ks: &mut Keyspace) -> Option<JobResult> {
+        if !self.capture_done || !self.thread.as_ref().is_some_and(|t| t.is_finished()) {
             return None;
         }
-        self.join()
+        self.join(ks)
     }
 
-    /// Wait for the writer thread (after encoding is done).
-    pub fn join(&mut self) -> Option<JobResult> {
+    /// Wait for the writer thread (after capture is done), then release the hold.
+    pub fn join(&mut self, ks: &mut Keyspace) -> Option<JobResult> {
         let t = self.thread.take()?;
         let stats = t
             .join()
             .unwrap_or_else(|_| Err("the snapshot writer thread panicked".into()));
+        self.mem
+            .held
+            .store(ks.held_bytes() as u64, Ordering::Relaxed);
+        self.mem.note();
+        free_later(ks.release_hold());
         Some(JobResult {
             stats,
             started_ms: self.started_ms,
@@ -216,22 +290,35 @@ impl SnapshotJob {
         })
     }
 
-    /// Stop feeding the writer and wait for it to give up (the keyspace must already have
-    /// stopped collecting: `Keyspace::abort_snapshot`).
-    pub fn join_abandoned(&mut self) -> Option<JobResult> {
-        {
-            let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
-            sink.failed = true;
-            sink.enc = None;
-            // Replacing the sender closes the channel: the writer thread stops.
-            let (dead, _) = sync_channel(0);
-            sink.tx = dead;
-        }
-        self.encoding_done = true;
-        self.join()
+    /// Stop the snapshot: the keyspace stops capturing, the writer thread gives up and is
+    /// joined, and the hold is released.
+    pub fn join_abandoned(&mut self, ks: &mut Keyspace) -> Option<JobResult> {
+        ks.abort_snapshot();
+        self.close_channel();
+        self.capture_done = true;
+        self.join(ks)
     }
 
-    pub fn encoding_done(&self) -> bool {
-        self.encoding_done
+    fn close_channel(&mut self) {
+        let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
+        sink.failed = true;
+        // Replacing the sender closes the channel: the writer thread stops.
+        let (dead, _) = channel();
+        sink.tx = dead;
+    }
+
+    pub fn capture_done(&self) -> bool {
+        self.capture_done
+    }
+}
+
+impl Drop for SnapshotJob {
+    /// A job dropped unfinished (an engine torn down mid-snapshot) must not leave its
+    /// writer reading entries the keyspace is about to free: stop it and wait.
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            self.close_channel();
+            let _ = t.join();
+        }
     }
 }

@@ -14,9 +14,12 @@ mod zset;
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
-pub use table::{Entry, SegmentSink, SharedSink, Table};
+pub use table::{Entry, Held, Retired, SegmentSink, SharedSink, Table};
 pub use value::{alloc_size, Kind, Value};
 pub use zset::ZSet;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 /// All databases. `SELECT n` picks one.
 #[derive(Debug)]
@@ -43,17 +46,38 @@ impl Keyspace {
     }
 
     /// Begin a point-in-time snapshot of every database into `sink` (see
-    /// [`Table::start_snapshot`]): no copy is made; each segment is serialized once,
-    /// before its first change or when [`Keyspace::snapshot_step`] reaches it.
-    pub fn start_snapshot(&mut self, sink: SharedSink) {
+    /// [`Table::start_snapshot`]): no copy is made; each segment is captured once,
+    /// before its first change or when [`Keyspace::snapshot_step`] reaches it, and its
+    /// entries stay intact until [`Keyspace::release_hold`].
+    /// `encoded` is the writer's progress (see [`SegmentSink::segment`]).
+    pub fn start_snapshot(&mut self, sink: SharedSink, encoded: Arc<AtomicU64>) {
         self.snap_epoch += 1;
         self.snap_cursor = 0;
         for t in &mut self.dbs {
-            t.start_snapshot(self.snap_epoch, sink.clone());
+            t.start_snapshot(self.snap_epoch, sink.clone(), encoded.clone());
         }
     }
 
-    /// Serialize up to about `budget` entries of the snapshot in progress. Returns true
+    /// Entries kept for the snapshot that its writer has finished with, to be freed.
+    pub fn take_encoded(&mut self) -> Retired {
+        self.gather(Table::take_encoded)
+    }
+
+    /// One list from every table's `f`.
+    fn gather(&mut self, mut f: impl FnMut(&mut Table) -> Retired) -> Retired {
+        let mut all = Vec::new();
+        for t in &mut self.dbs {
+            let mut r = f(t);
+            if all.is_empty() {
+                all = r;
+            } else {
+                all.append(&mut r);
+            }
+        }
+        all
+    }
+
+    /// Capture up to about `budget` entries of the snapshot in progress. Returns true
     /// once the snapshot holds every key (or none is in progress).
     pub fn snapshot_step(&mut self, budget: usize) -> bool {
         while self.snap_cursor < self.dbs.len() {
@@ -71,6 +95,17 @@ impl Keyspace {
             t.abort_snapshot();
         }
         self.snap_cursor = self.dbs.len();
+    }
+
+    /// The snapshot's reader is done: changes go in place again. Returns the entries
+    /// that were kept for it, for the caller to free.
+    pub fn release_hold(&mut self) -> Retired {
+        self.gather(Table::release_hold)
+    }
+
+    /// Bytes a snapshot in progress keeps beyond the live dataset.
+    pub fn held_bytes(&self) -> usize {
+        self.dbs.iter().map(|t| t.held_bytes()).sum()
     }
 
     pub fn snapshot_active(&self) -> bool {
@@ -95,8 +130,8 @@ impl Keyspace {
 
     pub fn swap(&mut self, a: usize, b: usize) {
         // A snapshot records each key under the db it had when the snapshot began.
-        self.dbs[a].serialize_all();
-        self.dbs[b].serialize_all();
+        self.dbs[a].capture_all();
+        self.dbs[b].capture_all();
         self.dbs.swap(a, b);
         self.dbs[a].set_db_index(a);
         self.dbs[b].set_db_index(b);

@@ -3,21 +3,36 @@
 //! Why segments: no operation ever touches more than one segment's worth of entries at a
 //! time. Growth splits one full segment instead of rehashing the whole table (no multi-
 //! millisecond resize stalls), SCAN walks hash space in order so its cursor survives
-//! splits, and the snapshot walker (persistence) can serialise a segment at a time.
+//! splits, and a snapshot captures one segment at a time.
+//!
+//! Snapshots (fork-free, point in time): a segment is captured (a list of pointers to its
+//! entries, handed to the snapshot's sink as [`Held`] under a sequence number) before its
+//! first change or when [`Table::snapshot_step`] reaches it. The snapshot's writer thread
+//! encodes captures in sequence order and publishes the last one it finished. Until then
+//! the table *holds* the captured entries: a change first replaces the entry by a copy
+//! (copy-on-write per entry) and a removed entry is retired, not freed; once the capture is
+//! encoded its entries change in place again and retired ones can be freed. So the writer
+//! reads entries while the event loop keeps writing, and the loop's snapshot work is
+//! copying a few hundred pointers per segment plus a copy of an entry written between its
+//! segment's capture and encoding.
 //!
 //! Directory slot = top `global_depth` bits of the key's hash. A segment of local depth `d`
 //! owns every hash whose top `d` bits equal its prefix, i.e. a contiguous range of hash
 //! space and of directory slots.
 
+use std::collections::{BTreeMap, HashSet};
 use std::hash::BuildHasher;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 
 use super::value::{alloc_size, Value};
 
 /// A full segment (7/8 of 512 buckets, hashbrown's maximum load) splits before it grows.
-/// Small segments bound the work any single change can trigger: a split, or serializing
-/// the segment for a snapshot in progress (a few hundred entries, tens of microseconds).
+/// Small segments bound the work any single change can trigger: a split, or capturing
+/// the segment for a snapshot in progress (a few hundred pointers).
 const SEGMENT_MAX: usize = 448;
 
 /// One key with its value and absolute expiry (Unix ms; 0 = none).
@@ -29,6 +44,16 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Start loading the key's and a string value's bytes into the cache (a reader about
+    /// to walk many cold entries prefetches a few ahead of the one it reads).
+    #[inline]
+    pub fn prefetch_data(&self) {
+        crate::util::prefetch(self.key.as_ptr());
+        if let Value::Str(v) = &self.value {
+            crate::util::prefetch(v.as_ptr());
+        }
+    }
+
     /// Estimated heap bytes this entry costs: its own allocation (the table holds a
     /// pointer to it), its key's and its value's (the slot is counted by the table).
     pub fn mem_size(&self) -> usize {
@@ -89,19 +114,171 @@ struct Segment {
     table: HashTable<Box<Entry>>,
     /// Entries with an expiry, so active expiry can skip segments without any.
     expiring: usize,
-    /// The last snapshot epoch this segment was serialized for (or created in).
+    /// The last snapshot epoch this segment was captured for (or created in).
     snap_ver: u64,
+    /// The sequence number of the capture holding its entries (0: none).
+    snap_seq: u64,
+}
+
+/// An entry captured for a snapshot in progress: a pointer that another thread may read
+/// through until the table that handed it out releases its hold.
+#[derive(Clone, Copy, Debug)]
+pub struct Held(NonNull<Entry>);
+
+// SAFETY: a `Held` is only created by a table with a hold active, and while the hold lasts
+// that table neither changes nor frees the entry (changes copy it first, removals retire
+// it: see `Hold`). Reading it from another thread is a shared read of data nobody
+// writes, and `Entry` is `Sync` (plain owned data, no interior mutability).
+unsafe impl Send for Held {}
+
+impl Held {
+    /// Start loading the entry itself into the cache (no access: valid at any time).
+    #[inline]
+    pub fn prefetch(&self) {
+        crate::util::prefetch(self.0.as_ptr());
+    }
+
+    /// The captured entry, as it was when the snapshot began.
+    ///
+    /// # Safety
+    /// The table that captured it must not have called [`Table::release_hold`] yet (nor
+    /// been dropped).
+    pub unsafe fn entry(&self) -> &Entry {
+        // SAFETY: the caller guarantees the hold is still active, so the entry is alive
+        // and unchanged (see the `Send` impl above).
+        unsafe { self.0.as_ref() }
+    }
 }
 
 /// Receives the segments of a snapshot in progress (see [`Table::start_snapshot`]).
 pub trait SegmentSink: Send {
-    /// Serialize these entries of database `db`; called once per segment per snapshot,
-    /// always before the segment changes.
-    fn segment(&mut self, db: usize, entries: &mut dyn Iterator<Item = &Entry>);
+    /// These entries of database `db` belong to the snapshot; called once per non-empty
+    /// segment per snapshot, always before the segment changes. Returns the capture's
+    /// sequence number: increasing from 1 in call order across all tables. The entries
+    /// stay readable and unchanged until the snapshot's progress counter reaches that
+    /// number (or the hold is released).
+    fn segment(&mut self, db: usize, entries: Vec<Held>) -> u64;
 }
 
 /// Shared handle to the sink of the snapshot in progress.
 pub type SharedSink = std::sync::Arc<std::sync::Mutex<dyn SegmentSink>>;
+
+/// What keeps captured entries intact from [`Table::start_snapshot`] until the writer has
+/// encoded them (or [`Table::release_hold`]).
+#[derive(Debug)]
+struct Hold {
+    /// The last capture sequence number the writer has finished with.
+    encoded: Arc<AtomicU64>,
+    /// Entries allocated since the hold began, by address. Snapshots never see them, so
+    /// they change in place. A fresh entry freed and its address reused holds a fresh
+    /// entry again, so addresses are never removed. (An entry missing from here is only
+    /// copied once more than needed.)
+    fresh: HashSet<usize, foldhash::fast::RandomState>,
+    /// Held entries that left the table, by the capture that holds them: freed once it
+    /// is encoded.
+    retired: BTreeMap<u64, Retired>,
+    retired_bytes: usize,
+}
+
+/// Entries a snapshot no longer needs, to be freed (off the event loop when many). Boxed on
+/// purpose: they are the table's allocations, read by the writer at the captured address.
+#[allow(clippy::vec_box)]
+pub type Retired = Vec<Box<Entry>>;
+
+/// Sequence number for retired entries of an earlier, unreleased hold: never encoded.
+const NEVER: u64 = u64::MAX;
+
+#[inline]
+fn addr(e: &Entry) -> usize {
+    e as *const Entry as usize
+}
+
+impl Hold {
+    fn new(encoded: Arc<AtomicU64>) -> Hold {
+        Hold {
+            encoded,
+            fresh: HashSet::default(),
+            retired: BTreeMap::new(),
+            retired_bytes: 0,
+        }
+    }
+
+    /// Whether the writer may still read `e`, which sits in a segment captured under
+    /// `seq` (0: never captured).
+    #[inline]
+    fn shared(&self, e: &Entry, seq: u64) -> bool {
+        seq > self.encoded.load(Ordering::Acquire) && !self.fresh.contains(&addr(e))
+    }
+
+    #[inline]
+    fn adopt(&mut self, e: &Entry) {
+        self.fresh.insert(addr(e));
+    }
+
+    /// Keep `old` (from a segment captured under `seq`) while the writer may read it;
+    /// free it otherwise.
+    fn retire(&mut self, old: Box<Entry>, seq: u64) {
+        if self.shared(&old, seq) {
+            self.retired_bytes += old.mem_size();
+            self.retired.entry(seq).or_default().push(old);
+        }
+    }
+
+    /// Take the retired entries the writer is done with.
+    fn take_encoded(&mut self) -> Retired {
+        let done = self.encoded.load(Ordering::Acquire);
+        if self
+            .retired
+            .first_key_value()
+            .is_none_or(|(k, _)| *k > done)
+        {
+            return Vec::new();
+        }
+        let later = self.retired.split_off(&(done + 1));
+        let free: Retired = std::mem::replace(&mut self.retired, later)
+            .into_values()
+            .flatten()
+            .collect();
+        for e in &free {
+            self.retired_bytes -= e.mem_size();
+        }
+        free
+    }
+
+    /// Bytes the hold keeps beyond the live dataset.
+    fn bytes(&self) -> usize {
+        self.retired_bytes
+            + self.retired.values().map(Vec::capacity).sum::<usize>()
+                * std::mem::size_of::<Box<Entry>>()
+            + self.fresh.capacity() * (std::mem::size_of::<usize>() + 1)
+    }
+}
+
+/// Make the entry in `slot` (of a segment captured under `seq`) safe to change in place:
+/// while the writer may read it, it is first replaced by a copy (the original is
+/// retired). Returns the change in heap bytes (a copy's buffers may be sized differently).
+#[inline]
+fn writable(hold: &mut Option<Hold>, slot: &mut Box<Entry>, seq: u64) -> isize {
+    let Some(h) = hold else { return 0 };
+    if !h.shared(slot, seq) {
+        return 0;
+    }
+    let copy = Box::new((**slot).clone());
+    h.adopt(&copy);
+    let d = copy.mem_size() as isize - slot.mem_size() as isize;
+    let old = std::mem::replace(slot, copy);
+    h.retire(old, seq);
+    d
+}
+
+/// Free `e`, or retire it if the writer may still read it.
+#[inline]
+fn discard(hold: &mut Option<Hold>, e: Box<Entry>, seq: u64) {
+    match hold {
+        Some(h) => h.retire(e, seq),
+        None => drop(e),
+    }
+}
 
 #[derive(Clone)]
 struct SnapState {
@@ -119,8 +296,10 @@ impl std::fmt::Debug for SnapState {
 pub struct Table {
     /// This table's database index, as snapshots record it.
     db: usize,
-    /// The snapshot in progress: segments are serialized before their first change.
+    /// The snapshot in progress: segments are captured before their first change.
     snap: Option<SnapState>,
+    /// Entries captured by a snapshot stay intact until its writer is done with them.
+    hold: Option<Hold>,
     dir: Vec<u32>,
     global_depth: u32,
     segments: Vec<Segment>,
@@ -142,6 +321,7 @@ impl Table {
         Table {
             db: 0,
             snap: None,
+            hold: None,
             dir: vec![0],
             global_depth: 0,
             segments: vec![Segment::default()],
@@ -211,10 +391,11 @@ impl Table {
         let h = self.hash(key);
         let s = self.seg_of(h);
         self.before_mutate(s);
-        self.segments[s]
-            .table
-            .find_mut(Self::inner(h), |e| &*e.key == key)
-            .map(|b| &mut **b)
+        let seg = &mut self.segments[s];
+        let slot = seg.table.find_mut(Self::inner(h), |e| &*e.key == key)?;
+        let d = writable(&mut self.hold, slot, seg.snap_seq);
+        self.heap = (self.heap as isize + d) as usize;
+        Some(&mut **slot)
     }
 
     /// Change the value of an existing key in place, keeping memory accounting right.
@@ -223,13 +404,13 @@ impl Table {
         let h = self.hash(key);
         let s = self.seg_of(h);
         self.before_mutate(s);
-        let e = self.segments[s]
-            .table
-            .find_mut(Self::inner(h), |e| &*e.key == key)?;
+        let seg = &mut self.segments[s];
+        let e = seg.table.find_mut(Self::inner(h), |e| &*e.key == key)?;
+        let d = writable(&mut self.hold, e, seg.snap_seq);
         let before = e.value.heap_size();
         let r = f(&mut e.value);
         let after = e.value.heap_size();
-        self.heap = (self.heap + after).saturating_sub(before);
+        self.heap = ((self.heap as isize + d) as usize + after).saturating_sub(before);
         Some(r)
     }
 
@@ -242,6 +423,11 @@ impl Table {
         let Some(e) = seg.table.find_mut(Self::inner(h), |e| &*e.key == key) else {
             return false;
         };
+        if e.expire_at == at {
+            return true;
+        }
+        let d = writable(&mut self.hold, e, seg.snap_seq);
+        self.heap = (self.heap as isize + d) as usize;
         match (e.expire_at != 0, at != 0) {
             (false, true) => {
                 seg.expiring += 1;
@@ -257,20 +443,30 @@ impl Table {
         true
     }
 
-    /// Insert or replace. Returns the previous entry, if any.
-    pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
-        self.insert_boxed(Box::new(entry)).map(|b| *b)
+    /// Insert or replace. Returns whether an entry with that key was replaced.
+    pub fn insert(&mut self, entry: Entry) -> bool {
+        self.insert_boxed(Box::new(entry))
     }
 
     /// [`Table::insert`] for an entry already on the heap (as the table keeps it).
-    pub fn insert_boxed(&mut self, entry: Box<Entry>) -> Option<Box<Entry>> {
+    pub fn insert_boxed(&mut self, entry: Box<Entry>) -> bool {
         let h = self.hash(&entry.key);
         let s = self.segment_for_write(h, &entry.key);
+        if let Some(hold) = &mut self.hold {
+            hold.adopt(&entry);
+        }
         let hasher = &self.hasher;
         let seg = &mut self.segments[s];
         let (old, delta) = Self::put(seg, hasher, Item::new(h, entry));
+        let seq = seg.snap_seq;
         self.apply(delta);
-        old
+        match old {
+            Some(o) => {
+                discard(&mut self.hold, o, seq);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Insert `item` into `seg`, replacing an entry with the same key (returned).
@@ -323,7 +519,7 @@ impl Table {
     /// segment at a time, so a segment's slots stay in cache while its few hundred entries
     /// go in, instead of every insert missing the cache on a random segment.
     pub fn bulk_load(&mut self, mut entries: Vec<Box<Entry>>, threads: usize) {
-        if self.len > 0 || self.segments.len() != 1 || self.snap.is_some() {
+        if self.len > 0 || self.segments.len() != 1 || self.snap.is_some() || self.hold.is_some() {
             for e in entries {
                 self.insert_boxed(e);
             }
@@ -386,6 +582,7 @@ impl Table {
                 table: HashTable::new(),
                 expiring: 0,
                 snap_ver: 0,
+                snap_seq: 0,
             })
             .collect();
         let deltas: Vec<Delta> = std::thread::scope(|sc| {
@@ -436,7 +633,7 @@ impl Table {
         }
     }
 
-    /// The segment that `key` (hash `h`) goes to, made ready for a change: serialized for
+    /// The segment that `key` (hash `h`) goes to, made ready for a change: captured for
     /// a snapshot in progress, and split first if it is full and `key` would be new. Splitting
     /// before the insert (not after) keeps hashbrown from doubling a full segment's buckets
     /// only to have half of them emptied by the split.
@@ -472,14 +669,33 @@ impl Table {
             hashbrown::hash_table::Entry::Occupied(mut o) => {
                 let e = o.get_mut();
                 existed = true;
-                heap_before = e.value.heap_size();
-                heap_after = value.heap_size();
-                e.value = value;
                 exp_before = e.expire_at != 0;
-                if let Some(t) = expire {
-                    e.expire_at = t;
+                let seq = seg.snap_seq;
+                match self.hold.as_mut().filter(|hold| hold.shared(e, seq)) {
+                    // Held by a snapshot: a new entry takes its place (the value is
+                    // replaced anyway, so nothing is copied but the key).
+                    Some(hold) => {
+                        let new = Box::new(Entry {
+                            key: e.key.clone(),
+                            value,
+                            expire_at: expire.unwrap_or(e.expire_at),
+                        });
+                        hold.adopt(&new);
+                        heap_before = e.mem_size();
+                        heap_after = new.mem_size();
+                        exp_after = new.expire_at != 0;
+                        hold.retire(std::mem::replace(e, new), seq);
+                    }
+                    None => {
+                        heap_before = e.value.heap_size();
+                        heap_after = value.heap_size();
+                        e.value = value;
+                        if let Some(t) = expire {
+                            e.expire_at = t;
+                        }
+                        exp_after = e.expire_at != 0;
+                    }
                 }
-                exp_after = e.expire_at != 0;
             }
             hashbrown::hash_table::Entry::Vacant(v) => {
                 let e = Entry {
@@ -492,7 +708,11 @@ impl Table {
                 heap_after = e.mem_size();
                 exp_before = false;
                 exp_after = e.expire_at != 0;
-                v.insert(Box::new(e));
+                let b = Box::new(e);
+                if let Some(hold) = &mut self.hold {
+                    hold.adopt(&b);
+                }
+                v.insert(b);
             }
         }
         match (exp_before, exp_after) {
@@ -513,13 +733,40 @@ impl Table {
         existed
     }
 
+    /// Remove `key` and return its entry (a copy if a snapshot holds it: prefer
+    /// [`Table::delete`] when the entry is not needed).
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let (b, seq) = self.take(key)?;
+        Some(match &mut self.hold {
+            Some(hold) if hold.shared(&b, seq) => {
+                let e = (*b).clone();
+                hold.retire(b, seq);
+                e
+            }
+            _ => *b,
+        })
+    }
+
+    /// Remove `key`. Returns whether it was present.
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        match self.take(key) {
+            Some((b, seq)) => {
+                discard(&mut self.hold, b, seq);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Unlink `key`'s entry from the table (the caller retires or frees it), with the
+    /// capture sequence of its segment.
+    fn take(&mut self, key: &[u8]) -> Option<(Box<Entry>, u64)> {
         let h = self.hash(key);
         let s = self.seg_of(h);
         self.before_mutate(s);
         let seg = &mut self.segments[s];
         let e = match seg.table.find_entry(Self::inner(h), |e| &*e.key == key) {
-            Ok(o) => *o.remove().0,
+            Ok(o) => o.remove().0,
             Err(_) => return None,
         };
         self.len -= 1;
@@ -528,19 +775,28 @@ impl Table {
             seg.expiring -= 1;
             self.expiring -= 1;
         }
-        Some(e)
+        Some((e, seg.snap_seq))
     }
 
     pub fn clear(&mut self) {
-        self.serialize_all();
+        self.capture_all();
+        let mut hold = self.hold.take();
+        if let Some(hold) = &mut hold {
+            for seg in &mut self.segments {
+                for e in seg.table.drain() {
+                    hold.retire(e, seg.snap_seq);
+                }
+            }
+        }
         let fresh = Table {
             db: self.db,
             snap: self.snap.take(),
+            hold,
             hasher: self.hasher,
             ..Table::new()
         };
         *self = fresh;
-        // Only post-snapshot data can land in the new segment: nothing to serialize.
+        // Only post-snapshot data can land in the new segment: nothing to capture.
         if let Some(sn) = &self.snap {
             self.segments[0].snap_ver = sn.epoch;
         }
@@ -555,15 +811,50 @@ impl Table {
     }
 
     /// Begin a snapshot: from now on every segment is handed to `sink` once, before it
-    /// first changes (serialize-before-mutate), or when [`Table::snapshot_step`] reaches
-    /// it. Nothing is copied up front and writes keep flowing.
-    pub fn start_snapshot(&mut self, epoch: u64, sink: SharedSink) {
+    /// first changes, or when [`Table::snapshot_step`] reaches it, and every entry that
+    /// exists now is held (never changed in place nor freed) until [`Table::release_hold`].
+    /// Nothing is copied up front and writes keep flowing.
+    /// `encoded` is the writer's progress: the last capture sequence it finished with.
+    pub fn start_snapshot(&mut self, epoch: u64, sink: SharedSink, encoded: Arc<AtomicU64>) {
         self.snap = Some(SnapState { epoch, sink });
+        let mut hold = Hold::new(encoded);
+        // An earlier hold not yet released (the engine never does this): its retired
+        // entries wait for the release, whatever the new writer's progress.
+        if let Some(old) = self.hold.take() {
+            let all: Retired = old.retired.into_values().flatten().collect();
+            hold.retired_bytes = old.retired_bytes;
+            hold.retired.insert(NEVER, all);
+        }
+        self.hold = Some(hold);
     }
 
-    /// Serialize up to `budget` entries' worth of not-yet-serialized segments. Returns
-    /// true when every segment of this table is in the snapshot (the table then stops
-    /// intercepting changes).
+    /// Retired entries the writer has finished with, for the caller to free.
+    pub fn take_encoded(&mut self) -> Retired {
+        self.hold
+            .as_mut()
+            .map(Hold::take_encoded)
+            .unwrap_or_default()
+    }
+
+    /// End the hold: the snapshot's reader must be done with every entry it was handed.
+    /// Returns the retired entries, for the caller to free (off the event loop: there
+    /// can be many).
+    pub fn release_hold(&mut self) -> Retired {
+        self.hold
+            .take()
+            .map(|h| h.retired.into_values().flatten().collect())
+            .unwrap_or_default()
+    }
+
+    /// Bytes the snapshot in progress keeps beyond the live dataset (retired entries and
+    /// the bookkeeping of copies).
+    pub fn held_bytes(&self) -> usize {
+        self.hold.as_ref().map_or(0, Hold::bytes)
+    }
+
+    /// Capture up to `budget` entries' worth of not-yet-captured segments. Returns true
+    /// when every segment of this table is in the snapshot (the table then stops
+    /// intercepting changes; the hold lasts until released).
     pub fn snapshot_step(&mut self, budget: usize) -> bool {
         let Some(epoch) = self.snap.as_ref().map(|s| s.epoch) else {
             return true;
@@ -592,8 +883,8 @@ impl Table {
         self.snap.is_some()
     }
 
-    /// Serialize every segment not yet in the snapshot (before a whole-table change).
-    pub fn serialize_all(&mut self) {
+    /// Capture every segment not yet in the snapshot (before a whole-table change).
+    pub fn capture_all(&mut self) {
         if self.snap.is_some() {
             self.snapshot_step(usize::MAX);
         }
@@ -607,8 +898,17 @@ impl Table {
             return;
         }
         seg.snap_ver = sn.epoch;
+        let held: Vec<Held> = seg
+            .table
+            .iter()
+            .map(|b| Held(NonNull::from(&**b)))
+            .collect();
+        if held.is_empty() {
+            seg.snap_seq = 0;
+            return;
+        }
         let mut sink = sn.sink.lock().unwrap_or_else(|p| p.into_inner());
-        sink.segment(self.db, &mut seg.table.iter().map(|b| &**b));
+        seg.snap_seq = sink.segment(self.db, held);
     }
 
     /// Split segment `s` in two by the next hash bit, doubling the directory if needed.
@@ -627,13 +927,14 @@ impl Table {
         let hasher = &self.hasher;
         let seg = &mut self.segments[s];
         seg.depth = d + 1;
-        // A split is a change: `s` was serialized before it (the caller's insert did),
+        // A split is a change: `s` was captured before it (the caller's insert did),
         // and the half that moves out carries the same snapshot version.
         let mut upper = Segment {
             depth: d + 1,
             table: HashTable::with_capacity(SEGMENT_MAX / 2 + 64),
             expiring: 0,
             snap_ver: seg.snap_ver,
+            snap_seq: seg.snap_seq,
         };
         for e in seg
             .table
@@ -728,7 +1029,7 @@ impl Table {
         &mut self,
         s: usize,
         mut expired: impl FnMut(&Entry) -> bool,
-        mut on_removed: impl FnMut(Entry),
+        mut on_removed: impl FnMut(&Entry),
     ) -> usize {
         let Some(seg) = self.segments.get(s) else {
             return 0;
@@ -743,17 +1044,18 @@ impl Table {
         }
         self.before_mutate(s);
         let seg = &mut self.segments[s];
-        let removed: Vec<Entry> = seg
+        let removed: Vec<Box<Entry>> = seg
             .table
             .extract_if(|e| e.expire_at != 0 && expired(e))
-            .map(|b| *b)
             .collect();
         seg.expiring -= removed.len();
         self.expiring -= removed.len();
         self.len -= removed.len();
+        let seq = seg.snap_seq;
         for e in removed {
             self.heap -= e.mem_size();
-            on_removed(e);
+            on_removed(&e);
+            discard(&mut self.hold, e, seq);
         }
         examined
     }
@@ -788,7 +1090,7 @@ mod tests {
     fn insert_get_remove_across_splits() {
         let mut t = Table::new();
         for i in 0..20_000u32 {
-            assert!(t.insert(entry(format!("k{i}").as_bytes())).is_none());
+            assert!(!t.insert(entry(format!("k{i}").as_bytes())));
         }
         assert_eq!(t.len(), 20_000);
         assert!(t.segment_count() > 4);
@@ -916,7 +1218,7 @@ mod tests {
         assert_eq!(t.expiring(), 2);
         let mut removed = Vec::new();
         for s in 0..t.segment_count() {
-            t.expire_segment(s, |e| e.expire_at <= 7, |e| removed.push(e.key));
+            t.expire_segment(s, |e| e.expire_at <= 7, |e| removed.push(e.key.clone()));
         }
         assert_eq!(removed, vec![Box::from(&b"a"[..])]);
         assert_eq!(t.expiring(), 1);
