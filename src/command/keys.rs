@@ -92,7 +92,7 @@ pub fn keys(ctx: &mut Ctx) {
         .iter()
         .filter(|e| replaying || e.expire_at == 0 || e.expire_at > now)
         .filter(|e| all || glob_match(&pattern, &e.key, false))
-        .map(|e| e.key.clone())
+        .map(|e| Box::<[u8]>::from(&*e.key))
         .collect();
     ctx.out.array_len(matched.len());
     for k in matched {
@@ -144,7 +144,7 @@ pub fn scan(ctx: &mut Ctx) {
                 return;
             }
         }
-        found.push(e.key.clone());
+        found.push(Box::from(&*e.key));
     });
     ctx.out.array_len(2);
     ctx.out.bulk(next.to_string().as_bytes());

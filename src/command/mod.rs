@@ -78,6 +78,10 @@ impl<'a> Ctx<'a> {
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
         let db = self.sess.db;
         self.st.observe(db, key);
+        // No key of this db has a TTL (the common case): nothing to look up.
+        if self.st.ks.db(db).expiring() == 0 {
+            return false;
+        }
         let expired = match self.st.ks.db(db).get(key) {
             Some(e) => self.is_expired(e),
             None => false,

@@ -422,7 +422,7 @@ impl State {
                     seg,
                     |e| e.expire_at <= now,
                     |e| {
-                        deleted.push((db, e.key.clone()));
+                        deleted.push((db, Box::<[u8]>::from(&*e.key)));
                     },
                 );
             }

@@ -389,6 +389,17 @@ impl Engine {
             self.st.persist.aof_last_write_ok = self.st.write_refusal.is_none();
         }
         self.st.pending.needed = 0;
+        if cmds.len() > 1 {
+            // Pipelined batch: touch each command's first argument (the key, for most) in
+            // one tight pass, so the cache misses of independent lookups overlap instead
+            // of each command waiting for its own. Only a hint: a wrong guess costs a probe.
+            let table = self.st.ks.db(sess.db);
+            for c in cmds.iter() {
+                if let Some(key) = c.get(1) {
+                    table.prefetch(key);
+                }
+            }
+        }
         let mut done = 0;
         while done < cmds.len() {
             let args = std::mem::take(&mut cmds[done]);

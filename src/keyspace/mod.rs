@@ -4,6 +4,7 @@
 //! invalidation are the command layer's job (it knows whether it is replaying the log).
 
 mod hash;
+mod key;
 mod list;
 mod members;
 mod set;
@@ -12,6 +13,7 @@ mod value;
 mod zset;
 
 pub use hash::Hash;
+pub use key::{Key, INLINE_MAX};
 pub use list::List;
 pub use set::Set;
 pub use table::{Entry, Held, Retired, SegmentSink, SharedSink, Table};

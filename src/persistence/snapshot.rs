@@ -1651,7 +1651,7 @@ impl Merger {
                 Ok(Some((
                     db,
                     Box::new(Entry {
-                        key: key.into_boxed_slice(),
+                        key: key.into(),
                         value: body.into_value(ty),
                         expire_at,
                     }),
