@@ -31,6 +31,9 @@ use snapshot::{Install, JobResult, SnapshotJob};
 /// 0.1 ms for this many (the writer thread paces the pump through its backlog).
 pub const SNAPSHOT_STEP: usize = 16384;
 
+/// Commands of a pipelined batch whose keys are looked up together before they run.
+const WARM_AHEAD: usize = 32;
+
 enum JobKind {
     Bgsave { dirty_at_start: u64 },
     Rewrite { base_seq: u64 },
@@ -389,19 +392,21 @@ impl Engine {
             self.st.persist.aof_last_write_ok = self.st.write_refusal.is_none();
         }
         self.st.pending.needed = 0;
-        if cmds.len() > 1 {
-            // Pipelined batch: touch each command's first argument (the key, for most) in
-            // one tight pass, so the cache misses of independent lookups overlap instead
-            // of each command waiting for its own. Only a hint: a wrong guess costs a probe.
-            let table = self.st.ks.db(sess.db);
-            for c in cmds.iter() {
-                if let Some(key) = c.get(1) {
-                    table.prefetch(key);
-                }
-            }
-        }
         let mut done = 0;
         while done < cmds.len() {
+            if done % WARM_AHEAD == 0 && cmds.len() > 1 {
+                // Pipelined batch: touch the next commands' first arguments (the key, for
+                // most) in one tight pass, so the cache misses of independent lookups
+                // overlap instead of each command waiting for its own. A window, so what
+                // was touched is still cached when its command runs. Only a hint: a wrong
+                // guess costs a probe.
+                let table = self.st.ks.db(sess.db);
+                for c in cmds.iter().skip(done).take(WARM_AHEAD) {
+                    if let Some(key) = c.get(1) {
+                        table.prefetch(key);
+                    }
+                }
+            }
             let args = std::mem::take(&mut cmds[done]);
             done += 1;
             command::dispatch(&mut self.st, sess, args, out, now);
