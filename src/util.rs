@@ -261,6 +261,28 @@ unsafe impl<A: std::alloc::GlobalAlloc> std::alloc::GlobalAlloc for CountingAllo
     }
 }
 
+/// Replace `buf[range]` by `with`, as `Vec::splice` does, but moving the tail once and
+/// copying `with` in one piece (`splice` fills the gap byte by byte: 5% of LPUSH at
+/// pipeline 16). Grows `buf` through `resize` (callers that manage capacity reserve first).
+pub fn splice_bytes(buf: &mut Vec<u8>, range: std::ops::Range<usize>, with: &[u8]) {
+    let (start, end, len) = (range.start, range.end, buf.len());
+    assert!(
+        start <= end && end <= len,
+        "splice_bytes range out of bounds"
+    );
+    let removed = end - start;
+    if with.len() >= removed {
+        let grow = with.len() - removed;
+        buf.resize(len + grow, 0);
+        buf.copy_within(end..len, end + grow);
+    } else {
+        let shrink = removed - with.len();
+        buf.copy_within(end..len, end - shrink);
+        buf.truncate(len - shrink);
+    }
+    buf[start..start + with.len()].copy_from_slice(with);
+}
+
 /// Hint the CPU to start loading the cache line at `p` (no effect elsewhere). Never
 /// faults, whatever `p` is: a hint, not an access.
 #[inline(always)]
@@ -297,6 +319,28 @@ pub fn lower_thread_priority(nice: i32) {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn splice_bytes_matches_vec_splice(
+            buf in prop::collection::vec(any::<u8>(), 0..200),
+            a in 0usize..200,
+            b in 0usize..200,
+            with in prop::collection::vec(any::<u8>(), 0..100),
+        ) {
+            let (mut start, mut end) = (a.min(buf.len()), b.min(buf.len()));
+            if start > end {
+                std::mem::swap(&mut start, &mut end);
+            }
+            let mut want = buf.clone();
+            want.splice(start..end, with.iter().copied());
+            let mut got = buf.clone();
+            super::splice_bytes(&mut got, start..end, &with);
+            prop_assert_eq!(got, want);
+        }
+    }
+
     #[test]
     fn counting_alloc_tracks_live_bytes() {
         use std::alloc::{GlobalAlloc, Layout, System};

@@ -568,7 +568,7 @@ impl Hash {
                         enc.extend_from_slice(value);
                         if enc.as_slice() != &b[s.field.1..s.end] {
                             rewrite(b, |v| {
-                                v.splice(s.field.1..s.end, enc);
+                                crate::util::splice_bytes(v, s.field.1..s.end, &enc);
                             });
                         }
                         return false;

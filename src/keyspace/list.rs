@@ -167,7 +167,7 @@ impl Chunk {
         let mut e = Vec::with_capacity(entry_size(data.len()));
         put_entry(&mut e, data);
         reserve(&mut self.buf, e.len());
-        self.buf.splice(pos..pos, e);
+        crate::util::splice_bytes(&mut self.buf, pos..pos, &e);
         self.count += 1;
     }
 
@@ -493,7 +493,7 @@ impl List {
             if e.len() > end - start {
                 reserve(&mut c.buf, e.len() - (end - start));
             }
-            c.buf.splice(start..end, e);
+            crate::util::splice_bytes(&mut c.buf, start..end, &e);
         });
         self.split_if_big(ci);
     }

@@ -377,7 +377,7 @@ impl Ints {
             let want = (self.buf.len() + w).max(self.buf.len() * 5 / 4);
             self.buf.reserve_exact(want - self.buf.len());
         }
-        self.buf.splice(pos * w..pos * w, slot);
+        crate::util::splice_bytes(&mut self.buf, pos * w..pos * w, &slot);
         self.len += 1;
     }
 

@@ -468,7 +468,7 @@ impl Pack {
             let want = (self.buf.len() + e.len()).max(self.buf.len() * 5 / 4);
             self.buf.reserve_exact(want - self.buf.len());
         }
-        self.buf.splice(at..at, e);
+        crate::util::splice_bytes(&mut self.buf, at..at, &e);
         self.len += 1;
     }
 
