@@ -9,61 +9,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use strata::command::Session;
-use strata::config::{Config, FsyncPolicy};
-use strata::engine::{Engine, OpenOptions};
+use strata::config::FsyncPolicy;
+use strata::engine::Engine;
 use strata::persistence::{FaultError, OpKind, SimFs};
-use strata::protocol::{Frame, ReplyBuf};
+use strata::protocol::Frame;
 
-fn open_result(sim: &SimFs, policy: FsyncPolicy, fatal: Arc<AtomicBool>) -> Result<Engine, String> {
-    let c = Config {
-        dir: "/data".into(),
-        appendfsync: policy,
-        ..Config::default()
-    };
-    Engine::open_with(
-        c,
-        OpenOptions {
-            vfs: Arc::new(sim.clone()),
-            fatal: Arc::new(move |_: &str| fatal.store(true, Ordering::SeqCst)),
-            prealloc_chunk: 4096,
-        },
-    )
-    .map_err(|e| e.to_string())
-}
+mod common;
+use common::sim::{self, run, wait_durable};
 
 fn open(sim: &SimFs, policy: FsyncPolicy) -> Engine {
-    open_result(sim, policy, Arc::new(AtomicBool::new(false))).expect("open engine")
-}
-
-fn run(e: &mut Engine, sess: &mut Session, args: &[&str]) -> (Frame, u64) {
-    let mut cmds = vec![args
-        .iter()
-        .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-        .collect()];
-    let mut out = ReplyBuf::new(false);
-    let outcome = e.execute_batch(sess, &mut cmds, &mut out);
-    if let Some(f) = outcome.log_failed {
-        return (Frame::Error(f), 0);
-    }
-    let (f, _) = Frame::decode(out.as_bytes(), 1 << 20).unwrap().unwrap();
-    (f, outcome.wait_lsn)
-}
-
-fn wait_durable(e: &Engine, lsn: u64, limit: Duration) -> bool {
-    let Some(sync) = e.sync_shared() else {
-        return true;
-    };
-    sync.kick();
-    let deadline = Instant::now() + limit;
-    while sync.durable_lsn() < lsn {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    true
+    sim::open(sim, policy, Arc::new(AtomicBool::new(false))).expect("open engine")
 }
 
 fn info(e: &mut Engine, s: &mut Session) -> BTreeMap<String, String> {
@@ -81,7 +37,7 @@ fn info(e: &mut Engine, s: &mut Session) -> BTreeMap<String, String> {
 /// with `err`: returns the values every acknowledged write promised.
 fn workload(sim: &SimFs, policy: FsyncPolicy, n: u64, err: FaultError) -> (Outcomes, bool) {
     let fatal = Arc::new(AtomicBool::new(false));
-    let Ok(mut e) = open_result(sim, policy, fatal.clone()) else {
+    let Ok(mut e) = sim::open(sim, policy, fatal.clone()) else {
         // The fault hit the startup itself: refusing to start is the contract.
         return (BTreeMap::new(), true);
     };
@@ -172,7 +128,7 @@ fn a_fault_at_any_step_loses_no_acknowledged_write() {
                 if policy == FsyncPolicy::Always {
                     sim.crash();
                 }
-                let mut e = open_result(&sim, policy, Arc::new(AtomicBool::new(false)))
+                let mut e = sim::open(&sim, policy, Arc::new(AtomicBool::new(false)))
                     .unwrap_or_else(|e| {
                         panic!("{policy:?} {err:?} at step {n}: recovery failed: {e}")
                     });

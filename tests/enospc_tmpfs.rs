@@ -3,10 +3,12 @@
 //! deleted, and after a restart every acknowledged write is there and no refused one.
 //! Needs root (mount); skipped with a message otherwise.
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{connect, free_port, spawn_server, LOG_ALWAYS};
 
 const NO_SPACE: &str = "MISCONF Errors writing to the AOF file: No space left on device (writes resume by themselves once disk space is freed)";
 
@@ -24,45 +26,6 @@ impl Drop for Mounted {
         }
         let _ = Command::new("umount").arg(&self.dir).status();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(dir: &Path, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_strata-server"))
-        .args(["--port", &port.to_string(), "--dir"])
-        .arg(dir)
-        .args([
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start strata-server");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
-fn client(port: u16) -> redis::Connection {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap()
 }
 
 fn set(c: &mut redis::Connection, k: &str, v: &str) -> Result<(), String> {
@@ -101,8 +64,8 @@ fn full_tmpfs_refuses_writes_serves_reads_and_resumes() {
     // Half the space goes to a filler the "operator" deletes later.
     std::fs::write(dir.join("filler"), vec![0u8; 1024 * 1024]).unwrap();
     let port = free_port();
-    guard.child = Some(start(&dir, port));
-    let mut c = client(port);
+    guard.child = Some(spawn_server(&dir, port, &LOG_ALWAYS));
+    let mut c = connect(port);
     let value = "x".repeat(1000);
     let mut acked = 0;
     let mut refused = None;
@@ -142,8 +105,8 @@ fn full_tmpfs_refuses_writes_serves_reads_and_resumes() {
     guard.child = None;
     // Restart on the same tmpfs: every acknowledged write, nothing refused.
     let port = free_port();
-    guard.child = Some(start(&dir, port));
-    let mut c = client(port);
+    guard.child = Some(spawn_server(&dir, port, &LOG_ALWAYS));
+    let mut c = connect(port);
     let n: usize = redis::cmd("DBSIZE").query(&mut c).unwrap();
     assert_eq!(n, acked + 1);
     let exists: usize = redis::cmd("EXISTS")

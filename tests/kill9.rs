@@ -1,43 +1,12 @@
 //! Guards `appendfsync always` against a real process crash: SIGKILL at a random moment
 //! under concurrent writers loses no acknowledged write and invents no reordering.
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(dir: &std::path::Path, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_strata-server"))
-        .args(["--port", &port.to_string(), "--dir"])
-        .arg(dir)
-        .args([
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start strata-server");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
+mod common;
+use common::{free_port, spawn_server, LOG_ALWAYS};
 
 fn try_client(port: u16) -> redis::RedisResult<redis::Connection> {
     redis::Client::open(format!("redis://127.0.0.1:{port}/"))?.get_connection()
@@ -61,7 +30,7 @@ fn sigkill_loses_no_acknowledged_write() {
     for round in 0..3u64 {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let mut server = start(dir.path(), port);
+        let mut server = spawn_server(dir.path(), port, &LOG_ALWAYS);
         let stop = Arc::new(AtomicBool::new(false));
         let progress = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut handles = Vec::new();
@@ -116,7 +85,7 @@ fn sigkill_loses_no_acknowledged_write() {
             "round {round}: no write was acknowledged"
         );
 
-        let mut server = start(dir.path(), port);
+        let mut server = spawn_server(dir.path(), port, &LOG_ALWAYS);
         let mut con = client(port);
         for (w, &a) in acked.iter().enumerate() {
             let last: Option<u64> = redis::cmd("GET")

@@ -4,63 +4,25 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
 use strata::command::Session;
-use strata::config::{Config, FsyncPolicy};
-use strata::engine::{Engine, OpenOptions};
+use strata::config::FsyncPolicy;
+use strata::engine::Engine;
 use strata::persistence::{FaultError, OpKind, SimFs};
-use strata::protocol::{Frame, ReplyBuf};
+use strata::protocol::Frame;
+
+mod common;
+use common::sim::{self, run, wait_durable as wait_durable_for};
 
 const NO_SPACE: &str = "MISCONF Errors writing to the AOF file: No space left on device (writes resume by themselves once disk space is freed)";
 
 fn open(sim: &SimFs, policy: FsyncPolicy, fatal: Arc<AtomicBool>) -> Engine {
-    let c = Config {
-        dir: "/data".into(),
-        appendfsync: policy,
-        ..Config::default()
-    };
-    Engine::open_with(
-        c,
-        OpenOptions {
-            vfs: Arc::new(sim.clone()),
-            fatal: Arc::new(move |_: &str| fatal.store(true, Ordering::SeqCst)),
-            prealloc_chunk: 4096,
-        },
-    )
-    .expect("open engine")
-}
-
-fn run(e: &mut Engine, sess: &mut Session, args: &[&str]) -> (Frame, u64) {
-    let mut cmds = vec![args
-        .iter()
-        .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-        .collect()];
-    let mut out = ReplyBuf::new(false);
-    let outcome = e.execute_batch(sess, &mut cmds, &mut out);
-    if let Some(f) = outcome.log_failed {
-        return (Frame::Error(f), 0);
-    }
-    let (f, _) = Frame::decode(out.as_bytes(), 1 << 20).unwrap().unwrap();
-    (f, outcome.wait_lsn)
+    sim::open(sim, policy, fatal).expect("open engine")
 }
 
 fn wait_durable(e: &Engine, lsn: u64) -> bool {
     wait_durable_for(e, lsn, Duration::from_secs(3))
-}
-
-fn wait_durable_for(e: &Engine, lsn: u64, limit: Duration) -> bool {
-    let sync = e.sync_shared().unwrap();
-    sync.kick();
-    let deadline = Instant::now() + limit;
-    while sync.durable_lsn() < lsn {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    true
 }
 
 fn ok() -> Frame {

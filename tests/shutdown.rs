@@ -3,44 +3,20 @@
 //! default saves only with `save` rules and changes; everything acknowledged is there
 //! after a restart.
 
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 use redis::Commands;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+use common::{connect, free_port, spawn_server};
 
+/// The binary with the log on (`appendfsync no`) and `extra`.
 fn start(dir: &Path, port: u16, extra: &[&str]) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_strata-server"))
-        .args(["--port", &port.to_string(), "--dir"])
-        .arg(dir)
-        .args(["--appendonly", "yes", "--appendfsync", "no"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start strata-server");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
-fn client(port: u16) -> redis::Connection {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap()
+    let mut args = vec!["--appendonly", "yes", "--appendfsync", "no"];
+    args.extend_from_slice(extra);
+    spawn_server(dir, port, &args)
 }
 
 fn wait_exit(child: &mut Child) -> ExitStatus {
@@ -58,7 +34,7 @@ fn wait_exit(child: &mut Child) -> ExitStatus {
 }
 
 fn write_keys(port: u16, n: usize) {
-    let mut c = client(port);
+    let mut c = connect(port);
     for i in 0..n {
         let _: () = c.set(format!("k{i}"), format!("v{i}")).unwrap();
     }
@@ -67,7 +43,7 @@ fn write_keys(port: u16, n: usize) {
 fn check_keys(dir: &Path, n: usize) {
     let port = free_port();
     let mut child = start(dir, port, &["--save", ""]);
-    let mut c = client(port);
+    let mut c = connect(port);
     let size: usize = redis::cmd("DBSIZE").query(&mut c).unwrap();
     assert_eq!(size, n);
     let v: String = c.get(format!("k{}", n - 1)).unwrap();
@@ -122,7 +98,7 @@ fn shutdown_nosave_and_save() {
     let port = free_port();
     let mut child = start(dir.path(), port, &["--save", "3600 1"]);
     write_keys(port, 50);
-    let mut c = client(port);
+    let mut c = connect(port);
     // No reply: the connection closes as the server exits, as with Redis.
     assert!(redis::cmd("SHUTDOWN")
         .arg("NOSAVE")
@@ -136,7 +112,7 @@ fn shutdown_nosave_and_save() {
     let port = free_port();
     let mut child = start(dir.path(), port, &["--save", ""]);
     write_keys(port, 60);
-    let mut c = client(port);
+    let mut c = connect(port);
     assert!(redis::cmd("SHUTDOWN")
         .arg("SAVE")
         .query::<()>(&mut c)

@@ -1,10 +1,15 @@
 //! Shared helpers for the integration tests: an in-process server on a free port, a
-//! `redis` crate connection, and a raw RESP client that shows replies byte for byte.
+//! `redis` crate connection, a raw RESP client that shows replies byte for byte, and the
+//! real `strata-server` binary for the crash, signal and full-disk tests.
 #![allow(dead_code)]
+
+pub mod sim;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use strata::config::Config;
 use strata::protocol::Frame;
@@ -34,16 +39,59 @@ impl Server {
 
     /// A connection through the `redis` crate (sync client).
     pub fn conn(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port()))
-            .expect("client")
-            .get_connection()
-            .expect("connect")
+        connect(self.port())
     }
 
     /// A raw RESP connection.
     pub fn raw(&self) -> Raw {
         Raw::connect(self.port())
     }
+}
+
+/// A connection through the `redis` crate (sync client) to the server on `port`.
+pub fn connect(port: u16) -> redis::Connection {
+    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .expect("client")
+        .get_connection()
+        .expect("connect")
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// [`spawn_server`] arguments: the log on under `appendfsync always`, no snapshots.
+pub const LOG_ALWAYS: [&str; 6] = [
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+    "--save",
+    "",
+];
+
+/// Start the real `strata-server` binary on `port` with data dir `dir` and Redis-style
+/// `args`, its output discarded; returns once it accepts connections (at most 20 s).
+pub fn spawn_server(dir: &Path, port: u16, args: &[&str]) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_strata-server"))
+        .args(["--port", &port.to_string(), "--dir"])
+        .arg(dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start strata-server");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }
 
 /// Start a server with the test defaults (free port, no log, temporary dir).
