@@ -56,6 +56,12 @@ impl SnapMemory {
         self.peak.fetch_max(now, Ordering::Relaxed);
     }
 
+    /// The keyspace now keeps `bytes` for the snapshot.
+    fn set_held(&self, bytes: u64) {
+        self.held.store(bytes, Ordering::Relaxed);
+        self.note();
+    }
+
     fn add(&self, n: u64) {
         self.queued.fetch_add(n, Ordering::Relaxed);
         self.note();
@@ -231,10 +237,7 @@ impl SnapshotJob {
     /// Capture up to `budget` more entries, and hand retired entries the writer is done
     /// with back to it to free. Call repeatedly; cheap once capture is done.
     pub fn pump(&mut self, ks: &mut Keyspace, budget: usize) {
-        self.mem
-            .held
-            .store(ks.held_bytes() as u64, Ordering::Relaxed);
-        self.mem.note();
+        self.mem.set_held(ks.held_bytes() as u64);
         let done = ks.take_encoded();
         if !done.is_empty() {
             let sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
@@ -277,10 +280,7 @@ impl SnapshotJob {
         let stats = t
             .join()
             .unwrap_or_else(|_| Err("the snapshot writer thread panicked".into()));
-        self.mem
-            .held
-            .store(ks.held_bytes() as u64, Ordering::Relaxed);
-        self.mem.note();
+        self.mem.set_held(ks.held_bytes() as u64);
         free_later(ks.release_hold());
         Some(JobResult {
             stats,
