@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::command::{self, ClientInfo, KillHandle, PersistRequest, Session, Shutdown, State};
 use crate::config::{Config, FsyncPolicy};
-use crate::keyspace::Entry;
+use crate::keyspace::{Entry, Warm};
 use crate::persistence::snapshot::{load_snapshot_boxed, SnapshotLimits};
 use crate::persistence::{
     DataDir, RealFs, Record, RecoveryError, RecoveryOptions, ReplayError, Vfs,
@@ -400,10 +400,27 @@ impl Engine {
                 // overlap instead of each command waiting for its own. A window, so what
                 // was touched is still cached when its command runs. Only a hint: a wrong
                 // guess costs a probe.
+                //
+                // When the key holds a large set, the second argument (the member, for
+                // most set commands) gets the same treatment in two more passes: its
+                // index slots, then the members they point to.
                 let table = self.st.ks.db(sess.db);
-                for c in cmds.iter().skip(done).take(WARM_AHEAD) {
-                    if let Some(key) = c.get(1) {
-                        table.prefetch(key);
+                let mut inner: [Option<(&Entry, &[u8])>; WARM_AHEAD] = [None; WARM_AHEAD];
+                let mut any_inner = false;
+                for (c, slot) in cmds.iter().skip(done).take(WARM_AHEAD).zip(&mut inner) {
+                    let Some(e) = c.get(1).and_then(|key| table.prefetch(key)) else {
+                        continue;
+                    };
+                    if let Some(m) = c.get(2) {
+                        if e.value.prefetch_member(m, Warm::Slot) {
+                            *slot = Some((e, &m[..]));
+                            any_inner = true;
+                        }
+                    }
+                }
+                if any_inner {
+                    for (e, m) in inner.iter().flatten() {
+                        e.value.prefetch_member(m, Warm::Member);
                     }
                 }
             }

@@ -22,16 +22,15 @@
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
-use hashbrown::HashTable;
-
 use super::alloc_size;
+use super::set::Warm;
 
 /// `hash-max-listpack-entries` (Redis's compiled-in default).
 pub const MAX_PACK_ENTRIES: usize = 512;
 /// `hash-max-listpack-value`.
 pub const MAX_PACK_VALUE: usize = 64;
-/// A hashtable segment splits when it holds more pairs than this (7/8 of 1024 buckets).
-pub const SEGMENT_MAX: usize = 896;
+/// A hashtable segment splits when it holds more pairs than this (3/4 of 1024 slots).
+pub const SEGMENT_MAX: usize = 768;
 
 pub struct Hash {
     repr: Repr,
@@ -175,13 +174,6 @@ fn hash_of(field: &[u8]) -> u64 {
     hasher().hash_one(field)
 }
 
-/// The hash a segment's table sees: segments are picked by the top bits, so hand
-/// hashbrown (which takes its tag from the top bits) the hash rotated.
-#[inline]
-fn inner(h: u64) -> u64 {
-    h.rotate_left(32)
-}
-
 /// A stored pair: `varint(field len) field value`.
 type Pair = Box<[u8]>;
 
@@ -210,21 +202,161 @@ fn make_pair(field: &[u8], value: &[u8]) -> Pair {
 #[derive(Clone, Default)]
 struct Segment {
     depth: u32,
-    table: HashTable<Pair>,
+    table: PairTable,
 }
 
 impl Segment {
     fn table_bytes(&self) -> usize {
-        let cap = self.table.capacity();
-        if cap == 0 {
-            return 0;
+        alloc_size(self.table.slots.len() * std::mem::size_of::<PairSlot>())
+    }
+}
+
+/// One slot of a segment's table: the low 32 bits of the field's hash next to the
+/// pair, so a probe filters on the same cache line that holds the pointer.
+#[derive(Clone, Default)]
+struct PairSlot {
+    hash: u32,
+    pair: Option<Pair>,
+}
+
+/// A segment's table: open addressing with linear probing, at most 3/4 full, a power
+/// of two long, deletion by backward shift (no tombstones). Why not hashbrown: its
+/// control bytes sit apart from its slots, so a lookup in a large hash missed the cache
+/// three times (control bytes, slot, pair); here twice (slot, pair), and a batch can
+/// warm both steps ahead (see [`Hash::prefetch_field`]). The hash bits in each slot let
+/// the table grow and delete without reading any pair.
+#[derive(Clone, Default)]
+struct PairTable {
+    slots: Box<[PairSlot]>,
+    len: usize,
+}
+
+impl PairTable {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// Walk the probe run of hash `h` from its home slot: the first slot with `h`'s
+    /// hash bits whose pair `hit` accepts, or None at the first empty slot.
+    #[inline]
+    fn probe(&self, h: u64, mut hit: impl FnMut(&Pair) -> bool) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
         }
-        let buckets = if cap < 8 {
-            (cap + 1).next_power_of_two()
-        } else {
-            (cap * 8 / 7).next_power_of_two()
+        let (tag, mask) = (h as u32, self.mask());
+        let mut i = tag as usize & mask;
+        loop {
+            let slot = &self.slots[i];
+            let p = slot.pair.as_ref()?;
+            if slot.hash == tag && hit(p) {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The slot of `field` (whose hash is `h`), if present.
+    #[inline]
+    fn position(&self, h: u64, field: &[u8]) -> Option<usize> {
+        self.probe(h, |p| pair_field(p) == field)
+    }
+
+    fn find(&self, h: u64, field: &[u8]) -> Option<&Pair> {
+        let i = self.position(h, field)?;
+        self.slots[i].pair.as_ref()
+    }
+
+    fn find_mut(&mut self, h: u64, field: &[u8]) -> Option<&mut Pair> {
+        let i = self.position(h, field)?;
+        self.slots[i].pair.as_mut()
+    }
+
+    /// Add a pair whose field is absent.
+    fn insert_unique(&mut self, h: u64, pair: Pair) {
+        self.reserve(1);
+        Self::place(&mut self.slots, h as u32, pair);
+        self.len += 1;
+    }
+
+    fn place(slots: &mut [PairSlot], tag: u32, pair: Pair) {
+        let mask = slots.len() - 1;
+        let mut i = tag as usize & mask;
+        while slots[i].pair.is_some() {
+            i = (i + 1) & mask;
+        }
+        slots[i] = PairSlot {
+            hash: tag,
+            pair: Some(pair),
         };
-        alloc_size(buckets * (std::mem::size_of::<Pair>() + 1) + 16)
+    }
+
+    fn remove(&mut self, h: u64, field: &[u8]) -> Option<Pair> {
+        let mut hole = self.position(h, field)?;
+        let taken = self.slots[hole].pair.take();
+        // Backward shift: pull later pairs of the probe run into the hole when the hole
+        // lies between their home and where they sit.
+        let mask = self.mask();
+        let mut j = (hole + 1) & mask;
+        while self.slots[j].pair.is_some() {
+            let home = self.slots[j].hash as usize & mask;
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+                self.slots.swap(hole, j);
+                hole = j;
+            }
+            j = (j + 1) & mask;
+        }
+        self.len -= 1;
+        if self.slots.len() > 64 && self.len < self.slots.len() / 8 {
+            self.resize((self.len * 4).next_power_of_two().max(8));
+        }
+        taken
+    }
+
+    fn reserve(&mut self, n: usize) {
+        let need = self.len + n;
+        if need * 4 > self.slots.len() * 3 {
+            self.resize((need * 4 / 3 + 1).next_power_of_two().max(8));
+        }
+    }
+
+    fn resize(&mut self, cap: usize) {
+        let mut slots: Box<[PairSlot]> = (0..cap).map(|_| PairSlot::default()).collect();
+        for slot in self.slots.iter_mut() {
+            if let Some(p) = slot.pair.take() {
+                Self::place(&mut slots, slot.hash, p);
+            }
+        }
+        self.slots = slots;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Pair> {
+        self.slots.iter().filter_map(|s| s.pair.as_ref())
+    }
+
+    /// Start loading the slot line where a lookup of hash `h` begins.
+    #[inline]
+    fn prefetch_home(&self, h: u64) {
+        if !self.slots.is_empty() {
+            crate::util::prefetch(&self.slots[h as u32 as usize & self.mask()]);
+        }
+    }
+
+    /// Start loading the pair of the first slot whose hash bits match `h` (reads slots
+    /// only).
+    #[inline]
+    fn prefetch_pair(&self, h: u64) {
+        // The first hash match, without reading the pair.
+        if let Some(p) = self
+            .probe(h, |_| true)
+            .and_then(|i| self.slots[i].pair.as_ref())
+        {
+            crate::util::prefetch(p.as_ptr());
+        }
     }
 }
 
@@ -268,7 +400,7 @@ impl Big {
         let h = hash_of(field);
         self.segments[self.seg_of(h)]
             .table
-            .find(inner(h), |p| pair_field(p) == field)
+            .find(h, field)
             .map(|p| pair_value(p))
     }
 
@@ -276,59 +408,45 @@ impl Big {
     fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
         let h = hash_of(field);
         let s = self.seg_of(h);
-        let pair = make_pair(field, value);
-        let new_cost = alloc_size(pair.len());
         let seg = &mut self.segments[s];
-        let before = seg.table_bytes();
-        let fresh = match seg.table.entry(
-            inner(h),
-            |p| pair_field(p) == field,
-            |p| inner(hash_of(pair_field(p))),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(mut o) => {
-                let old = std::mem::replace(o.get_mut(), pair);
-                self.heap -= alloc_size(old.len());
-                false
+        if let Some(p) = seg.table.find_mut(h, field) {
+            let at = p.len() - pair_value(p).len();
+            if p.len() - at == value.len() {
+                // Same length (counters, fixed-size records): overwrite in place, no
+                // allocation.
+                p[at..].copy_from_slice(value);
+            } else {
+                let pair = make_pair(field, value);
+                self.heap += alloc_size(pair.len());
+                self.heap -= alloc_size(p.len());
+                *p = pair;
             }
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                v.insert(pair);
-                true
-            }
-        };
-        let after = seg.table_bytes();
-        let seg_len = seg.table.len();
-        self.heap = self.heap + new_cost + after - before;
-        if fresh {
-            self.len += 1;
-            if seg_len > SEGMENT_MAX {
-                self.split(s);
-            }
+            return false;
         }
-        fresh
+        let pair = make_pair(field, value);
+        let before = seg.table_bytes();
+        let new_cost = alloc_size(pair.len());
+        seg.table.insert_unique(h, pair);
+        self.heap = self.heap + new_cost + seg.table_bytes() - before;
+        self.len += 1;
+        if seg.table.len() > SEGMENT_MAX {
+            self.split(s);
+        }
+        true
     }
 
     fn remove(&mut self, field: &[u8]) -> bool {
         let h = hash_of(field);
         let s = self.seg_of(h);
         let seg = &mut self.segments[s];
-        match seg.table.find_entry(inner(h), |p| pair_field(p) == field) {
-            Ok(o) => {
-                let (p, _) = o.remove();
-                self.heap -= alloc_size(p.len());
-                self.len -= 1;
-                // Give memory back from a segment that emptied out (hashbrown never
-                // shrinks by itself).
-                let (len, cap) = (seg.table.len(), seg.table.capacity());
-                if cap > 64 && len < cap / 8 {
-                    let before = seg.table_bytes();
-                    seg.table
-                        .shrink_to(len * 2, |p| inner(hash_of(pair_field(p))));
-                    self.heap = self.heap + seg.table_bytes() - before;
-                }
-                true
-            }
-            Err(_) => false,
-        }
+        let before = seg.table_bytes();
+        // (The table gives memory back by itself once it is mostly empty.)
+        let Some(p) = seg.table.remove(h, field) else {
+            return false;
+        };
+        self.heap = self.heap - alloc_size(p.len()) - before + seg.table_bytes();
+        self.len -= 1;
+        true
     }
 
     /// Split segment `s` in two by the next hash bit, doubling the directory if needed.
@@ -347,15 +465,17 @@ impl Big {
         let seg = &mut self.segments[s];
         let before = seg.table_bytes();
         seg.depth = d + 1;
+        let old = std::mem::take(&mut seg.table);
         let mut upper = Segment {
             depth: d + 1,
-            table: HashTable::with_capacity(SEGMENT_MAX / 2 + 32),
+            table: PairTable::default(),
         };
-        for p in seg.table.extract_if(|p| hash_of(pair_field(p)) & bit != 0) {
-            let h = inner(hash_of(pair_field(&p)));
-            upper
-                .table
-                .insert_unique(h, p, |p| inner(hash_of(pair_field(p))));
+        for slot in old.slots.into_vec() {
+            if let Some(p) = slot.pair {
+                let h = hash_of(pair_field(&p));
+                let half = if h & bit != 0 { &mut upper } else { &mut *seg };
+                half.table.insert_unique(h, p);
+            }
         }
         self.heap = self.heap + seg.table_bytes() + upper.table_bytes() - before;
         let t = self.segments.len() as u32;
@@ -533,6 +653,23 @@ impl Hash {
         h
     }
 
+    /// Warm-up for a batch of lookups of `field` in a large hash (a hint, no effect on a
+    /// listpack): [`Warm::Slot`] for every lookup of the batch first, then
+    /// [`Warm::Member`] (the pair) for each. Returns whether the first step applied.
+    #[inline]
+    pub fn prefetch_field(&self, field: &[u8], step: Warm) -> bool {
+        let Repr::Table(t) = &self.repr else {
+            return false;
+        };
+        let h = hash_of(field);
+        let table = &t.segments[t.seg_of(h)].table;
+        match step {
+            Warm::Slot => table.prefetch_home(h),
+            Warm::Member => table.prefetch_pair(h),
+        }
+        true
+    }
+
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match &self.repr {
             Repr::Pack(b) => {
@@ -684,11 +821,7 @@ pub struct Iter<'a>(IterInner<'a>);
 enum IterInner<'a> {
     Pack(&'a [u8], PackIter<'a>),
     /// Segments, the next segment to open, the open one.
-    Table(
-        &'a [Segment],
-        usize,
-        Option<hashbrown::hash_table::Iter<'a, Pair>>,
-    ),
+    Table(&'a [Segment], usize, Option<std::slice::Iter<'a, PairSlot>>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -702,12 +835,12 @@ impl<'a> Iterator for Iter<'a> {
                 Some((&b[s.field.0..s.field.1], &b[s.value.0..s.value.1]))
             }
             IterInner::Table(segs, next, cur) => loop {
-                if let Some(p) = cur.as_mut().and_then(|c| c.next()) {
+                if let Some(p) = cur.as_mut().and_then(|c| c.find_map(|s| s.pair.as_ref())) {
                     return Some((pair_field(p), pair_value(p)));
                 }
                 let seg = segs.get(*next)?;
                 *next += 1;
-                *cur = Some(seg.table.iter());
+                *cur = Some(seg.table.slots.iter());
             },
         }
     }

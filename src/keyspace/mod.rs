@@ -15,7 +15,7 @@ mod zset;
 pub use hash::Hash;
 pub use key::{Key, INLINE_MAX};
 pub use list::List;
-pub use set::Set;
+pub use set::{Set, Warm};
 pub use table::{Entry, Held, Retired, SegmentSink, SharedSink, Table};
 pub use value::{alloc_size, Kind, Value};
 pub use zset::ZSet;

@@ -21,6 +21,7 @@
 //! date), `encoding`, `iter` (members) and `from_members`.
 
 use super::alloc_size;
+use super::key::SmallBytes;
 use super::members::{get_varint, put_varint, Index};
 use crate::util::parse_i64_strict;
 
@@ -104,7 +105,7 @@ impl Set {
             Repr::Pack(p) => alloc_size(p.buf.capacity()),
             Repr::Hash(d) => {
                 d.member_heap
-                    + alloc_size(d.ms.capacity() * std::mem::size_of::<Box<[u8]>>())
+                    + alloc_size(d.ms.capacity() * std::mem::size_of::<Member>())
                     + d.index.heap_size()
             }
         }
@@ -160,6 +161,24 @@ impl Set {
             Repr::Pack(p) => p.find(m).is_some(),
             Repr::Hash(d) => d.find(m).is_some(),
         }
+    }
+
+    /// Warm-up for a batch of member lookups in a large set (a hint, no effect on
+    /// smaller encodings): [`Warm::Slot`] for every lookup of the batch first, then
+    /// [`Warm::Member`] for each. Returns whether the first step applied.
+    #[inline]
+    pub fn prefetch_member(&self, m: &[u8], step: Warm) -> bool {
+        let Repr::Hash(d) = &self.repr else {
+            return false;
+        };
+        match step {
+            Warm::Slot => d.index.prefetch_home(m),
+            Warm::Member => {
+                d.index
+                    .prefetch_found(m, |id| d.ms.as_ptr().wrapping_add(id as usize));
+            }
+        }
+        true
     }
 
     /// Add `m`. Returns false if it was already a member.
@@ -478,9 +497,24 @@ impl Pack {
 // ---------------------------------------------------------------------------------------
 // hashtable
 
+/// The steps of [`Set::prefetch_member`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warm {
+    /// The index slot a lookup starts at.
+    Slot,
+    /// The member that slot points to (read the slot first: it should be cached).
+    Member,
+}
+
+/// A large set's member: up to 22 bytes inside its 24-byte slot of the dense array, so a
+/// lookup reads index slot -> member slot (which holds the bytes), one cache miss fewer
+/// than through a pointer, and a short member costs no allocation.
+type Member = SmallBytes<22>;
+
 #[derive(Debug, Clone, Default)]
 struct Dense {
-    ms: Vec<Box<[u8]>>,
+    ms: Vec<Member>,
+    /// Heap bytes of members too long to sit in their slot.
     index: Index,
     member_heap: usize,
 }
@@ -488,8 +522,7 @@ struct Dense {
 impl Dense {
     fn reserve(&mut self, n: usize) {
         self.ms.reserve(n);
-        let ms = &self.ms;
-        self.index.reserve(n, |id| &ms[id as usize]);
+        self.index.reserve(n);
     }
 
     fn find(&self, m: &[u8]) -> Option<u32> {
@@ -502,10 +535,10 @@ impl Dense {
             return false;
         }
         let id = u32::try_from(self.ms.len()).expect("a set holds fewer than 2^32 members");
-        self.member_heap += alloc_size(m.len());
-        self.ms.push(m.into());
-        let ms = &self.ms;
-        self.index.insert(m, id, |i| &ms[i as usize]);
+        let member = Member::new(m);
+        self.member_heap += member.heap_size();
+        self.ms.push(member);
+        self.index.insert(m, id);
         true
     }
 
@@ -516,12 +549,11 @@ impl Dense {
             self.index.relocate(&self.ms[last], last as u32, i as u32);
         }
         let m = self.ms.swap_remove(i);
-        self.member_heap -= alloc_size(m.len());
+        self.member_heap -= m.heap_size();
         if self.ms.capacity() > 64 && self.ms.capacity() / 4 > self.ms.len() {
             self.ms.shrink_to(self.ms.len() * 2);
         }
-        let ms = &self.ms;
-        self.index.maybe_shrink(|id| &ms[id as usize]);
+        self.index.maybe_shrink();
         m.into_vec()
     }
 }
@@ -542,7 +574,7 @@ mod tests {
             for (i, m) in d.ms.iter().enumerate() {
                 assert_eq!(d.find(m), Some(i as u32));
             }
-            let heap: usize = d.ms.iter().map(|m| alloc_size(m.len())).sum();
+            let heap: usize = d.ms.iter().map(|m| m.heap_size()).sum();
             assert_eq!(heap, d.member_heap);
         }
         if let Repr::Ints(x) = &s.repr {

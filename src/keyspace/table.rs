@@ -383,11 +383,12 @@ impl Table {
 
     /// Bring `key`'s entry and its value's first bytes toward the cache (a batch of
     /// lookups done back to back lets their misses overlap).
+    /// Returns the entry, for a second warm-up step inside its value.
     #[inline]
-    pub fn prefetch(&self, key: &[u8]) {
-        if let Some(e) = self.get(key) {
-            e.prefetch_data();
-        }
+    pub fn prefetch(&self, key: &[u8]) -> Option<&Entry> {
+        let e = self.get(key)?;
+        e.prefetch_data();
+        Some(e)
     }
 
     /// Mutable access for changes that keep the value's heap size; change values with

@@ -1,6 +1,6 @@
 //! The values a key can hold and their memory accounting.
 
-use super::{Hash, List, Set, ZSet};
+use super::{Hash, List, Set, Warm, ZSet};
 
 /// A stored value. Strings holding a canonical decimal integer are kept as `Int`
 /// (Redis's "int" encoding): smaller, and INCR needs no parsing. Aggregates are boxed so
@@ -52,6 +52,18 @@ impl Kind {
 }
 
 impl Value {
+    /// Warm-up for a batch of lookups of member `m` inside this value (see
+    /// [`Set::prefetch_member`], [`Hash::prefetch_field`]); false where there is nothing
+    /// to warm.
+    #[inline]
+    pub fn prefetch_member(&self, m: &[u8], step: Warm) -> bool {
+        match self {
+            Value::Set(s) => s.prefetch_member(m, step),
+            Value::Hash(h) => h.prefetch_field(m, step),
+            _ => false,
+        }
+    }
+
     /// A string value from client bytes, using the int encoding when it round-trips.
     pub fn from_bytes(b: &[u8]) -> Value {
         if b.len() <= 20 {

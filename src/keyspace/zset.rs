@@ -504,8 +504,7 @@ impl Big {
 
     fn reserve(&mut self, n: usize) {
         self.ms.reserve(n);
-        let ms = &self.ms;
-        self.index.reserve(n, |id| &ms[id as usize].0);
+        self.index.reserve(n);
     }
 
     fn find(&self, m: &[u8]) -> Option<u32> {
@@ -526,8 +525,7 @@ impl Big {
         let id = u32::try_from(self.ms.len()).expect("a sorted set holds fewer than 2^32 members");
         self.member_heap += alloc_size(m.len());
         self.ms.push((m.into(), score));
-        let ms = &self.ms;
-        self.index.insert(m, id, |i| &ms[i as usize].0);
+        self.index.insert(m, id);
         self.tree.insert(score, id, m, &self.ms);
         None
     }
@@ -548,8 +546,7 @@ impl Big {
         if self.ms.capacity() > 64 && self.ms.capacity() / 4 > self.ms.len() {
             self.ms.shrink_to(self.ms.len() * 2);
         }
-        let ms = &self.ms;
-        self.index.maybe_shrink(|id| &ms[id as usize].0);
+        self.index.maybe_shrink();
         Some(score)
     }
 
