@@ -405,6 +405,14 @@ impl Engine {
                 // most set commands) gets the same treatment in two more passes: its
                 // index slots, then the members they point to.
                 let table = self.st.ks.db(sess.db);
+                for key in cmds
+                    .iter()
+                    .skip(done)
+                    .take(WARM_AHEAD)
+                    .filter_map(|c| c.get(1))
+                {
+                    table.prefetch_segment(key);
+                }
                 let mut inner: [Option<(&Entry, &[u8])>; WARM_AHEAD] = [None; WARM_AHEAD];
                 let mut any_inner = false;
                 for (c, slot) in cmds.iter().skip(done).take(WARM_AHEAD).zip(&mut inner) {

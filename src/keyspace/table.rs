@@ -381,6 +381,13 @@ impl Table {
             .map(|b| &**b)
     }
 
+    /// Start loading the segment header a lookup of `key` reads first (a cheap first pass
+    /// over a batch, before [`Table::prefetch`]).
+    #[inline]
+    pub fn prefetch_segment(&self, key: &[u8]) {
+        crate::util::prefetch(&self.segments[self.seg_of(self.hash(key))]);
+    }
+
     /// Bring `key`'s entry and its value's first bytes toward the cache (a batch of
     /// lookups done back to back lets their misses overlap).
     /// Returns the entry, for a second warm-up step inside its value.
