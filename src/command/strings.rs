@@ -535,10 +535,21 @@ pub fn setrange(ctx: &mut Ctx) {
 /// INCR and friends: add `by` to the integer at `key` (0 if absent), keeping its TTL.
 fn incr_by(ctx: &mut Ctx, by: i64) {
     let key = ctx.args[1].clone();
-    let db = ctx.sess.db;
-    let cur = match ctx.lookup(&key).map(|e| &e.value) {
+    ctx.expire_if_needed(&key);
+    let table = ctx.st.ks.db_mut(ctx.sess.db);
+    // One probe for the common case, an int-encoded counter changed in place. A number
+    // held as a string changes encoding through `update`, which keeps memory accounting.
+    // (During a snapshot, `get_mut` copies a held entry first, even for a WRONGTYPE
+    // reply: the one copy any write to that entry would make.)
+    let cur = match table.get_mut(&key).map(|e| &mut e.value) {
         None => None,
-        Some(Value::Int(i)) => Some(*i),
+        Some(Value::Int(i)) => {
+            let Some(new) = i.checked_add(by) else {
+                return ctx.error(OVERFLOW);
+            };
+            *i = new;
+            return incr_done(ctx, &key, new);
+        }
         Some(Value::Str(s)) => match crate::util::parse_i64_strict(s) {
             Some(i) => Some(i),
             None => return ctx.error(NOT_INTEGER),
@@ -548,16 +559,21 @@ fn incr_by(ctx: &mut Ctx, by: i64) {
     let Some(new) = cur.unwrap_or(0).checked_add(by) else {
         return ctx.error(OVERFLOW);
     };
+    let table = ctx.st.ks.db_mut(ctx.sess.db);
     if cur.is_some() {
-        ctx.st.ks.db_mut(db).update(&key, |v| *v = Value::Int(new));
+        table.update(&key, |v| *v = Value::Int(new));
     } else {
-        ctx.st.ks.db_mut(db).insert(Entry {
+        table.insert(Entry {
             key: key.as_ref().into(),
             value: Value::Int(new),
             expire_at: 0,
         });
     }
-    ctx.modified(&key);
+    incr_done(ctx, &key, new);
+}
+
+fn incr_done(ctx: &mut Ctx, key: &[u8], new: i64) {
+    ctx.modified(key);
     ctx.propagate_self();
     ctx.out.int(new);
 }
