@@ -7,12 +7,14 @@
 # and the growth of INFO used_memory and of the process RSS (/proc/PID/status VmRSS) is
 # divided by the number of elements (hash fields, list elements, ...).
 #
-# Workloads (env TYPES, default "hashes lists zset zset-random"):
+# Workloads (env TYPES, default "hashes lists zset zset-random set bighash"):
 #   hashes       N keys `user:<i>`, each HSET with 5 short fields:
 #                name user<i> age <i%100> city city<i%1000> email u<i>@example.com score <i*7%100000>
 #   lists        N keys `list:<i>`, each RPUSH of 5 short elements: item<i>-0 .. item<i>-4
 #   zset         one key with N members m<i>, score i (sorted-set section below)
 #   zset-random  one key with N members m<i>, random scores (sorted-set section below)
+#   set          one key with N members element:%012d
+#   bighash      one key with N fields field:%012d, values value-%010d
 #
 # env: N=1000000       keys per workload
 #      TYPES="hashes lists"
@@ -29,7 +31,7 @@ set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${N:-1000000}
-TYPES=${TYPES:-"hashes lists zset zset-random"}
+TYPES=${TYPES:-"hashes lists zset zset-random set bighash"}
 OUT_DIR=$TARGET_DIR/bench
 EXTRA_ARGS=("$@")
 
@@ -80,6 +82,37 @@ gen_lists() {
       a[1] = "RPUSH"; a[2] = "list:" i
       for (j = 0; j < 5; j++) a[3 + j] = "item" i "-" j
       cmd(7, a)
+    }
+  }'
+}
+
+# One key with N members / fields (the shape redis-benchmark's SADD and HSET build),
+# 100 per command:
+#   set       SADD bigset element:%012d
+#   bighash   HSET bighash field:%012d value-%010d
+ELEMS_set=N_ALL
+SAMPLE_set=bigset
+gen_set() {
+  awk -v N="$1" "$resp_awk"'
+  BEGIN {
+    for (i = 0; i < N; i += 100) {
+      a[1] = "SADD"; a[2] = "bigset"; n = 2
+      for (j = i; j < i + 100 && j < N; j++) a[++n] = sprintf("element:%012d", j)
+      cmd(n, a)
+    }
+  }'
+}
+ELEMS_bighash=N_ALL
+SAMPLE_bighash=bighash
+gen_bighash() {
+  awk -v N="$1" "$resp_awk"'
+  BEGIN {
+    for (i = 0; i < N; i += 100) {
+      a[1] = "HSET"; a[2] = "bighash"; n = 2
+      for (j = i; j < i + 100 && j < N; j++) {
+        a[++n] = sprintf("field:%012d", j); a[++n] = sprintf("value-%010d", j)
+      }
+      cmd(n, a)
     }
   }'
 }
