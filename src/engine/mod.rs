@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::command::{self, ClientInfo, KillHandle, PersistRequest, Session, Shutdown, State};
 use crate::config::{Config, FsyncPolicy};
-use crate::keyspace::{Entry, Warm};
+use crate::keyspace::{Entry, Table, Warm};
 use crate::persistence::snapshot::{load_snapshot_boxed, SnapshotLimits};
 use crate::persistence::{
     DataDir, RealFs, Record, RecoveryError, RecoveryOptions, ReplayError, Vfs,
@@ -33,6 +33,38 @@ pub const SNAPSHOT_STEP: usize = 16384;
 
 /// Commands of a pipelined batch whose keys are looked up together before they run.
 const WARM_AHEAD: usize = 32;
+
+/// Touch what the next commands of a pipelined batch will read, in tight passes, so the
+/// cache misses of independent lookups overlap instead of each command waiting for its
+/// own. Each pass only starts loads the next one needs: the keys' segment headers, then
+/// their entries (and a string value's bytes); when a key holds a large set or hash, its
+/// second argument (the member or field, for most such commands) gets two more: its
+/// index slot, then the member or pair that slot points to. A window of [`WARM_AHEAD`]
+/// commands, so what was touched is still cached when its command runs. Only hints: a
+/// wrong guess (a first argument that is not a key) costs a probe.
+fn warm_up(table: &Table, cmds: &[Args]) {
+    for key in cmds.iter().filter_map(|c| c.get(1)) {
+        table.prefetch_segment(key);
+    }
+    let mut inner: [Option<(&Entry, &[u8])>; WARM_AHEAD] = [None; WARM_AHEAD];
+    let mut any_inner = false;
+    for (c, slot) in cmds.iter().zip(&mut inner) {
+        let Some(e) = c.get(1).and_then(|key| table.prefetch(key)) else {
+            continue;
+        };
+        if let Some(m) = c.get(2) {
+            if e.value.prefetch_member(m, Warm::Slot) {
+                *slot = Some((e, &m[..]));
+                any_inner = true;
+            }
+        }
+    }
+    if any_inner {
+        for (e, m) in inner.iter().flatten() {
+            e.value.prefetch_member(m, Warm::Member);
+        }
+    }
+}
 
 enum JobKind {
     Bgsave { dirty_at_start: u64 },
@@ -395,42 +427,8 @@ impl Engine {
         let mut done = 0;
         while done < cmds.len() {
             if done % WARM_AHEAD == 0 && cmds.len() > 1 {
-                // Pipelined batch: touch the next commands' first arguments (the key, for
-                // most) in one tight pass, so the cache misses of independent lookups
-                // overlap instead of each command waiting for its own. A window, so what
-                // was touched is still cached when its command runs. Only a hint: a wrong
-                // guess costs a probe.
-                //
-                // When the key holds a large set, the second argument (the member, for
-                // most set commands) gets the same treatment in two more passes: its
-                // index slots, then the members they point to.
-                let table = self.st.ks.db(sess.db);
-                for key in cmds
-                    .iter()
-                    .skip(done)
-                    .take(WARM_AHEAD)
-                    .filter_map(|c| c.get(1))
-                {
-                    table.prefetch_segment(key);
-                }
-                let mut inner: [Option<(&Entry, &[u8])>; WARM_AHEAD] = [None; WARM_AHEAD];
-                let mut any_inner = false;
-                for (c, slot) in cmds.iter().skip(done).take(WARM_AHEAD).zip(&mut inner) {
-                    let Some(e) = c.get(1).and_then(|key| table.prefetch(key)) else {
-                        continue;
-                    };
-                    if let Some(m) = c.get(2) {
-                        if e.value.prefetch_member(m, Warm::Slot) {
-                            *slot = Some((e, &m[..]));
-                            any_inner = true;
-                        }
-                    }
-                }
-                if any_inner {
-                    for (e, m) in inner.iter().flatten() {
-                        e.value.prefetch_member(m, Warm::Member);
-                    }
-                }
+                let end = cmds.len().min(done + WARM_AHEAD);
+                warm_up(self.st.ks.db(sess.db), &cmds[done..end]);
             }
             let args = std::mem::take(&mut cmds[done]);
             done += 1;

@@ -470,8 +470,13 @@ impl Big {
             depth: d + 1,
             table: PairTable::default(),
         };
-        for slot in old.slots.into_vec() {
-            if let Some(p) = slot.pair {
+        // Each pair is cold: prefetch a few ahead of the one being hashed.
+        let mut slots = old.slots;
+        for i in 0..slots.len() {
+            if let Some(ahead) = slots.get(i + 8).and_then(|s| s.pair.as_ref()) {
+                crate::util::prefetch(ahead.as_ptr());
+            }
+            if let Some(p) = slots[i].pair.take() {
                 let h = hash_of(pair_field(&p));
                 let half = if h & bit != 0 { &mut upper } else { &mut *seg };
                 half.table.insert_unique(h, p);
