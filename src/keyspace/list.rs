@@ -164,10 +164,12 @@ impl Chunk {
 
     /// Insert at byte position `pos` (an entry boundary).
     fn insert_at(&mut self, pos: usize, data: &[u8]) {
-        let mut e = Vec::with_capacity(entry_size(data.len()));
-        put_entry(&mut e, data);
-        reserve(&mut self.buf, e.len());
-        crate::util::splice_bytes(&mut self.buf, pos..pos, &e);
+        // Frame it at the end, then rotate it into place: no temporary buffer (LPUSH
+        // inserts at 0 on every call).
+        let n = entry_size(data.len());
+        reserve(&mut self.buf, n);
+        put_entry(&mut self.buf, data);
+        self.buf[pos..].rotate_right(n);
         self.count += 1;
     }
 
