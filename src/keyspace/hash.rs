@@ -23,7 +23,7 @@ use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
 use super::alloc_size;
-use super::set::Warm;
+use super::Warm;
 
 /// `hash-max-listpack-entries` (Redis's compiled-in default).
 pub const MAX_PACK_ENTRIES: usize = 512;

@@ -15,13 +15,24 @@ mod zset;
 pub use hash::Hash;
 pub use key::{Key, INLINE_MAX};
 pub use list::List;
-pub use set::{Set, Warm};
+pub use set::Set;
 pub use table::{Entry, Held, Retired, SegmentSink, SharedSink, Table};
 pub use value::{alloc_size, Kind, Value};
 pub use zset::ZSet;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+
+/// The two steps of warming a batch of lookups inside a large set or hash
+/// ([`Value::prefetch_member`]): every lookup's first step, then every lookup's second,
+/// so the cache misses of independent lookups overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warm {
+    /// The index slot a lookup starts at.
+    Slot,
+    /// The member or pair that slot points to (reads the slot: it should be cached).
+    Member,
+}
 
 /// All databases. `SELECT n` picks one.
 #[derive(Debug)]

@@ -23,6 +23,7 @@
 use super::alloc_size;
 use super::key::SmallBytes;
 use super::members::{get_varint, put_varint, Index};
+use super::Warm;
 use crate::util::parse_i64_strict;
 
 /// `set-max-intset-entries`.
@@ -497,15 +498,6 @@ impl Pack {
 // ---------------------------------------------------------------------------------------
 // hashtable
 
-/// The steps of [`Set::prefetch_member`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Warm {
-    /// The index slot a lookup starts at.
-    Slot,
-    /// The member that slot points to (read the slot first: it should be cached).
-    Member,
-}
-
 /// A large set's member: up to 22 bytes inside its 24-byte slot of the dense array, so a
 /// lookup reads index slot -> member slot (which holds the bytes), one cache miss fewer
 /// than through a pointer, and a short member costs no allocation.
@@ -514,8 +506,8 @@ type Member = SmallBytes<22>;
 #[derive(Debug, Clone, Default)]
 struct Dense {
     ms: Vec<Member>,
-    /// Heap bytes of members too long to sit in their slot.
     index: Index,
+    /// Heap bytes of members too long to sit in their slot.
     member_heap: usize,
 }
 
