@@ -43,13 +43,17 @@ const WARM_AHEAD: usize = 32;
 /// commands, so what was touched is still cached when its command runs. Only hints: a
 /// wrong guess (a first argument that is not a key) costs a probe.
 fn warm_up(table: &Table, cmds: &[Args]) {
-    for key in cmds.iter().filter_map(|c| c.get(1)) {
-        table.prefetch_segment(key);
+    let mut hashes = [0u64; WARM_AHEAD];
+    for (c, h) in cmds.iter().zip(&mut hashes) {
+        if let Some(key) = c.get(1) {
+            *h = table.hash(key);
+            table.prefetch_segment(*h);
+        }
     }
     let mut inner: [Option<(&Entry, &[u8])>; WARM_AHEAD] = [None; WARM_AHEAD];
     let mut any_inner = false;
-    for (c, slot) in cmds.iter().zip(&mut inner) {
-        let Some(e) = c.get(1).and_then(|key| table.prefetch(key)) else {
+    for ((c, &h), slot) in cmds.iter().zip(&hashes).zip(&mut inner) {
+        let Some(e) = c.get(1).and_then(|key| table.prefetch(key, h)) else {
             continue;
         };
         if let Some(m) = c.get(2) {

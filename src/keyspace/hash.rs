@@ -23,6 +23,7 @@ use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
 use super::alloc_size;
+use super::table::SPLIT_PREFETCH;
 use super::Warm;
 
 /// `hash-max-listpack-entries` (Redis's compiled-in default).
@@ -473,7 +474,7 @@ impl Big {
         // Each pair is cold: prefetch a few ahead of the one being hashed.
         let mut slots = old.slots;
         for i in 0..slots.len() {
-            if let Some(ahead) = slots.get(i + 8).and_then(|s| s.pair.as_ref()) {
+            if let Some(ahead) = slots.get(i + SPLIT_PREFETCH).and_then(|s| s.pair.as_ref()) {
                 crate::util::prefetch(ahead.as_ptr());
             }
             if let Some(p) = slots[i].pair.take() {

@@ -31,8 +31,8 @@ use hashbrown::HashTable;
 use super::key::Key;
 use super::value::{alloc_size, Value};
 
-/// How far ahead a segment split prefetches the entries it hashes.
-const SPLIT_PREFETCH: usize = 8;
+/// How far ahead a segment split (keyspace or hash) prefetches the entries it hashes.
+pub(super) const SPLIT_PREFETCH: usize = 8;
 
 /// A full segment (7/8 of 512 buckets, hashbrown's maximum load) splits before it grows.
 /// Small segments bound the work any single change can trigger: a split, or capturing
@@ -377,26 +377,30 @@ impl Table {
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
-        let h = self.hash(key);
+        self.get_hashed(key, self.hash(key))
+    }
+
+    /// [`Table::get`] with `h = self.hash(key)` already computed.
+    fn get_hashed(&self, key: &[u8], h: u64) -> Option<&Entry> {
         self.segments[self.seg_of(h)]
             .table
             .find(Self::inner(h), |e| &*e.key == key)
             .map(|b| &**b)
     }
 
-    /// Start loading the segment header a lookup of `key` reads first (a cheap first pass
-    /// over a batch, before [`Table::prefetch`]).
+    /// Start loading the segment header a lookup of a key with hash `h` ([`Table::hash`])
+    /// reads first (a cheap first pass over a batch, before [`Table::prefetch`]).
     #[inline]
-    pub fn prefetch_segment(&self, key: &[u8]) {
-        crate::util::prefetch(&self.segments[self.seg_of(self.hash(key))]);
+    pub fn prefetch_segment(&self, h: u64) {
+        crate::util::prefetch(&self.segments[self.seg_of(h)]);
     }
 
-    /// Bring `key`'s entry and its value's first bytes toward the cache (a batch of
-    /// lookups done back to back lets their misses overlap).
-    /// Returns the entry, for a second warm-up step inside its value.
+    /// Bring `key`'s entry (hash `h`) and its value's first bytes toward the cache (a
+    /// batch of lookups done back to back lets their misses overlap). Returns the entry,
+    /// for a second warm-up step inside its value.
     #[inline]
-    pub fn prefetch(&self, key: &[u8]) -> Option<&Entry> {
-        let e = self.get(key)?;
+    pub fn prefetch(&self, key: &[u8], h: u64) -> Option<&Entry> {
+        let e = self.get_hashed(key, h)?;
         e.prefetch_data();
         Some(e)
     }
