@@ -159,3 +159,50 @@ fn fsync_error_under_always_is_fatal_and_never_acknowledged() {
         Frame::Bulk(b"1".to_vec())
     );
 }
+
+/// Regression: group commit pre-writes zeros after each fsync (`LogWriter::zero_ahead`);
+/// an EIO there must be fatal like any log write under always, and must not deadlock the
+/// fsync thread (it once reported the failure while still holding the writer lock, so
+/// shutting the engine down hung).
+#[test]
+fn zeroing_error_under_always_is_fatal_and_shutdown_completes() {
+    let sim = SimFs::new(3);
+    let fatal = Arc::new(AtomicBool::new(false));
+    let mut e = open(&sim, FsyncPolicy::Always, fatal.clone());
+    let mut s = Session::new(1, true);
+    // The batch's one op (its log reservation), then the group's: write the records,
+    // fdatasync, then write zeros ahead, which fails.
+    sim.fail_op(sim.op_count() + 3, FaultError::Eio);
+    let (r, lsn) = run(&mut e, &mut s, &["SET", "durable", "1"]);
+    assert_eq!(r, ok());
+    assert!(
+        wait_durable(&e, lsn),
+        "the records were synced before the zeroing failed"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while !fatal.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Drop on another thread so that a deadlock fails the test instead of hanging it.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(e);
+        let _ = done_tx.send(());
+    });
+    let dropped = done_rx.recv_timeout(Duration::from_secs(10)).is_ok();
+    assert!(
+        fatal.load(Ordering::SeqCst),
+        "a failed zeroing write under always must be fatal"
+    );
+    assert!(
+        dropped,
+        "dropping the engine hung after the zeroing failure"
+    );
+    sim.clear_faults();
+    sim.crash();
+    let mut e = open(&sim, FsyncPolicy::Always, Arc::new(AtomicBool::new(false)));
+    assert_eq!(
+        run(&mut e, &mut s, &["GET", "durable"]).0,
+        Frame::Bulk(b"1".to_vec())
+    );
+}

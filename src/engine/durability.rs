@@ -618,6 +618,20 @@ fn fsync_loop(s: &SyncShared) {
                 drop(c);
                 s.durable_lsn.fetch_max(target.lsn, Ordering::AcqRel);
                 s.synced.notify_one();
+                // Group commit syncs often: keep the next records' blocks pre-written so
+                // those fsyncs flush data only (see `LogWriter::zero_ahead`).
+                if policy == FsyncPolicy::Always {
+                    // Bind first: `give_up` takes the writer lock again.
+                    let zeroed = lock(&s.writer).zero_ahead();
+                    if let Err(e) = zeroed {
+                        give_up(
+                            s,
+                            policy,
+                            &format!("writing the append-only log failed ({e})"),
+                        );
+                        return;
+                    }
+                }
             }
             Err(e) => {
                 give_up(

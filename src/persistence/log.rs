@@ -58,6 +58,11 @@ use super::record::{
 pub const DEFAULT_PREALLOC_CHUNK: u64 = 64 * 1024 * 1024;
 /// Default read window of the reader: 1 MiB.
 pub const DEFAULT_READ_CHUNK: usize = 1 << 20;
+/// How far past the records [`LogWriter::zero_ahead`] keeps the file overwritten with zeros.
+pub const ZERO_AHEAD: u64 = 1 << 20;
+/// The most [`LogWriter::zero_ahead`] writes per call.
+pub const ZERO_STEP: usize = 64 << 10;
+static ZEROS: [u8; ZERO_STEP] = [0; ZERO_STEP];
 
 // ---------------------------------------------------------------------------------------
 // Errors
@@ -191,6 +196,11 @@ pub struct LogWriter {
     /// The file was extended since the last [`sync`](Self::sync): the extension (its
     /// size and zeros) is not durable yet, even if no record was written into it.
     extended_unsynced: bool,
+    /// Everything before this offset has been written (records or zeros): see
+    /// [`zero_ahead`](Self::zero_ahead).
+    zeroed_end: u64,
+    /// A zeroing write found the disk full; zeroing stays off for this file.
+    zeroing_off: bool,
     poisoned: Option<String>,
 }
 
@@ -269,6 +279,8 @@ impl LogWriter {
             reserved_end: end,
             early_extension_failed: false,
             extended_unsynced: false,
+            zeroed_end: end,
+            zeroing_off: false,
             poisoned: None,
         }
     }
@@ -499,6 +511,52 @@ impl LogWriter {
                 Ok(point)
             }
             Err(e) => Err(self.fail("fdatasync", e)),
+        }
+    }
+
+    /// Overwrites with zeros (at most [`ZERO_STEP`] bytes per call) the reserved region
+    /// just past the appended records, keeping up to [`ZERO_AHEAD`] bytes of it ready.
+    /// Returns the bytes written.
+    ///
+    /// Why: `fallocate` reserves blocks as *unwritten* extents, and the first write into
+    /// one makes the next `fdatasync` commit an extent conversion to the file system's
+    /// journal. A block that already holds written zeros is a plain overwrite, and its
+    /// `fdatasync` only flushes data: on this machine's ext4 a 2 KB write + fdatasync took
+    /// 130 µs (median) into fallocated space and 100 µs into zeroed space. Group commit
+    /// (`appendfsync always`) pays that on every group, so its fsync thread calls this
+    /// between groups. The zeros change nothing a reader sees: every byte past the end of
+    /// the records already reads as zero.
+    ///
+    /// A full disk turns zeroing off for this file (the reservation is what guarantees
+    /// space; zeroing is only an optimisation). Any other error poisons the writer, like
+    /// a failed record write.
+    pub fn zero_ahead(&mut self) -> Result<usize, LogError> {
+        self.check_poison()?;
+        if self.zeroing_off {
+            return Ok(0);
+        }
+        let records_end = self.pending_end();
+        let from = self.zeroed_end.max(records_end);
+        let target = records_end
+            .saturating_add(ZERO_AHEAD)
+            .min(self.reserved_end);
+        let missing = target.saturating_sub(from);
+        // Top up only once a whole step is missing (or what is left of the reservation),
+        // so that each call is one step-sized write or nothing.
+        if missing == 0 || (missing < ZERO_STEP as u64 && target < self.reserved_end) {
+            return Ok(0);
+        }
+        let n = missing.min(ZERO_STEP as u64) as usize;
+        match self.file.write_all_at(&ZEROS[..n], from) {
+            Ok(()) => {
+                self.zeroed_end = from + n as u64;
+                Ok(n)
+            }
+            Err(e) if is_no_space(&e) => {
+                self.zeroing_off = true;
+                Ok(0)
+            }
+            Err(e) => Err(self.fail("write zeros", e)),
         }
     }
 
@@ -1370,6 +1428,108 @@ mod tests {
             .unwrap();
         w.mark_durable(point);
         assert_eq!(w.durable(), point);
+    }
+
+    /// Zeroing ahead (group commit's cheaper fsync) writes only past the appended
+    /// records, buffered ones included, and stops at the end of the reservation.
+    #[test]
+    fn zero_ahead_writes_past_the_records_within_the_reservation() {
+        let fs = SimFs::new(8);
+        let chunk = 3 * ZERO_STEP as u64 + 100;
+        let mut w = sim_writer(&fs, chunk);
+        assert_eq!(w.reserved_end(), chunk);
+        w.append(1, 0, &[&b"SET"[..], b"a", b"1"]).unwrap();
+        w.write_pending().unwrap();
+        // Buffered, not yet written: zeroing must start after it too.
+        w.append(2, 0, &[&b"SET"[..], b"b", b"2"]).unwrap();
+        let records_end = w.pending_end();
+        let writes = fs.op_count();
+        assert_eq!(w.zero_ahead().unwrap(), ZERO_STEP);
+        assert_eq!(fs.op_count(), writes + 1, "one write per step");
+        assert_eq!(w.zeroed_end, records_end + ZERO_STEP as u64);
+        assert_eq!(w.zero_ahead().unwrap(), ZERO_STEP);
+        // What is left of the reservation is less than a step: it is zeroed whole.
+        let rest = (chunk - records_end) as usize - 2 * ZERO_STEP;
+        assert!(rest < ZERO_STEP);
+        assert_eq!(w.zero_ahead().unwrap(), rest);
+        assert_eq!(w.zeroed_end, chunk);
+        let ops = fs.op_count();
+        assert_eq!(w.zero_ahead().unwrap(), 0);
+        assert_eq!(fs.op_count(), ops, "nothing left to zero: no I/O");
+        let p = w.write_and_sync().unwrap();
+        assert_eq!(p.offset, records_end);
+        w.append(3, 0, &[&b"DEL"[..], b"a"]).unwrap();
+        let p = w.write_and_sync().unwrap();
+        let (recs, stop) = read(&fs.contents(Path::new("/d/log")).unwrap());
+        assert_eq!(
+            recs.iter().map(|r| r.lsn).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(stop, StopReason::CleanEnd { offset: p.offset });
+    }
+
+    /// A zeroing step is topped up only once a whole step of the lead is used up.
+    #[test]
+    fn zero_ahead_keeps_a_bounded_lead() {
+        let fs = SimFs::new(9);
+        let mut w = sim_writer(&fs, 4 * ZERO_AHEAD);
+        let mut zeroed = 0;
+        while let n @ 1.. = w.zero_ahead().unwrap() {
+            zeroed += n;
+        }
+        assert_eq!(zeroed as u64, ZERO_AHEAD);
+        let big = vec![b'x'; ZERO_STEP - 100];
+        w.append(1, 0, &[&big[..]]).unwrap();
+        w.write_pending().unwrap();
+        assert_eq!(
+            w.zero_ahead().unwrap(),
+            0,
+            "less than a step of the lead used"
+        );
+        w.append(2, 0, &[&big[..]]).unwrap();
+        w.write_pending().unwrap();
+        assert_eq!(w.zero_ahead().unwrap(), ZERO_STEP);
+        assert_eq!(
+            w.zeroed_end,
+            HEADER_LEN as u64 + ZERO_AHEAD + ZERO_STEP as u64
+        );
+    }
+
+    #[test]
+    fn zero_ahead_stops_on_a_full_disk_and_poisons_on_eio() {
+        let fs = SimFs::new(10);
+        let mut w = sim_writer(&fs, 4 * ZERO_AHEAD);
+        fs.fail_op(fs.op_count(), FaultError::NoSpace);
+        assert_eq!(w.zero_ahead().unwrap(), 0);
+        let ops = fs.op_count();
+        assert_eq!(
+            w.zero_ahead().unwrap(),
+            0,
+            "zeroing stays off for this file"
+        );
+        assert_eq!(fs.op_count(), ops);
+        w.append(1, 0, &[b"PING"]).unwrap();
+        assert_eq!(w.write_and_sync().unwrap().lsn, 1, "the log itself is fine");
+
+        let fs = SimFs::new(11);
+        let mut w = sim_writer(&fs, 4 * ZERO_AHEAD);
+        fs.fail_kind(OpKind::Write, FaultError::Eio);
+        let e = w.zero_ahead().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LogError::Io {
+                    op: "write zeros",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        fs.clear_faults();
+        assert!(matches!(
+            w.append(1, 0, &[b"PING"]),
+            Err(LogError::Poisoned { .. })
+        ));
     }
 
     #[test]
