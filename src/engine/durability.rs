@@ -66,6 +66,9 @@ struct SyncCtl {
     policy: FsyncPolicy,
     syncer: LogSyncer,
     last_sync_ms: u64,
+    /// The engine wants everything up to this LSN durable now, whatever the policy (a log
+    /// rewrite is about to switch files; see [`Durability::request_sync`]).
+    sync_requested: u64,
     stop: bool,
 }
 
@@ -212,6 +215,7 @@ impl Durability {
                 policy,
                 syncer,
                 last_sync_ms: crate::util::now_ms(),
+                sync_requested: 0,
                 stop: false,
             }),
             cv: Condvar::new(),
@@ -263,6 +267,30 @@ impl Durability {
             lock(&self.shared.ctl).policy = policy;
             self.shared.cv.notify_one();
         }
+    }
+
+    /// Bytes of the current log handed to the OS but not yet fsynced.
+    pub fn unsynced_bytes(&self) -> u64 {
+        let c = lock(&self.shared.ctl);
+        c.written.offset.saturating_sub(c.durable.offset)
+    }
+
+    /// Ask the fsync thread to make everything written so far durable now, whatever the
+    /// policy (under `no` it otherwise never syncs). Returns the LSN to wait for with
+    /// [`Durability::synced_to`]. A rewrite does this before [`Durability::rotate`], so
+    /// that the rotation's own fsync, which runs on the event loop, has little left to do.
+    pub fn request_sync(&mut self) -> u64 {
+        let mut c = lock(&self.shared.ctl);
+        let target = c.written.lsn;
+        c.sync_requested = c.sync_requested.max(target);
+        drop(c);
+        self.shared.cv.notify_one();
+        target
+    }
+
+    /// Whether everything up to `lsn` is durable.
+    pub fn synced_to(&self, lsn: u64) -> bool {
+        self.shared.durable_lsn() >= lsn
     }
 
     /// Why write commands must be refused right now, if they must.
@@ -559,6 +587,7 @@ fn fsync_loop(s: &SyncShared) {
                 let now = crate::util::now_ms();
                 let old = now.saturating_sub(c.pending_since_ms) >= GROUP_WAIT_MS;
                 let wait = match c.policy {
+                    _ if c.sync_requested > c.durable.lsn => break,
                     FsyncPolicy::Always if c.appended > c.durable.lsn && (c.kicked || old) => break,
                     FsyncPolicy::Always if c.appended > c.durable.lsn => GROUP_WAIT_MS,
                     FsyncPolicy::Everysec if c.written.lsn > c.durable.lsn => {
