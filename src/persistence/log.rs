@@ -193,8 +193,9 @@ pub struct LogWriter {
     durable: SyncPoint,
     reserved_end: u64,
     early_extension_failed: bool,
-    /// The file was extended since the last [`sync`](Self::sync): the extension (its
-    /// size and zeros) is not durable yet, even if no record was written into it.
+    /// The file was extended, or zeros were written past the records
+    /// ([`zero_ahead`](Self::zero_ahead)), since the last [`sync`](Self::sync): those
+    /// bytes are not durable yet, even if no record was written into them.
     extended_unsynced: bool,
     /// Everything before this offset has been written (records or zeros): see
     /// [`zero_ahead`](Self::zero_ahead).
@@ -550,6 +551,7 @@ impl LogWriter {
         match self.file.write_all_at(&ZEROS[..n], from) {
             Ok(()) => {
                 self.zeroed_end = from + n as u64;
+                self.extended_unsynced = true;
                 Ok(n)
             }
             Err(e) if is_no_space(&e) => {
@@ -1465,6 +1467,30 @@ mod tests {
             recs.iter().map(|r| r.lsn).collect::<Vec<_>>(),
             vec![1, 2, 3]
         );
+        assert_eq!(stop, StopReason::CleanEnd { offset: p.offset });
+    }
+
+    /// Zeros written ahead and never synced could come back as garbage after a power
+    /// loss; once this log is no longer the last one (a rewrite rotates after
+    /// `write_and_sync`), recovery would refuse that as corruption. So `sync` must run
+    /// an fdatasync for them even with no new record (as for an extension).
+    #[test]
+    fn sync_makes_zeros_written_ahead_durable() {
+        let fs = SimFs::new(12);
+        let path = Path::new("/d/log");
+        let mut w = sim_writer(&fs, 4 * ZERO_AHEAD);
+        fs.sync_dir(Path::new("/")).unwrap();
+        fs.sync_dir(Path::new("/d")).unwrap();
+        w.append(1, 0, &[&b"SET"[..], b"k", b"v"]).unwrap();
+        let p = w.write_and_sync().unwrap();
+        assert_eq!(w.zero_ahead().unwrap(), ZERO_STEP);
+        let ops = fs.op_count();
+        assert_eq!(w.write_and_sync().unwrap(), p);
+        assert_eq!(fs.op_count(), ops + 1, "one fdatasync for the zeros");
+        fs.set_torn_mode(TornMode::Garbage);
+        fs.crash();
+        let (recs, stop) = read(&fs.contents(path).unwrap());
+        assert_eq!(recs.len(), 1);
         assert_eq!(stop, StopReason::CleanEnd { offset: p.offset });
     }
 

@@ -17,7 +17,8 @@
 //! removed; a rename over an existing file keeps either the old file (when it was small
 //! enough to keep a copy of, at most [`KEEP_REPLACED`] bytes: the manifest) or the new one,
 //! at random. Data is assumed appended: a rewrite of bytes already durable cannot be
-//! undone, which [`Image::inexact`] reports (the engine never does it).
+//! undone, which [`Image::inexact`] reports (the engine never does it). Zeros written
+//! past a file's data are not data: they change nothing the image would show.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -282,6 +283,12 @@ impl VfsFile for ShadowFile {
         let mut s = self.fs.live()?;
         let n = self.inner.write_at(buf, offset)?;
         let t = s.files.entry(self.id).or_default();
+        // Zeros written past the data (the log's `zero_ahead` under group commit) land
+        // where the file already reads as zeros: no change to model, and the records
+        // later written over them are appends, not rewrites of durable bytes.
+        if offset >= t.written_end && buf[..n].iter().all(|&b| b == 0) {
+            return Ok(n);
+        }
         t.written_end = t.written_end.max(offset + n as u64);
         if offset < t.durable_data && n > 0 {
             t.rewrote_durable = true;
