@@ -680,10 +680,16 @@ impl Engine {
             }
         };
         if let Err(e) = result {
-            warn!("AOF rewrite could not start: {e}");
-            self.st.persist.aof_last_bgrewrite_ok = false;
-            self.st.persist.last_snapshot_error = format!("bgrewriteaof: {e}");
+            self.rewrite_did_not_start("AOF rewrite", &e);
         }
+    }
+
+    /// A rewrite the server started on its own (automatic, or resumed after its
+    /// pre-sync) failed to start: log it and report it in INFO, as a failed rewrite.
+    fn rewrite_did_not_start(&mut self, what: &str, e: &str) {
+        warn!("{what} could not start: {e}");
+        self.st.persist.aof_last_bgrewrite_ok = false;
+        self.st.persist.last_snapshot_error = format!("bgrewriteaof: {e}");
     }
 
     /// The rewrite proper: close the current log (its fsync covers what was written
@@ -878,9 +884,7 @@ impl Engine {
                     size.saturating_sub(base) * 100 / base
                 );
                 if let Err(e) = self.start_rewrite() {
-                    warn!("automatic AOF rewrite could not start: {e}");
-                    self.st.persist.aof_last_bgrewrite_ok = false;
-                    self.st.persist.last_snapshot_error = format!("bgrewriteaof: {e}");
+                    self.rewrite_did_not_start("automatic AOF rewrite", &e);
                 }
             }
         }
