@@ -16,21 +16,10 @@ use strata::persistence::{FaultError, OpKind, SimFs};
 use strata::protocol::Frame;
 
 mod common;
-use common::sim::{self, run, wait_durable};
+use common::sim::{self, info_persistence as info, run, wait_durable};
 
 fn open(sim: &SimFs, policy: FsyncPolicy) -> Engine {
     sim::open(sim, policy, Arc::new(AtomicBool::new(false))).expect("open engine")
-}
-
-fn info(e: &mut Engine, s: &mut Session) -> BTreeMap<String, String> {
-    let (f, _) = run(e, s, &["INFO", "persistence"]);
-    let Frame::Bulk(b) = f else { panic!("{f:?}") };
-    String::from_utf8(b)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 /// A workload of acknowledged writes against a disk that fails once at operation `n`

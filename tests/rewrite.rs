@@ -17,6 +17,9 @@ use strata::persistence::snapshot::{load_snapshot, SnapshotLimits};
 use strata::persistence::{FaultError, OpKind, RealFs, SimFs, Vfs};
 use strata::protocol::{Frame, ReplyBuf};
 
+mod common;
+use common::sim::info_persistence;
+
 type Digest = BTreeMap<(usize, Vec<u8>), (Vec<u8>, u64)>;
 
 fn digest(e: &Engine) -> Digest {
@@ -358,15 +361,6 @@ fn started() -> Frame {
     Frame::Simple("Background append only file rewriting started".into())
 }
 
-fn info_field(e: &mut Engine, s: &mut Session, field: &str) -> String {
-    let (info, _) = cmd(e, s, &["INFO", "persistence"]);
-    let text = String::from_utf8(info.as_bytes().unwrap().to_vec()).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in {text}"))
-        .to_string()
-}
-
 /// One run of a rewrite that starts with much of the log unsynced (`appendfsync no`, so
 /// ~330 KB): 300 writes, BGREWRITEAOF, 100 more writes while it runs; the disk dies at
 /// I/O operation `crash_at`. Returns (recovered digest, model after each write, index
@@ -455,7 +449,10 @@ fn rewrite_waiting_for_its_presync_is_in_progress_and_keeps_writes() {
         || String::from_utf8(sim.contents(Path::new("/data/strata.manifest")).unwrap()).unwrap();
     let before = manifest();
     assert_eq!(cmd(&mut e, &mut s, &["BGREWRITEAOF"]).0, started());
-    assert_eq!(info_field(&mut e, &mut s, "aof_rewrite_in_progress"), "1");
+    assert_eq!(
+        info_persistence(&mut e, &mut s)["aof_rewrite_in_progress"],
+        "1"
+    );
     assert_eq!(
         cmd(&mut e, &mut s, &["BGREWRITEAOF"]).0,
         Frame::Error("ERR Background append only file rewriting already in progress".into())
@@ -468,7 +465,10 @@ fn rewrite_waiting_for_its_presync_is_in_progress_and_keeps_writes() {
         "{}",
         e.st.persist.last_snapshot_error
     );
-    assert_eq!(info_field(&mut e, &mut s, "aof_rewrite_in_progress"), "0");
+    assert_eq!(
+        info_persistence(&mut e, &mut s)["aof_rewrite_in_progress"],
+        "0"
+    );
     let after = manifest();
     assert!(after.contains("base strata.2.base"), "{after}");
     assert!(!after.contains("strata.1.incr"), "{after}");
@@ -502,7 +502,7 @@ fn failed_presync_fails_the_rewrite_and_keeps_the_old_files() {
         "{err}"
     );
     assert_eq!(
-        info_field(&mut e, &mut s, "aof_last_bgrewrite_status"),
+        info_persistence(&mut e, &mut s)["aof_last_bgrewrite_status"],
         "err"
     );
     let Frame::Error(msg) = cmd(&mut e, &mut s, &["SET", "x", "1"]).0 else {

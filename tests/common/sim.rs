@@ -1,5 +1,6 @@
 //! The engine over the simulated disk, driven command by command (the fault tests).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,4 +59,16 @@ pub fn wait_durable(e: &Engine, lsn: u64, limit: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(1));
     }
     true
+}
+
+/// The `name:value` fields of `INFO persistence`.
+pub fn info_persistence(e: &mut Engine, s: &mut Session) -> BTreeMap<String, String> {
+    let (f, _) = run(e, s, &["INFO", "persistence"]);
+    let Frame::Bulk(b) = f else { panic!("{f:?}") };
+    String::from_utf8(b)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
