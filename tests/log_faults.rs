@@ -141,6 +141,12 @@ fn fsync_error_under_always_is_fatal_and_never_acknowledged() {
     sim.fail_kind(OpKind::SyncData, FaultError::Eio);
     let (r, lsn) = run(&mut e, &mut s, &["SET", "lost", "1"]);
     assert_eq!(r, ok(), "the reply is buffered, not yet released");
+    // How the server hands such a reply to the fsync thread: it is told never to send it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sync = e.sync_shared().unwrap();
+    sync.after_durable(lsn, Box::new(move |durable| tx.send(durable).unwrap()));
+    sync.kick();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(false));
     // The fsync fails: the process would exit (the hook records it) and the reply is
     // never released, because durability never reaches its LSN.
     assert!(

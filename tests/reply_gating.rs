@@ -12,6 +12,8 @@ use strata::engine::{Engine, OpenOptions};
 use strata::persistence::SimFs;
 use strata::protocol::ReplyBuf;
 
+mod common;
+
 fn run(e: &mut Engine, s: &mut Session, args: &[&str]) -> u64 {
     let mut cmds = vec![args
         .iter()
@@ -82,4 +84,67 @@ fn reads_wait_only_for_the_writes_they_observed() {
     assert!(w >= l4 || sync.durable_lsn() >= l4);
     wait_durable(&e, l4);
     assert_eq!(run(&mut e, &mut b, &["GET", "never-existed"]), 0);
+}
+
+/// An engine under `always` on a simulated disk.
+fn open_always() -> Engine {
+    let fatal = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    common::sim::open(&SimFs::new(5), FsyncPolicy::Always, fatal).expect("open engine")
+}
+
+/// Replies handed to the fsync thread (`SyncShared::after_durable`, how the server sends
+/// them under `always`) run right after the fsync that covers them, and at once when
+/// their LSN is already durable.
+#[test]
+fn reply_hooks_run_once_their_write_is_durable() {
+    let mut e = open_always();
+    let mut a = Session::new(1, true);
+    let sync = e.sync_shared().unwrap();
+    let l1 = run(&mut e, &mut a, &["SET", "k", "1"]);
+    assert!(l1 > 0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let hook = {
+        let (sync, tx) = (sync.clone(), tx.clone());
+        Box::new(move |durable: bool| tx.send((durable, sync.durable_lsn())).unwrap())
+    };
+    sync.after_durable(l1, hook);
+    sync.kick();
+    let (durable, at) = rx.recv_timeout(Duration::from_secs(5)).expect("hook ran");
+    assert!(durable);
+    assert!(
+        at >= l1,
+        "ran when durable_lsn was {at}, before {l1} was durable"
+    );
+    // Already durable: it runs at once, on the caller's thread.
+    sync.after_durable(l1, Box::new(move |durable| tx.send((durable, 0)).unwrap()));
+    assert!(rx.try_recv().expect("ran at once").0);
+}
+
+/// Regression: records appended under `always` and not yet committed when the policy
+/// switches (here the write and the switch are in the same batch) must still be fsynced, or the replies
+/// waiting for them would wait forever: `no` never fsyncs on its own.
+#[test]
+fn leaving_always_commits_what_replies_wait_for() {
+    let mut e = open_always();
+    let mut a = Session::new(1, true);
+    let mut cmds = vec![
+        vec![
+            Bytes::from_static(b"SET"),
+            Bytes::from_static(b"k"),
+            Bytes::from_static(b"v"),
+        ],
+        ["CONFIG", "SET", "appendfsync", "no"]
+            .iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect(),
+    ];
+    let mut out = ReplyBuf::new(false);
+    let lsn = e.execute_batch(&mut a, &mut cmds, &mut out).wait_lsn;
+    assert!(lsn > 0, "the SET's reply waits for its fsync");
+    // The next batch applies the new policy (before the fsync thread's group timer).
+    run(&mut e, &mut a, &["PING"]);
+    assert!(
+        common::sim::wait_durable(&e, lsn, Duration::from_secs(5)),
+        "the write the reply waits for was never fsynced"
+    );
 }

@@ -2,9 +2,7 @@
 //! truncated and logged, corruption in the middle stops the server with the file, the
 //! offset and the command to run, and nothing is silently skipped.
 
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 mod common;
 use common::free_port;
@@ -25,11 +23,7 @@ fn populate(dir: &std::path::Path, n: usize) {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_listening(port);
     let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
         .unwrap()
         .get_connection()
@@ -109,11 +103,7 @@ fn torn_tail_is_truncated_and_logged_or_refused_when_asked() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_listening(port);
     let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
         .unwrap()
         .get_connection()

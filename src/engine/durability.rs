@@ -16,7 +16,7 @@
 //! * Disk full is caught by reserving log space before a batch runs; writes are refused
 //!   (reads go on) and resume by themselves once the reservation succeeds again.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -50,6 +50,12 @@ pub fn exit_on_fatal() -> FatalHook {
         std::process::exit(1);
     })
 }
+
+/// Work for the fsync thread once the log is durable up to some LSN (see
+/// [`SyncShared::after_durable`]). It is called with `true` when that LSN is durable and
+/// with `false` when it never will be (the log failed, or closed before reaching it);
+/// a hook dropped unrun must be read as `false`.
+pub type DurableHook = Box<dyn FnOnce(bool) + Send>;
 
 /// An fsync running longer than this makes writers wait under `everysec`.
 const FSYNC_STALL_MS: u64 = 2000;
@@ -87,6 +93,11 @@ pub struct SyncShared {
     /// The fsync thread signals a completed fsync here; [`SyncShared::relay`] (a task in
     /// the server's runtime) publishes it to `durable_tx`.
     synced: tokio::sync::Notify,
+    /// Connections inside [`SyncShared::wait_durable`]: without any, the fsync thread
+    /// leaves the relay (and so the event loop) asleep.
+    waiters: AtomicUsize,
+    /// Hooks waiting for their LSN to become durable, run by the fsync thread.
+    hooks: Mutex<Vec<(u64, DurableHook)>>,
     fatal: FatalHook,
 }
 
@@ -122,6 +133,77 @@ impl SyncShared {
                 _ = &mut stop => return,
             }
             self.publish();
+        }
+    }
+
+    /// Wait until everything up to `lsn` is durable, or the log is gone (`rx` comes from
+    /// [`SyncShared::subscribe`]).
+    pub async fn wait_durable(&self, rx: &mut watch::Receiver<u64>, lsn: u64) {
+        if self.durable_lsn() >= lsn {
+            return;
+        }
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiters);
+        // The fsync thread raises `durable_lsn` and then reads `waiters` (both SeqCst):
+        // either it sees this waiter and wakes the relay, or this sees the new LSN.
+        while self.durable_lsn.load(Ordering::SeqCst) < lsn && *rx.borrow_and_update() < lsn {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Run `hook` on the fsync thread right after the fsync that makes `lsn` durable,
+    /// before waiting connections are woken. A connection hands its reply over this way
+    /// so that the reply leaves the moment it may, without a wake-up of the event loop
+    /// per group and per client. When `lsn` is already durable, or never will be (the
+    /// log failed), the hook runs at once on the calling thread.
+    pub fn after_durable(&self, lsn: u64, hook: DurableHook) {
+        let mut hooks = lock(&self.hooks);
+        // Checked under the lock the fsync thread takes after raising `durable_lsn` (and
+        // `give_up` after recording the failure): it either sees this hook or this sees
+        // the new state.
+        let now = if self.durable_lsn() >= lsn {
+            Some(true)
+        } else if lock(&self.error).is_some() {
+            Some(false)
+        } else {
+            None
+        };
+        match now {
+            Some(durable) => {
+                drop(hooks);
+                hook(durable);
+            }
+            None => hooks.push((lsn, hook)),
+        }
+    }
+
+    /// Run the hooks whose LSN is now durable (`durable`), or every hook with `false`
+    /// when nothing more will become durable (`durable == None`).
+    fn run_hooks(&self, durable: Option<u64>) {
+        let ready: Vec<(u64, DurableHook)> = {
+            let mut hooks = lock(&self.hooks);
+            match durable {
+                Some(lsn) if hooks.iter().any(|(l, _)| *l > lsn) => {
+                    let (ready, keep) = std::mem::take(&mut *hooks)
+                        .into_iter()
+                        .partition(|(l, _)| *l <= lsn);
+                    *hooks = keep;
+                    ready
+                }
+                _ => std::mem::take(&mut *hooks),
+            }
+        };
+        let ok = durable.is_some();
+        for (_, hook) in ready {
+            hook(ok);
         }
     }
 
@@ -225,6 +307,8 @@ impl Durability {
             error: Mutex::new(None),
             durable_tx,
             synced: tokio::sync::Notify::new(),
+            waiters: AtomicUsize::new(0),
+            hooks: Mutex::new(Vec::new()),
             fatal,
         });
         let s2 = shared.clone();
@@ -263,8 +347,16 @@ impl Durability {
     pub fn set_policy(&mut self, policy: FsyncPolicy) {
         if policy != self.policy {
             info!("appendfsync is now {}", policy.name());
+            let was_always = self.policy == FsyncPolicy::Always;
             self.policy = policy;
-            lock(&self.shared.ctl).policy = policy;
+            let mut c = lock(&self.shared.ctl);
+            c.policy = policy;
+            // Replies waiting for an fsync under `always` get it now, not whenever the
+            // new policy would sync (never, under `no`).
+            if was_always {
+                c.sync_requested = c.sync_requested.max(c.appended);
+            }
+            drop(c);
             self.shared.cv.notify_one();
         }
     }
@@ -562,6 +654,15 @@ impl Durability {
             return Err(self.failed.clone().unwrap_or_default());
         }
         let r = lock(&self.shared.writer).write_and_sync();
+        match &r {
+            Ok(point) => {
+                self.shared
+                    .durable_lsn
+                    .fetch_max(point.lsn, Ordering::AcqRel);
+                self.shared.run_hooks(Some(point.lsn));
+            }
+            Err(_) => self.shared.run_hooks(None),
+        }
         r.map(|_| ()).map_err(|e| e.to_string())
     }
 }
@@ -573,6 +674,8 @@ impl Drop for Durability {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // Not closed cleanly: nothing more becomes durable through this log.
+        self.shared.run_hooks(None);
     }
 }
 
@@ -645,8 +748,11 @@ fn fsync_loop(s: &SyncShared) {
                 }
                 c.last_sync_ms = crate::util::now_ms();
                 drop(c);
-                s.durable_lsn.fetch_max(target.lsn, Ordering::AcqRel);
-                s.synced.notify_one();
+                s.durable_lsn.fetch_max(target.lsn, Ordering::SeqCst);
+                s.run_hooks(Some(target.lsn));
+                if s.waiters.load(Ordering::SeqCst) > 0 {
+                    s.synced.notify_one();
+                }
                 // Group commit syncs often: keep the next records' blocks pre-written so
                 // those fsyncs flush data only (see `LogWriter::zero_ahead`).
                 if policy == FsyncPolicy::Always {
@@ -682,4 +788,5 @@ fn give_up(s: &SyncShared, policy: FsyncPolicy, msg: &str) {
     }
     error!("{msg}. Refusing writes until restart.");
     *lock(&s.error) = Some(msg.to_string());
+    s.run_hooks(None);
 }

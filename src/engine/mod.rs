@@ -24,7 +24,9 @@ use crate::persistence::{
 };
 use crate::protocol::{Args, ReplyBuf};
 
-pub use durability::{exit_on_fatal, Durability, FatalHook, LogDir, SyncShared, TXN_RECORD};
+pub use durability::{
+    exit_on_fatal, Durability, DurableHook, FatalHook, LogDir, SyncShared, TXN_RECORD,
+};
 use snapshot::{Install, JobResult, SnapshotJob};
 
 /// Entries a snapshot pump step captures while holding the engine: pointer copies, about

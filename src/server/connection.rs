@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::debug;
 
+use super::handoff::{self, Handoff, Outcome};
 use super::Shared;
 use crate::command::Outbox;
 use crate::engine::Engine;
@@ -81,9 +82,14 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let kill: crate::command::KillHandle = Arc::new(move || {
-        let _ = killer.shutdown(std::net::Shutdown::Both);
-    });
+    // The fsync thread sends handed-over replies through it too (see `handoff`).
+    let sock = Arc::new(killer);
+    let kill: crate::command::KillHandle = {
+        let sock = sock.clone();
+        Arc::new(move || {
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+        })
+    };
     // Other clients' pub/sub messages for this one are queued here; the loop below
     // writes them as they come, between commands.
     let pushed = Arc::new(tokio::sync::Notify::new());
@@ -110,6 +116,8 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     dec.set_authenticated(sess.authenticated);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = ReplyBuf::new(false);
+    // The reply the fsync thread is sending for us, if any (appendfsync always).
+    let mut handoff: Option<Arc<Handoff>> = None;
     let mut cmds = Vec::new();
     let mut last_active = tokio::time::Instant::now();
     let mut idle_check = tokio::time::interval_at(last_active + IDLE_CHECK, IDLE_CHECK);
@@ -128,8 +136,16 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             tokio::select! {
             biased;
             r = stream.read_buf(&mut buf) => r,
+            _ = trouble(&handoff) => {
+                if !settle(&mut handoff, &mut stream).await {
+                    break;
+                }
+                continue;
+            }
             _ = pushed.notified() => {
-                if !write_pushes(&mut stream, &outbox, &mut out).await {
+                if !settle(&mut handoff, &mut stream).await
+                    || !write_pushes(&mut stream, &outbox, &mut out).await
+                {
                     break;
                 }
                 continue;
@@ -202,21 +218,36 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             // The batch's effects are not in the OS: its replies must not claim success.
             out.clear();
             out.error(&e);
-            let _ = stream.write_all(out.as_bytes()).await;
+            if settle(&mut handoff, &mut stream).await {
+                let _ = stream.write_all(out.as_bytes()).await;
+            }
             break;
         }
-        // appendfsync always: replies leave once the fsync covering what they saw returned.
-        if let (Some(s), Some(rx)) = (&sync, durable_rx.as_mut()) {
-            if wait_lsn > s.durable_lsn() {
-                loop {
-                    if *rx.borrow_and_update() >= wait_lsn {
-                        break;
-                    }
-                    if rx.changed().await.is_err() {
-                        break;
-                    }
-                }
+        // A previous reply still with the fsync thread goes first.
+        if handoff.is_some() && !settle(&mut handoff, &mut stream).await {
+            break;
+        }
+        // appendfsync always: replies leave once the fsync covering what they saw
+        // returned. The plain case is handed to the fsync thread, which sends the reply
+        // right after that fsync; the rest (limits, pub/sub, blocking, closing) waits here.
+        if let Some(s) = &sync {
+            let plain = shutdown.is_none()
+                && proto_err.is_none()
+                && !sess.close
+                && blocked.is_none()
+                && drained == 0
+                && !sess.subs.active()
+                && out.len() <= handoff::MAX_HANDOFF;
+            let hard = shared.live.normal_output_limit().hard;
+            if plain && wait_lsn > s.durable_lsn() && (hard == 0 || (out.len() as u64) < hard) {
+                let h = Handoff::new();
+                s.after_durable(wait_lsn, h.hook(sock.clone(), out.take()));
+                handoff = Some(h);
+                wait_lsn = 0;
             }
+        }
+        if let (Some(s), Some(rx)) = (&sync, durable_rx.as_mut()) {
+            s.wait_durable(rx, wait_lsn).await;
         }
         if let Some(mode) = shutdown {
             let _ = shared.stop.send(Some(mode));
@@ -273,13 +304,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
                 break;
             };
             if let (Some(s), Some(rx)) = (&sync, durable_rx.as_mut()) {
-                if served.wait_lsn > s.durable_lsn() {
-                    while *rx.borrow_and_update() < served.wait_lsn {
-                        if rx.changed().await.is_err() {
-                            break;
-                        }
-                    }
-                }
+                s.wait_durable(rx, served.wait_lsn).await;
             }
             if stream.write_all(&served.reply).await.is_err() {
                 break;
@@ -293,9 +318,32 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             buf = BytesMut::with_capacity(READ_CHUNK);
         }
     }
+    let _ = settle(&mut handoff, &mut stream).await;
     let _ = stream.shutdown().await;
     let mut eng = Engine::lock(&shared.engine);
     eng.disconnect(&mut sess);
+}
+
+/// Completes when the outstanding handoff needs the connection task (see
+/// `Handoff::trouble`); never without one.
+async fn trouble(handoff: &Option<Arc<Handoff>>) {
+    match handoff {
+        Some(h) => h.trouble().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Wait for the outstanding handoff, if any, and write what the socket did not take.
+/// False when the connection must close.
+async fn settle(handoff: &mut Option<Arc<Handoff>>, stream: &mut TcpStream) -> bool {
+    let Some(h) = handoff.take() else {
+        return true;
+    };
+    match h.settle().await {
+        Outcome::Sent => true,
+        Outcome::Rest(rest) => stream.write_all(&rest).await.is_ok(),
+        Outcome::Failed => false,
+    }
 }
 
 /// Why writing replies stopped.

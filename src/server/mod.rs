@@ -2,6 +2,7 @@
 //! The only module that knows about sockets.
 
 mod connection;
+mod handoff;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

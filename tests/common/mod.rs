@@ -86,12 +86,23 @@ pub fn spawn_server(dir: &Path, port: u16, args: &[&str]) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("start strata-server");
+    wait_listening(port);
+    child
+}
+
+/// Wait until something listens on `port` (at most 20 s).
+pub fn wait_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    // A probe of a port nobody listens on yet can connect to itself (TCP simultaneous
+    // open, when the kernel picks that same port as the source): that is not the server.
+    let up = || {
+        TcpStream::connect(("127.0.0.1", port))
+            .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok())
+    };
+    while !up() {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    child
 }
 
 /// Start a server with the test defaults (free port, no log, temporary dir).
