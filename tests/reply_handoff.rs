@@ -9,9 +9,14 @@ mod common;
 use common::{bulk, encode, ok, Raw};
 
 fn start_always() -> common::Server {
+    start_always_threads(1)
+}
+
+fn start_always_threads(io_threads: usize) -> common::Server {
     common::start_with(|c| {
         c.appendonly = true;
         c.appendfsync = FsyncPolicy::Always;
+        c.io_threads = io_threads;
     })
 }
 
@@ -87,7 +92,17 @@ fn a_client_that_stops_reading_gets_every_reply_whole() {
 
 #[test]
 fn concurrent_clients_each_see_their_own_replies_in_order() {
-    let srv = start_always();
+    concurrent_clients(start_always());
+}
+
+/// The same on the multi-threaded runtime (`io-threads 2`), where connection tasks move
+/// between threads while the fsync thread sends their replies.
+#[test]
+fn concurrent_clients_with_two_io_threads() {
+    concurrent_clients(start_always_threads(2));
+}
+
+fn concurrent_clients(srv: common::Server) {
     let port = srv.port();
     let clients: Vec<_> = (0..8)
         .map(|c| {
