@@ -10,7 +10,7 @@ use rand::Rng;
 
 use super::ldouble::LongDouble;
 use super::{Ctx, State, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX};
-use crate::keyspace::{Entry, Hash, Kind, Value};
+use crate::keyspace::{Hash, Kind, Value};
 use crate::util::glob_match;
 
 /// Look `key` up as a hash (see [`Ctx::probe`]).
@@ -20,44 +20,20 @@ fn probe(ctx: &mut Ctx, key: &[u8], read: bool) -> Result<bool, super::Replied> 
 
 /// The hash at `key` in `db`, which the caller has checked exists.
 fn hash<'a>(st: &'a State, db: usize, key: &[u8]) -> &'a Hash {
-    match st.ks.db(db).get(key).map(|e| &e.value) {
-        Some(Value::Hash(h)) => h,
-        _ => unreachable!("caller checked the key holds a hash"),
-    }
+    super::typed(st, db, key).expect("caller checked the key holds a hash")
 }
 
 /// Change the hash at `key` with `f`, creating it if absent (the caller has checked the
 /// type); deletes the key if it ends empty. Signals the change; the caller logs it.
 fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Hash) -> R) -> R {
-    let db = ctx.sess.db;
-    let table = ctx.st.ks.db_mut(db);
-    let r = if table.get(key).is_some() {
-        let (r, empty) = table
-            .update(key, |v| match v {
-                Value::Hash(h) => {
-                    let r = f(h);
-                    (r, h.is_empty())
-                }
-                _ => unreachable!("caller checked the key holds a hash"),
-            })
-            .expect("present");
-        if empty {
-            table.delete(key);
-        }
-        r
-    } else {
-        let mut h = Hash::new();
-        let r = f(&mut h);
-        if !h.is_empty() {
-            table.insert(Entry {
-                key: key.into(),
-                value: Value::Hash(h),
-                expire_at: 0,
-            });
-        }
-        r
-    };
-    ctx.modified(key);
+    if ctx.st.ks.db(ctx.sess.db).get(key).is_some() {
+        return super::edit_typed(ctx, key, |h| (f(h), true));
+    }
+    let mut h = Hash::new();
+    let r = f(&mut h);
+    if !super::store_typed(ctx, key, h) {
+        ctx.modified(key);
+    }
     r
 }
 

@@ -21,31 +21,13 @@ fn probe(ctx: &mut Ctx, key: &[u8], read: bool) -> Result<bool, super::Replied> 
 
 /// The list at `key` in `db`, which the caller has checked exists.
 fn list<'a>(st: &'a State, db: usize, key: &[u8]) -> &'a List {
-    match st.ks.db(db).get(key).map(|e| &e.value) {
-        Some(Value::List(l)) => l,
-        _ => unreachable!("caller checked the key holds a list"),
-    }
+    super::typed(st, db, key).expect("caller checked the key holds a list")
 }
 
 /// Change the list at `key` (which exists) with `f`; deletes the key if it ends empty.
 /// Signals the change; the caller logs it.
 fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut List) -> R) -> R {
-    let db = ctx.sess.db;
-    let table = ctx.st.ks.db_mut(db);
-    let (r, empty) = table
-        .update(key, |v| match v {
-            Value::List(l) => {
-                let r = f(l);
-                (r, l.is_empty())
-            }
-            _ => unreachable!("caller checked the key holds a list"),
-        })
-        .expect("caller checked the key exists");
-    if empty {
-        table.delete(key);
-    }
-    ctx.modified(key);
-    r
+    super::edit_typed(ctx, key, |l| (f(l), true))
 }
 
 /// A Redis-style index argument (`ERR value is not an integer or out of range`).

@@ -35,7 +35,7 @@ pub use table::{check_renames, key_positions, lookup, RenameError, Spec, COMMAND
 
 use bytes::Bytes;
 
-use crate::keyspace::{Entry, Kind, Table};
+use crate::keyspace::{Aggregate, Entry, Kind, Table};
 use crate::protocol::{Args, ReplyBuf};
 
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -192,6 +192,58 @@ impl<'a> Ctx<'a> {
         }
         v
     }
+}
+
+// ---- the aggregate at a key (lists, hashes, sets, sorted sets) ---------------------
+
+/// The `T` at `key` in `db`, if the key holds one.
+pub(crate) fn typed<'a, T: Aggregate>(st: &'a State, db: usize, key: &[u8]) -> Option<&'a T> {
+    st.ks.db(db).get(key).and_then(|e| T::of(&e.value))
+}
+
+/// Change the `T` at `key` in the current db (the caller has checked it holds one) with
+/// `f`, which returns its result and whether it changed the value. Deletes the key if the
+/// value ends empty; signals a change.
+pub(crate) fn edit_typed<T: Aggregate, R>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    f: impl FnOnce(&mut T) -> (R, bool),
+) -> R {
+    let table = ctx.st.ks.db_mut(ctx.sess.db);
+    let (r, changed, empty) = table
+        .update(key, |v| {
+            let x = T::of_mut(v).expect("caller checked the key's type");
+            let (r, changed) = f(x);
+            (r, changed, x.empty())
+        })
+        .expect("caller checked the key exists");
+    if empty {
+        table.delete(key);
+    }
+    if changed {
+        ctx.modified(key);
+    }
+    r
+}
+
+/// Store `v` at `key` in the current db (replacing any value and TTL), or delete `key`
+/// if `v` is empty. Returns true if the keyspace changed (and then signals it).
+pub(crate) fn store_typed<T: Aggregate>(ctx: &mut Ctx, key: &[u8], v: T) -> bool {
+    let table = ctx.st.ks.db_mut(ctx.sess.db);
+    let changed = if v.empty() {
+        table.delete(key)
+    } else {
+        table.insert(Entry {
+            key: key.into(),
+            value: v.into_value(),
+            expire_at: 0,
+        });
+        true
+    };
+    if changed {
+        ctx.modified(key);
+    }
+    changed
 }
 
 /// Run one client command. Replies go to `out`, effects to `st.effects`.

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use rand::{Rng, SeedableRng};
 
 use super::{Ctx, State, NOT_INTEGER, SYNTAX, WRONGTYPE};
-use crate::keyspace::{Entry, Kind, Set, Value};
+use crate::keyspace::{Kind, Set, Value};
 use crate::util::glob_match;
 
 // ---- helpers -------------------------------------------------------------------------
@@ -21,53 +21,17 @@ fn probe(ctx: &mut Ctx, key: &[u8], read: bool) -> Result<bool, super::Replied> 
 
 /// The set at `key` in `db`, if there is one (callers have checked the type).
 fn get<'a>(st: &'a State, db: usize, key: &[u8]) -> Option<&'a Set> {
-    match st.ks.db(db).get(key).map(|e| &e.value) {
-        Some(Value::Set(s)) => Some(s),
-        _ => None,
-    }
+    super::typed(st, db, key)
 }
 
-/// Change the set at `key` (which exists) with `f`, which returns its result and whether
-/// it changed the set. Deletes the key if the set ends empty; signals a change.
+/// See [`super::edit_typed`].
 fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Set) -> (R, bool)) -> R {
-    let db = ctx.sess.db;
-    let table = ctx.st.ks.db_mut(db);
-    let (r, changed, empty) = table
-        .update(key, |v| match v {
-            Value::Set(s) => {
-                let (r, changed) = f(s);
-                (r, changed, s.is_empty())
-            }
-            _ => unreachable!("caller checked the key holds a set"),
-        })
-        .expect("caller checked the key exists");
-    if empty {
-        table.delete(key);
-    }
-    if changed {
-        ctx.modified(key);
-    }
-    r
+    super::edit_typed(ctx, key, f)
 }
 
-/// Store `s` at `key` (replacing any value and TTL), or delete `key` if `s` is empty.
-/// Returns true if the keyspace changed.
+/// See [`super::store_typed`].
 fn store(ctx: &mut Ctx, key: &[u8], s: Set) -> bool {
-    let db = ctx.sess.db;
-    let changed = if s.is_empty() {
-        ctx.st.ks.db_mut(db).delete(key)
-    } else {
-        ctx.st.ks.db_mut(db).insert(Entry {
-            key: key.into(),
-            value: Value::Set(Box::new(s)),
-            expire_at: 0,
-        });
-        true
-    };
-    if changed {
-        ctx.modified(key);
-    }
-    changed
+    super::store_typed(ctx, key, s)
 }
 
 fn bytes_args(items: &[Vec<u8>]) -> impl Iterator<Item = Bytes> + '_ {

@@ -13,7 +13,7 @@ use rand::Rng;
 
 use super::blocking;
 use super::{Ctx, State, NOT_INTEGER, SYNTAX, WRONGTYPE};
-use crate::keyspace::{Entry, Kind, Set, Value, ZSet};
+use crate::keyspace::{Kind, Set, Value, ZSet};
 use crate::protocol::{format_double, ReplyBuf};
 use crate::util::glob_match;
 
@@ -244,53 +244,17 @@ fn probe(ctx: &mut Ctx, key: &[u8], read: bool) -> Result<bool, super::Replied> 
 
 /// The sorted set at `key` in `db`, if there is one (callers have checked the type).
 fn get<'a>(st: &'a State, db: usize, key: &[u8]) -> Option<&'a ZSet> {
-    match st.ks.db(db).get(key).map(|e| &e.value) {
-        Some(Value::ZSet(z)) => Some(z),
-        _ => None,
-    }
+    super::typed(st, db, key)
 }
 
-/// Change the sorted set at `key` (which exists) with `f`, which returns its result and
-/// whether it changed the set. Deletes the key if it ends empty; signals a change.
+/// See [`super::edit_typed`].
 fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut ZSet) -> (R, bool)) -> R {
-    let db = ctx.sess.db;
-    let table = ctx.st.ks.db_mut(db);
-    let (r, changed, empty) = table
-        .update(key, |v| match v {
-            Value::ZSet(z) => {
-                let (r, changed) = f(z);
-                (r, changed, z.is_empty())
-            }
-            _ => unreachable!("caller checked the key holds a sorted set"),
-        })
-        .expect("caller checked the key exists");
-    if empty {
-        table.delete(key);
-    }
-    if changed {
-        ctx.modified(key);
-    }
-    r
+    super::edit_typed(ctx, key, f)
 }
 
-/// Store `z` at `key` (replacing any value and TTL), or delete `key` if `z` is empty.
-/// Returns true if the keyspace changed.
+/// See [`super::store_typed`].
 fn store(ctx: &mut Ctx, key: &[u8], z: ZSet) -> bool {
-    let db = ctx.sess.db;
-    let changed = if z.is_empty() {
-        ctx.st.ks.db_mut(db).delete(key)
-    } else {
-        ctx.st.ks.db_mut(db).insert(Entry {
-            key: key.into(),
-            value: Value::ZSet(Box::new(z)),
-            expire_at: 0,
-        });
-        true
-    };
-    if changed {
-        ctx.modified(key);
-    }
-    changed
+    super::store_typed(ctx, key, z)
 }
 
 fn score_bytes(s: f64) -> Bytes {

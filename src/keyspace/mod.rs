@@ -17,7 +17,7 @@ pub use key::{Key, INLINE_MAX};
 pub use list::List;
 pub use set::Set;
 pub use table::{Entry, Held, Retired, SegmentSink, SharedSink, Table};
-pub use value::{alloc_size, Kind, Value};
+pub use value::{alloc_size, Aggregate, Kind, Value};
 pub use zset::ZSet;
 
 use std::sync::atomic::AtomicU64;

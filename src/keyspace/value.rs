@@ -51,6 +51,48 @@ impl Kind {
     }
 }
 
+/// The aggregate types (lists, hashes, sets, sorted sets), each held under its own
+/// [`Value`] variant, so code about "the T at this key" is written once.
+pub trait Aggregate: Sized {
+    const KIND: Kind;
+    fn of(v: &Value) -> Option<&Self>;
+    fn of_mut(v: &mut Value) -> Option<&mut Self>;
+    fn into_value(self) -> Value;
+    /// Holds no element (an empty aggregate is never stored: its key is deleted).
+    fn empty(&self) -> bool;
+}
+
+macro_rules! aggregate {
+    ($t:ty, $variant:ident, $kind:ident, $wrap:expr) => {
+        impl Aggregate for $t {
+            const KIND: Kind = Kind::$kind;
+            fn of(v: &Value) -> Option<&Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+            fn of_mut(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+            fn into_value(self) -> Value {
+                Value::$variant($wrap(self))
+            }
+            fn empty(&self) -> bool {
+                self.is_empty()
+            }
+        }
+    };
+}
+
+aggregate!(List, List, List, Box::new);
+aggregate!(Hash, Hash, Hash, std::convert::identity);
+aggregate!(Set, Set, Set, Box::new);
+aggregate!(ZSet, ZSet, ZSet, Box::new);
+
 impl Value {
     /// Warm-up for a batch of lookups of member `m` inside this value (see
     /// [`Set::prefetch_member`], [`Hash::prefetch_field`]); false where there is nothing
