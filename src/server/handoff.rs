@@ -10,7 +10,6 @@
 //! its outcome, writes what the socket did not take) before it writes anything else or
 //! hands over the next reply, so replies stay in command order.
 
-use std::io::Write;
 use std::net::TcpStream as StdStream;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -114,9 +113,8 @@ impl Guard {
             return;
         }
         let mut pos = 0;
-        let mut writer = sock;
         while pos < data.len() {
-            match writer.write(&data[pos..]) {
+            match send_now(sock, &data[pos..]) {
                 Ok(0) => return h.set(FAILED),
                 Ok(n) => pos += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -128,6 +126,28 @@ impl Guard {
             }
         }
         h.set(SENT);
+    }
+}
+
+/// One `send` that never blocks, whatever the socket's mode: the fsync thread must not
+/// wait on a client that does not read.
+fn send_now(sock: &StdStream, data: &[u8]) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor belongs to `sock`, which the caller keeps open for the call;
+    // the pointer and length describe `data`, which outlives it. Exercised by every
+    // handoff test, blocking sockets included.
+    let n = unsafe {
+        libc::send(
+            sock.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
     }
 }
 
@@ -201,6 +221,25 @@ mod tests {
         sock.set_nonblocking(false).unwrap();
         std::io::Write::write_all(&mut &*sock, &rest).unwrap();
         assert_eq!(reader.join().unwrap(), data, "sent part + tail = the reply");
+    }
+
+    /// The fsync thread must never wait for a client: even on a socket in blocking mode,
+    /// a full buffer ends the send (the connection task writes the rest).
+    #[test]
+    fn a_full_blocking_socket_does_not_block_the_sender() {
+        let (sock, _peer) = pair();
+        sock.set_nonblocking(false).unwrap();
+        let data = vec![b'x'; 8 * 1024 * 1024];
+        let h = Handoff::new();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let hook = h.hook(sock, data);
+        std::thread::spawn(move || {
+            hook(true);
+            tx.send(()).unwrap();
+        });
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("the send returned instead of waiting for the client");
+        assert!(matches!(block_on(h.settle()), Outcome::Rest(r) if !r.is_empty()));
     }
 
     #[test]
