@@ -238,8 +238,10 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
                 && drained == 0
                 && !sess.subs.active()
                 && out.len() <= handoff::MAX_HANDOFF;
-            let hard = shared.live.normal_output_limit().hard;
-            if plain && wait_lsn > s.durable_lsn() && (hard == 0 || (out.len() as u64) < hard) {
+            // Under the output limits (a reply that reaches one goes the checked way).
+            let limit = shared.live.normal_output_limit();
+            let below = |l: u64| l == 0 || (out.len() as u64) < l;
+            if plain && wait_lsn > s.durable_lsn() && below(limit.hard) && below(limit.soft) {
                 let h = Handoff::new();
                 s.after_durable(wait_lsn, h.hook(sock.clone(), out.take()));
                 handoff = Some(h);
