@@ -120,3 +120,50 @@ fn concurrent_clients(srv: common::Server) {
         c.join().unwrap();
     }
 }
+
+/// Replies that must wait for an fsync still answer to `client-output-buffer-limit
+/// normal`: a client that leaves at least `soft` bytes of a batch's replies unread for
+/// over `soft-seconds` is closed, though each reply is small enough to be handed to the
+/// fsync thread (which would otherwise leave the rest to an unbounded write).
+#[test]
+fn the_soft_output_limit_still_closes_a_client_that_does_not_read() {
+    let srv = start_always();
+    let mut admin = srv.raw();
+    let big = value(0, 60_000);
+    assert_eq!(admin.call(&[b"SET".as_slice(), b"big", &big]), ok());
+    assert_eq!(
+        admin.call(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 0 16kb 1"
+        ]),
+        ok()
+    );
+    // One batch per millisecond, each a write (so its reply waits for an fsync) and a
+    // read of 60 KB: every reply under the handoff's size limit, over the soft limit.
+    let mut slow = srv.raw();
+    let mut w = slow.stream.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for i in 0..400 {
+            let mut cmds = encode(&["SET", &format!("w{i}"), "x"]);
+            cmds.extend(encode(&["GET", "big"]));
+            if std::io::Write::write_all(&mut w, &cmds).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let got = slow.read_to_eof();
+    assert!(
+        got.len() < 400 * big.len(),
+        "cut off before every reply was delivered"
+    );
+    let info = admin.call(&["INFO", "stats"]);
+    assert!(
+        common::as_text(&info).contains("client_output_buffer_limit_disconnections:1"),
+        "{}",
+        common::as_text(&info)
+    );
+}
