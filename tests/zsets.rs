@@ -1,4 +1,4 @@
-//! Sorted set commands over TCP match Redis 7.0 replies and errors (ranges, options, algebra, pops, RESP3 doubles); encodings convert at Redis's thresholds; sorted sets survive a restart from the log.
+//! Sorted set commands over TCP match Redis 7.0 replies and errors (ranges, options, algebra, pops, ZMPOP/BZMPOP/ZINTERCARD, RESP3 doubles); encodings convert at Redis's thresholds; sorted sets survive a restart from the log.
 
 mod common;
 
@@ -577,6 +577,99 @@ fn bzpop_blocks_until_a_member_arrives() {
     assert_eq!(c.q("EXEC"), arr(vec![Frame::NullArray]));
 }
 
+/// ZINTERCARD, ZMPOP and BZMPOP: replies and errors as redis-server 7.0.15 gave them for
+/// the same commands.
+#[test]
+fn zintercard_zmpop_and_bzmpop_as_redis_7() {
+    let s = start();
+    let mut c = s.raw();
+    c.q("ZADD z1 1 a 2 b 3 c");
+    c.q("ZADD z2 2 b 3 c 4 d");
+    c.q("SADD s1 b c x");
+    c.q("SET str v");
+    assert_eq!(c.q("ZINTERCARD 2 z1 z2"), int(2));
+    assert_eq!(c.q("ZINTERCARD 2 z1 z2 LIMIT 1"), int(1));
+    assert_eq!(c.q("ZINTERCARD 2 z1 z2 LIMIT 0"), int(2));
+    assert_eq!(
+        c.q("ZINTERCARD 3 z1 z2 s1"),
+        int(2),
+        "sets count as sorted sets"
+    );
+    assert_eq!(c.q("ZINTERCARD 2 z1 nokey"), int(0));
+    assert_eq!(
+        c.q("ZINTERCARD 0 z1"),
+        err("ERR at least 1 input key is needed for 'zintercard' command")
+    );
+    assert_eq!(c.q("ZINTERCARD 3 z1 z2"), err(SYNTAX));
+    assert_eq!(c.q("ZINTERCARD 1 z1 foo"), err(SYNTAX));
+    assert_eq!(
+        c.q("ZINTERCARD 2 z1 z2 LIMIT -1"),
+        err("ERR LIMIT can't be negative")
+    );
+    assert_eq!(c.q("ZINTERCARD 2 z1 str"), err(WRONGTYPE));
+
+    // [key, [[member, score], ...]], pairs nested in RESP2 too.
+    assert_eq!(
+        c.q("ZMPOP 2 nokey z1 MIN"),
+        arr(vec![bulk("z1"), arr(vec![bulks(&["a", "1"])])])
+    );
+    assert_eq!(
+        c.q("ZMPOP 1 z2 MAX COUNT 2"),
+        arr(vec![
+            bulk("z2"),
+            arr(vec![bulks(&["d", "4"]), bulks(&["c", "3"])])
+        ])
+    );
+    assert_eq!(c.q("ZMPOP 1 nokey MIN"), Frame::NullArray);
+    assert_eq!(
+        c.q("ZMPOP 0 z1 MIN"),
+        err("ERR numkeys should be greater than 0")
+    );
+    assert_eq!(c.q("ZMPOP 1 z1 MID"), err(SYNTAX));
+    assert_eq!(
+        c.q("ZMPOP 1 z1 MIN COUNT 0"),
+        err("ERR count should be greater than 0")
+    );
+    assert_eq!(c.q("ZMPOP 1 z1 MIN COUNT 1 COUNT 2"), err(SYNTAX));
+    assert_eq!(c.q("ZMPOP 2 z1 MIN"), err(SYNTAX), "MIN taken as a key");
+    assert_eq!(c.q("ZMPOP 1 str MIN"), err(WRONGTYPE));
+    // Popping the last member deletes the key.
+    assert_eq!(
+        c.q("ZMPOP 1 z2 MIN COUNT 10"),
+        arr(vec![bulk("z2"), arr(vec![bulks(&["b", "2"])])])
+    );
+    assert_eq!(c.q("EXISTS z2"), int(0));
+
+    assert_eq!(c.q("BZMPOP 0.05 1 nokey MIN"), Frame::NullArray);
+    assert_eq!(
+        c.q("BZMPOP 0 0 z1 MIN"),
+        err("ERR numkeys should be greater than 0")
+    );
+    assert_eq!(c.q("BZMPOP -1 1 z1 MIN"), err("ERR timeout is negative"));
+    let mut waiter = s.raw();
+    waiter.send_cmd(&["BZMPOP", "5", "2", "k1", "k2", "MAX", "COUNT", "2"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(c.q("ZADD k2 1 x 2 y 3 z"), int(3));
+    assert_eq!(
+        waiter.read(),
+        arr(vec![
+            bulk("k2"),
+            arr(vec![bulks(&["z", "3"]), bulks(&["y", "2"])])
+        ])
+    );
+    assert_eq!(c.q("ZRANGE k2 0 -1"), bulks(&["x"]));
+
+    c.q("HELLO 3");
+    c.q("ZADD r 1.5 m");
+    assert_eq!(
+        c.q("ZMPOP 1 r MIN"),
+        arr(vec![
+            bulk("r"),
+            arr(vec![arr(vec![bulk("m"), Frame::Double(1.5)])])
+        ])
+    );
+}
+
 /// Every sorted set with its scores and encoding, for comparisons across a restart.
 fn dump(c: &mut Raw, keys: &[&str]) -> Vec<(String, Vec<String>, String)> {
     keys.iter()
@@ -602,7 +695,7 @@ fn sorted_sets_survive_a_restart() {
     }
     let dir = s1.dir.path().to_path_buf();
     let keys = [
-        "small", "big", "incr", "popped", "store", "union", "inter", "gone", "ranged",
+        "small", "big", "incr", "popped", "store", "union", "inter", "gone", "ranged", "mp",
     ];
     let before = {
         let mut c = s1.raw();
@@ -633,6 +726,10 @@ fn sorted_sets_survive_a_restart() {
         // A blocking pop logs the pop itself.
         c.q("ZADD bz 1 only 2 other");
         c.q("BZPOPMIN bz 0");
+        c.q("ZADD mp 1 a 2 b 3 c");
+        c.q("ZMPOP 1 mp MAX COUNT 2");
+        c.q("BZMPOP 0 2 nothing mp MIN");
+        c.q("ZADD mp 9 z");
         dump(&mut c, &keys)
     };
     drop(s1.take_handle());

@@ -294,6 +294,9 @@ pub static DOCS: &[Doc] = &[
     doc!("zpopmax", "5.0.0", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", "key [count]"),
     doc!("bzpopmin", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "key [key ...] timeout:double"),
     doc!("bzpopmax", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "key [key ...] timeout:double"),
+    doc!("zmpop", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "numkeys key [key ...] MIN|MAX [COUNT count]"),
+    doc!("bzmpop", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "timeout:double numkeys key [key ...] MIN|MAX [COUNT count]"),
+    doc!("zintercard", "7.0.0", "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.", "numkeys key [key ...] [LIMIT limit:integer]"),
     doc!("zrandmember", "6.2.0", "O(N) where N is the number of members returned", "key [count [WITHSCORES]]"),
     // end sorted sets
 ];

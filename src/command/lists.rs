@@ -556,47 +556,6 @@ pub fn rpoplpush(ctx: &mut Ctx) {
     lmove_generic(ctx, false, true);
 }
 
-/// LMPOP/BLMPOP arguments from `numkeys` at index `at`: (keys, from the left, count).
-fn mpop_args(ctx: &mut Ctx, at: usize) -> Option<(Vec<Bytes>, bool, usize)> {
-    let numkeys = match crate::util::parse_i64_strict(&ctx.args[at]) {
-        Some(n) if n > 0 => n as usize,
-        _ => {
-            ctx.error("ERR numkeys should be greater than 0");
-            return None;
-        }
-    };
-    let first = at + 1;
-    // The keys, then the direction, then maybe COUNT n.
-    if numkeys > ctx.args.len().saturating_sub(first + 1) {
-        ctx.error(SYNTAX);
-        return None;
-    }
-    let keys = ctx.args[first..first + numkeys].to_vec();
-    let mut i = first + numkeys;
-    let Some(left) = side_arg(&ctx.args[i]) else {
-        ctx.error(SYNTAX);
-        return None;
-    };
-    i += 1;
-    let mut count = None;
-    while i < ctx.args.len() {
-        if count.is_none() && ctx.args[i].eq_ignore_ascii_case(b"count") && i + 1 < ctx.args.len() {
-            match crate::util::parse_i64_strict(&ctx.args[i + 1]) {
-                Some(n) if n > 0 => count = Some(n as usize),
-                _ => {
-                    ctx.error("ERR count should be greater than 0");
-                    return None;
-                }
-            }
-            i += 2;
-        } else {
-            ctx.error(SYNTAX);
-            return None;
-        }
-    }
-    Some((keys, left, count.unwrap_or(1)))
-}
-
 /// Pop up to `count` from the first non-empty list among `keys` (tried in
 /// [`Ctx::blocking_order`]); reply `[key, [elements]]`, log `LPOP/RPOP key n`. Returns
 /// false when every key is empty (nothing replied), None after WRONGTYPE.
@@ -619,7 +578,7 @@ fn mpop_from(ctx: &mut Ctx, keys: &[Bytes], left: bool, count: usize) -> Option<
 }
 
 pub fn lmpop(ctx: &mut Ctx) {
-    let Some((keys, left, count)) = mpop_args(ctx, 1) else {
+    let Some((keys, left, count)) = super::mpop_args(ctx, 1, side_arg) else {
         return;
     };
     if mpop_from(ctx, &keys, left, count) == Some(false) {
@@ -692,7 +651,7 @@ pub fn blmpop(ctx: &mut Ctx) {
     let Some(timeout) = blocking::timeout_arg(ctx, 1) else {
         return;
     };
-    let Some((keys, left, count)) = mpop_args(ctx, 2) else {
+    let Some((keys, left, count)) = super::mpop_args(ctx, 2, side_arg) else {
         return;
     };
     if mpop_from(ctx, &keys, left, count) == Some(false) && !ctx.block(&keys, Kind::List, timeout) {

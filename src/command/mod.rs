@@ -246,6 +246,76 @@ pub(crate) fn store_typed<T: Aggregate>(ctx: &mut Ctx, key: &[u8], v: T) -> bool
     changed
 }
 
+/// LMPOP/BLMPOP/ZMPOP/BZMPOP arguments from `numkeys` at index `at`: the keys, the end
+/// to pop from (`end` parses LEFT|RIGHT or MIN|MAX), the count (default 1). None after
+/// replying with the error.
+pub(crate) fn mpop_args(
+    ctx: &mut Ctx,
+    at: usize,
+    end: fn(&[u8]) -> Option<bool>,
+) -> Option<(Vec<Bytes>, bool, usize)> {
+    let numkeys = match crate::util::parse_i64_strict(&ctx.args[at]) {
+        Some(n) if n > 0 => n as usize,
+        _ => {
+            ctx.error("ERR numkeys should be greater than 0");
+            return None;
+        }
+    };
+    let first = at + 1;
+    // The keys, then the direction, then maybe COUNT n.
+    if numkeys > ctx.args.len().saturating_sub(first + 1) {
+        ctx.error(SYNTAX);
+        return None;
+    }
+    let keys = ctx.args[first..first + numkeys].to_vec();
+    let mut i = first + numkeys;
+    let Some(side) = end(&ctx.args[i]) else {
+        ctx.error(SYNTAX);
+        return None;
+    };
+    i += 1;
+    let mut count = None;
+    while i < ctx.args.len() {
+        if count.is_none() && ctx.args[i].eq_ignore_ascii_case(b"count") && i + 1 < ctx.args.len() {
+            match crate::util::parse_i64_strict(&ctx.args[i + 1]) {
+                Some(n) if n > 0 => count = Some(n as usize),
+                _ => {
+                    ctx.error("ERR count should be greater than 0");
+                    return None;
+                }
+            }
+            i += 2;
+        } else {
+            ctx.error(SYNTAX);
+            return None;
+        }
+    }
+    Some((keys, side, count.unwrap_or(1)))
+}
+
+/// SINTERCARD/ZINTERCARD's options from index `from`: `[LIMIT limit]` (0, the default:
+/// no limit). None after replying with the error.
+pub(crate) fn card_limit(ctx: &mut Ctx, from: usize) -> Option<usize> {
+    let mut limit = 0usize;
+    let mut i = from;
+    while i < ctx.args.len() {
+        if ctx.args[i].eq_ignore_ascii_case(b"limit") && i + 1 < ctx.args.len() {
+            match crate::util::parse_i64_strict(&ctx.args[i + 1]) {
+                Some(n) if n >= 0 => limit = n as usize,
+                _ => {
+                    ctx.error("ERR LIMIT can't be negative");
+                    return None;
+                }
+            }
+            i += 2;
+        } else {
+            ctx.error(SYNTAX);
+            return None;
+        }
+    }
+    Some(limit)
+}
+
 /// Run one client command. Replies go to `out`, effects to `st.effects`.
 pub fn dispatch(st: &mut State, sess: &mut Session, args: Args, out: &mut ReplyBuf, now: u64) {
     dispatch_as(st, sess, args, out, now, true)

@@ -436,19 +436,9 @@ pub fn sintercard(ctx: &mut Ctx) {
     if numkeys > ctx.args.len() - 2 {
         return ctx.error("ERR Number of keys can't be greater than number of args");
     }
-    let mut limit = 0usize;
-    let mut i = 2 + numkeys;
-    while i < ctx.args.len() {
-        if ctx.args[i].eq_ignore_ascii_case(b"limit") && i + 1 < ctx.args.len() {
-            match crate::util::parse_i64_strict(&ctx.args[i + 1]) {
-                Some(n) if n >= 0 => limit = n as usize,
-                _ => return ctx.error("ERR LIMIT can't be negative"),
-            }
-            i += 2;
-        } else {
-            return ctx.error(SYNTAX);
-        }
-    }
+    let Some(limit) = super::card_limit(ctx, 2 + numkeys) else {
+        return;
+    };
     let keys = ctx.args[2..2 + numkeys].to_vec();
     if gather(ctx, &keys).is_none() {
         return;

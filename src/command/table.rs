@@ -258,6 +258,9 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("zpopmax", -2, "write fast", KEY1, "sorted-set", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zsets::zpopmax),
     cmd!("bzpopmin", -3, "write noscript blocking fast", (1, -2, 1), "sorted-set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", zsets::bzpopmin),
     cmd!("bzpopmax", -3, "write noscript blocking fast", (1, -2, 1), "sorted-set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped.", zsets::bzpopmax),
+    cmd!("zmpop", -4, "write movablekeys", NOKEY, "sorted-set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zsets::zmpop),
+    cmd!("bzmpop", -5, "write blocking movablekeys", NOKEY, "sorted-set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", zsets::bzmpop),
+    cmd!("zintercard", -3, "readonly movablekeys", NOKEY, "sorted-set", "Returns the number of members of the intersect of multiple sorted sets.", zsets::zintercard),
     cmd!("zrandmember", -2, "readonly", KEY1, "sorted-set", "Returns one or more random members from a sorted set.", zsets::zrandmember),
     // end sorted sets
 ];
@@ -280,7 +283,9 @@ pub fn key_positions(spec: &Spec, args: &[bytes::Bytes]) -> Vec<usize> {
             v.extend(numkeys(2, 3));
             v
         }
-        "zunion" | "zinter" | "zdiff" | "sintercard" | "lmpop" | "zmpop" => numkeys(1, 2),
+        "zunion" | "zinter" | "zdiff" | "sintercard" | "zintercard" | "lmpop" | "zmpop" => {
+            numkeys(1, 2)
+        }
         "blmpop" | "bzmpop" => numkeys(2, 3),
         _ if spec.first_key <= 0 => Vec::new(),
         _ => {

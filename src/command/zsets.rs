@@ -945,6 +945,62 @@ pub fn bzpopmax(ctx: &mut Ctx) {
     bzpop_generic(ctx, true);
 }
 
+/// MIN|MAX: true for MAX.
+fn min_max_arg(arg: &[u8]) -> Option<bool> {
+    if arg.eq_ignore_ascii_case(b"min") {
+        Some(false)
+    } else if arg.eq_ignore_ascii_case(b"max") {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// Pop up to `count` from the first non-empty sorted set among `keys` (tried in
+/// [`Ctx::blocking_order`]); reply `[key, [[member, score], ...]]` (pairs nested in RESP2
+/// too, as Redis), log the ZREM. Returns false when every key is empty (nothing replied),
+/// None after WRONGTYPE.
+fn zmpop_from(ctx: &mut Ctx, keys: &[Bytes], max: bool, count: usize) -> Option<bool> {
+    for key in ctx.blocking_order(keys) {
+        if !probe(ctx, &key, false).ok()? {
+            continue;
+        }
+        let popped = pop(ctx, &key, count, max);
+        let out = &mut *ctx.out;
+        out.array_len(2);
+        out.bulk(&key);
+        out.array_len(popped.len());
+        for (m, s) in &popped {
+            out.array_len(2);
+            out.bulk(m);
+            out.double(*s);
+        }
+        return Some(true);
+    }
+    Some(false)
+}
+
+pub fn zmpop(ctx: &mut Ctx) {
+    let Some((keys, max, count)) = super::mpop_args(ctx, 1, min_max_arg) else {
+        return;
+    };
+    if zmpop_from(ctx, &keys, max, count) == Some(false) {
+        ctx.out.null_array();
+    }
+}
+
+pub fn bzmpop(ctx: &mut Ctx) {
+    let Some(timeout) = blocking::timeout_arg(ctx, 1) else {
+        return;
+    };
+    let Some((keys, max, count)) = super::mpop_args(ctx, 2, min_max_arg) else {
+        return;
+    };
+    if zmpop_from(ctx, &keys, max, count) == Some(false) && !ctx.block(&keys, Kind::ZSet, timeout) {
+        ctx.out.null_array();
+    }
+}
+
 // ---- ZRANDMEMBER ---------------------------------------------------------------------
 
 pub fn zrandmember(ctx: &mut Ctx) {
@@ -1069,29 +1125,85 @@ fn aggregate(target: &mut f64, v: f64, agg: Aggregate) {
     }
 }
 
+/// The algebra's inputs at `keys` in `db` (the caller has checked their types).
+fn sources<'a>(st: &'a State, db: usize, keys: &[Bytes]) -> Vec<Src<'a>> {
+    let table = st.ks.db(db);
+    keys.iter()
+        .map(|k| match table.get(k).map(|e| &e.value) {
+            Some(Value::ZSet(z)) => Src::Z(z),
+            Some(Value::Set(s)) => Src::Set(s),
+            _ => Src::None,
+        })
+        .collect()
+}
+
+/// The number of keys at `numkeys_at`, as ZUNION and friends check it; None after
+/// replying with the error.
+fn zset_numkeys(ctx: &mut Ctx, numkeys_at: usize) -> Option<usize> {
+    let name = String::from_utf8_lossy(&ctx.args[0]).to_lowercase();
+    let numkeys = ctx.int_arg(numkeys_at)?;
+    if numkeys < 1 {
+        ctx.error(&format!(
+            "ERR at least 1 input key is needed for '{name}' command"
+        ));
+        return None;
+    }
+    if numkeys as usize > ctx.args.len() - (numkeys_at + 1) {
+        ctx.error(SYNTAX);
+        return None;
+    }
+    Some(numkeys as usize)
+}
+
+/// WRONGTYPE unless every key is absent, a sorted set or a set.
+fn check_algebra_types(ctx: &mut Ctx, keys: &[Bytes]) -> Option<()> {
+    for k in keys {
+        let kind = ctx.lookup(k).map(|e| e.value.kind());
+        if kind.is_some_and(|k| k != Kind::ZSet && k != Kind::Set) {
+            ctx.error(WRONGTYPE);
+            return None;
+        }
+    }
+    Some(())
+}
+
+/// ZINTERCARD numkeys key [key ...] [LIMIT limit]: the size of the intersection (sets
+/// count as sorted sets), counting stops at `limit` (0: no limit).
+pub fn zintercard(ctx: &mut Ctx) {
+    let Some(n) = zset_numkeys(ctx, 1) else {
+        return;
+    };
+    let keys: Vec<Bytes> = ctx.args[2..2 + n].to_vec();
+    let Some(limit) = super::card_limit(ctx, 2 + n) else {
+        return;
+    };
+    if check_algebra_types(ctx, &keys).is_none() {
+        return;
+    }
+    let mut srcs = sources(ctx.st, ctx.sess.db, &keys);
+    srcs.sort_by_key(|s| s.len());
+    let mut count = 0usize;
+    for (m, _) in srcs[0].items() {
+        if srcs[1..].iter().all(|src| src.score(m).is_some()) {
+            count += 1;
+            if count == limit {
+                break;
+            }
+        }
+    }
+    ctx.out.int(count as i64);
+}
+
 /// Redis's `zunionInterDiffGenericCommand`. `numkeys_at` is the index of numkeys; the
 /// destination (STORE forms) is argument 1.
 fn zsetop_generic(ctx: &mut Ctx, numkeys_at: usize, store_to: bool, op: SetOp) {
-    let name = String::from_utf8_lossy(&ctx.args[0]).to_lowercase();
-    let Some(numkeys) = ctx.int_arg(numkeys_at) else {
+    let Some(n) = zset_numkeys(ctx, numkeys_at) else {
         return;
     };
-    if numkeys < 1 {
-        return ctx.error(&format!(
-            "ERR at least 1 input key is needed for '{name}' command"
-        ));
-    }
     let first = numkeys_at + 1;
-    if numkeys as usize > ctx.args.len() - first {
-        return ctx.error(SYNTAX);
-    }
-    let n = numkeys as usize;
     let keys: Vec<Bytes> = ctx.args[first..first + n].to_vec();
-    for k in &keys {
-        let kind = ctx.lookup(k).map(|e| e.value.kind());
-        if kind.is_some_and(|k| k != Kind::ZSet && k != Kind::Set) {
-            return ctx.error(WRONGTYPE);
-        }
+    if check_algebra_types(ctx, &keys).is_none() {
+        return;
     }
     let mut weights = vec![1.0f64; n];
     let mut agg = Aggregate::Sum;
@@ -1127,19 +1239,9 @@ fn zsetop_generic(ctx: &mut Ctx, numkeys_at: usize, store_to: bool, op: SetOp) {
             return ctx.error(SYNTAX);
         }
     }
-    let db = ctx.sess.db;
-    let table = ctx.st.ks.db(db);
-    let mut srcs: Vec<(Src, f64)> = keys
-        .iter()
-        .zip(&weights)
-        .map(|(k, w)| {
-            let src = match table.get(k).map(|e| &e.value) {
-                Some(Value::ZSet(z)) => Src::Z(z),
-                Some(Value::Set(s)) => Src::Set(s),
-                _ => Src::None,
-            };
-            (src, *w)
-        })
+    let mut srcs: Vec<(Src, f64)> = sources(ctx.st, ctx.sess.db, &keys)
+        .into_iter()
+        .zip(weights)
         .collect();
     if op != SetOp::Diff {
         srcs.sort_by_key(|s| s.0.len());
