@@ -83,6 +83,8 @@ pub enum Op {
     ZRem(u8, u8),
     ZIncrBy(u8, i8, u8),
     ZRemRangeByScore(u8, i8, i8),
+    /// ZMPOP 2 a b MIN|MAX (MAX when set) COUNT 1..=3.
+    ZMPop(u8, u8, bool, u8),
     /// MULTI, the ops (none of them a `Multi`), then EXEC (or DISCARD when the flag is set).
     Multi(Vec<Op>, bool),
 }
@@ -178,6 +180,15 @@ impl Op {
             Op::ZRemRangeByScore(k, a, b) => {
                 vec![s("ZREMRANGEBYSCORE"), key(k), n(a as i64), n(b as i64)]
             }
+            Op::ZMPop(a, b, max, c) => vec![
+                s("ZMPOP"),
+                n(2),
+                key(a),
+                key(b),
+                s(if max { "MAX" } else { "MIN" }),
+                s("COUNT"),
+                n(zmpop_count(c) as i64),
+            ],
             Op::Multi(..) => unreachable!("handled by commands"),
         }
     }
@@ -274,7 +285,8 @@ impl<'a> OpReader<'a> {
             26 => Op::ZAdd(self.u8(), self.i8(), self.u8()),
             27 => Op::ZRem(self.u8(), self.u8()),
             28 => Op::ZIncrBy(self.u8(), self.i8(), self.u8()),
-            29 | 30 => Op::ZRemRangeByScore(self.u8(), self.i8(), self.i8()),
+            29 => Op::ZRemRangeByScore(self.u8(), self.i8(), self.i8()),
+            30 => Op::ZMPop(self.u8(), self.u8(), self.bool(), self.u8()),
             _ => {
                 let n = self.u8() % 5;
                 let ops = (0..n).map(|_| self.op_in(true)).collect();
@@ -282,6 +294,11 @@ impl<'a> OpReader<'a> {
             }
         }
     }
+}
+
+/// ZMPOP's COUNT for an op's byte: 1 to 3.
+fn zmpop_count(c: u8) -> usize {
+    (c % 3) as usize + 1
 }
 
 /// The absolute time of a PEXPIREAT: 1970 plus up to 50 days, or 2100 plus up to 50 days.
@@ -645,6 +662,27 @@ impl Model {
                     z.retain(|_, s| *s < *a as i64 || *s > *b as i64);
                 }
                 self.tidy(&k);
+            }
+            Op::ZMPop(a, b, max, c) => {
+                // The first key that exists: WRONGTYPE stops there, a sorted set is popped.
+                for k in [key(*a), key(*b)] {
+                    if self.cur().get(&k).is_none() {
+                        continue;
+                    }
+                    if let Some(z) = typed!(self.cur().get_mut(&k), ZSet) {
+                        let mut order: Vec<(i64, Vec<u8>)> =
+                            z.iter().map(|(m, s)| (*s, m.clone())).collect();
+                        order.sort();
+                        if *max {
+                            order.reverse();
+                        }
+                        for (_, m) in order.into_iter().take(zmpop_count(*c)) {
+                            z.remove(&m);
+                        }
+                    }
+                    self.tidy(&k);
+                    return;
+                }
             }
         }
     }
