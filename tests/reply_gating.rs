@@ -148,3 +148,21 @@ fn leaving_always_commits_what_replies_wait_for() {
         "the write the reply waits for was never fsynced"
     );
 }
+
+/// Regression: a log rewrite's rotation syncs the old log on the event loop and so makes
+/// everything appended durable; it must release the replies handed to the fsync thread
+/// too, or they wait for an fsync that never comes (the rotation left nothing to sync).
+#[test]
+fn a_rewrite_releases_the_replies_it_made_durable() {
+    let mut e = open_always();
+    let (mut a, mut b) = (Session::new(1, true), Session::new(2, true));
+    let sync = e.sync_shared().unwrap();
+    let lsn = run(&mut e, &mut a, &["SET", "k", "1"]);
+    assert!(lsn > 0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    sync.after_durable(lsn, Box::new(move |durable| tx.send(durable).unwrap()));
+    // At once, before the fsync thread's group timer: the rotation does the sync.
+    run(&mut e, &mut b, &["BGREWRITEAOF"]);
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(true));
+    e.finish_snapshot();
+}

@@ -150,7 +150,7 @@ impl SyncShared {
         }
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let _waiting = Waiting(&self.waiters);
-        // The fsync thread raises `durable_lsn` and then reads `waiters` (both SeqCst):
+        // `mark_durable` raises `durable_lsn` and then reads `waiters` (both SeqCst):
         // either it sees this waiter and wakes the relay, or this sees the new LSN.
         while self.durable_lsn.load(Ordering::SeqCst) < lsn && *rx.borrow_and_update() < lsn {
             if rx.changed().await.is_err() {
@@ -182,6 +182,18 @@ impl SyncShared {
                 hook(durable);
             }
             None => hooks.push((lsn, hook)),
+        }
+    }
+
+    /// Everything up to `lsn` is durable: release the hooks waiting for it, then the
+    /// connections waiting through the relay (woken only if there are any). Every path
+    /// that makes the log durable (group fsync, rotation, clean close) ends here.
+    fn mark_durable(&self, lsn: u64) {
+        // SeqCst: `wait_durable` raises `waiters` and then reads this (see there).
+        self.durable_lsn.fetch_max(lsn, Ordering::SeqCst);
+        self.run_hooks(Some(lsn));
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.synced.notify_one();
         }
     }
 
@@ -576,8 +588,7 @@ impl Durability {
         c.pending_since_ms = 0;
         drop(c);
         // Everything up to `lsn` was just written and synced: release its waiters.
-        self.shared.durable_lsn.fetch_max(lsn, Ordering::AcqRel);
-        self.shared.publish();
+        self.shared.mark_durable(lsn);
         info!(
             "log rewrite started: new log {} from LSN {}",
             path.display(),
@@ -655,12 +666,7 @@ impl Durability {
         }
         let r = lock(&self.shared.writer).write_and_sync();
         match &r {
-            Ok(point) => {
-                self.shared
-                    .durable_lsn
-                    .fetch_max(point.lsn, Ordering::AcqRel);
-                self.shared.run_hooks(Some(point.lsn));
-            }
+            Ok(point) => self.shared.mark_durable(point.lsn),
             Err(_) => self.shared.run_hooks(None),
         }
         r.map(|_| ()).map_err(|e| e.to_string())
@@ -748,11 +754,7 @@ fn fsync_loop(s: &SyncShared) {
                 }
                 c.last_sync_ms = crate::util::now_ms();
                 drop(c);
-                s.durable_lsn.fetch_max(target.lsn, Ordering::SeqCst);
-                s.run_hooks(Some(target.lsn));
-                if s.waiters.load(Ordering::SeqCst) > 0 {
-                    s.synced.notify_one();
-                }
+                s.mark_durable(target.lsn);
                 // Group commit syncs often: keep the next records' blocks pre-written so
                 // those fsyncs flush data only (see `LogWriter::zero_ahead`).
                 if policy == FsyncPolicy::Always {
