@@ -5,16 +5,19 @@
 //!
 //! A blocking command's handler is an ordinary handler. It parses its timeout with
 //! [`timeout_arg`] *first* (Redis reports a bad timeout even when data is there), then
-//! tries to serve itself from its keys in [`Ctx::blocking_order`] order. If no key can
-//! serve it, it calls [`Ctx::block`] and writes **no reply**:
+//! tries to serve itself from the first of its keys that holds data
+//! ([`Ctx::first_holding`], in [`Ctx::blocking_order`] order). If no key can serve it,
+//! it calls [`Ctx::block`] and writes **no reply**:
 //!
 //! ```ignore
 //! pub fn blpop(ctx: &mut Ctx) {
 //!     let Some(timeout) = blocking::timeout_arg(ctx, ctx.args.len() - 1) else { return };
 //!     let keys = ctx.args[1..ctx.args.len() - 1].to_vec();
-//!     for key in ctx.blocking_order(&keys) {
-//!         // WRONGTYPE -> reply the error and return; data -> pop, reply, log the pop as
-//!         // its effect (LPOP key), ctx.modified(key), return.
+//!     match ctx.first_holding(&keys, Kind::List) {
+//!         Err(_) => return, // WRONGTYPE, replied
+//!         // Pop, reply, log the pop as its effect (LPOP key), ctx.modified(key).
+//!         Ok(Some(key)) => return serve(ctx, &key),
+//!         Ok(None) => {}
 //!     }
 //!     if !ctx.block(&keys, Kind::List, timeout) {
 //!         ctx.out.null_array(); // may not block (inside MULTI/EXEC): reply as a timeout
@@ -64,7 +67,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{lookup, Ctx, Session, State};
+use super::{lookup, Ctx, Replied, Session, State};
 use crate::keyspace::Kind;
 use crate::protocol::{Args, ReplyBuf};
 
@@ -309,6 +312,18 @@ impl Ctx<'_> {
             }
         }
         v
+    }
+
+    /// The first of `keys`, in [`Ctx::blocking_order`], that holds a `kind`: `Ok(None)`
+    /// when none exists, `Err` (WRONGTYPE replied) when the first existing one holds
+    /// another type, as Redis stops there.
+    pub fn first_holding(&mut self, keys: &[Bytes], kind: Kind) -> Result<Option<Bytes>, Replied> {
+        for key in self.blocking_order(keys) {
+            if self.probe(&key, kind, false)? {
+                return Ok(Some(key));
+            }
+        }
+        Ok(None)
     }
 
     /// A blocking command found nothing to serve it: block the client on `keys` until

@@ -556,25 +556,22 @@ pub fn rpoplpush(ctx: &mut Ctx) {
     lmove_generic(ctx, false, true);
 }
 
-/// Pop up to `count` from the first non-empty list among `keys` (tried in
-/// [`Ctx::blocking_order`]); reply `[key, [elements]]`, log `LPOP/RPOP key n`. Returns
+/// Pop up to `count` from the first non-empty list among `keys` (see
+/// [`Ctx::first_holding`]); reply `[key, [elements]]`, log `LPOP/RPOP key n`. Returns
 /// false when every key is empty (nothing replied), None after WRONGTYPE.
 fn mpop_from(ctx: &mut Ctx, keys: &[Bytes], left: bool, count: usize) -> Option<bool> {
-    for key in ctx.blocking_order(keys) {
-        if !probe(ctx, &key, false).ok()? {
-            continue;
-        }
-        let vs = pop_many(ctx, &key, left, count);
-        propagate_pop(ctx, &key, left, Some(vs.len()));
-        ctx.out.array_len(2);
-        ctx.out.bulk(&key);
-        ctx.out.array_len(vs.len());
-        for v in &vs {
-            ctx.out.bulk(v);
-        }
-        return Some(true);
+    let Some(key) = ctx.first_holding(keys, Kind::List).ok()? else {
+        return Some(false);
+    };
+    let vs = pop_many(ctx, &key, left, count);
+    propagate_pop(ctx, &key, left, Some(vs.len()));
+    ctx.out.array_len(2);
+    ctx.out.bulk(&key);
+    ctx.out.array_len(vs.len());
+    for v in &vs {
+        ctx.out.bulk(v);
     }
-    Some(false)
+    Some(true)
 }
 
 pub fn lmpop(ctx: &mut Ctx) {
@@ -594,18 +591,17 @@ fn bpop(ctx: &mut Ctx, front: bool) {
         return;
     };
     let keys = ctx.args[1..n - 1].to_vec();
-    for key in ctx.blocking_order(&keys) {
-        match probe(ctx, &key, false) {
-            Err(_) => return,
-            Ok(false) => continue,
-            Ok(true) => {}
+    match ctx.first_holding(&keys, Kind::List) {
+        Err(_) => return,
+        Ok(Some(key)) => {
+            let v = pop_one(ctx, &key, front);
+            propagate_pop(ctx, &key, front, None);
+            ctx.out.array_len(2);
+            ctx.out.bulk(&key);
+            ctx.out.bulk(&v);
+            return;
         }
-        let v = pop_one(ctx, &key, front);
-        propagate_pop(ctx, &key, front, None);
-        ctx.out.array_len(2);
-        ctx.out.bulk(&key);
-        ctx.out.bulk(&v);
-        return;
+        Ok(None) => {}
     }
     if !ctx.block(&keys, Kind::List, timeout) {
         ctx.out.null_array();

@@ -916,21 +916,20 @@ fn bzpop_generic(ctx: &mut Ctx, max: bool) {
         return;
     };
     let keys = ctx.args[1..ctx.args.len() - 1].to_vec();
-    for key in ctx.blocking_order(&keys) {
-        match probe(ctx, &key, false) {
-            Err(_) => return,
-            Ok(false) => continue,
-            Ok(true) => {}
+    match ctx.first_holding(&keys, Kind::ZSet) {
+        Err(_) => return,
+        Ok(Some(key)) => {
+            let popped = pop(ctx, &key, 1, max);
+            let out = &mut *ctx.out;
+            out.array_len(3);
+            out.bulk(&key);
+            for (m, s) in &popped {
+                out.bulk(m);
+                out.double(*s);
+            }
+            return;
         }
-        let popped = pop(ctx, &key, 1, max);
-        let out = &mut *ctx.out;
-        out.array_len(3);
-        out.bulk(&key);
-        for (m, s) in &popped {
-            out.bulk(m);
-            out.double(*s);
-        }
-        return;
+        Ok(None) => {}
     }
     if !ctx.block(&keys, Kind::ZSet, timeout) {
         ctx.out.null_array();
@@ -956,28 +955,25 @@ fn min_max_arg(arg: &[u8]) -> Option<bool> {
     }
 }
 
-/// Pop up to `count` from the first non-empty sorted set among `keys` (tried in
-/// [`Ctx::blocking_order`]); reply `[key, [[member, score], ...]]` (pairs nested in RESP2
+/// Pop up to `count` from the first non-empty sorted set among `keys` (see
+/// [`Ctx::first_holding`]); reply `[key, [[member, score], ...]]` (pairs nested in RESP2
 /// too, as Redis), log the ZREM. Returns false when every key is empty (nothing replied),
 /// None after WRONGTYPE.
 fn zmpop_from(ctx: &mut Ctx, keys: &[Bytes], max: bool, count: usize) -> Option<bool> {
-    for key in ctx.blocking_order(keys) {
-        if !probe(ctx, &key, false).ok()? {
-            continue;
-        }
-        let popped = pop(ctx, &key, count, max);
-        let out = &mut *ctx.out;
+    let Some(key) = ctx.first_holding(keys, Kind::ZSet).ok()? else {
+        return Some(false);
+    };
+    let popped = pop(ctx, &key, count, max);
+    let out = &mut *ctx.out;
+    out.array_len(2);
+    out.bulk(&key);
+    out.array_len(popped.len());
+    for (m, s) in &popped {
         out.array_len(2);
-        out.bulk(&key);
-        out.array_len(popped.len());
-        for (m, s) in &popped {
-            out.array_len(2);
-            out.bulk(m);
-            out.double(*s);
-        }
-        return Some(true);
+        out.bulk(m);
+        out.double(*s);
     }
-    Some(false)
+    Some(true)
 }
 
 pub fn zmpop(ctx: &mut Ctx) {
