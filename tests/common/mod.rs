@@ -90,16 +90,28 @@ pub fn spawn_server(dir: &Path, port: u16, args: &[&str]) -> Child {
     child
 }
 
-/// Wait until something listens on `port` (at most 20 s).
+/// Wait until a server on `port` answers PING (at most 20 s).
+///
+/// Seeing the port accept a connection is not enough. `free_port`'s listener, closed at
+/// once, lives on in any child another test thread forks before that child's exec closes
+/// it; connecting to such a stale listener succeeds and is reset when it goes (a scratch
+/// loop: 1,201 of 194k connects to a just-closed port succeeded while a second thread ran
+/// `/bin/true` in a loop, none without). `tests/startup_recovery.rs` failed about one run
+/// in 70 that way. A probe of a port nobody listens on yet can also connect to itself
+/// (TCP simultaneous open); its PING then comes back as a request, not a reply.
 pub fn wait_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    // A probe of a port nobody listens on yet can connect to itself (TCP simultaneous
-    // open, when the kernel picks that same port as the source): that is not the server.
-    let up = || {
-        TcpStream::connect(("127.0.0.1", port))
-            .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok())
+    let answers = || -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        // A server still replaying its log accepts only afterwards: ask again later.
+        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut buf = [0u8; 64];
+        s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok()
+            && matches!(s.read(&mut buf), Ok(n) if n > 0 && matches!(buf[0], b'+' | b'-'))
     };
-    while !up() {
+    while !answers() {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
