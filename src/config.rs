@@ -135,6 +135,9 @@ pub struct Config {
     pub save: String,
     pub dbfilename: String,
     pub aof_load_truncated: bool,
+    /// `key-load-delay`: microseconds to pause after each record or key loaded at
+    /// startup (0 = none). For tests and drills of the loading state, as in Redis.
+    pub key_load_delay: u64,
     pub aof_use_rdb_preamble: bool,
     pub auto_aof_rewrite_percentage: u64,
     pub auto_aof_rewrite_min_size: u64,
@@ -182,6 +185,7 @@ impl Default for Config {
             save: "3600 1 300 100 60 10000".into(),
             dbfilename: "dump.rdb".into(),
             aof_load_truncated: true,
+            key_load_delay: 0,
             aof_use_rdb_preamble: true,
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
@@ -510,6 +514,16 @@ pub static PARAMS: &[Param] = &[
                 return Err("dbfilename can't be a path, just a filename".into());
             }
             c.dbfilename = v.to_string();
+            Ok(())
+        }
+    ),
+    p!(
+        "key-load-delay",
+        true,
+        "microseconds to pause after each record or key loaded at startup (tests, drills)",
+        |c| c.key_load_delay.to_string(),
+        |c, v| {
+            c.key_load_delay = parse_u64(v)?;
             Ok(())
         }
     ),

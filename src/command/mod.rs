@@ -316,6 +316,10 @@ pub(crate) fn card_limit(ctx: &mut Ctx, from: usize) -> Option<usize> {
     Some(limit)
 }
 
+/// The reply to a command that cannot run while the dataset loads (Redis's words, which
+/// clients map to their "busy loading" error).
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+
 /// Run one client command. Replies go to `out`, effects to `st.effects`.
 pub fn dispatch(st: &mut State, sess: &mut Session, args: Args, out: &mut ReplyBuf, now: u64) {
     dispatch_as(st, sess, args, out, now, true)
@@ -400,6 +404,11 @@ fn dispatch_as(
         if let Some(msg) = pubsub::subscribed_mode_refusal(st, sess, spec, &args) {
             return reject(st, sess, is_exec, out, &msg);
         }
+    }
+    // While the dataset loads, only what Redis allows then (and never DEBUG, which could
+    // change a keyspace the log is still being replayed into).
+    if st.persist.loading && (!spec.has_flag("loading") || spec.name == "debug") {
+        return reject(st, sess, is_exec, out, LOADING);
     }
     if let Some(queue) = sess.multi.as_mut().filter(|_| !spec.runs_in_multi()) {
         queue.push(args);

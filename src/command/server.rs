@@ -702,9 +702,8 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         let okerr = |ok: bool| if ok { "ok" } else { "err" };
         let _ = write!(
             o,
-            "# Persistence\r\nloading:{}\r\nloading_loaded_perc:{:.2}\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_last_cow_size:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:{}\r\naof_current_size:{}\r\naof_base_size:{}\r\naof_delayed_fsync:{}\r\n",
+            "# Persistence\r\nloading:{}\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_last_cow_size:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:{}\r\naof_current_size:{}\r\naof_base_size:{}\r\naof_delayed_fsync:{}\r\n",
             p.loading as u8,
-            p.loading_loaded_perc,
             st.dirty,
             p.rdb_bgsave_in_progress as u8,
             (if p.last_save_ms == 0 { st.stats.start_ms } else { p.last_save_ms }) / 1000,
@@ -726,6 +725,26 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         );
         if !p.aof_last_write_ok && !p.aof_last_write_error.is_empty() {
             let _ = write!(o, "aof_last_write_error:{}\r\n", p.aof_last_write_error);
+        }
+        if p.loading {
+            // As Redis: only while loading. Bytes are the files' sizes (see `engine::load`).
+            let total = p.loading_total_bytes.max(1);
+            let done = p.loading_loaded_bytes.min(total);
+            let secs = crate::util::now_ms().saturating_sub(p.loading_start_ms) as f64 / 1000.0;
+            let eta = if done > 0 {
+                (secs * (total - done) as f64 / done as f64) as u64
+            } else {
+                1
+            };
+            let _ = write!(
+                o,
+                "loading_start_time:{}\r\nloading_total_bytes:{}\r\nloading_loaded_bytes:{}\r\nloading_loaded_perc:{:.2}\r\nloading_eta_seconds:{}\r\n",
+                p.loading_start_ms / 1000,
+                p.loading_total_bytes,
+                p.loading_loaded_bytes,
+                done as f64 * 100.0 / total as f64,
+                eta,
+            );
         }
         if !p.last_snapshot_error.is_empty() {
             let _ = write!(o, "last_snapshot_error:{}\r\n", p.last_snapshot_error);

@@ -69,7 +69,10 @@ pub struct PersistInfo {
     pub aof_current_size: u64,
     pub aof_base_size: u64,
     pub loading: bool,
-    pub loading_loaded_perc: f64,
+    /// While loading: when it began (Unix ms), the bytes to read and read so far.
+    pub loading_start_ms: u64,
+    pub loading_total_bytes: u64,
+    pub loading_loaded_bytes: u64,
     pub last_save_ms: u64,
     pub rdb_bgsave_in_progress: bool,
     pub rdb_last_bgsave_ok: bool,

@@ -4,13 +4,16 @@
 //! order they arrive (that order is the log order), hands each batch's effects to the log
 //! ([`durability`]) and returns the replies plus the LSN they must wait for. Holding the
 //! engine (one lock acquisition per pipelined batch) is what serialises execution.
+//!
+//! Submodules: [`durability`] (the log writer, group commit and the fsync thread),
+//! `load` (loading the data directory at startup while clients get `-LOADING`) and
+//! [`snapshot`] (fork-free snapshots for BGSAVE and log rewrites).
 
 pub mod durability;
+mod load;
 pub mod snapshot;
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
 use bytes::Bytes;
 use tracing::{info, warn};
@@ -18,10 +21,7 @@ use tracing::{info, warn};
 use crate::command::{self, ClientInfo, KillHandle, PersistRequest, Session, Shutdown, State};
 use crate::config::{Config, FsyncPolicy};
 use crate::keyspace::{Entry, Table, Warm};
-use crate::persistence::snapshot::{load_snapshot_boxed, SnapshotLimits};
-use crate::persistence::{
-    DataDir, RealFs, Record, RecoveryError, RecoveryOptions, ReplayError, Vfs,
-};
+use crate::persistence::{RealFs, Record, RecoveryError, Vfs};
 use crate::protocol::{Args, ReplyBuf};
 
 pub use durability::{
@@ -180,50 +180,6 @@ pub fn apply_record(st: &mut State, rec: Record, now: u64) -> Result<(), String>
     command::replay(st, rec.db as usize, rec.args, now)
 }
 
-/// Load a snapshot file into the (empty) keyspace. Returns the number of keys.
-///
-/// Entries are gathered per database and then bulk-loaded: each table is sized once for
-/// its whole content and filled by [`load_threads`] threads, instead of growing (and
-/// splitting segments) one insert at a time on this thread.
-fn load_into(st: &mut State, vfs: &dyn Vfs, path: &std::path::Path) -> Result<u64, EngineError> {
-    let t0 = Instant::now();
-    let dbs = st.ks.db_count();
-    let mut per_db: Vec<Vec<Box<Entry>>> = (0..dbs).map(|_| Vec::new()).collect();
-    let info = load_snapshot_boxed(
-        vfs,
-        path,
-        SnapshotLimits::default(),
-        load_threads(),
-        |db: u16, e: Box<Entry>| {
-            let db = db as usize;
-            match per_db.get_mut(db) {
-                Some(v) => {
-                    v.push(e);
-                    Ok(())
-                }
-                None => Err(format!(
-                    "the snapshot has data in db {db} but only {dbs} databases are configured (raise 'databases')"
-                )),
-            }
-        },
-    )
-    .map_err(|e| EngineError::Replay(format!("loading snapshot {}: {e}", path.display())))?;
-    let read = t0.elapsed();
-    for (db, entries) in per_db.into_iter().enumerate() {
-        if !entries.is_empty() {
-            st.ks.db_mut(db).bulk_load(entries, load_threads());
-        }
-    }
-    info!(
-        "snapshot {}: {} keys read in {:.3} s, indexed in {:.3} s",
-        path.display(),
-        info.keys,
-        read.as_secs_f64(),
-        (t0.elapsed() - read).as_secs_f64()
-    );
-    Ok(info.keys)
-}
-
 /// Threads that decode snapshot chunks and fill tables at startup: one per core, 2 to 8.
 fn load_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
@@ -256,94 +212,14 @@ impl Engine {
 
     /// Like [`Engine::open`] with explicit I/O choices (the simulated disk in tests).
     pub fn open_with(config: Config, o: OpenOptions) -> Result<Self, EngineError> {
-        let OpenOptions {
-            vfs,
-            fatal,
-            prealloc_chunk,
-        } = o;
-        let dir: PathBuf = config.dir.clone();
-        if !config.appendonly {
-            // Without the log, the last snapshot (`dbfilename`) is the dataset, as in Redis.
-            let mut st = State::new(config);
-            let dump = dir.join(&st.config.dbfilename);
-            if vfs.exists(&dump).unwrap_or(false) {
-                let t0 = Instant::now();
-                let n = load_into(&mut st, &*vfs, &dump)?;
-                info!(
-                    "DB loaded from {}: {n} keys in {:.3} seconds",
-                    dump.display(),
-                    t0.elapsed().as_secs_f64()
-                );
-            }
-            return Ok(Self::bare(st, None, vfs));
-        }
-        let mut opts = RecoveryOptions {
-            load_truncated: config.aof_load_truncated,
-            ..RecoveryOptions::default()
-        };
-        opts.log.prealloc_chunk = prealloc_chunk;
-        opts.log.low_watermark = prealloc_chunk / 4;
-        let policy = config.appendfsync;
-        let mut st = State::new(config);
-        let t0 = Instant::now();
-        let log_config = opts.log;
-        let data = DataDir::open(vfs.clone(), &dir, opts)?;
-        if let Some(base) = data.base_path() {
-            let n = load_into(&mut st, &*vfs, &base)?;
-            info!("base snapshot {} loaded: {n} keys", base.display());
-        }
-        st.replaying = true;
-        st.persist.loading = true;
-        let now = crate::util::now_ms();
-        let recovered = data
-            .replay(|rec| apply_record(&mut st, rec, now))
-            .map_err(|e| match e {
-                ReplayError::Recovery(r) => EngineError::Recovery(r),
-                other => EngineError::Replay(format!(
-                    "{other}. The log holds a command this version cannot apply; run `verify-aof check {}`",
-                    dir.display()
-                )),
-            })?;
-        st.replaying = false;
-        st.logging = true;
-        st.persist.loading = false;
-        st.effects.clear();
-        st.dirty = 0;
-        let s = &recovered.stats;
-        if let Some(t) = &s.truncated {
-            warn!(
-                "truncated a torn tail of {} bytes at offset {} of {} ({})",
-                t.torn_bytes,
-                t.offset,
-                t.path.display(),
-                t.problem
-            );
-        }
-        if s.created {
-            info!("created data directory {}", dir.display());
-        } else {
-            info!(
-                "DB loaded from append only file: {} records, {} bytes, {} files in {:.3} seconds",
-                s.records,
-                s.bytes,
-                s.files,
-                t0.elapsed().as_secs_f64()
-            );
-        }
-        let files = LogDir {
-            vfs: vfs.clone(),
-            dir: dir.clone(),
-            manifest: recovered.manifest,
-            config: log_config,
-        };
-        let dur = Durability::new(recovered.writer, files, policy, fatal);
-        st.pending.enabled = policy == FsyncPolicy::Always;
-        st.pending.last_lsn = dur.last_lsn();
-        st.persist.aof_enabled = true;
-        st.persist.aof_last_write_ok = true;
-        st.persist.aof_current_size = dur.log_bytes();
-        st.persist.aof_base_size = st.persist.aof_current_size;
-        Ok(Self::bare(st, Some(dur), vfs))
+        let shared = Self::loading(config, o.vfs.clone()).shared();
+        Self::load(&shared, o)?;
+        let engine = Arc::try_unwrap(shared)
+            .ok()
+            .expect("nobody else holds an engine being opened");
+        Ok(engine
+            .into_inner()
+            .expect("engine lock poisoned while loading"))
     }
 
     pub fn shared(self) -> SharedEngine {
@@ -353,9 +229,18 @@ impl Engine {
     /// Lock a shared engine. A panic while holding the lock would leave the keyspace in
     /// an unknown state, so poisoning is fatal rather than ignored.
     pub fn lock(shared: &SharedEngine) -> MutexGuard<'_, Engine> {
-        shared
-            .lock()
-            .expect("engine lock poisoned: a command panicked mid-execution")
+        let poisoned = "engine lock poisoned: a command panicked mid-execution";
+        match shared.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::WouldBlock) => {
+                // Counted so a startup load lets waiting clients in (see `load`).
+                load::WAITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let g = shared.lock().expect(poisoned);
+                load::WAITERS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                g
+            }
+            Err(std::sync::TryLockError::Poisoned(_)) => panic!("{poisoned}"),
+        }
     }
 
     /// The log's sync state, for connections that wait for durability.
@@ -522,6 +407,10 @@ impl Engine {
     /// (bounded work per call, so the lock is held briefly), retrying a log reservation
     /// that failed for lack of space, and refreshing INFO persistence figures.
     pub fn tick(&mut self) {
+        // Nothing expires and no snapshot starts while the dataset is incomplete.
+        if self.st.persist.loading {
+            return;
+        }
         let now = crate::util::now_ms();
         command::pubsub_tick(&mut self.st, now);
         self.automatic_persistence(now);
@@ -730,7 +619,7 @@ impl Engine {
         }
         let path = self.st.config.dir.join(&self.st.config.dbfilename);
         let vfs = self.vfs.clone();
-        load_into(&mut self.st, &*vfs, &path).map_err(|e| e.to_string())?;
+        load::load_into(&mut self.st, &*vfs, &path).map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -925,6 +814,12 @@ impl Engine {
             info!("abandoned the snapshot in progress for shutdown");
         }
         let save = match mode {
+            // Never save a dataset still being loaded over the files it comes from
+            // (Redis skips the save too).
+            _ if self.st.persist.loading => {
+                info!("shutting down while loading: nothing is saved");
+                false
+            }
             Shutdown::Save => true,
             Shutdown::Default => !self.st.config.save.trim().is_empty() && self.st.dirty > 0,
             Shutdown::NoSave => false,

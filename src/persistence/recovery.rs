@@ -257,6 +257,33 @@ pub struct Recovered {
 
 /// Records per batch handed from the replay reader thread to the applying thread.
 const REPLAY_BATCH: usize = 1024;
+/// Bytes of a log file before its preallocated zeros: a binary search for the first
+/// all-zero block. A record holding a zero block can mislead it, and unreadable files
+/// count as empty: an estimate, for progress reports.
+fn log_data_len(vfs: &dyn Vfs, path: &Path) -> u64 {
+    const BLOCK: u64 = 4096;
+    let Ok(f) = vfs.open_read(path) else {
+        return 0;
+    };
+    let len = f.len().unwrap_or(0);
+    let zero = |i: u64| {
+        let mut buf = [0u8; BLOCK as usize];
+        let n = f.read_at(&mut buf, i * BLOCK).unwrap_or(0);
+        buf[..n].iter().all(|&b| b == 0)
+    };
+    // Blocks before `lo` hold data, blocks from `hi` on are zeros.
+    let (mut lo, mut hi) = (0, len.div_ceil(BLOCK));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if zero(mid) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    (lo * BLOCK).min(len)
+}
+
 /// Batches read ahead of the applier (bounds replay memory to a few thousand records).
 const REPLAY_QUEUE: usize = 4;
 
@@ -357,6 +384,19 @@ impl DataDir {
             .iter()
             .map(|e| self.dir.join(&e.name))
             .collect()
+    }
+
+    /// An estimate of the bytes a load reads (base snapshot plus the logs up to their
+    /// preallocated zeros), for progress reports only.
+    pub fn estimated_bytes(&self) -> u64 {
+        let base = self
+            .base_path()
+            .map_or(0, |p| self.vfs.file_len(&p).unwrap_or(0));
+        base + self
+            .log_paths()
+            .iter()
+            .map(|p| log_data_len(&*self.vfs, p))
+            .sum::<u64>()
     }
 
     /// Replays every record of every log in order through `apply` (on the calling thread;

@@ -8,15 +8,15 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::protocol::Limits;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tracing::{error, info, warn};
 
 use crate::command::Shutdown;
 use crate::config::Config;
-use crate::engine::{Engine, SharedEngine};
+use crate::engine::{Engine, EngineError, OpenOptions, SharedEngine, SyncShared};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -216,10 +216,10 @@ fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, ServerError> 
     Ok(out)
 }
 
-fn build_runtime(
-    config: &Config,
-    engine: &SharedEngine,
-) -> Result<tokio::runtime::Runtime, ServerError> {
+/// The log's fsync handle, once the engine has opened its log (after loading).
+type SyncCell = Arc<OnceLock<Arc<SyncShared>>>;
+
+fn build_runtime(config: &Config, sync: SyncCell) -> Result<tokio::runtime::Runtime, ServerError> {
     let mut b = if config.io_threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -229,9 +229,11 @@ fn build_runtime(
     };
     // Group commit: when the loop is about to sleep, every ready connection has appended
     // its batch, so that is the moment to write + fsync them together.
-    if let Some(sync) = Engine::lock(engine).sync_shared() {
-        b.on_thread_park(move || sync.kick());
-    }
+    b.on_thread_park(move || {
+        if let Some(s) = sync.get() {
+            s.kick();
+        }
+    });
     b.enable_all().build().map_err(ServerError::Runtime)
 }
 
@@ -255,8 +257,12 @@ pub fn spawn(mut config: Config) -> Result<ServerHandle, ServerError> {
     let thread = std::thread::Builder::new()
         .name("strata-server".into())
         .spawn(move || {
-            let rt = build_runtime(&config, &engine)?;
-            rt.block_on(serve(listeners, engine, stop2, false))
+            let sync = SyncCell::default();
+            if let Some(s) = Engine::lock(&engine).sync_shared() {
+                let _ = sync.set(s);
+            }
+            let rt = build_runtime(&config, sync)?;
+            rt.block_on(serve(listeners, engine, stop2, false, None))
         })
         .map_err(ServerError::Runtime)?;
     Ok(ServerHandle {
@@ -267,19 +273,33 @@ pub fn spawn(mut config: Config) -> Result<ServerHandle, ServerError> {
 }
 
 /// Run a server in the calling thread until SHUTDOWN or a signal.
+///
+/// The port is bound first, so a busy port is reported before a long load, and clients
+/// are served during the load itself: they get `-LOADING` (INFO shows the progress) until
+/// the dataset is complete, as from Redis.
 pub fn run(config: Config) -> Result<(), ServerError> {
     check_config(&config)?;
-    // Bind first so a busy port is reported before a long replay, but accept only after.
     let listeners = bind_all(&config)?;
-    let engine = Engine::open(config.clone())?.shared();
-    let rt = build_runtime(&config, &engine)?;
-    for l in &listeners {
-        if let Ok(a) = l.local_addr() {
-            info!("Ready to accept connections on {a}");
-        }
-    }
+    let opts = OpenOptions::default();
+    let engine = Engine::loading(config.clone(), opts.vfs.clone()).shared();
+    let sync = SyncCell::default();
+    let rt = build_runtime(&config, sync.clone())?;
+    let (tx, loaded) = oneshot::channel();
+    let loading = engine.clone();
+    std::thread::Builder::new()
+        .name("strata-load".into())
+        .spawn(move || {
+            let r = Engine::load(&loading, opts);
+            if r.is_ok() {
+                if let Some(s) = Engine::lock(&loading).sync_shared() {
+                    let _ = sync.set(s);
+                }
+            }
+            let _ = tx.send(r);
+        })
+        .map_err(ServerError::Runtime)?;
     let (stop, _) = watch::channel(None);
-    let result = rt.block_on(serve(listeners, engine.clone(), stop, true));
+    let result = rt.block_on(serve(listeners, engine.clone(), stop, true, Some(loaded)));
     // The log is flushed and closed by now. Freeing a large keyspace entry by entry takes
     // seconds and helps no one when the process is about to exit, so keep it (as Redis
     // does): the OS reclaims the memory at once.
@@ -292,6 +312,7 @@ async fn serve(
     engine: SharedEngine,
     stop: watch::Sender<Option<Shutdown>>,
     handle_signals: bool,
+    mut loading: Option<oneshot::Receiver<Result<(), EngineError>>>,
 ) -> Result<(), ServerError> {
     let shared = Arc::new(Shared {
         engine: engine.clone(),
@@ -300,6 +321,10 @@ async fn serve(
         stop,
     });
     shared.live.update(&Engine::lock(&engine).st.config);
+    let listeners_addrs: Vec<SocketAddr> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     for l in listeners {
         let l = TcpListener::from_std(l).map_err(ServerError::Runtime)?;
         tokio::spawn(accept_loop(l, shared.clone()));
@@ -310,13 +335,29 @@ async fn serve(
     if handle_signals {
         tokio::spawn(signals(shared.clone()));
     }
+    if loading.is_none() {
+        ready(&listeners_addrs);
+    }
     let mut rx = shared.stop.subscribe();
     let mode = loop {
         if let Some(m) = *rx.borrow_and_update() {
             break m;
         }
-        if rx.changed().await.is_err() {
-            break Shutdown::Default;
+        tokio::select! {
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    break Shutdown::Default;
+                }
+            }
+            // A failed load stops the server before anything is written.
+            r = async { loading.as_mut().expect("guarded").await }, if loading.is_some() => {
+                loading = None;
+                match r {
+                    Ok(Ok(())) => ready(&listeners_addrs),
+                    Ok(Err(e)) => return Err(e.into()),
+                    Err(_) => return Err(ServerError::Startup("the loading thread died".into())),
+                }
+            }
         }
     };
     info!("shutting down ({mode:?})");
@@ -341,6 +382,12 @@ async fn serve(
     }
     info!("Strata is now ready to exit, bye bye...");
     Ok(())
+}
+
+fn ready(addrs: &[SocketAddr]) {
+    for a in addrs {
+        info!("Ready to accept connections on {a}");
+    }
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {

@@ -78,19 +78,25 @@ pub const LOG_ALWAYS: [&str; 6] = [
 /// Start the real `strata-server` binary on `port` with data dir `dir` and Redis-style
 /// `args`, its output discarded; returns once it accepts connections (at most 20 s).
 pub fn spawn_server(dir: &Path, port: u16, args: &[&str]) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_strata-server"))
+    let child = spawn_server_loading(dir, port, args);
+    wait_listening(port);
+    child
+}
+
+/// [`spawn_server`] without waiting: the server may still be loading its data.
+pub fn spawn_server_loading(dir: &Path, port: u16, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_strata-server"))
         .args(["--port", &port.to_string(), "--dir"])
         .arg(dir)
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start strata-server");
-    wait_listening(port);
-    child
+        .expect("start strata-server")
 }
 
-/// Wait until a server on `port` answers PING (at most 20 s).
+/// Wait until a server on `port` answers PING (at most 20 s): `+PONG`, or `-NOAUTH` from
+/// one with a password; not `-LOADING`, which it answers while it loads its data.
 ///
 /// Seeing the port accept a connection is not enough. `free_port`'s listener, closed at
 /// once, lives on in any child another test thread forks before that child's exec closes
@@ -105,11 +111,11 @@ pub fn wait_listening(port: u16) {
         let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
             return false;
         };
-        // A server still replaying its log accepts only afterwards: ask again later.
+        // A server may be busy for a moment (a slow machine): ask again later.
         let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
         let mut buf = [0u8; 64];
         s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok()
-            && matches!(s.read(&mut buf), Ok(n) if n > 0 && matches!(buf[0], b'+' | b'-'))
+            && matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH"))
     };
     while !answers() {
         assert!(Instant::now() < deadline, "server did not start");
