@@ -7,7 +7,8 @@
 //! lets it in before going on, so a client connected during a long restart gets its
 //! answer at once, as from Redis, instead of a refused connection. With nobody waiting
 //! the loader never lets go, which keeps restart time what it was. Snapshot files are
-//! read and decoded without the engine; only indexing their entries holds it.
+//! read, decoded and indexed into tables of their own without the engine, which is held
+//! only to swap those tables in.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +22,7 @@ use super::{
 };
 use crate::command::State;
 use crate::config::FsyncPolicy;
-use crate::keyspace::Entry;
+use crate::keyspace::{Entry, Table};
 use crate::persistence::snapshot::{load_snapshot_boxed, SnapshotLimits};
 use crate::persistence::{DataDir, RecoveryOptions, ReplayError, Vfs};
 
@@ -142,7 +143,8 @@ fn log_loaded(path: &Path, keys: u64, t0: Instant, read: Duration) {
     );
 }
 
-/// Read a snapshot without the engine, then index it holding the engine.
+/// Read and index a snapshot without the engine, then hold it only to swap the filled
+/// tables in (the keyspace is empty while loading: nothing else writes to it).
 fn load_shared(
     shared: &SharedEngine,
     vfs: &dyn Vfs,
@@ -153,7 +155,28 @@ fn load_shared(
     let dbs = Engine::lock(shared).st.ks.db_count();
     let (per_db, keys) = read_snapshot(vfs, path, dbs, delay_us)?;
     let read = t0.elapsed();
-    install_snapshot(&mut Engine::lock(shared).st, per_db);
+    let tables: Vec<(usize, Table)> = per_db
+        .into_iter()
+        .enumerate()
+        .filter(|(_, entries)| !entries.is_empty())
+        .map(|(db, entries)| {
+            let mut t = Table::new();
+            t.set_db_index(db);
+            t.bulk_load(entries, load_threads());
+            (db, t)
+        })
+        .collect();
+    let mut e = Engine::lock(shared);
+    for (db, mut t) in tables {
+        if !e.st.ks.db_mut(db).replace_empty(&mut t) {
+            return Err(EngineError::Replay(format!(
+                "database {db} changed while {} was loading ({} keys were indexed apart); restart the server",
+                path.display(),
+                t.len()
+            )));
+        }
+    }
+    drop(e);
     log_loaded(path, keys, t0, read);
     Ok(keys)
 }

@@ -831,6 +831,19 @@ impl Table {
         self.db = db;
     }
 
+    /// Take `filled`'s content in place of this table's if this one is empty and not
+    /// being snapshotted (a table built apart, e.g. by a startup load that must not hold
+    /// the keyspace while it indexes); `filled` gets the empty table. Returns whether it
+    /// did; otherwise neither table changes.
+    pub fn replace_empty(&mut self, filled: &mut Table) -> bool {
+        if self.len > 0 || self.snap.is_some() || self.hold.is_some() {
+            return false;
+        }
+        filled.db = self.db;
+        std::mem::swap(self, filled);
+        true
+    }
+
     /// Begin a snapshot: from now on every segment is handed to `sink` once, before it
     /// first changes, or when [`Table::snapshot_step`] reaches it, and every entry that
     /// exists now is held (never changed in place nor freed) until [`Table::release_hold`].
@@ -1160,6 +1173,30 @@ mod tests {
         }
         assert_eq!(t.len(), 10_000);
         assert_eq!(t.iter().count(), 10_000);
+    }
+
+    #[test]
+    fn replace_empty_takes_a_filled_table_only_into_an_empty_one() {
+        let make = |i: u32| {
+            Box::new(Entry {
+                key: format!("k{i}").into_bytes().into(),
+                value: Value::Str(b"v".to_vec()),
+                expire_at: 0,
+            })
+        };
+        let mut filled = Table::new();
+        filled.bulk_load((0..1000).map(make).collect(), 2);
+        let mut slot = Table::new();
+        slot.set_db_index(3);
+        assert!(slot.replace_empty(&mut filled));
+        assert_eq!((slot.len(), filled.len()), (1000, 0));
+        assert_eq!(slot.db_index(), 3, "the slot keeps its database index");
+        assert!(slot.get(b"k999").is_some());
+        // A table that holds keys is never replaced: the filled one comes back whole.
+        let mut other = Table::new();
+        other.bulk_load((0..10).map(make).collect(), 2);
+        assert!(!slot.replace_empty(&mut other));
+        assert_eq!((slot.len(), other.len()), (1000, 10));
     }
 
     #[test]
