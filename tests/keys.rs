@@ -417,6 +417,12 @@ fn expire_family() {
         err("ERR GT and LT options at the same time are not compatible")
     );
     assert_eq!(c.q("EXPIRE k 100 foo"), err("ERR Unsupported option foo"));
+    // Options are checked before the time, as Redis does.
+    assert_eq!(
+        c.q("EXPIRE k x NX XX"),
+        err("ERR NX and XX, GT or LT options at the same time are not compatible")
+    );
+    assert_eq!(c.q("EXPIRE k x foo"), err("ERR Unsupported option foo"));
     assert_eq!(c.q("PEXPIRE k 100 Bar"), err("ERR Unsupported option Bar"));
     assert_eq!(c.q("EXPIRE k abc"), err(NOT_INT));
     assert_eq!(c.q("EXPIRE k 1.5"), err(NOT_INT));

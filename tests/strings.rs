@@ -544,3 +544,88 @@ fn replies_through_redis_crate() {
     let mut c = s.raw();
     assert_eq!(c.q("GET a"), Frame::Bulk(b"42.5".to_vec()));
 }
+
+#[test]
+fn lcs_string_len_and_idx_as_redis() {
+    let s = start();
+    let mut c = s.raw();
+    c.q("MSET key1 ohmytext key2 mynewtext");
+    assert_eq!(c.q("LCS key1 key2"), bulk("mytext"));
+    assert_eq!(c.q("LCS key1 key2 LEN"), int(6));
+    let range = |a: i64, b: i64, x: i64, y: i64| {
+        arr(vec![arr(vec![int(a), int(b)]), arr(vec![int(x), int(y)])])
+    };
+    assert_eq!(
+        c.q("LCS key1 key2 IDX"),
+        arr(vec![
+            bulk("matches"),
+            arr(vec![range(4, 7, 5, 8), range(2, 3, 0, 1)]),
+            bulk("len"),
+            int(6),
+        ])
+    );
+    let with_len = |a: i64, b: i64, x: i64, y: i64, n: i64| {
+        arr(vec![
+            arr(vec![int(a), int(b)]),
+            arr(vec![int(x), int(y)]),
+            int(n),
+        ])
+    };
+    assert_eq!(
+        c.q("LCS key1 key2 IDX MINMATCHLEN 4 WITHMATCHLEN"),
+        arr(vec![
+            bulk("matches"),
+            arr(vec![with_len(4, 7, 5, 8, 4)]),
+            bulk("len"),
+            int(6),
+        ])
+    );
+    // A missing key is an empty string; a non-string is refused.
+    assert_eq!(c.q("LCS key1 nokey"), bulk(""));
+    c.q("RPUSH l a");
+    assert_eq!(
+        c.q("LCS key1 l"),
+        err("ERR The specified keys must contain string values")
+    );
+    assert_eq!(
+        c.q("LCS key1 key2 LEN IDX"),
+        err("ERR If you want both the length and indexes, please just use IDX.")
+    );
+    assert_eq!(c.q("LCS key1 key2 MINMATCHLEN x"), err(NOT_INT));
+    assert_eq!(c.q("LCS key1 key2 MINMATCHLEN"), err(SYNTAX));
+    assert_eq!(c.q("LCS key1 key2 BOGUS"), err(SYNTAX));
+    // Integers are compared as their decimal text.
+    c.q("MSET n1 12345 n2 2945");
+    assert_eq!(c.q("LCS n1 n2"), bulk("245"));
+}
+
+#[test]
+fn incrbyfloat_uses_long_double_and_checks_the_type_first() {
+    let s = start();
+    let mut c = s.raw();
+    c.q("SET f 0.1");
+    // In f64 this would be 0.30000000000000004; Redis computes in long double.
+    assert_eq!(c.q("INCRBYFLOAT f 0.2"), bulk("0.3"));
+    assert_eq!(c.q("INCRBYFLOAT f 5000"), bulk("5000.29999999999999982"));
+    c.q("SET big 9223372036854775807");
+    assert_eq!(c.q("INCRBYFLOAT big 1"), bulk("9223372036854775808"));
+    c.q("RPUSH l a");
+    // The key's type is checked before the increment is parsed.
+    assert_eq!(
+        c.q("INCRBYFLOAT l x"),
+        err("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+    assert_eq!(
+        c.q("INCRBYFLOAT f nan"),
+        err("ERR value is not a valid float")
+    );
+    assert_eq!(
+        c.q("INCRBYFLOAT f inf"),
+        err("ERR increment would produce NaN or Infinity")
+    );
+    c.q("SET s abc");
+    assert_eq!(
+        c.q("INCRBYFLOAT s x"),
+        err("ERR value is not a valid float")
+    );
+}

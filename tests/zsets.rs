@@ -123,6 +123,7 @@ fn wrongtype_everywhere() {
         "ZREMRANGEBYLEX str - +",
         "ZPOPMIN str",
         "ZPOPMAX str 2",
+        "ZPOPMIN str 0",
         "ZRANDMEMBER str",
         "ZSCAN str 0",
         "ZUNION 2 z str",
@@ -194,6 +195,29 @@ fn score_and_lex_ranges() {
     assert_eq!(c.q("ZRANGEBYLEX lex + -"), arr(vec![]));
     assert_eq!(c.q("ZLEXCOUNT lex [b [d"), int(3));
     assert_eq!(c.q("ZLEXCOUNT lex - +"), int(6));
+    // Mixed scores (Redis leaves the result unspecified): a small set answers as Redis's
+    // listpack walk does: empty unless the last member is >= min and the first <= max,
+    // then the run from the first member >= min while <= max (backwards: from the last
+    // member <= max while >= min). Order by score: a(0) m5(1) m1(2) b(3).
+    c.q("ZADD mixed 1 m5 2 m1 0 a 3 b");
+    assert_eq!(c.q("ZRANGEBYLEX mixed (m3 +"), arr(vec![]));
+    assert_eq!(c.q("ZRANGEBYLEX mixed [a [c"), bulks(&["a"]));
+    assert_eq!(c.q("ZRANGEBYLEX mixed [b [c"), arr(vec![]));
+    assert_eq!(
+        c.q("ZRANGEBYLEX mixed [a +"),
+        bulks(&["a", "m5", "m1", "b"])
+    );
+    assert_eq!(
+        c.q("ZREVRANGEBYLEX mixed [c [a"),
+        bulks(&["b", "m1", "m5", "a"])
+    );
+    assert_eq!(c.q("ZREVRANGEBYLEX mixed + [m2"), arr(vec![]));
+    assert_eq!(c.q("ZLEXCOUNT mixed (m3 +"), int(0));
+    assert_eq!(c.q("ZLEXCOUNT mixed [a [c"), int(1));
+    assert_eq!(c.q("ZRANGEBYLEX mixed [c [a"), arr(vec![]));
+    c.q("ZADD tail 1 m5 2 m1");
+    assert_eq!(c.q("ZRANGEBYLEX tail (m3 +"), arr(vec![]));
+    assert_eq!(c.q("ZREMRANGEBYLEX tail (m3 +"), int(0));
     for cmd in [
         "ZRANGEBYLEX lex a b",
         "ZRANGEBYLEX lex [a b",

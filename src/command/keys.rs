@@ -361,9 +361,7 @@ pub fn unknown_subcommand(ctx: &mut Ctx) {
 /// EXPIRE family. `unit` is 1000 for seconds; `absolute` for the *AT forms.
 fn expire_generic(ctx: &mut Ctx, unit: i64, absolute: bool) {
     let name = String::from_utf8_lossy(&ctx.args[0]).to_lowercase();
-    let Some(n) = crate::util::parse_i64_strict(&ctx.args[2]) else {
-        return ctx.error(NOT_INTEGER);
-    };
+    // Options are checked before the time, as Redis does.
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for i in 3..ctx.args.len() {
         match ctx.args[i].to_ascii_uppercase().as_slice() {
@@ -386,6 +384,9 @@ fn expire_generic(ctx: &mut Ctx, unit: i64, absolute: bool) {
     if gt && lt {
         return ctx.error("ERR GT and LT options at the same time are not compatible");
     }
+    let Some(n) = crate::util::parse_i64_strict(&ctx.args[2]) else {
+        return ctx.error(NOT_INTEGER);
+    };
     let at = n.checked_mul(unit).and_then(|ms| {
         if absolute {
             Some(ms)

@@ -17,6 +17,7 @@ mod lists;
 mod pubsub;
 mod server;
 mod sets;
+mod sort;
 mod state;
 mod strings;
 mod table;

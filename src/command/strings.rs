@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
+use super::ldouble::LongDouble;
 use super::{Ctx, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
 use crate::keyspace::{Entry, Kind, Value};
 
@@ -600,36 +601,158 @@ pub fn decrby(ctx: &mut Ctx) {
 }
 
 pub fn incrbyfloat(ctx: &mut Ctx) {
-    let Some(by) = crate::util::parse_f64(&ctx.args[2]) else {
-        return ctx.error(NOT_FLOAT);
-    };
     let key = ctx.args[1].clone();
+    // Redis's order of checks: the key's type, its value, then the increment. The sum is
+    // computed in x87 long double and printed as Redis does (see `ldouble`), so replies
+    // match digit for digit (0.1 + 0.2 is 0.3, not 0.30000000000000004).
     let cur = match ctx.lookup(&key).map(|e| &e.value) {
-        None => 0.0,
-        Some(Value::Int(i)) => *i as f64,
-        Some(Value::Str(s)) => match crate::util::parse_f64(s) {
+        None => LongDouble::ZERO,
+        Some(Value::Int(i)) => LongDouble::parse(i.to_string().as_bytes())
+            .expect("an i64's decimal text is a valid long double"),
+        Some(Value::Str(s)) => match LongDouble::parse(s) {
             Some(f) => f,
             None => return ctx.error(NOT_FLOAT),
         },
         Some(_) => return ctx.error(WRONGTYPE),
     };
-    let new = cur + by;
+    let Some(by) = LongDouble::parse(&ctx.args[2]) else {
+        return ctx.error(NOT_FLOAT);
+    };
+    let new = cur.add(by);
     if !new.is_finite() {
         return ctx.error("ERR increment would produce NaN or Infinity");
     }
-    let text = Bytes::from(format_human_float(new));
+    let text = Bytes::from(new.to_human());
     store(ctx, &key, &text, Expiry::KeepTtl);
     // Logged as its result so replay does not depend on float arithmetic.
     propagate_set(ctx, &key, &text, Expiry::KeepTtl);
     ctx.out.bulk(&text);
 }
 
-/// INCRBYFLOAT's output: plain decimal, no exponent, shortest form that round-trips.
-fn format_human_float(f: f64) -> String {
-    let s = format!("{f}");
-    if s == "-0" {
-        "0".into()
-    } else {
-        s
+/// LCS's dynamic-programming table is `(len1 + 1) * (len2 + 1)` cells of 4 bytes; past
+/// this many cells (1 GiB) the command is refused, as Redis refuses when its allocation
+/// fails, instead of letting one command take the server's memory.
+const LCS_MAX_CELLS: u64 = 1 << 28;
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]: the longest common
+/// subsequence of two strings (missing keys are empty strings), its length, or the
+/// matching ranges, walked from the end as Redis does.
+pub fn lcs(ctx: &mut Ctx) {
+    let mut texts = Vec::with_capacity(2);
+    for i in 1..3 {
+        let key = ctx.args[i].clone();
+        match ctx.lookup_read(&key).map(|e| e.value.as_string()) {
+            None => texts.push(Vec::new()),
+            Some(Some(s)) => texts.push(s.into_owned()),
+            Some(None) => {
+                return ctx.error("ERR The specified keys must contain string values");
+            }
+        }
     }
+    let (mut getlen, mut getidx, mut withmatchlen, mut minmatchlen) = (false, false, false, 0);
+    let mut j = 3;
+    while j < ctx.args.len() {
+        let more = ctx.args.len() - 1 - j;
+        match ctx.args[j].to_ascii_uppercase().as_slice() {
+            b"IDX" => getidx = true,
+            b"LEN" => getlen = true,
+            b"WITHMATCHLEN" => withmatchlen = true,
+            b"MINMATCHLEN" if more > 0 => {
+                let Some(n) = ctx.int_arg(j + 1) else { return };
+                minmatchlen = n.max(0) as u64;
+                j += 1;
+            }
+            _ => return ctx.error(SYNTAX),
+        }
+        j += 1;
+    }
+    if getidx && getlen {
+        return ctx.error("ERR If you want both the length and indexes, please just use IDX.");
+    }
+    let (a, b) = (&texts[0], &texts[1]);
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen as u64 + 1) * (blen as u64 + 1);
+    let mut dp: Vec<u32> = Vec::new();
+    if cells > LCS_MAX_CELLS || dp.try_reserve_exact(cells as usize).is_err() {
+        return ctx.error("ERR Insufficient memory, failed allocating transient memory for LCS");
+    }
+    // dp[i * (blen + 1) + j]: LCS length of a[..i] and b[..j].
+    dp.resize(cells as usize, 0);
+    let w = blen + 1;
+    for i in 1..=alen {
+        for j in 1..=blen {
+            dp[i * w + j] = if a[i - 1] == b[j - 1] {
+                dp[(i - 1) * w + j - 1] + 1
+            } else {
+                dp[(i - 1) * w + j].max(dp[i * w + j - 1])
+            };
+        }
+    }
+    let total = dp[alen * w + blen];
+    if getlen {
+        return ctx.out.int(total as i64);
+    }
+    // Walk back from the end, collecting the LCS and the ranges of contiguous matches
+    // (a_start, a_end, b_start, b_end), last range first.
+    let mut result = vec![0u8; total as usize];
+    let mut ranges: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let mut cur: Option<(usize, usize, usize, usize)> = None;
+    let (mut i, mut j, mut idx) = (alen, blen, total as usize);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            result[idx - 1] = a[i - 1];
+            cur = match cur {
+                None => Some((i - 1, i - 1, j - 1, j - 1)),
+                Some((s, e, bs, be)) if s == i && bs == j => Some((s - 1, e, bs - 1, be)),
+                Some(r) => {
+                    emit = true;
+                    Some(r)
+                }
+            };
+            if let Some((s, _, bs, _)) = cur {
+                if s == 0 || bs == 0 {
+                    emit = true;
+                }
+            }
+            idx -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if dp[(i - 1) * w + j] > dp[i * w + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            emit = cur.is_some();
+        }
+        if emit {
+            if let Some(r) = cur.take() {
+                if minmatchlen == 0 || (r.1 - r.0 + 1) as u64 >= minmatchlen {
+                    ranges.push(r);
+                }
+            }
+        }
+    }
+    if !getidx {
+        return ctx.out.bulk(&result);
+    }
+    let out = &mut *ctx.out;
+    out.map_len(2);
+    out.bulk(b"matches");
+    out.array_len(ranges.len());
+    for (s, e, bs, be) in ranges {
+        out.array_len(2 + withmatchlen as usize);
+        out.array_len(2);
+        out.int(s as i64);
+        out.int(e as i64);
+        out.array_len(2);
+        out.int(bs as i64);
+        out.int(be as i64);
+        if withmatchlen {
+            out.int((e - s + 1) as i64);
+        }
+    }
+    out.bulk(b"len");
+    out.int(total as i64);
 }

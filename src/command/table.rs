@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::{acl, hashes, keys, lists, pubsub, server, sets, strings, transactions, zsets, Ctx};
+use super::{
+    acl, hashes, keys, lists, pubsub, server, sets, sort, strings, transactions, zsets, Ctx,
+};
 
 pub type Handler = fn(&mut Ctx);
 
@@ -129,6 +131,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("incrby", 3, "write denyoom fast", KEY1, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", strings::incrby),
     cmd!("decrby", 3, "write denyoom fast", KEY1, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", strings::decrby),
     cmd!("incrbyfloat", 3, "write denyoom fast", KEY1, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", strings::incrbyfloat),
+    cmd!("lcs", -3, "readonly", (1, 2, 1), "string", "Finds the longest common substring.", strings::lcs),
     // keys
     cmd!("del", -2, "write", (1, -1, 1), "keyspace", "Deletes one or more keys.", keys::del),
     cmd!("unlink", -2, "write fast", (1, -1, 1), "keyspace", "Asynchronously deletes one or more keys.", keys::del),
@@ -143,6 +146,8 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("copy", -3, "write denyoom", (1, 2, 1), "keyspace", "Copies the value of a key to a new key.", keys::copy),
     cmd!("move", 3, "write fast", KEY1, "keyspace", "Moves a key to another database.", keys::move_),
     cmd!("object", -2, "readonly", (2, 2, 1), "keyspace", "A container for object introspection commands.", keys::object),
+    cmd!("sort", -2, "write denyoom movablekeys @set @sortedset @list @dangerous", KEY1, "generic", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", sort::sort),
+    cmd!("sort_ro", -2, "readonly movablekeys @set @sortedset @list @dangerous", KEY1, "generic", "Returns the sorted elements of a list, a set, or a sorted set.", sort::sort_ro),
     cmd!("expire", -3, "write fast", KEY1, "keyspace", "Sets the expiration time of a key in seconds.", keys::expire),
     cmd!("pexpire", -3, "write fast", KEY1, "keyspace", "Sets the expiration time of a key in milliseconds.", keys::pexpire),
     cmd!("expireat", -3, "write fast", KEY1, "keyspace", "Sets the expiration time of a key to a Unix timestamp.", keys::expireat),
@@ -287,6 +292,26 @@ pub fn key_positions(spec: &Spec, args: &[bytes::Bytes]) -> Vec<usize> {
             numkeys(1, 2)
         }
         "blmpop" | "bzmpop" => numkeys(2, 3),
+        // The sorted key and STORE's destination (BY/GET keys come from the data, and
+        // Redis does not report them either).
+        "sort" => {
+            let mut v = vec![1];
+            let mut i = 2;
+            while i < args.len() {
+                let opt = args[i].to_ascii_lowercase();
+                match opt.as_slice() {
+                    b"limit" => i += 2,
+                    b"get" | b"by" => i += 1,
+                    b"store" if i + 1 < args.len() => {
+                        v.push(i + 1);
+                        i += 1;
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            v
+        }
         _ if spec.first_key <= 0 => Vec::new(),
         _ => {
             let n = args.len() as i32;

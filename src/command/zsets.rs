@@ -8,6 +8,8 @@
 //! `ZREM key member...` of what they removed; ZRANDMEMBER is a read. A sorted set that
 //! becomes empty is deleted, as in Redis.
 
+use std::cmp::Ordering;
+
 use bytes::Bytes;
 use rand::Rng;
 
@@ -226,12 +228,65 @@ impl LexRange {
         }
     }
 
-    /// The ranks `start..end` of the members in range (members ordered bytewise, which
-    /// holds when all scores are equal: what Redis assumes too).
-    fn ranks(&self, z: &ZSet) -> (usize, usize) {
-        let start = z.count_while(|m, _| !self.gte_min(m));
-        let end = z.count_while(|m, _| self.lte_max(m));
-        (start, end.max(start))
+    /// True when no member can be in range whatever the set holds (`min` above `max`).
+    fn always_empty(&self) -> bool {
+        let key = |b: &LexBound| -> (u8, Vec<u8>, bool) {
+            match b {
+                LexBound::Min => (0, Vec::new(), false),
+                LexBound::Incl(x) => (1, x.to_vec(), false),
+                LexBound::Excl(x) => (1, x.to_vec(), true),
+                LexBound::Max => (2, Vec::new(), false),
+            }
+        };
+        let ((a, x, ax), (b, y, by)) = (key(&self.min), key(&self.max));
+        match (a, &x).cmp(&(b, &y)) {
+            Ordering::Greater => true,
+            Ordering::Equal => a == 1 && (ax || by),
+            Ordering::Less => false,
+        }
+    }
+
+    /// The ranks `start..end` of the members in range, walked forwards or (`rev`)
+    /// backwards. With equal scores (the only case Redis defines) members are ordered
+    /// bytewise and this is a plain range. With mixed scores a small set gives what
+    /// Redis's listpack walk gives: empty unless the last member is >= min and the first
+    /// <= max, then the run of members from the first one >= min while they stay <= max
+    /// (backwards: from the last one <= max while they stay >= min). A big set is
+    /// searched as if ordered, as Redis's skiplist is.
+    fn ranks(&self, z: &ZSet, rev: bool) -> (usize, usize) {
+        let n = z.len();
+        let (Some((first, _)), Some((last, _))) = (z.get(0), z.get(n.wrapping_sub(1))) else {
+            return (0, 0);
+        };
+        if self.always_empty() || !self.gte_min(last) || !self.lte_max(first) {
+            return (0, 0);
+        }
+        if z.encoding() != "listpack" {
+            let start = z.count_while(|m, _| !self.gte_min(m));
+            let end = z.count_while(|m, _| self.lte_max(m));
+            return (start, end.max(start));
+        }
+        if rev {
+            let end = n - z
+                .range(n - 1, true)
+                .take_while(|(m, _)| !self.lte_max(m))
+                .count();
+            let run = match end.checked_sub(1) {
+                Some(top) => z
+                    .range(top, true)
+                    .take_while(|(m, _)| self.gte_min(m))
+                    .count(),
+                None => 0,
+            };
+            (end - run, end)
+        } else {
+            let start = z.count_while(|m, _| !self.gte_min(m));
+            let run = z
+                .range(start, false)
+                .take_while(|(m, _)| self.lte_max(m))
+                .count();
+            (start, start + run)
+        }
     }
 }
 
@@ -566,7 +621,7 @@ pub fn zlexcount(ctx: &mut Ctx) {
         return;
     }
     let n = get(ctx.st, ctx.sess.db, &key).map_or(0, |z| {
-        let (s, e) = range.ranks(z);
+        let (s, e) = range.ranks(z, false);
         e - s
     });
     ctx.out.int(n as i64);
@@ -706,7 +761,7 @@ fn zrange_generic(
             }
         }
         (Parsed::Score(r), Some(z)) => r.ranks(z),
-        (Parsed::Lex(r), Some(z)) => r.ranks(z),
+        (Parsed::Lex(r), Some(z)) => r.ranks(z, rev),
     };
     let (a, b) = if rt == RangeType::Rank {
         (a, b)
@@ -808,7 +863,7 @@ fn zremrange_generic(ctx: &mut Ctx, rt: RangeType) {
             None => return ctx.error(BAD_SCORE_RANGE),
         },
         RangeType::Lex => match LexRange::parse(&a2, &a3) {
-            Some(r) => Box::new(move |z| r.ranks(z)),
+            Some(r) => Box::new(move |z| r.ranks(z, false)),
             None => return ctx.error(BAD_LEX_RANGE),
         },
         _ => {
@@ -875,7 +930,6 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) {
     }
     let count = if ctx.args.len() == 3 {
         match crate::util::parse_i64_strict(&ctx.args[2]).filter(|n| *n >= 0) {
-            Some(0) => return ctx.out.array_len(0),
             Some(n) => Some(n as usize),
             None => return ctx.error(NOT_POSITIVE),
         }
@@ -887,6 +941,10 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) {
         Err(_) => return,
         Ok(false) => return ctx.out.array_len(0),
         Ok(true) => {}
+    }
+    // A count of 0 answers an empty array, but only after the type check (as Redis).
+    if count == Some(0) {
+        return ctx.out.array_len(0);
     }
     let popped = pop(ctx, &key, count.unwrap_or(1), max);
     let out = &mut *ctx.out;
