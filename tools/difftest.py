@@ -194,8 +194,8 @@ class Gen:
     # Each generator returns (args, unordered): unordered says the reply is a set.
     def command(self):
         r = self.r
-        family = r.choices(["string", "key", "list", "hash", "set", "zset", "bad"],
-                           [22, 12, 18, 14, 14, 18, 2])[0]
+        family = r.choices(["string", "bitmap", "key", "list", "hash", "set", "zset", "bad"],
+                           [22, 8, 12, 18, 14, 14, 18, 2])[0]
         return getattr(self, "g_" + family)()
 
     def g_bad(self):
@@ -263,6 +263,55 @@ class Gen:
                 [[], ["LEN"], ["IDX"], ["IDX", "WITHMATCHLEN"], ["IDX", "MINMATCHLEN", "2"],
                  ["LEN", "IDX"], ["MINMATCHLEN", "x"], ["BOGUS"]]), False
         return ["SUBSTR", k, self.small_int(), self.small_int()], False
+
+    def bit_offset(self):
+        return self.r.choice(["0", "1", "7", "8", "15", "63", "100", "-1", "x", "4294967296",
+                              str(self.r.randint(0, 200))])
+
+    def bit_range(self):
+        r = self.r
+        if r.random() < 0.3:
+            return []
+        args = [self.small_int(), self.small_int()]
+        return args + r.choice([[], [], ["BYTE"], ["BIT"], ["bogus"]])
+
+    def field_type(self):
+        return self.r.choice(["i1", "u1", "i5", "u7", "i8", "u8", "i16", "u16", "i63", "i64",
+                              "u63", "u64", "x8", "i0"])
+
+    def g_bitmap(self):
+        r, k = self.r, self.key()
+        c = r.randrange(9)
+        if c == 0:
+            return ["SETBIT", k, self.bit_offset(), r.choice(["0", "1", "1", "2", "x"])], False
+        if c == 1:
+            return ["GETBIT", k, self.bit_offset()], False
+        if c == 2:
+            return ["BITCOUNT", k] + self.bit_range(), False
+        if c == 3:
+            rng = self.bit_range()
+            if rng and r.random() < 0.3:
+                rng = rng[:1]  # start only
+            return ["BITPOS", k, r.choice(["0", "1", "1", "2"])] + rng, False
+        if c == 4:
+            op = r.choice(["AND", "OR", "XOR", "NOT", "bogus"])
+            return ["BITOP", op, self.key()] + self.keys_n(1, 3 if op != "NOT" else 1), False
+        if c in (5, 6):
+            args = ["BITFIELD" if c == 5 else "BITFIELD_RO", k]
+            for _ in range(r.randint(1, 3)):
+                sub = r.choice(["GET", "SET", "INCRBY", "OVERFLOW"] if c == 5 else ["GET", "GET", "SET"])
+                if sub == "OVERFLOW":
+                    args += ["OVERFLOW", r.choice(["WRAP", "SAT", "FAIL", "bad"])]
+                    continue
+                off = r.choice(["0", "3", "8", "#1", "#3", "100", "-1", "#x"])
+                args += [sub, self.field_type(), off]
+                if sub != "GET":
+                    args.append(r.choice(["1", "-1", "100", "300", "-200", "127", "128",
+                                          "9223372036854775807", "-9223372036854775808", "x"]))
+            return args, False
+        if c == 7:
+            return ["SETBIT", k, str(r.randint(0, 40)), "1"], False
+        return ["BITCOUNT", k], False
 
     def g_key(self):
         r, k = self.r, self.key()

@@ -8,6 +8,7 @@
 //! authentication, handles MULTI queueing, and runs the handler.
 
 pub mod acl;
+mod bitmaps;
 pub mod blocking;
 mod docs;
 mod hashes;

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::{
-    acl, hashes, keys, lists, pubsub, server, sets, sort, strings, transactions, zsets, Ctx,
+    acl, bitmaps, hashes, keys, lists, pubsub, server, sets, sort, strings, transactions, zsets,
+    Ctx,
 };
 
 pub type Handler = fn(&mut Ctx);
@@ -132,6 +133,14 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("decrby", 3, "write denyoom fast", KEY1, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", strings::decrby),
     cmd!("incrbyfloat", 3, "write denyoom fast", KEY1, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", strings::incrbyfloat),
     cmd!("lcs", -3, "readonly", (1, 2, 1), "string", "Finds the longest common substring.", strings::lcs),
+    // bitmaps
+    cmd!("setbit", 4, "write denyoom", KEY1, "bitmap", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", bitmaps::setbit),
+    cmd!("getbit", 3, "readonly fast", KEY1, "bitmap", "Returns a bit value by offset.", bitmaps::getbit),
+    cmd!("bitcount", -2, "readonly", KEY1, "bitmap", "Counts the number of set bits (population counting) in a string.", bitmaps::bitcount),
+    cmd!("bitpos", -3, "readonly", KEY1, "bitmap", "Finds the first set (1) or clear (0) bit in a string.", bitmaps::bitpos),
+    cmd!("bitop", -4, "write denyoom", (2, -1, 1), "bitmap", "Performs bitwise operations on multiple strings, and stores the result.", bitmaps::bitop),
+    cmd!("bitfield", -2, "write denyoom", KEY1, "bitmap", "Performs arbitrary bitfield integer operations on strings.", bitmaps::bitfield),
+    cmd!("bitfield_ro", -2, "readonly fast", KEY1, "bitmap", "Performs arbitrary read-only bitfield integer operations on strings.", bitmaps::bitfield_ro),
     // keys
     cmd!("del", -2, "write", (1, -1, 1), "keyspace", "Deletes one or more keys.", keys::del),
     cmd!("unlink", -2, "write fast", (1, -1, 1), "keyspace", "Asynchronously deletes one or more keys.", keys::del),

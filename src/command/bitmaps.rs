@@ -1,0 +1,570 @@
+//! Bit operations on strings: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD and
+//! BITFIELD_RO, as Redis 7.0 defines them.
+//!
+//! Bit 0 is the most significant bit of byte 0. A missing key reads as an endless run of
+//! zero bytes; a write past the end grows the string with zero bytes (up to
+//! `proto-max-bulk-len`). Every write is deterministic given the keyspace, so each is
+//! logged as received.
+
+use super::{Ctx, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use crate::keyspace::Value;
+
+const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+const BAD_TYPE: &str =
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+
+/// A bit offset argument; `#n` (BITFIELD only: `hash_bits` > 0) means `n * hash_bits`.
+/// Limited to `proto-max-bulk-len` bytes. None after replying with the error.
+fn bit_offset(ctx: &mut Ctx, i: usize, hash_bits: u32) -> Option<u64> {
+    let arg = &ctx.args[i];
+    let (digits, mul) = match arg.first() {
+        Some(b'#') if hash_bits > 0 => (&arg[1..], hash_bits as i64),
+        _ => (&arg[..], 1),
+    };
+    let off = crate::util::parse_i64_strict(digits)
+        .and_then(|n| n.checked_mul(mul))
+        .filter(|&n| n >= 0 && (n as u64 >> 3) < ctx.st.config.proto_max_bulk_len);
+    if off.is_none() {
+        ctx.error(BAD_OFFSET);
+    }
+    off.map(|n| n as u64)
+}
+
+/// Look `key` up for a read: Ok(Some(length)) for a string, Ok(None) if missing, Err
+/// after replying WRONGTYPE. Counts a keyspace hit or miss and reclaims an expired key,
+/// so that [`peek`] can then read the bytes in place.
+fn probe_string(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
+    let len = match ctx.lookup_read(key) {
+        None => return Ok(None),
+        Some(e) => e.value.as_string().map(|s| s.len()),
+    };
+    if len.is_none() {
+        ctx.error(WRONGTYPE);
+        return Err(());
+    }
+    Ok(len)
+}
+
+/// Run `f` on the bytes of the string at `key` (empty if missing), without copying a
+/// stored string: a bitmap can be hundreds of megabytes.
+fn peek<R>(ctx: &Ctx, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    let e = ctx.st.ks.db(ctx.sess.db).get(key);
+    let s = e.and_then(|e| e.value.as_string()).unwrap_or_default();
+    f(&s)
+}
+
+/// Run `f` on the bytes of the string at `key`, created if missing and zero-padded to
+/// at least `min_len` bytes (the caller has checked the type). Returns `f`'s result and
+/// whether the key was created or grown.
+fn edit_string<R>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    min_len: usize,
+    f: impl FnOnce(&mut Vec<u8>) -> R,
+) -> (R, bool) {
+    let table = ctx.st.ks.db_mut(ctx.sess.db);
+    let mut grown = table.get(key).is_none();
+    if grown {
+        table.upsert(key, Value::Str(Vec::new()), Some(0));
+    }
+    let r = table
+        .update(key, |v| {
+            let mut bytes = match std::mem::replace(v, Value::Int(0)) {
+                Value::Str(s) => s,
+                other => other
+                    .as_string()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default(),
+            };
+            if bytes.len() < min_len {
+                bytes.resize(min_len, 0);
+                grown = true;
+            }
+            let r = f(&mut bytes);
+            *v = Value::Str(bytes);
+            r
+        })
+        .expect("the key exists: it was just created if missing");
+    (r, grown)
+}
+
+fn get_bit(s: &[u8], bit: u64) -> u8 {
+    s.get((bit >> 3) as usize)
+        .map_or(0, |b| (b >> (7 - (bit & 7))) & 1)
+}
+
+pub fn setbit(ctx: &mut Ctx) {
+    let Some(off) = bit_offset(ctx, 2, 0) else {
+        return;
+    };
+    let on = match crate::util::parse_i64_strict(&ctx.args[3]) {
+        Some(v @ (0 | 1)) => v as u8,
+        _ => return ctx.error("ERR bit is not an integer or out of range"),
+    };
+    let key = ctx.args[1].clone();
+    if let Some(e) = ctx.lookup(&key) {
+        if e.value.as_string().is_none() {
+            return ctx.error(WRONGTYPE);
+        }
+    }
+    let byte = (off >> 3) as usize;
+    let shift = 7 - (off & 7);
+    let (old, grown) = edit_string(ctx, &key, byte + 1, |s| {
+        let old = (s[byte] >> shift) & 1;
+        s[byte] = (s[byte] & !(1 << shift)) | (on << shift);
+        old
+    });
+    if grown || old != on {
+        ctx.modified(&key);
+        ctx.propagate_self();
+    }
+    ctx.out.int(old as i64);
+}
+
+pub fn getbit(ctx: &mut Ctx) {
+    let Some(off) = bit_offset(ctx, 2, 0) else {
+        return;
+    };
+    let key = ctx.args[1].clone();
+    if probe_string(ctx, &key).is_err() {
+        return;
+    }
+    let bit = peek(ctx, &key, |s| get_bit(s, off));
+    ctx.out.int(bit as i64);
+}
+
+/// The inclusive bit range `start end [BYTE|BIT]` (arguments from `i`) selects in a
+/// string of `len` bytes, clamped as Redis does; None when it is empty.
+fn bit_range(start: i64, end: i64, len: u64, bits: bool) -> Option<(u64, u64)> {
+    let total = if bits { len as i64 * 8 } else { len as i64 };
+    let norm = |x: i64| if x < 0 { (total + x).max(0) } else { x };
+    let (s, e) = (norm(start), norm(end).min(total - 1));
+    if s > e {
+        return None;
+    }
+    Some(if bits {
+        (s as u64, e as u64)
+    } else {
+        (s as u64 * 8, e as u64 * 8 + 7)
+    })
+}
+
+/// BYTE or BIT at argument `i`, if present. None after replying with a syntax error.
+fn unit_arg(ctx: &mut Ctx, i: usize) -> Option<bool> {
+    match ctx.args.get(i).map(|a| a.to_ascii_uppercase()) {
+        None => Some(false),
+        Some(a) if a == b"BYTE" => Some(false),
+        Some(a) if a == b"BIT" => Some(true),
+        Some(_) => {
+            ctx.error(SYNTAX);
+            None
+        }
+    }
+}
+
+pub fn bitcount(ctx: &mut Ctx) {
+    let key = ctx.args[1].clone();
+    // As Redis 7.0: the key (missing: 0, wrong type: error) before the arguments.
+    let Ok(len) = probe_string(ctx, &key) else {
+        return;
+    };
+    let Some(len) = len else {
+        return ctx.out.int(0);
+    };
+    let range = match ctx.args.len() {
+        2 => bit_range(0, -1, len as u64, false),
+        4 | 5 => {
+            let (Some(start), Some(end)) = (ctx.int_arg(2), ctx.int_arg(3)) else {
+                return;
+            };
+            // Redis answers 0 here before it looks at BYTE|BIT (or clamps the range).
+            if start < 0 && end < 0 && start > end {
+                return ctx.out.int(0);
+            }
+            let Some(bits) = unit_arg(ctx, 4) else { return };
+            bit_range(start, end, len as u64, bits)
+        }
+        _ => return ctx.error(SYNTAX),
+    };
+    let count = range.map_or(0, |(a, b)| peek(ctx, &key, |s| count_ones(s, a, b)));
+    ctx.out.int(count as i64);
+}
+
+/// Set bits in the inclusive bit range `a..=b` of `s`.
+fn count_ones(s: &[u8], a: u64, b: u64) -> u64 {
+    let (first, last) = ((a >> 3) as usize, (b >> 3) as usize);
+    let mut n: u64 = s[first..=last].iter().map(|x| x.count_ones() as u64).sum();
+    // Take out the bits of the first and last bytes that lie outside the range.
+    n -= (s[first] & !(0xffu8 >> (a & 7))).count_ones() as u64;
+    n -= (s[last] & (0x7fu8 >> (b & 7))).count_ones() as u64;
+    n
+}
+
+pub fn bitpos(ctx: &mut Ctx) {
+    let bit = match ctx.int_arg(2) {
+        None => return,
+        Some(b @ (0 | 1)) => b as u8,
+        Some(_) => return ctx.error("ERR The bit argument must be 1 or 0."),
+    };
+    let key = ctx.args[1].clone();
+    let Ok(len) = probe_string(ctx, &key) else {
+        return;
+    };
+    // A missing key is an endless run of zeros.
+    let Some(len) = len else {
+        return ctx.out.int(if bit == 1 { -1 } else { 0 });
+    };
+    let len = len as u64;
+    let (range, end_given) = match ctx.args.len() {
+        3 => (bit_range(0, -1, len, false), false),
+        4..=6 => {
+            let Some(start) = ctx.int_arg(3) else { return };
+            let Some(bits) = unit_arg(ctx, 5) else { return };
+            let end = if ctx.args.len() >= 5 {
+                let Some(end) = ctx.int_arg(4) else { return };
+                end
+            } else {
+                -1
+            };
+            (bit_range(start, end, len, bits), ctx.args.len() >= 5)
+        }
+        _ => return ctx.error(SYNTAX),
+    };
+    let Some((a, b)) = range else {
+        return ctx.out.int(-1);
+    };
+    match peek(ctx, &key, |s| find_bit(s, a, b, bit)) {
+        Some(p) => ctx.out.int(p as i64),
+        // Looking for a 0 without an explicit end: the string continues with zeros.
+        None if bit == 0 && !end_given => ctx.out.int(b as i64 + 1),
+        None => ctx.out.int(-1),
+    }
+}
+
+/// The first bit equal to `bit` in the inclusive bit range `a..=b` of `s`, skipping whole
+/// bytes that cannot hold it.
+fn find_bit(s: &[u8], a: u64, b: u64, bit: u8) -> Option<u64> {
+    let skip = if bit == 1 { 0x00 } else { 0xff };
+    let mut i = a;
+    while i <= b {
+        if i & 7 == 0 && i + 7 <= b && s.get((i >> 3) as usize) == Some(&skip) {
+            i += 8;
+            continue;
+        }
+        if get_bit(s, i) == bit {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+pub fn bitop(ctx: &mut Ctx) {
+    let op = ctx.args[1].to_ascii_uppercase();
+    if !matches!(op.as_slice(), b"AND" | b"OR" | b"XOR" | b"NOT") {
+        return ctx.error(SYNTAX);
+    }
+    if op == b"NOT" && ctx.args.len() != 4 {
+        return ctx.error("ERR BITOP NOT must be called with a single source key.");
+    }
+    for i in 3..ctx.args.len() {
+        let key = ctx.args[i].clone();
+        if probe_string(ctx, &key).is_err() {
+            return;
+        }
+    }
+    let table = ctx.st.ks.db(ctx.sess.db);
+    let srcs: Vec<_> = ctx.args[3..]
+        .iter()
+        .map(|k| {
+            let e = table.get(k);
+            e.and_then(|e| e.value.as_string()).unwrap_or_default()
+        })
+        .collect();
+    let maxlen = srcs.iter().map(|s| s.len()).max().unwrap_or(0);
+    let byte = |s: &[u8], j: usize| s.get(j).copied().unwrap_or(0);
+    let res: Vec<u8> = (0..maxlen)
+        .map(|j| {
+            let first = byte(&srcs[0], j);
+            match op.as_slice() {
+                b"NOT" => !first,
+                b"AND" => srcs[1..].iter().fold(first, |acc, s| acc & byte(s, j)),
+                b"OR" => srcs[1..].iter().fold(first, |acc, s| acc | byte(s, j)),
+                _ => srcs[1..].iter().fold(first, |acc, s| acc ^ byte(s, j)),
+            }
+        })
+        .collect();
+    let dst = ctx.args[2].clone();
+    let db = ctx.sess.db;
+    // The result replaces the destination (and its TTL); an empty one deletes it.
+    let changed = if maxlen > 0 {
+        ctx.st.ks.db_mut(db).upsert(&dst, Value::Str(res), Some(0));
+        true
+    } else {
+        ctx.st.ks.db_mut(db).delete(&dst)
+    };
+    if changed {
+        ctx.modified(&dst);
+        ctx.propagate_self();
+    }
+    ctx.out.int(maxlen as i64);
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Overflow {
+    Wrap,
+    Sat,
+    Fail,
+}
+
+#[derive(Clone, Copy)]
+enum FieldOp {
+    Get,
+    Set(i64),
+    IncrBy(i64),
+}
+
+struct Field {
+    op: FieldOp,
+    signed: bool,
+    bits: u32,
+    offset: u64,
+    overflow: Overflow,
+}
+
+/// `i1`..`i64` or `u1`..`u63`.
+fn field_type(a: &[u8]) -> Option<(bool, u32)> {
+    let signed = match a.first()? {
+        b'i' | b'I' => true,
+        b'u' | b'U' => false,
+        _ => return None,
+    };
+    let bits = crate::util::parse_i64_strict(&a[1..])?;
+    let max = if signed { 64 } else { 63 };
+    (1..=max).contains(&bits).then_some((signed, bits as u32))
+}
+
+fn read_field(s: &[u8], offset: u64, bits: u32) -> u64 {
+    (0..bits as u64).fold(0u64, |v, i| (v << 1) | get_bit(s, offset + i) as u64)
+}
+
+fn write_field(s: &mut [u8], offset: u64, bits: u32, v: u64) {
+    for i in 0..bits as u64 {
+        let bit = ((v >> (bits as u64 - 1 - i)) & 1) as u8;
+        let pos = offset + i;
+        let (byte, shift) = ((pos >> 3) as usize, 7 - (pos & 7));
+        s[byte] = (s[byte] & !(1 << shift)) | (bit << shift);
+    }
+}
+
+/// The value a field of this type holds, from its raw bits.
+fn field_value(raw: u64, signed: bool, bits: u32) -> i128 {
+    if signed && bits < 64 && raw >> (bits - 1) & 1 == 1 {
+        raw as i128 - (1i128 << bits)
+    } else if signed && bits == 64 {
+        raw as i64 as i128
+    } else {
+        raw as i128
+    }
+}
+
+/// Fit `v` into the field's type under `ow`: Some(raw bits) and whether it overflowed,
+/// or None when it overflowed under FAIL.
+fn fit(v: i128, signed: bool, bits: u32, ow: Overflow) -> Option<(u64, bool)> {
+    let (min, max) = if signed {
+        (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+    } else {
+        (0, (1i128 << bits) - 1)
+    };
+    let mask: u128 = (1u128 << bits) - 1;
+    if (min..=max).contains(&v) {
+        return Some(((v as u128 & mask) as u64, false));
+    }
+    match ow {
+        Overflow::Fail => None,
+        Overflow::Wrap => Some(((v as u128 & mask) as u64, true)),
+        Overflow::Sat => {
+            let c = if v > max { max } else { min };
+            Some(((c as u128 & mask) as u64, true))
+        }
+    }
+}
+
+pub fn bitfield(ctx: &mut Ctx) {
+    bitfield_generic(ctx, false);
+}
+
+pub fn bitfield_ro(ctx: &mut Ctx) {
+    bitfield_generic(ctx, true);
+}
+
+fn bitfield_generic(ctx: &mut Ctx, readonly: bool) {
+    // Every operation is parsed (and any error replied) before anything runs.
+    let mut fields = Vec::new();
+    let mut overflow = Overflow::Wrap;
+    let mut end_bit: Option<u64> = None;
+    let mut j = 2;
+    while j < ctx.args.len() {
+        let left = ctx.args.len() - j - 1;
+        let sub = ctx.args[j].to_ascii_uppercase();
+        let op = match sub.as_slice() {
+            b"GET" if left >= 2 => FieldOp::Get,
+            b"SET" if left >= 3 => FieldOp::Set(0),
+            b"INCRBY" if left >= 3 => FieldOp::IncrBy(0),
+            b"OVERFLOW" if left >= 1 => {
+                overflow = match ctx.args[j + 1].to_ascii_uppercase().as_slice() {
+                    b"WRAP" => Overflow::Wrap,
+                    b"SAT" => Overflow::Sat,
+                    b"FAIL" => Overflow::Fail,
+                    _ => return ctx.error("ERR Invalid OVERFLOW type specified"),
+                };
+                j += 2;
+                continue;
+            }
+            _ => return ctx.error(SYNTAX),
+        };
+        let Some((signed, bits)) = field_type(&ctx.args[j + 1]) else {
+            return ctx.error(BAD_TYPE);
+        };
+        let Some(offset) = bit_offset(ctx, j + 2, bits) else {
+            return;
+        };
+        let op = match op {
+            FieldOp::Get => FieldOp::Get,
+            _ => {
+                let Some(v) = crate::util::parse_i64_strict(&ctx.args[j + 3]) else {
+                    return ctx.error(NOT_INTEGER);
+                };
+                let last = offset + bits as u64 - 1;
+                end_bit = Some(end_bit.map_or(last, |e| e.max(last)));
+                if matches!(op, FieldOp::Set(_)) {
+                    FieldOp::Set(v)
+                } else {
+                    FieldOp::IncrBy(v)
+                }
+            }
+        };
+        fields.push(Field {
+            op,
+            signed,
+            bits,
+            offset,
+            overflow,
+        });
+        j += if matches!(op, FieldOp::Get) { 3 } else { 4 };
+    }
+    let key = ctx.args[1].clone();
+    let Some(end_bit) = end_bit else {
+        // Only reads.
+        if probe_string(ctx, &key).is_err() {
+            return;
+        }
+        let values: Vec<i128> = peek(ctx, &key, |s| {
+            fields
+                .iter()
+                .map(|f| field_value(read_field(s, f.offset, f.bits), f.signed, f.bits))
+                .collect()
+        });
+        ctx.out.array_len(values.len());
+        for v in values {
+            ctx.out.int(v as i64);
+        }
+        return;
+    };
+    if readonly {
+        return ctx.error("ERR BITFIELD_RO only supports the GET subcommand");
+    }
+    if let Some(e) = ctx.lookup(&key) {
+        if e.value.as_string().is_none() {
+            return ctx.error(WRONGTYPE);
+        }
+    }
+    let (replies, grown) = edit_string(ctx, &key, (end_bit >> 3) as usize + 1, |s| {
+        let mut changes = 0;
+        let replies: Vec<Option<i64>> = fields
+            .iter()
+            .map(|f| {
+                let old = field_value(read_field(s, f.offset, f.bits), f.signed, f.bits);
+                let (target, reply_new) = match f.op {
+                    FieldOp::Get => return Some(old as i64),
+                    // An unsigned SET reads its argument as the 64-bit pattern Redis does.
+                    FieldOp::Set(v) if !f.signed => (v as u64 as i128, false),
+                    FieldOp::Set(v) => (v as i128, false),
+                    FieldOp::IncrBy(by) => (old + by as i128, true),
+                };
+                let (raw, _) = fit(target, f.signed, f.bits, f.overflow)?;
+                write_field(s, f.offset, f.bits, raw);
+                let new = field_value(raw, f.signed, f.bits);
+                if new != old {
+                    changes += 1;
+                }
+                Some(if reply_new { new as i64 } else { old as i64 })
+            })
+            .collect();
+        (replies, changes)
+    });
+    let (replies, changes) = replies;
+    if grown || changes > 0 {
+        ctx.modified(&key);
+        ctx.propagate_self();
+    }
+    ctx.out.array_len(replies.len());
+    for r in replies {
+        match r {
+            Some(v) => ctx.out.int(v),
+            None => ctx.out.null(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_read_and_write_most_significant_bit_first() {
+        let mut s = vec![0u8; 3];
+        write_field(&mut s, 4, 8, 0xab);
+        assert_eq!(s, [0x0a, 0xb0, 0]);
+        assert_eq!(read_field(&s, 4, 8), 0xab);
+        assert_eq!(field_value(read_field(&s, 4, 8), true, 8), -85);
+        assert_eq!(read_field(&s, 20, 8), 0, "bits past the end read as zeros");
+    }
+
+    #[test]
+    fn overflow_wraps_saturates_or_fails() {
+        assert_eq!(fit(300, false, 8, Overflow::Wrap), Some((44, true)));
+        assert_eq!(fit(300, false, 8, Overflow::Sat), Some((255, true)));
+        assert_eq!(fit(-1, false, 8, Overflow::Sat), Some((0, true)));
+        assert_eq!(fit(300, false, 8, Overflow::Fail), None);
+        assert_eq!(fit(128, true, 8, Overflow::Wrap), Some((0x80, true)));
+        assert_eq!(fit(-129, true, 8, Overflow::Sat), Some((0x80, true)));
+        assert_eq!(
+            fit(i64::MAX as i128 + 1, true, 64, Overflow::Sat),
+            Some((i64::MAX as u64, true))
+        );
+        assert_eq!(fit(5, true, 8, Overflow::Fail), Some((5, false)));
+    }
+
+    #[test]
+    fn counts_only_the_bits_in_range() {
+        let s = [0xffu8, 0xff];
+        assert_eq!(count_ones(&s, 0, 15), 16);
+        assert_eq!(count_ones(&s, 3, 3), 1);
+        assert_eq!(count_ones(&s, 5, 10), 6);
+        assert_eq!(bit_range(0, -1, 2, false), Some((0, 15)));
+        assert_eq!(bit_range(-1, -1, 2, true), Some((15, 15)));
+        assert_eq!(bit_range(5, 2, 2, false), None);
+        assert_eq!(bit_range(0, 100, 0, false), None);
+    }
+
+    #[test]
+    fn bitfield_types() {
+        assert_eq!(field_type(b"i64"), Some((true, 64)));
+        assert_eq!(field_type(b"U63"), Some((false, 63)));
+        assert_eq!(field_type(b"u64"), None);
+        assert_eq!(field_type(b"i0"), None);
+        assert_eq!(field_type(b"x8"), None);
+        assert_eq!(field_type(b"i"), None);
+    }
+}
