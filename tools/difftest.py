@@ -194,8 +194,8 @@ class Gen:
     # Each generator returns (args, unordered): unordered says the reply is a set.
     def command(self):
         r = self.r
-        family = r.choices(["string", "bitmap", "key", "list", "hash", "set", "zset", "bad"],
-                           [22, 8, 12, 18, 14, 14, 18, 2])[0]
+        family = r.choices(["string", "bitmap", "hll", "key", "list", "hash", "set", "zset", "bad"],
+                           [22, 8, 8, 12, 18, 14, 14, 18, 2])[0]
         return getattr(self, "g_" + family)()
 
     def g_bad(self):
@@ -312,6 +312,22 @@ class Gen:
         if c == 7:
             return ["SETBIT", k, str(r.randint(0, 40)), "1"], False
         return ["BITCOUNT", k], False
+
+    def g_hll(self):
+        r, k = self.r, self.key()
+        c = r.randrange(6)
+        if c in (0, 1):
+            # Small adds stay sparse; big ones (and their sum) push the HLL dense.
+            n = r.choice([0, 1, 3, 10, 50, 400])
+            base = r.randint(0, 5000)
+            return ["PFADD", k] + [f"e{base + i}" for i in range(n)], False
+        if c == 2:
+            return ["PFCOUNT", k], False
+        if c == 3:
+            return ["PFCOUNT"] + self.keys_n(2, 3), False
+        if c == 4:
+            return ["PFMERGE", k] + self.keys_n(0, 3), False
+        return ["GET", k], False
 
     def g_key(self):
         r, k = self.r, self.key()

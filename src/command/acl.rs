@@ -118,6 +118,7 @@ pub fn categories(s: &Spec) -> u32 {
     c |= match s.group {
         "string" => bit("string"),
         "bitmap" => bit("bitmap"),
+        "hyperloglog" => bit("hyperloglog"),
         "list" => bit("list"),
         "hash" => bit("hash"),
         "set" => bit("set"),

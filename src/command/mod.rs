@@ -12,6 +12,7 @@ mod bitmaps;
 pub mod blocking;
 mod docs;
 mod hashes;
+mod hyperloglog;
 mod keys;
 mod ldouble;
 mod lists;
@@ -25,6 +26,8 @@ mod table;
 mod transactions;
 mod zsets;
 
+#[doc(hidden)]
+pub use hyperloglog::fuzz_stored_string as hll_fuzz_stored_string;
 pub use pubsub::{
     disconnect as pubsub_disconnect, tick as pubsub_tick, Outbox, PubSub, Subscriptions,
 };

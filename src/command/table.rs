@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::{
-    acl, bitmaps, hashes, keys, lists, pubsub, server, sets, sort, strings, transactions, zsets,
-    Ctx,
+    acl, bitmaps, hashes, hyperloglog, keys, lists, pubsub, server, sets, sort, strings,
+    transactions, zsets, Ctx,
 };
 
 pub type Handler = fn(&mut Ctx);
@@ -141,6 +141,10 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("bitop", -4, "write denyoom", (2, -1, 1), "bitmap", "Performs bitwise operations on multiple strings, and stores the result.", bitmaps::bitop),
     cmd!("bitfield", -2, "write denyoom", KEY1, "bitmap", "Performs arbitrary bitfield integer operations on strings.", bitmaps::bitfield),
     cmd!("bitfield_ro", -2, "readonly fast", KEY1, "bitmap", "Performs arbitrary read-only bitfield integer operations on strings.", bitmaps::bitfield_ro),
+    // hyperloglog
+    cmd!("pfadd", -2, "write denyoom fast", KEY1, "hyperloglog", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", hyperloglog::pfadd),
+    cmd!("pfcount", -2, "readonly", (1, -1, 1), "hyperloglog", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", hyperloglog::pfcount),
+    cmd!("pfmerge", -2, "write denyoom", (1, -1, 1), "hyperloglog", "Merges one or more HyperLogLog values into a single key.", hyperloglog::pfmerge),
     // keys
     cmd!("del", -2, "write", (1, -1, 1), "keyspace", "Deletes one or more keys.", keys::del),
     cmd!("unlink", -2, "write fast", (1, -1, 1), "keyspace", "Asynchronously deletes one or more keys.", keys::del),
