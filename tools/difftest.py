@@ -194,9 +194,60 @@ class Gen:
     # Each generator returns (args, unordered): unordered says the reply is a set.
     def command(self):
         r = self.r
-        family = r.choices(["string", "bitmap", "hll", "key", "list", "hash", "set", "zset", "bad"],
-                           [22, 8, 8, 12, 18, 14, 14, 18, 2])[0]
+        family = r.choices(["string", "bitmap", "hll", "key", "list", "hash", "set", "zset", "bad",
+                            "db", "random", "scan"],
+                           [22, 8, 8, 12, 18, 14, 14, 18, 2, 3, 3, 3])[0]
         return getattr(self, "g_" + family)()
+
+    def commands(self):
+        """The next unit to send: one command, or a MULTI ... EXEC|DISCARD block."""
+        r = self.r
+        if r.random() >= 0.04:
+            return [self.command()]
+        block = []
+        if r.random() < 0.3:
+            block.append((["WATCH"] + self.keys_n(1, 2), False))
+        block.append((["MULTI"], False))
+        while len(block) < 6 and r.random() < 0.8:
+            # Inside MULTI only commands whose replies compare as they are (EXEC returns
+            # them raw), and no SELECT (the loop tracks the database from its reply).
+            args, how = self.command()
+            if how is False and args[0] not in ("SORT", "SORT_RO", "SELECT"):
+                block.append((args, how))
+        block.append((["EXEC" if r.random() < 0.85 else "DISCARD"], False))
+        return block
+
+    def g_db(self):
+        r, k = self.r, self.key()
+        return r.choice([
+            (["SELECT", r.choice(["0", "1", "0", "1", "16", "x"])], False),
+            (["MOVE", k, r.choice(["0", "1", "1", "x"])], False),
+            (["SWAPDB", "0", "1"], False),
+            (["COPY", k, self.key(), "DB", r.choice(["0", "1"])] + r.choice([[], ["REPLACE"]]), False),
+            (["DBSIZE"], False),
+            (["FLUSHDB"] if r.random() < 0.1 else ["DBSIZE"], False),
+        ])
+
+    def g_random(self):
+        # Random picks: only their size (and that they come from the value) is specified.
+        r, k = self.r, self.key()
+        n = r.choice(["1", "3", "10", "-3", "-10", "0"])
+        name = r.choice(["SRANDMEMBER", "HRANDFIELD", "ZRANDMEMBER"])
+        args = [name, k, n]
+        if name != "SRANDMEMBER" and r.random() < 0.3:
+            args.append("WITHVALUES" if name == "HRANDFIELD" else "WITHSCORES")
+        return args, "len"
+
+    def g_scan(self):
+        # A whole iteration, collected (SCAN may repeat an element; its order is free).
+        r, k = self.r, self.key()
+        match = r.choice([[], [], ["MATCH", "k*"], ["MATCH", "m[1-4]"], ["MATCH", "*1*"]])
+        count = r.choice([[], ["COUNT", "1"], ["COUNT", "3"], ["COUNT", "100"]])
+        which = r.choice(["SCAN", "SSCAN", "HSCAN", "ZSCAN"])
+        if which == "SCAN":
+            typ = r.choice([[], [], ["TYPE", "string"], ["TYPE", "list"], ["TYPE", "zset"]])
+            return ["SCAN", "0"] + match + count + typ, "scan"
+        return [which, k, "0"] + match + count, "scan"
 
     def g_bad(self):
         r = self.r
@@ -589,7 +640,32 @@ def sort_unspecified(cmd, kind):
     return None
 
 
+def full_scan(conn, cmd):
+    """Run a SCAN-family iteration to its end: the sorted distinct elements (pairs for
+    HSCAN/ZSCAN), or the first error."""
+    at = 1 if cmd[0] == "SCAN" else 2
+    args, seen, rounds = list(cmd), set(), 0
+    while True:
+        reply = conn.call(*args)
+        if not isinstance(reply, list):
+            return reply
+        cursor, items = reply
+        if cmd[0] in ("HSCAN", "ZSCAN"):
+            items = [tuple(items[i:i + 2]) for i in range(0, len(items), 2)]
+        seen.update(items)
+        rounds += 1
+        if cursor == b"0" or rounds > 100000:
+            return sorted(seen)
+        args[at] = cursor
+
+
 def normalize(reply, unordered):
+    if unordered == "len":
+        if isinstance(reply, list):
+            return ("length", len(reply))
+        if isinstance(reply, tuple) and reply[0] in ("set", "map"):
+            return ("length", len(reply[1]))
+        return reply if not isinstance(reply, bytes) else "one element"
     if unordered and isinstance(reply, tuple) and reply[0] in ("set", "map"):
         return reply  # RESP3 sets and maps arrive sorted (see Conn.reply)
     if not unordered or not isinstance(reply, list):
@@ -603,8 +679,18 @@ def normalize(reply, unordered):
 # --- whole-keyspace comparison ---------------------------------------------------------
 
 
-def dump(conn):
-    """Every key's type, value (canonical form) and TTL in seconds (rounded to 10 s)."""
+def dump(conn, current=0):
+    """Every key of databases 0 and 1: type, value (canonical form), TTL in seconds
+    (rounded to 10 s). Leaves `current` selected."""
+    out = {}
+    for db in (0, 1):
+        conn.call("SELECT", db)
+        out.update({(db,) + (k,): v for k, v in dump_db(conn).items()})
+    conn.call("SELECT", current)
+    return out
+
+
+def dump_db(conn):
     out = {}
     for key in sorted(conn.call("KEYS", "*")):
         t = conn.call("TYPE", key)[1]
@@ -681,10 +767,15 @@ def main():
                 c.call("HELLO", "3")
 
         gen = Gen(random.Random(seed), args.keys)
+        db = 0  # both connections' selected database
         skip = {c.strip().upper() for c in args.skip.split(",") if c.strip()}
         diffs = 0
-        for i in range(1, args.ops + 1):
-            cmd, unordered = gen.command()
+        units, i = [], 0
+        while i < args.ops or units:
+            if not units:
+                units = gen.commands()
+            cmd, unordered = units.pop(0)
+            i += 1
             if cmd[0] in skip:
                 continue
             if cmd[0] in ("SORT", "SORT_RO"):
@@ -692,8 +783,13 @@ def main():
                 if how == "skip":
                     continue
                 unordered = unordered or how == "unordered"
-            a = normalize(red.call(*cmd), unordered)
-            b = normalize(sta.call(*cmd), unordered)
+            if unordered == "scan":
+                a, b = full_scan(red, cmd), full_scan(sta, cmd)
+            else:
+                a = normalize(red.call(*cmd), unordered)
+                b = normalize(sta.call(*cmd), unordered)
+            if cmd[0] == "SELECT" and a == ("status", "OK"):
+                db = int(cmd[1])
             if args.verbose:
                 print(i, cmd, a)
             if "PXAT" in cmd and cmd[cmd.index("PXAT") + 1] == "1":
@@ -705,8 +801,8 @@ def main():
             if a != b:
                 diffs += 1
                 print(f"#{i} {' '.join(map(repr, cmd))}\n  redis  {a!r}\n  strata {b!r}")
-            if i % args.check_every == 0 or i == args.ops:
-                lines = diff_dumps(dump(red), dump(sta))
+            if (i % args.check_every == 0 or i >= args.ops) and not units:
+                lines = diff_dumps(dump(red, db), dump(sta, db))
                 if lines:
                     diffs += 1
                     print(f"keyspace differs after command #{i}:")
@@ -719,7 +815,7 @@ def main():
                 break
 
         if args.restart and strata_cmd is not None and diffs < args.max_diffs:
-            expected = dump(sta)
+            expected = dump(sta, db)
             procs[-1].send_signal(signal.SIGKILL)
             procs[-1].wait()
             procs[-1] = start(strata_cmd, sport, open(os.path.join(tmp, "strata2.log"), "w"))
