@@ -194,9 +194,9 @@ class Gen:
     # Each generator returns (args, unordered): unordered says the reply is a set.
     def command(self):
         r = self.r
-        family = r.choices(["string", "bitmap", "hll", "key", "list", "hash", "set", "zset", "bad",
-                            "db", "random", "scan"],
-                           [22, 8, 8, 12, 18, 14, 14, 18, 2, 3, 3, 3])[0]
+        family = r.choices(["string", "bitmap", "hll", "geo", "key", "list", "hash", "set", "zset",
+                            "bad", "db", "random", "scan"],
+                           [22, 8, 8, 10, 12, 18, 14, 14, 18, 2, 3, 3, 3])[0]
         return getattr(self, "g_" + family)()
 
     def commands(self):
@@ -379,6 +379,55 @@ class Gen:
         if c == 4:
             return ["PFMERGE", k] + self.keys_n(0, 3), False
         return ["GET", k], False
+
+    def lonlat(self):
+        r = self.r
+        if r.random() < 0.1:
+            return [r.choice(["181", "-180", "180", "abc", "0", "nan", "inf"]),
+                    r.choice(["85.06", "-85.05112878", "90", "x", "0"])]
+        return [f"{r.uniform(-180, 180):.6f}", f"{r.uniform(-85.05, 85.05):.6f}"]
+
+    def geosearch(self, k):
+        r = self.r
+        unit = r.choice(["m", "km", "mi", "ft", "bogus"])
+        rad = r.choice(["0", "1000", "500000", "5000000", "20000000", "-1", "x"])
+        opts = r.sample(["WITHDIST", "WITHCOORD", "WITHHASH"], r.randint(0, 2))
+        opts += r.choice([[], ["ASC"], ["DESC"]])
+        opts += r.choice([[], [], ["COUNT", str(r.randint(1, 5))], ["COUNT", "2", "ANY"], ["ANY"]])
+        frm = r.choice([["FROMLONLAT"] + self.lonlat(), ["FROMMEMBER", self.member()]])
+        by = r.choice([["BYRADIUS", rad, unit], ["BYBOX", rad, r.choice(["1000", "9000000"]), unit]])
+        kind = r.randrange(4)
+        if kind == 0:
+            return ["GEOSEARCH", k] + frm + by + opts
+        if kind == 1:
+            return ["GEORADIUS", k] + self.lonlat() + [rad, unit] + opts
+        if kind == 2:
+            return ["GEORADIUSBYMEMBER", k, self.member(), rad, unit] + opts
+        store = [r.choice(["STORE", "STOREDIST"]), self.key()]
+        return r.choice([["GEOSEARCHSTORE", self.key(), k] + frm + by + r.choice([[], ["STOREDIST"]]),
+                         ["GEORADIUS", k] + self.lonlat() + [rad, unit] + store])
+
+    def g_geo(self):
+        r, k = self.r, self.key()
+        c = r.randrange(7)
+        if c == 0:
+            args = ["GEOADD", k] + r.choice([[], [], ["NX"], ["XX"], ["CH"], ["NX", "CH"], ["NX", "XX"]])
+            for _ in range(r.randint(1, 3)):
+                args += self.lonlat() + [self.member()]
+            if r.random() < 0.05:
+                args.pop()
+            return args, False
+        if c == 1:
+            return ["GEOPOS", k] + [self.member() for _ in range(r.randint(0, 3))], False
+        if c == 2:
+            return ["GEODIST", k, self.member(), self.member()] + r.choice(
+                [[], ["km"], ["MI"], ["ft"], ["m"], ["parsec"], ["km", "x"]]), False
+        if c == 3:
+            return ["GEOHASH", k] + [self.member() for _ in range(r.randint(0, 3))], False
+        if c in (5, 6):
+            return self.geosearch(k), False
+        return ["ZADD", k, r.choice(["-1", "1.5", "1e19", "-inf", "4503599627370495", "0"]),
+                self.member()], False
 
     def g_key(self):
         r, k = self.r, self.key()

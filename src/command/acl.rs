@@ -119,6 +119,7 @@ pub fn categories(s: &Spec) -> u32 {
         "string" => bit("string"),
         "bitmap" => bit("bitmap"),
         "hyperloglog" => bit("hyperloglog"),
+        "geo" => bit("geo"),
         "list" => bit("list"),
         "hash" => bit("hash"),
         "set" => bit("set"),

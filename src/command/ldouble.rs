@@ -98,6 +98,30 @@ impl LongDouble {
         }
     }
 
+    /// The exact long double of a double (every double is one).
+    pub fn from_f64(f: f64) -> LongDouble {
+        let bits = f.to_bits();
+        let neg = bits >> 63 == 1;
+        if f.is_infinite() || f.is_nan() {
+            return LongDouble {
+                neg,
+                ..LongDouble::INF
+            };
+        }
+        let (e, frac) = (((bits >> 52) & 0x7ff) as i64, bits & ((1 << 52) - 1));
+        let (mant, exp) = if e == 0 {
+            (frac, -1074)
+        } else {
+            (frac | 1 << 52, e - 1075)
+        };
+        LongDouble {
+            neg,
+            mant,
+            exp: if mant == 0 { 0 } else { exp },
+            inf: false,
+        }
+    }
+
     /// `%.17Lf` with trailing zeros (and a bare point) removed, `-0` as `0`: Redis's
     /// LD_STR_HUMAN. Finite values only.
     pub fn to_human(self) -> String {

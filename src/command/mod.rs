@@ -11,6 +11,7 @@ pub mod acl;
 mod bitmaps;
 pub mod blocking;
 mod docs;
+mod geo;
 mod hashes;
 mod hyperloglog;
 mod keys;

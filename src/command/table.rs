@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::{
-    acl, bitmaps, hashes, hyperloglog, keys, lists, pubsub, server, sets, sort, strings,
+    acl, bitmaps, geo, hashes, hyperloglog, keys, lists, pubsub, server, sets, sort, strings,
     transactions, zsets, Ctx,
 };
 
@@ -145,6 +145,17 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("pfadd", -2, "write denyoom fast", KEY1, "hyperloglog", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", hyperloglog::pfadd),
     cmd!("pfcount", -2, "readonly", (1, -1, 1), "hyperloglog", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", hyperloglog::pfcount),
     cmd!("pfmerge", -2, "write denyoom", (1, -1, 1), "hyperloglog", "Merges one or more HyperLogLog values into a single key.", hyperloglog::pfmerge),
+    // geo
+    cmd!("geoadd", -5, "write denyoom", KEY1, "geo", "Adds one or more members to a geospatial index. The key is created if it doesn't exist.", geo::geoadd),
+    cmd!("geopos", -2, "readonly", KEY1, "geo", "Returns the longitude and latitude of members from a geospatial index.", geo::geopos),
+    cmd!("geodist", -4, "readonly", KEY1, "geo", "Returns the distance between two members of a geospatial index.", geo::geodist),
+    cmd!("geohash", -2, "readonly", KEY1, "geo", "Returns members from a geospatial index as geohash strings.", geo::geohash),
+    cmd!("georadius", -6, "write denyoom movablekeys", KEY1, "geo", "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", geo::georadius),
+    cmd!("georadius_ro", -6, "readonly", KEY1, "geo", "Returns members from a geospatial index that are within a distance from a coordinate.", geo::georadius_ro),
+    cmd!("georadiusbymember", -5, "write denyoom movablekeys", KEY1, "geo", "Queries a geospatial index for members within a distance from a member, optionally stores the result.", geo::georadiusbymember),
+    cmd!("georadiusbymember_ro", -5, "readonly", KEY1, "geo", "Returns members from a geospatial index that are within a distance from a member.", geo::georadiusbymember_ro),
+    cmd!("geosearch", -7, "readonly", KEY1, "geo", "Queries a geospatial index for members inside an area of a box or a circle.", geo::geosearch),
+    cmd!("geosearchstore", -8, "write denyoom", (1, 2, 1), "geo", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", geo::geosearchstore),
     // keys
     cmd!("del", -2, "write", (1, -1, 1), "keyspace", "Deletes one or more keys.", keys::del),
     cmd!("unlink", -2, "write fast", (1, -1, 1), "keyspace", "Asynchronously deletes one or more keys.", keys::del),
@@ -305,6 +316,17 @@ pub fn key_positions(spec: &Spec, args: &[bytes::Bytes]) -> Vec<usize> {
             numkeys(1, 2)
         }
         "blmpop" | "bzmpop" => numkeys(2, 3),
+        // The source key and STORE/STOREDIST's destination.
+        "georadius" | "georadiusbymember" => {
+            let mut v = vec![1];
+            let last = args.len().saturating_sub(1);
+            for (i, a) in args.iter().enumerate().take(last).skip(2) {
+                if a.eq_ignore_ascii_case(b"store") || a.eq_ignore_ascii_case(b"storedist") {
+                    v.push(i + 1);
+                }
+            }
+            v
+        }
         // The sorted key and STORE's destination (BY/GET keys come from the data, and
         // Redis does not report them either).
         "sort" => {
