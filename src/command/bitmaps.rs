@@ -368,25 +368,57 @@ fn field_value(raw: u64, signed: bool, bits: u32) -> i128 {
     }
 }
 
-/// Fit `v` into the field's type under `ow`: Some(raw bits) and whether it overflowed,
-/// or None when it overflowed under FAIL.
-fn fit(v: i128, signed: bool, bits: u32, ow: Overflow) -> Option<(u64, bool)> {
-    let (min, max) = if signed {
-        (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+/// `value + incr` for a signed field of `bits` under `ow`: Some(new value) or None
+/// (overflow under FAIL). Redis's checkSignedBitfieldOverflow step for step, including
+/// its wrapping `max - value`, which makes `SET i8 .. -9223372036854775808` saturate
+/// upwards under SAT: replies must match Redis's.
+fn signed_step(value: i64, incr: i64, bits: u32, ow: Overflow) -> Option<i64> {
+    let max: i64 = if bits == 64 {
+        i64::MAX
     } else {
-        (0, (1i128 << bits) - 1)
+        (1i64 << (bits - 1)) - 1
     };
-    let mask: u128 = (1u128 << bits) - 1;
-    if (min..=max).contains(&v) {
-        return Some(((v as u128 & mask) as u64, false));
-    }
-    match ow {
-        Overflow::Fail => None,
-        Overflow::Wrap => Some(((v as u128 & mask) as u64, true)),
-        Overflow::Sat => {
-            let c = if v > max { max } else { min };
-            Some(((c as u128 & mask) as u64, true))
+    let min = -max - 1;
+    let maxincr = (max as u64).wrapping_sub(value as u64) as i64;
+    let minincr = min.wrapping_sub(value);
+    let wrap = || {
+        let mut c = (value as u64).wrapping_add(incr as u64);
+        if bits < 64 {
+            let mask = u64::MAX << bits;
+            if c & (1 << (bits - 1)) != 0 {
+                c |= mask;
+            } else {
+                c &= !mask;
+            }
         }
+        c as i64
+    };
+    let up =
+        value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr);
+    let down = !up
+        && (value < min
+            || (bits != 64 && incr < minincr)
+            || (value < 0 && incr < 0 && incr < minincr));
+    match (up || down, ow) {
+        (false, _) => Some(value.wrapping_add(incr)),
+        (true, Overflow::Fail) => None,
+        (true, Overflow::Wrap) => Some(wrap()),
+        (true, Overflow::Sat) => Some(if up { max } else { min }),
+    }
+}
+
+/// The unsigned counterpart (checkUnsignedBitfieldOverflow); `bits` is at most 63.
+fn unsigned_step(value: u64, incr: i64, bits: u32, ow: Overflow) -> Option<u64> {
+    let max = (1u64 << bits) - 1;
+    let maxincr = max.wrapping_sub(value) as i64;
+    let minincr = value.wrapping_neg() as i64;
+    let up = value > max || (incr > 0 && incr > maxincr);
+    let down = !up && incr < 0 && incr < minincr;
+    match (up || down, ow) {
+        (false, _) => Some(value.wrapping_add(incr as u64)),
+        (true, Overflow::Fail) => None,
+        (true, Overflow::Wrap) => Some(value.wrapping_add(incr as u64) & max),
+        (true, Overflow::Sat) => Some(if up { max } else { 0 }),
     }
 }
 
@@ -484,21 +516,29 @@ fn bitfield_generic(ctx: &mut Ctx, readonly: bool) {
         let replies: Vec<Option<i64>> = fields
             .iter()
             .map(|f| {
-                let old = field_value(read_field(s, f.offset, f.bits), f.signed, f.bits);
-                let (target, reply_new) = match f.op {
-                    FieldOp::Get => return Some(old as i64),
-                    // An unsigned SET reads its argument as the 64-bit pattern Redis does.
-                    FieldOp::Set(v) if !f.signed => (v as u64 as i128, false),
-                    FieldOp::Set(v) => (v as i128, false),
-                    FieldOp::IncrBy(by) => (old + by as i128, true),
+                let raw_old = read_field(s, f.offset, f.bits);
+                let old = field_value(raw_old, f.signed, f.bits) as i64;
+                let (start, incr, reply_new) = match f.op {
+                    FieldOp::Get => return Some(old),
+                    FieldOp::Set(v) => (v, 0, false),
+                    FieldOp::IncrBy(by) => (old, by, true),
                 };
-                let (raw, _) = fit(target, f.signed, f.bits, f.overflow)?;
-                write_field(s, f.offset, f.bits, raw);
-                let new = field_value(raw, f.signed, f.bits);
+                let new = if f.signed {
+                    signed_step(start, incr, f.bits, f.overflow)?
+                } else {
+                    // An unsigned SET reads its argument as the 64-bit pattern Redis does.
+                    unsigned_step(start as u64, incr, f.bits, f.overflow)? as i64
+                };
+                let mask = if f.bits == 64 {
+                    u64::MAX
+                } else {
+                    (1 << f.bits) - 1
+                };
+                write_field(s, f.offset, f.bits, new as u64 & mask);
                 if new != old {
                     changes += 1;
                 }
-                Some(if reply_new { new as i64 } else { old as i64 })
+                Some(if reply_new { new } else { old })
             })
             .collect();
         (replies, changes)
@@ -533,17 +573,21 @@ mod tests {
 
     #[test]
     fn overflow_wraps_saturates_or_fails() {
-        assert_eq!(fit(300, false, 8, Overflow::Wrap), Some((44, true)));
-        assert_eq!(fit(300, false, 8, Overflow::Sat), Some((255, true)));
-        assert_eq!(fit(-1, false, 8, Overflow::Sat), Some((0, true)));
-        assert_eq!(fit(300, false, 8, Overflow::Fail), None);
-        assert_eq!(fit(128, true, 8, Overflow::Wrap), Some((0x80, true)));
-        assert_eq!(fit(-129, true, 8, Overflow::Sat), Some((0x80, true)));
-        assert_eq!(
-            fit(i64::MAX as i128 + 1, true, 64, Overflow::Sat),
-            Some((i64::MAX as u64, true))
-        );
-        assert_eq!(fit(5, true, 8, Overflow::Fail), Some((5, false)));
+        use Overflow::*;
+        assert_eq!(unsigned_step(300, 0, 8, Wrap), Some(44));
+        assert_eq!(unsigned_step(300, 0, 8, Sat), Some(255));
+        assert_eq!(unsigned_step(5, -10, 8, Sat), Some(0));
+        assert_eq!(unsigned_step(300, 0, 8, Fail), None);
+        assert_eq!(unsigned_step(u64::MAX, 0, 8, Sat), Some(255), "SET u8 -1");
+        assert_eq!(signed_step(100, 100, 8, Wrap), Some(-56));
+        assert_eq!(signed_step(-100, -100, 8, Sat), Some(-128));
+        assert_eq!(signed_step(i64::MAX, 1, 64, Sat), Some(i64::MAX));
+        assert_eq!(signed_step(i64::MAX, 1, 64, Wrap), Some(i64::MIN));
+        assert_eq!(signed_step(5, 0, 8, Fail), Some(5));
+        // Redis's wrapping `max - value` makes this saturate upwards (checked against
+        // redis-server 7.0.15: BITFIELD k OVERFLOW SAT SET i8 0 -9223372036854775808
+        // stores 127).
+        assert_eq!(signed_step(i64::MIN, 0, 8, Sat), Some(127));
     }
 
     #[test]
