@@ -90,7 +90,7 @@ pub static SUBCOMMANDS: &[(&str, &str, &str)] = &[
     ("pubsub", "numsub", "@pubsub @slow"),
 ];
 
-fn cat_bit(name: &str) -> Option<u32> {
+pub(crate) fn cat_bit(name: &str) -> Option<u32> {
     CATEGORIES
         .iter()
         .position(|c| *c == name)

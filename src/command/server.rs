@@ -943,6 +943,65 @@ pub fn config(ctx: &mut Ctx) {
     }
 }
 
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: every
+/// command and documented subcommand (`container|sub`), as Redis 7 lists them.
+fn command_list(ctx: &mut Ctx) {
+    enum Filter {
+        All,
+        Nothing,
+        Category(u32),
+        Pattern(Bytes),
+    }
+    let filter = match ctx.args.len() {
+        2 => Filter::All,
+        5 if ctx.args[2].eq_ignore_ascii_case(b"FILTERBY") => {
+            let arg = ctx.args[4].clone();
+            match ctx.args[3].to_ascii_uppercase().as_slice() {
+                // No modules here; an unknown category matches nothing, as in Redis.
+                b"MODULE" => Filter::Nothing,
+                b"ACLCAT" => std::str::from_utf8(&arg)
+                    .ok()
+                    .and_then(|c| super::acl::cat_bit(&c.to_ascii_lowercase()))
+                    .map_or(Filter::Nothing, Filter::Category),
+                b"PATTERN" => Filter::Pattern(arg),
+                _ => return ctx.error("ERR syntax error"),
+            }
+        }
+        _ => return ctx.error("ERR syntax error"),
+    };
+    let mut names: Vec<(String, u32)> = Vec::new();
+    for s in COMMANDS {
+        let cats = super::acl::categories(s);
+        names.push((s.name.to_string(), cats));
+        let prefix = format!("{}|", s.name);
+        for d in super::docs::DOCS
+            .iter()
+            .filter(|d| d.name.starts_with(&prefix))
+        {
+            let sub = &d.name[prefix.len()..];
+            let own = super::acl::SUBCOMMANDS
+                .iter()
+                .find(|(p, n, _)| *p == s.name && *n == sub)
+                .map(|(_, _, c)| {
+                    c.split_whitespace()
+                        .filter_map(|w| super::acl::cat_bit(w.trim_start_matches('@')))
+                        .fold(0u32, |acc, b| acc | b)
+                });
+            names.push((d.name.to_string(), own.unwrap_or(cats)));
+        }
+    }
+    names.retain(|(n, cats)| match &filter {
+        Filter::All => true,
+        Filter::Nothing => false,
+        Filter::Category(bit) => cats & bit != 0,
+        Filter::Pattern(p) => crate::util::glob_match(p, n.as_bytes(), true),
+    });
+    ctx.out.array_len(names.len());
+    for (n, _) in names {
+        ctx.out.bulk(n.as_bytes());
+    }
+}
+
 fn command_info(ctx: &mut Ctx, s: &Spec) {
     ctx.out.array_len(10);
     ctx.out.bulk(s.name.as_bytes());
@@ -995,12 +1054,7 @@ pub fn command(ctx: &mut Ctx) {
     let sub = ctx.args[1].to_ascii_uppercase();
     match sub.as_slice() {
         b"COUNT" => ctx.out.int(COMMANDS.len() as i64),
-        b"LIST" => {
-            ctx.out.array_len(COMMANDS.len());
-            for s in COMMANDS {
-                ctx.out.bulk(s.name.as_bytes());
-            }
-        }
+        b"LIST" => command_list(ctx),
         b"INFO" => {
             if ctx.args.len() == 2 {
                 ctx.out.array_len(COMMANDS.len());
@@ -1014,7 +1068,8 @@ pub fn command(ctx: &mut Ctx) {
             for n in names {
                 match super::lookup(&n) {
                     Some(s) => command_info(ctx, s),
-                    None => ctx.out.null_array(),
+                    // Redis 7.0 answers a nil bulk string for an unknown name.
+                    None => ctx.out.null(),
                 }
             }
         }
