@@ -903,3 +903,31 @@ fn shutdown_from_a_client_stops_the_server() {
         "nothing listens any more"
     );
 }
+
+#[test]
+fn memory_usage_estimates_a_key() {
+    let s = start();
+    let mut c = s.raw();
+    c.q("SET k v");
+    c.call(&["SET", "big", &"x".repeat(10_000)]);
+    let small = as_int(&c.q("MEMORY USAGE k"));
+    let big = as_int(&c.q("MEMORY USAGE big"));
+    // The key, the value and the bookkeeping around them; the 10 KB value dominates.
+    assert!((16..1024).contains(&small), "{small}");
+    assert!((10_000..10_600).contains(&big), "{big}");
+    assert_eq!(c.q("MEMORY USAGE big SAMPLES 0"), int(big));
+    assert_eq!(c.q("MEMORY USAGE nokey"), nil());
+    assert_eq!(
+        c.q("MEMORY USAGE k SAMPLES x"),
+        err("ERR value is not an integer or out of range")
+    );
+    assert_eq!(c.q("MEMORY USAGE k bogus"), err("ERR syntax error"));
+    assert_eq!(
+        c.q("MEMORY FOO"),
+        err("ERR unknown subcommand 'FOO'. Try MEMORY HELP.")
+    );
+    assert_eq!(
+        c.q("MEMORY USAGE"),
+        err("ERR wrong number of arguments for 'memory|usage' command")
+    );
+}

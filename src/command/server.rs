@@ -483,6 +483,49 @@ fn client_kill(ctx: &mut Ctx) {
     }
 }
 
+/// MEMORY USAGE key [SAMPLES n] and MEMORY HELP. The usage is the entry's own estimate
+/// (entry, key and value allocations, as `used_memory` counts them, plus its table
+/// slot): exact for every value rather than sampled, so SAMPLES is accepted and ignored.
+pub fn memory(ctx: &mut Ctx) {
+    const SUBS: &[(&str, i32)] = &[("usage", -3), ("help", 2)];
+    if !super::keys::check_subcommand(ctx, SUBS) {
+        return;
+    }
+    if ctx.args[1].eq_ignore_ascii_case(b"HELP") {
+        let lines = [
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value.",
+            "HELP",
+            "    Prints this help.",
+        ];
+        ctx.out.array_len(lines.len());
+        for l in lines {
+            ctx.out.simple(l);
+        }
+        return;
+    }
+    let mut i = 3;
+    while i < ctx.args.len() {
+        if ctx.args[i].eq_ignore_ascii_case(b"SAMPLES") && i + 1 < ctx.args.len() {
+            if ctx.int_arg(i + 1).is_none() {
+                return;
+            }
+            i += 2;
+        } else {
+            return ctx.error("ERR syntax error");
+        }
+    }
+    let key = ctx.args[2].clone();
+    match ctx.lookup(&key) {
+        Some(e) => {
+            let n = e.mem_size() + std::mem::size_of::<usize>();
+            ctx.out.int(n as i64)
+        }
+        None => ctx.out.null(),
+    }
+}
+
 pub fn dbsize(ctx: &mut Ctx) {
     ctx.st.observe_all();
     let n = ctx.db().len();

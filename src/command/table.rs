@@ -110,6 +110,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("save", 1, "admin noscript no_multi", NOKEY, "server", "Synchronously saves the database(s) to disk.", server::save),
     cmd!("bgsave", -1, "admin noscript no_multi", NOKEY, "server", "Asynchronously saves the database(s) to disk.", server::bgsave),
     cmd!("bgrewriteaof", 1, "admin noscript no_multi", NOKEY, "server", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
+    cmd!("memory", -2, "", NOKEY, "server", "A container for memory diagnostics commands.", server::memory),
     // strings
     cmd!("get", 2, "readonly fast", KEY1, "string", "Returns the string value of a key.", strings::get),
     cmd!("set", -3, "write denyoom", KEY1, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", strings::set),
