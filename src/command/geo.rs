@@ -1,4 +1,5 @@
-//! Geo commands: GEOADD, GEOPOS, GEODIST, GEOHASH, as Redis 7.0 computes them.
+//! Geo commands: GEOADD, GEOPOS, GEODIST, GEOHASH and the searches (GEOSEARCH,
+//! GEOSEARCHSTORE, GEORADIUS[BYMEMBER][_RO]), as Redis 7.0 computes them.
 //!
 //! A geo set is a sorted set whose scores are 52-bit interleaved geohashes (26 bits of
 //! latitude in the even bits, 26 of longitude in the odd ones, latitude limited to
@@ -516,8 +517,9 @@ fn scan(z: &ZSet, s: &Search, limit: usize) -> Vec<Hit> {
     hits
 }
 
+/// Which command's argument layout a search has.
 #[derive(Clone, Copy, PartialEq)]
-enum Kind2 {
+enum Form {
     /// GEORADIUS lon lat radius unit
     RadiusCoords,
     /// GEORADIUSBYMEMBER member radius unit
@@ -527,22 +529,22 @@ enum Kind2 {
 }
 
 pub fn georadius(ctx: &mut Ctx) {
-    search_generic(ctx, Kind2::RadiusCoords, false);
+    search_generic(ctx, Form::RadiusCoords, false);
 }
 pub fn georadius_ro(ctx: &mut Ctx) {
-    search_generic(ctx, Kind2::RadiusCoords, true);
+    search_generic(ctx, Form::RadiusCoords, true);
 }
 pub fn georadiusbymember(ctx: &mut Ctx) {
-    search_generic(ctx, Kind2::RadiusMember, false);
+    search_generic(ctx, Form::RadiusMember, false);
 }
 pub fn georadiusbymember_ro(ctx: &mut Ctx) {
-    search_generic(ctx, Kind2::RadiusMember, true);
+    search_generic(ctx, Form::RadiusMember, true);
 }
 pub fn geosearch(ctx: &mut Ctx) {
-    search_generic(ctx, Kind2::Search, true);
+    search_generic(ctx, Form::Search, true);
 }
 pub fn geosearchstore(ctx: &mut Ctx) {
-    search_generic(ctx, Kind2::Search, false);
+    search_generic(ctx, Form::Search, false);
 }
 
 fn float_arg(ctx: &mut Ctx, i: usize, msg: &str) -> Option<f64> {
@@ -585,15 +587,15 @@ fn member_pos(ctx: &mut Ctx, key: &[u8], member: &[u8]) -> Option<(f64, f64)> {
     }
 }
 
-fn search_generic(ctx: &mut Ctx, kind: Kind2, readonly: bool) {
-    let store_form = kind == Kind2::Search && !readonly;
+fn search_generic(ctx: &mut Ctx, kind: Form, readonly: bool) {
+    let store_form = kind == Form::Search && !readonly;
     let src_at = if store_form { 2 } else { 1 };
     let key = ctx.args[src_at].clone();
     let Ok(exists) = probe(ctx, &key) else { return };
     let mut centre: Option<(f64, f64)> = None;
     let mut shape: Option<(Shape, f64)> = None;
     let base = match kind {
-        Kind2::RadiusCoords => {
+        Form::RadiusCoords => {
             let Some(c) = lonlat_arg(ctx, 2) else { return };
             let Some((r, u)) = radius_arg(ctx, 4) else {
                 return;
@@ -601,8 +603,8 @@ fn search_generic(ctx: &mut Ctx, kind: Kind2, readonly: bool) {
             (centre, shape) = (Some(c), Some((Shape::Radius(r), u)));
             6
         }
-        Kind2::RadiusMember if !exists => 5,
-        Kind2::RadiusMember => {
+        Form::RadiusMember if !exists => 5,
+        Form::RadiusMember => {
             let member = ctx.args[2].clone();
             let Some(c) = member_pos(ctx, &key, &member) else {
                 return;
@@ -613,9 +615,9 @@ fn search_generic(ctx: &mut Ctx, kind: Kind2, readonly: bool) {
             (centre, shape) = (Some(c), Some((Shape::Radius(r), u)));
             5
         }
-        Kind2::Search => src_at + 1,
+        Form::Search => src_at + 1,
     };
-    let search = kind == Kind2::Search;
+    let search = kind == Form::Search;
     let (mut withdist, mut withhash, mut withcoord, mut any) = (false, false, false, false);
     let (mut frommember, mut fromloc, mut byradius, mut bybox) = (false, false, false, false);
     let mut sort: Option<bool> = None; // Some(true): ascending
