@@ -120,7 +120,18 @@ fn hlls_survive_a_restart() {
         pfadd_range(&mut c, "b", 0..20_000);
         c.q("PFCOUNT a");
         c.q("PFMERGE m a b");
-        ["a", "b", "m"].map(|k| c.call(&["GET", k]))
+        // A sparse HLL covering only 100 registers: e70 (register 55) is added, zz
+        // (register 2778) finds the damage. The partial change must be in the log too.
+        c.call(&[
+            &b"SET"[..],
+            b"bad",
+            b"HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x40\x63",
+        ]);
+        assert_eq!(
+            c.q("PFADD bad e70 zz e169"),
+            err("INVALIDOBJ Corrupted HLL object detected")
+        );
+        ["a", "b", "m", "bad"].map(|k| c.call(&["GET", k]))
     };
     drop(s1.take_handle());
     let s2 = start_with(|c| {
@@ -128,5 +139,5 @@ fn hlls_survive_a_restart() {
         c.dir = dir.clone();
     });
     let mut c = s2.raw();
-    assert_eq!(["a", "b", "m"].map(|k| c.call(&["GET", k])), before);
+    assert_eq!(["a", "b", "m", "bad"].map(|k| c.call(&["GET", k])), before);
 }

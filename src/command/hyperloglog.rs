@@ -13,9 +13,12 @@
 //! the same numbers.
 //!
 //! Writes are deterministic functions of the stored bytes and the arguments, so each is
-//! logged as received. PFCOUNT of one key stores the cardinality it computed in the
+//! logged as received, except a PFADD that meets a damaged HLL after changing it, which is
+//! logged as the SET of the resulting string (a failing command cannot be replayed). PFCOUNT of one key stores the cardinality it computed in the
 //! header, as Redis does, and is then logged too (except while writes are refused, when
 //! it just answers).
+
+use bytes::Bytes;
 
 use super::Ctx;
 use crate::keyspace::Value;
@@ -472,22 +475,35 @@ pub fn pfadd(ctx: &mut Ctx) {
     }
     let args = ctx.args;
     let result: Result<(), Corrupt> = edit(ctx, &key, |s| {
-        for ele in &args[2..] {
+        let r = args[2..].iter().try_for_each(|ele| {
             updated |= add(s, ele)?;
-        }
+            Ok(())
+        });
         if updated {
             invalidate(s);
         }
-        Ok(())
+        r
     });
-    if result.is_err() {
-        return ctx.error(CORRUPT);
-    }
     if updated {
         ctx.modified(&key);
-        ctx.propagate_self();
+        if result.is_ok() {
+            ctx.propagate_self();
+        } else {
+            // Elements added before the damage stay added (as in Redis). A command that
+            // fails cannot be replayed, so the log gets the resulting string instead.
+            let bytes = Bytes::copy_from_slice(stored(ctx, &key));
+            ctx.propagate(vec![
+                Bytes::from_static(b"SET"),
+                key,
+                bytes,
+                Bytes::from_static(b"KEEPTTL"),
+            ]);
+        }
     }
-    ctx.out.int(updated as i64);
+    match result {
+        Ok(()) => ctx.out.int(updated as i64),
+        Err(Corrupt) => ctx.error(CORRUPT),
+    }
 }
 
 pub fn pfcount(ctx: &mut Ctx) {
