@@ -69,13 +69,7 @@ fn edit_string<R>(
     }
     let r = table
         .update(key, |v| {
-            let mut bytes = match std::mem::replace(v, Value::Int(0)) {
-                Value::Str(s) => s,
-                other => other
-                    .as_string()
-                    .map(|c| c.into_owned())
-                    .unwrap_or_default(),
-            };
+            let mut bytes = super::strings::take_bytes(v);
             if bytes.len() < min_len {
                 bytes.resize(min_len, 0);
                 grown = true;

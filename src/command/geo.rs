@@ -34,23 +34,29 @@ fn deinterleave(v: u64) -> (u32, u32) {
     (gather(v), gather(v >> 1))
 }
 
-/// The geohash of a point for the given ranges (Redis's geohashEncode), or None outside
-/// the ranges or the Web Mercator limits.
-fn encode(lon: f64, lat: f64, lon_range: (f64, f64), lat_range: (f64, f64)) -> Option<u64> {
+/// The geohash of a point at `step` bits per coordinate for the given ranges (Redis's
+/// geohashEncode), or None outside the ranges or the Web Mercator limits.
+fn encode(
+    lon: f64,
+    lat: f64,
+    lon_range: (f64, f64),
+    lat_range: (f64, f64),
+    step: u32,
+) -> Option<u64> {
     if !(LONG_MIN..=LONG_MAX).contains(&lon) || !(LAT_MIN..=LAT_MAX).contains(&lat) {
         return None;
     }
     if !(lat_range.0..=lat_range.1).contains(&lat) || !(lon_range.0..=lon_range.1).contains(&lon) {
         return None;
     }
-    let scale = (1u64 << STEP) as f64;
+    let scale = (1u64 << step) as f64;
     let lat_off = (lat - lat_range.0) / (lat_range.1 - lat_range.0) * scale;
     let lon_off = (lon - lon_range.0) / (lon_range.1 - lon_range.0) * scale;
     Some(interleave(lat_off as u32, lon_off as u32))
 }
 
 fn encode_wgs84(lon: f64, lat: f64) -> Option<u64> {
-    encode(lon, lat, (LONG_MIN, LONG_MAX), (LAT_MIN, LAT_MAX))
+    encode(lon, lat, (LONG_MIN, LONG_MAX), (LAT_MIN, LAT_MAX), STEP)
 }
 
 /// C's `(uint64_t)score` as gcc compiles it on x86-64 (cvttsd2si, with its
@@ -116,6 +122,17 @@ fn score_of(ctx: &Ctx, key: &[u8], member: &[u8]) -> Option<f64> {
     super::typed::<ZSet>(ctx.st, ctx.sess.db, key)?.score(member)
 }
 
+/// The scores of the members named from argument 2 on (None for a missing member or
+/// key); Err after replying WRONGTYPE.
+fn member_scores(ctx: &mut Ctx) -> Result<Vec<Option<f64>>, super::Replied> {
+    let key = ctx.args[1].clone();
+    let exists = probe(ctx, &key)?;
+    Ok(ctx.args[2..]
+        .iter()
+        .map(|m| if exists { score_of(ctx, &key, m) } else { None })
+        .collect())
+}
+
 /// GEOADD key [NX|XX] [CH] longitude latitude member [...]: ZADD with geohash scores.
 pub fn geoadd(ctx: &mut Ctx) {
     let mut first = 2;
@@ -135,19 +152,15 @@ pub fn geoadd(ctx: &mut Ctx) {
     let mut args: Vec<Bytes> = Vec::with_capacity(first + (ctx.args.len() - first) / 3 * 2);
     args.push(Bytes::from_static(b"ZADD"));
     args.extend(ctx.args[1..first].iter().cloned());
-    for t in ctx.args[first..].chunks_exact(3) {
-        let (Some(lon), Some(lat)) = (crate::util::parse_f64(&t[0]), crate::util::parse_f64(&t[1]))
-        else {
-            return ctx.error(NOT_FLOAT);
+    for at in (first..ctx.args.len()).step_by(3) {
+        let Some((lon, lat)) = lonlat_arg(ctx, at) else {
+            return;
         };
-        let Some(bits) = encode_wgs84(lon, lat) else {
-            return ctx.error(&format!(
-                "ERR invalid longitude,latitude pair {lon:.6},{lat:.6}"
-            ));
-        };
+        let bits = encode_wgs84(lon, lat).expect("lonlat_arg checked the range");
         args.push(Bytes::from(bits.to_string()));
-        args.push(t[2].clone());
+        args.push(ctx.args[at + 2].clone());
     }
+
     if args.len() == first {
         return ctx.error("ERR wrong number of arguments for 'geoadd' command");
     }
@@ -163,15 +176,11 @@ pub fn geoadd(ctx: &mut Ctx) {
 }
 
 pub fn geopos(ctx: &mut Ctx) {
-    let key = ctx.args[1].clone();
-    let Ok(exists) = probe(ctx, &key) else { return };
-    ctx.out.array_len(ctx.args.len() - 2);
-    for i in 2..ctx.args.len() {
-        let score = if exists {
-            score_of(ctx, &key, &ctx.args[i])
-        } else {
-            None
-        };
+    let Ok(scores) = member_scores(ctx) else {
+        return;
+    };
+    ctx.out.array_len(scores.len());
+    for score in scores {
         match score {
             None => ctx.out.null_array(),
             Some(s) => {
@@ -226,15 +235,11 @@ pub fn geodist(ctx: &mut Ctx) {
 }
 
 pub fn geohash(ctx: &mut Ctx) {
-    let key = ctx.args[1].clone();
-    let Ok(exists) = probe(ctx, &key) else { return };
-    ctx.out.array_len(ctx.args.len() - 2);
-    for i in 2..ctx.args.len() {
-        let score = if exists {
-            score_of(ctx, &key, &ctx.args[i])
-        } else {
-            None
-        };
+    let Ok(scores) = member_scores(ctx) else {
+        return;
+    };
+    ctx.out.array_len(scores.len());
+    for score in scores {
         let Some(s) = score else {
             ctx.out.null();
             continue;
@@ -242,7 +247,7 @@ pub fn geohash(ctx: &mut Ctx) {
         // Stored hashes use latitudes within ±85.05; a standard geohash string uses ±90,
         // so the point is decoded and encoded again.
         let (lon, lat) = decode(score_bits(s));
-        let bits = encode(lon, lat, (-180.0, 180.0), (-90.0, 90.0)).unwrap_or(0);
+        let bits = encode(lon, lat, (-180.0, 180.0), (-90.0, 90.0), STEP).unwrap_or(0);
         let text: Vec<u8> = (0..11)
             .map(|i| {
                 let idx = if i == 10 {
@@ -311,16 +316,12 @@ fn steps_for_radius(mut range: f64, lat: f64) -> u32 {
     step.clamp(1, 26) as u32
 }
 
-/// The cell of a point at `step` (geohashEncode over the WGS84 ranges); NO_CELL outside.
+/// The cell of a point at `step` (its bits are 0 outside the valid range, as Redis's
+/// geohashEncode leaves them).
 fn cell_of(lon: f64, lat: f64, step: u32) -> Cell {
-    if !(LONG_MIN..=LONG_MAX).contains(&lon) || !(LAT_MIN..=LAT_MAX).contains(&lat) {
-        return Cell { bits: 0, step };
-    }
-    let scale = (1u64 << step) as f64;
-    let lat_off = (lat - LAT_MIN) / (LAT_MAX - LAT_MIN) * scale;
-    let lon_off = (lon - LONG_MIN) / (LONG_MAX - LONG_MIN) * scale;
+    let bits = encode(lon, lat, (LONG_MIN, LONG_MAX), (LAT_MIN, LAT_MAX), step);
     Cell {
-        bits: interleave(lat_off as u32, lon_off as u32),
+        bits: bits.unwrap_or(0),
         step,
     }
 }

@@ -461,18 +461,23 @@ fn union(ctx: &mut Ctx) -> Result<(Vec<u8>, bool), ()> {
     Ok((max, any_dense))
 }
 
+/// Store an empty (sparse) HLL at `key` unless the key exists; true if it created one.
+fn create_if_missing(ctx: &mut Ctx, key: &[u8]) -> bool {
+    let table = ctx.st.ks.db_mut(ctx.sess.db);
+    if table.get(key).is_some() {
+        return false;
+    }
+    table.upsert(key, Value::Str(new_sparse()), Some(0));
+    true
+}
+
 pub fn pfadd(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
-    let Ok(found) = lookup_hll(ctx, &key, true) else {
+    if lookup_hll(ctx, &key, true).is_err() {
         return;
-    };
-    let mut updated = found.is_none();
-    if updated {
-        ctx.st
-            .ks
-            .db_mut(ctx.sess.db)
-            .upsert(&key, Value::Str(new_sparse()), Some(0));
     }
+    // Creating the key counts as a change (Redis answers 1 even without elements).
+    let mut updated = create_if_missing(ctx, &key);
     let args = ctx.args;
     let result: Result<(), Corrupt> = edit(ctx, &key, |s| {
         let r = args[2..].iter().try_for_each(|ele| {
@@ -541,12 +546,7 @@ pub fn pfmerge(ctx: &mut Ctx) {
         return;
     };
     let dst = ctx.args[1].clone();
-    if ctx.st.ks.db(ctx.sess.db).get(&dst).is_none() {
-        ctx.st
-            .ks
-            .db_mut(ctx.sess.db)
-            .upsert(&dst, Value::Str(new_sparse()), Some(0));
-    }
+    create_if_missing(ctx, &dst);
     let result: Result<(), Corrupt> = edit(ctx, &dst, |s| {
         if use_dense {
             to_dense(s)?;

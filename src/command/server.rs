@@ -488,7 +488,7 @@ fn client_kill(ctx: &mut Ctx) {
 /// slot): exact for every value rather than sampled, so SAMPLES is accepted and ignored.
 pub fn memory(ctx: &mut Ctx) {
     const SUBS: &[(&str, i32)] = &[("usage", -3), ("help", 2)];
-    if !super::keys::check_subcommand(ctx, SUBS) {
+    if !check_subcommand(ctx, SUBS) {
         return;
     }
     if ctx.args[1].eq_ignore_ascii_case(b"HELP") {

@@ -24,7 +24,7 @@ fn reply_value(ctx: &mut Ctx, v: &Value) {
 
 /// Take a string value out of `v` as bytes (for in-place growth); `v` is left as Int(0)
 /// until the caller stores the result. Callers have checked the type.
-fn take_bytes(v: &mut Value) -> Vec<u8> {
+pub(crate) fn take_bytes(v: &mut Value) -> Vec<u8> {
     match std::mem::replace(v, Value::Int(0)) {
         Value::Str(s) => s,
         other => other
