@@ -103,6 +103,17 @@ fn distance(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
     2.0 * EARTH_RADIUS_M * a.sqrt().asin()
 }
 
+/// A distance as Redis prints it (fixedpoint_d2string with 4 digits): the value times
+/// 10^4 rounded to an integer in double arithmetic (llrint, ties to even), so it can
+/// differ in the last digit from exact decimal rounding (`{:.4}`) when `d * 10^4`
+/// lands on a tie.
+fn distance_text(d: f64) -> String {
+    let v = (d * 10_000.0).round_ties_even() as i64;
+    let sign = if v < 0 { "-" } else { "" };
+    let v = v.unsigned_abs();
+    format!("{sign}{}.{:04}", v / 10_000, v % 10_000)
+}
+
 /// A coordinate as Redis prints it (a long double, `%.17Lf` trimmed).
 fn coord(out: &mut crate::protocol::ReplyBuf, v: f64) {
     let text = LongDouble::from_f64(v).to_human();
@@ -231,7 +242,7 @@ pub fn geodist(ctx: &mut Ctx) {
     };
     let ((lon1, lat1), (lon2, lat2)) = (decode(score_bits(a)), decode(score_bits(b)));
     let d = distance(lon1, lat1, lon2, lat2) / to_meter;
-    ctx.out.bulk(format!("{d:.4}").as_bytes());
+    ctx.out.bulk(distance_text(d).as_bytes());
 }
 
 pub fn geohash(ctx: &mut Ctx) {
@@ -792,7 +803,7 @@ fn search_generic(ctx: &mut Ctx, kind: Form, readonly: bool) {
             }
             out.bulk(&h.member);
             if withdist {
-                out.bulk(format!("{:.4}", h.dist).as_bytes());
+                out.bulk(distance_text(h.dist).as_bytes());
             }
             if withhash {
                 out.int(h.score as i64);
@@ -844,9 +855,21 @@ mod tests {
         assert_eq!(LongDouble::from_f64(lat).to_human(), "38.11555639549629859");
         let catania = decode(encode_wgs84(15.087269, 37.502669).unwrap());
         let d = distance(lon, lat, catania.0, catania.1) / 1000.0;
-        assert_eq!(format!("{d:.4}"), "166.2742");
+        assert_eq!(distance_text(d), "166.2742");
         assert_eq!(encode_wgs84(200.0, 0.0), None);
         assert_eq!(encode_wgs84(0.0, 86.0), None);
+    }
+
+    #[test]
+    fn distances_round_as_redis_does() {
+        // 27674431.132650003 * 10^4 is 276744311326.5 in double arithmetic: a tie, which
+        // llrint rounds to even. Redis 7.0.15 answered .1326 for this distance (a
+        // GEORADIUS ... ft WITHDIST found by a scratch comparison); `{:.4}` says .1327.
+        assert_eq!(distance_text(27_674_431.132_650_003), "27674431.1326");
+        assert_eq!(format!("{:.4}", 27_674_431.132_650_003), "27674431.1327");
+        assert_eq!(distance_text(0.0), "0.0000");
+        assert_eq!(distance_text(0.00004), "0.0000");
+        assert_eq!(distance_text(56.441_257_870_158_2), "56.4413");
     }
 
     #[test]
