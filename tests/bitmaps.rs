@@ -179,7 +179,6 @@ fn bitmaps_survive_a_restart() {
     if s1.handle.is_none() {
         return; // needs the in-process server
     }
-    let dir = s1.dir.path().to_path_buf();
     let before = {
         let mut c = s1.raw();
         c.q("SETBIT b 100 1");
@@ -189,11 +188,7 @@ fn bitmaps_survive_a_restart() {
         c.q("BITFIELD f SET u8 0 200 OVERFLOW SAT INCRBY u8 0 100 OVERFLOW WRAP INCRBY i4 8 9");
         ["b", "y", "f"].map(|k| c.call(&["GET", k]))
     };
-    drop(s1.take_handle());
-    let s2 = start_with(|c| {
-        c.appendonly = true;
-        c.dir = dir.clone();
-    });
+    let s2 = restart_with_log(&mut s1);
     let mut c = s2.raw();
     assert_eq!(["b", "y", "f"].map(|k| c.call(&["GET", k])), before);
     assert_eq!(c.q("BITCOUNT b"), int(2));

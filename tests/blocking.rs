@@ -267,7 +267,6 @@ fn served_pops_are_logged_as_pops() {
     if s1.handle.is_none() {
         return; // needs the in-process server
     }
-    let dir = s1.dir.path().to_path_buf();
     {
         let mut a = s1.raw();
         let mut b = s1.raw();
@@ -286,11 +285,7 @@ fn served_pops_are_logged_as_pops() {
         p.q("LPUSH late z");
         assert_eq!(a.read(), bulks(&["late", "z"]));
     }
-    drop(s1.take_handle());
-    let s2 = start_with(|c| {
-        c.appendonly = true;
-        c.dir = dir.clone();
-    });
+    let s2 = restart_with_log(&mut s1);
     let mut c = s2.raw();
     assert_eq!(c.q("EXISTS q"), int(0));
     assert_eq!(c.q("EXISTS late"), int(0));
@@ -306,7 +301,6 @@ fn served_pops_under_appendfsync_always() {
     if s1.handle.is_none() {
         return; // needs the in-process server
     }
-    let dir = s1.dir.path().to_path_buf();
     {
         let mut w = s1.raw();
         let mut p = s1.raw();
@@ -317,11 +311,7 @@ fn served_pops_under_appendfsync_always() {
             assert_eq!(w.read(), bulk(i.to_string()));
         }
     }
-    drop(s1.take_handle());
-    let s2 = start_with(|c| {
-        c.appendonly = true;
-        c.dir = dir.clone();
-    });
+    let s2 = restart_with_log(&mut s1);
     let mut c = s2.raw();
     assert_eq!(c.q("LLEN done"), int(20));
     assert_eq!(c.q("EXISTS q"), int(0));

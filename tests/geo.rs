@@ -159,7 +159,6 @@ fn searches_by_radius_and_box() {
 fn stored_searches_replace_the_destination_and_survive_a_restart() {
     let mut s1 = start_with(|c| c.appendonly = true);
     let external = s1.handle.is_none();
-    let dir = s1.dir.path().to_path_buf();
     {
         let mut c = s1.raw();
         sicily(&mut c);
@@ -191,11 +190,7 @@ fn stored_searches_replace_the_destination_and_survive_a_restart() {
     if external {
         return; // the restart needs the in-process server
     }
-    drop(s1.take_handle());
-    let s2 = start_with(|c| {
-        c.appendonly = true;
-        c.dir = dir.clone();
-    });
+    let s2 = restart_with_log(&mut s1);
     let mut c = s2.raw();
     assert_eq!(
         c.q("ZRANGE dst 0 -1 WITHSCORES"),

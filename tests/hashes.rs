@@ -327,7 +327,6 @@ fn hashes_survive_a_restart() {
     if s1.handle.is_none() {
         return; // needs the in-process server
     }
-    let dir = s1.dir.path().to_path_buf();
     let keys = ["small", "big", "counters", "gone", "nx"];
     let dump = |c: &mut Raw| -> Vec<(BTreeMap<String, String>, Frame)> {
         keys.iter()
@@ -362,11 +361,7 @@ fn hashes_survive_a_restart() {
         c.q("HRANDFIELD big 5");
         dump(&mut c)
     };
-    drop(s1.take_handle());
-    let s2 = start_with(|c| {
-        c.appendonly = true;
-        c.dir = dir.clone();
-    });
+    let s2 = restart_with_log(&mut s1);
     let mut c = s2.raw();
     assert_eq!(dump(&mut c), before);
     assert_eq!(c.q("HGET counters f"), bulk("5000.10000000000000009"));

@@ -113,7 +113,6 @@ fn hlls_survive_a_restart() {
     if s1.handle.is_none() {
         return; // needs the in-process server
     }
-    let dir = s1.dir.path().to_path_buf();
     let before = {
         let mut c = s1.raw();
         pfadd_range(&mut c, "a", 0..300);
@@ -133,11 +132,7 @@ fn hlls_survive_a_restart() {
         );
         ["a", "b", "m", "bad"].map(|k| c.call(&["GET", k]))
     };
-    drop(s1.take_handle());
-    let s2 = start_with(|c| {
-        c.appendonly = true;
-        c.dir = dir.clone();
-    });
+    let s2 = restart_with_log(&mut s1);
     let mut c = s2.raw();
     assert_eq!(["a", "b", "m", "bad"].map(|k| c.call(&["GET", k])), before);
 }

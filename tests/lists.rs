@@ -255,7 +255,6 @@ fn lists_survive_a_restart() {
     if s1.handle.is_none() {
         return; // needs the in-process server
     }
-    let dir = s1.dir.path().to_path_buf();
     let keys = [
         "plain", "popped", "moved", "dst", "trimmed", "edited", "mpop", "gone", "big",
     ];
@@ -292,11 +291,7 @@ fn lists_survive_a_restart() {
         c.q("BLMPOP 0 1 big RIGHT COUNT 3");
         dump(&mut c)
     };
-    drop(s1.take_handle());
-    let s2 = start_with(|c| {
-        c.appendonly = true;
-        c.dir = dir.clone();
-    });
+    let s2 = restart_with_log(&mut s1);
     let mut c = s2.raw();
     assert_eq!(dump(&mut c), before);
     assert_eq!(c.q("LLEN big"), int(2996));

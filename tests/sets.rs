@@ -333,7 +333,6 @@ fn sets_survive_a_restart() {
     if s1.handle.is_none() {
         return; // needs the in-process server
     }
-    let dir = s1.dir.path().to_path_buf();
     let keys = [
         "ints", "small", "big", "popped", "moved", "inter", "union", "gone",
     ];
@@ -358,11 +357,7 @@ fn sets_survive_a_restart() {
         c.q("SPOP gone 5");
         dump(&mut c, &keys)
     };
-    drop(s1.take_handle());
-    let s2 = start_with(|c| {
-        c.appendonly = true;
-        c.dir = dir.clone();
-    });
+    let s2 = restart_with_log(&mut s1);
     let mut c = s2.raw();
     assert_eq!(dump(&mut c, &keys), before);
     assert_eq!(c.q("SCARD big"), int(1999));

@@ -146,7 +146,6 @@ fn a_stored_sort_survives_a_restart() {
     if s1.handle.is_none() {
         return; // needs the in-process server
     }
-    let dir = s1.dir.path().to_path_buf();
     {
         let mut c = s1.raw();
         c.q("SADD s 10 9 x8 7");
@@ -155,11 +154,7 @@ fn a_stored_sort_survives_a_restart() {
         assert_eq!(c.q("SORT s ALPHA STORE gone"), int(4));
         assert_eq!(c.q("SORT nothing STORE gone"), int(0));
     }
-    drop(s1.take_handle());
-    let s2 = start_with(|c| {
-        c.appendonly = true;
-        c.dir = dir.clone();
-    });
+    let s2 = restart_with_log(&mut s1);
     let mut c = s2.raw();
     assert_eq!(
         c.q("LRANGE out 0 -1"),

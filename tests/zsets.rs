@@ -717,7 +717,6 @@ fn sorted_sets_survive_a_restart() {
     if s1.handle.is_none() {
         return; // needs the in-process server
     }
-    let dir = s1.dir.path().to_path_buf();
     let keys = [
         "small", "big", "incr", "popped", "store", "union", "inter", "gone", "ranged", "mp",
     ];
@@ -756,11 +755,7 @@ fn sorted_sets_survive_a_restart() {
         c.q("ZADD mp 9 z");
         dump(&mut c, &keys)
     };
-    drop(s1.take_handle());
-    let s2 = start_with(|c| {
-        c.appendonly = true;
-        c.dir = dir.clone();
-    });
+    let s2 = restart_with_log(&mut s1);
     let mut c = s2.raw();
     assert_eq!(dump(&mut c, &keys), before);
     assert_eq!(c.q("ZCARD big"), int(2892));

@@ -123,6 +123,17 @@ pub fn wait_listening(port: u16) {
     }
 }
 
+/// Stop `s` (an in-process server with the log on) and start a new one on its data
+/// directory, which `s` keeps alive: the restart-from-the-log step of the type tests.
+pub fn restart_with_log(s: &mut Server) -> Server {
+    drop(s.take_handle());
+    let dir = s.dir.path().to_path_buf();
+    start_with(|c| {
+        c.appendonly = true;
+        c.dir = dir;
+    })
+}
+
 /// Start a server with the test defaults (free port, no log, temporary dir).
 pub fn start() -> Server {
     start_with(|_| {})
