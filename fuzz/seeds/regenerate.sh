@@ -10,6 +10,7 @@
 #   commands/         32 random inputs of 64-300 bytes (fixed seed): the target decodes
 #                     any bytes into a power-loss point and up to 40 commands, so random
 #                     bytes are well-formed sequences (there is no traffic to capture)
+#   replay/           16 random inputs of 200-2000 bytes (fixed seed), for the same reason
 # Usage: fuzz/seeds/regenerate.sh [path/to/strata-server]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -152,12 +153,13 @@ for f in log_reader/*; do [[ $(stat -c %s "$f") -le 4096 ]] || truncate -s 4096 
 for d in log_reader snapshot_reader manifest; do
   md5sum "$d"/* | sort -k1,1 | awk 'seen[$1]++ {print $2}' | xargs -r rm
 done
-rm -rf commands && mkdir commands
+rm -rf commands replay && mkdir commands replay
 python3 - <<'X'
 import random
-r = random.Random(7)
-for i in range(32):
-    n = r.randint(64, 300)
-    open(f"commands/random-{i:02d}.bin", "wb").write(bytes(r.getrandbits(8) for _ in range(n)))
+for target, seed, files, lo, hi in [("commands", 7, 32, 64, 300), ("replay", 11, 16, 200, 2000)]:
+    r = random.Random(seed)
+    for i in range(files):
+        n = r.randint(lo, hi)
+        open(f"{target}/random-{i:02d}.bin", "wb").write(bytes(r.getrandbits(8) for _ in range(n)))
 X
 du -sh "$SEEDS"

@@ -10,6 +10,10 @@
 //! Keys, members and values come from tiny alphabets (6 keys, 5 members) so commands
 //! collide often; relative TTLs are at least 1,000 s so nothing expires during a run.
 
+mod any_command;
+
+pub use any_command::{check_replay, live_entries, AnyCommands};
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
