@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Differential test: the same random command stream against redis-server and Strata.
 
-Usage: tools/difftest.py [--ops N] [--seed S] [--keys K] [--restart] [--resp3] [--verbose]
+Usage: tools/difftest.py [--ops N] [--seed S] [--keys K] [--restart] [--restart-every N]
+                         [--resp3] [--verbose]
                          [--skip CMD,..] [--family geo,hll,..]
                          [--redis-port P] [--strata-port P] [--strata-bin PATH]
 
@@ -14,7 +15,8 @@ are compared sorted; commands whose reply is random by design are not generated.
 `--check-every` commands, and at the end, it compares the whole keyspace (type, value and
 TTL of every key). With `--restart` Strata runs with `appendfsync always`, and at the end
 it is restarted from its data directory and compared again: the log must replay to the
-state it acknowledged.
+state it acknowledged. `--restart-every N` also kills (SIGKILL) and restarts it every N
+commands, half of the time right after starting a BGREWRITEAOF, and compares it with Redis.
 
 Exit status 0 if every reply and every keyspace comparison agreed, 1 otherwise (each
 difference printed with the command that caused it and the seed to reproduce it), 2 on a
@@ -781,6 +783,9 @@ def main():
     ap.add_argument("--check-every", type=int, default=500)
     ap.add_argument("--max-diffs", type=int, default=30)
     ap.add_argument("--restart", action="store_true")
+    ap.add_argument("--restart-every", type=int, default=0, metavar="N",
+                    help="also kill -9 and restart Strata every N commands (implies "
+                    "--restart); half of the kills land during a BGREWRITEAOF")
     ap.add_argument("--resp3", action="store_true", help="speak RESP3 (HELLO 3) to both")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--skip", default="", help="comma-separated commands not to send")
@@ -790,6 +795,8 @@ def main():
     ap.add_argument("--strata-port", type=int)
     ap.add_argument("--strata-bin", default=os.path.join(ROOT, "target/release/strata-server"))
     args = ap.parse_args()
+    if args.restart_every:
+        args.restart = True
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     print(f"seed {seed}, {args.ops} commands over {args.keys} keys")
 
@@ -821,6 +828,22 @@ def main():
             c.call("FLUSHALL")
             if args.resp3:
                 c.call("HELLO", "3")
+        restarts = 0
+        kill_rng = random.Random(seed + 1)  # apart from the generator's: same stream as without kills
+
+        def kill_and_restart(db):
+            """SIGKILL Strata, start it again on its data directory, reconnect in `db`."""
+            nonlocal restarts
+            restarts += 1
+            procs[-1].send_signal(signal.SIGKILL)
+            procs[-1].wait()
+            log = open(os.path.join(tmp, f"strata-restart-{restarts}.log"), "w")
+            procs[-1] = start(strata_cmd, sport, log)
+            c = Conn(sport)
+            if args.resp3:
+                c.call("HELLO", "3")
+            c.call("SELECT", db)
+            return c
 
         families = [f.strip() for f in args.family.split(",") if f.strip()]
         unknown = [f for f in families if not hasattr(Gen, "g_" + f)]
@@ -879,22 +902,36 @@ def main():
                     # Start the next stretch from the same state, so one divergence is reported once.
                     red.call("FLUSHALL")
                     sta.call("FLUSHALL")
+                elif args.restart_every and strata_cmd is not None and i % args.restart_every == 0:
+                    # Every write so far was acknowledged under `always`: after kill -9
+                    # Strata must come back with exactly Redis's keyspace, also when the
+                    # kill lands during a log rewrite.
+                    rewriting = kill_rng.random() < 0.5
+                    if rewriting:
+                        sta.call("BGREWRITEAOF")
+                    sta = kill_and_restart(db)
+                    lines = diff_dumps(dump(red, db), dump(sta, db))
+                    if lines:
+                        diffs += 1
+                        when = " killed during BGREWRITEAOF" if rewriting else ""
+                        print(f"keyspace after kill -9{when} and restart at #{i} differs:")
+                        print("\n".join(lines))
+                        red.call("FLUSHALL")
+                        sta.call("FLUSHALL")
             if diffs >= args.max_diffs:
                 print(f"stopping after {diffs} differences")
                 break
 
         if args.restart and strata_cmd is not None and diffs < args.max_diffs:
             expected = dump(sta, db)
-            procs[-1].send_signal(signal.SIGKILL)
-            procs[-1].wait()
-            procs[-1] = start(strata_cmd, sport, open(os.path.join(tmp, "strata2.log"), "w"))
-            lines = diff_dumps(expected, dump(Conn(sport)))
+            sta = kill_and_restart(db)
+            lines = diff_dumps(expected, dump(sta, db))
             if lines:
                 diffs += 1
                 print("keyspace after kill -9 and restart differs from before (left: before):")
                 print("\n".join(lines))
             else:
-                print(f"restart: {len(expected)} keys replayed identically")
+                print(f"{restarts} restart(s); the last: {len(expected)} keys replayed identically")
         print(f"{'OK' if diffs == 0 else 'FAIL'}: {diffs} difference(s) in {i} commands (seed {seed})")
         return 0 if diffs == 0 else 1
     except (RuntimeError, OSError) as e:

@@ -88,6 +88,10 @@ pub static SUBCOMMANDS: &[(&str, &str, &str)] = &[
     ("pubsub", "help", "@slow"),
     ("pubsub", "numpat", "@pubsub @slow"),
     ("pubsub", "numsub", "@pubsub @slow"),
+    ("slowlog", "get", "@admin @slow @dangerous"),
+    ("slowlog", "help", "@slow"),
+    ("slowlog", "len", "@admin @slow @dangerous"),
+    ("slowlog", "reset", "@admin @slow @dangerous"),
 ];
 
 pub(crate) fn cat_bit(name: &str) -> Option<u32> {
@@ -112,7 +116,7 @@ pub fn categories(s: &Spec) -> u32 {
     let mut c = explicit_cats(s.flags);
     if s.is_write() {
         c |= bit("write");
-    } else if s.has_flag("readonly") {
+    } else if s.has(super::flag::READONLY) {
         c |= bit("read");
     }
     c |= match s.group {
@@ -130,15 +134,15 @@ pub fn categories(s: &Spec) -> u32 {
         "connection" => bit("connection"),
         _ => 0,
     };
-    c |= if s.has_flag("fast") {
+    c |= if s.has(super::flag::FAST) {
         bit("fast")
     } else {
         bit("slow")
     };
-    if s.has_flag("admin") {
+    if s.has(super::flag::ADMIN) {
         c |= bit("admin") | bit("dangerous");
     }
-    if s.has_flag("blocking") {
+    if s.has(super::flag::BLOCKING) {
         c |= bit("blocking");
     }
     c
@@ -904,10 +908,7 @@ pub fn acl(ctx: &mut Ctx) {
                 "HELP",
                 "    Print this help.",
             ];
-            ctx.out.array_len(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.help(&lines);
         }
         b"load" | b"save" | b"log" | b"dryrun" => ctx.error(&format!(
             "ERR ACL {} is not supported by Strata (users live in memory; define them with ACL SETUSER)",

@@ -291,10 +291,7 @@ pub fn object(ctx: &mut Ctx) {
             "HELP",
             "    Print this help.",
         ];
-        ctx.out.array_len(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
+        ctx.help(&lines);
         return;
     }
     if ctx.args.len() != 3 {

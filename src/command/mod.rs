@@ -20,6 +20,7 @@ mod lists;
 mod pubsub;
 mod server;
 mod sets;
+mod slowlog;
 mod sort;
 mod state;
 mod strings;
@@ -33,11 +34,12 @@ pub use pubsub::{
     disconnect as pubsub_disconnect, tick as pubsub_tick, Outbox, PubSub, Subscriptions,
 };
 pub use server::sync_client as server_sync_client;
+pub use slowlog::{CallStats, SlowLog};
 pub use state::{
     ClientInfo, Clients, Effect, KillHandle, Pending, PersistInfo, PersistRequest, Session,
     Shutdown, State, Stats,
 };
-pub use table::{check_renames, key_positions, lookup, RenameError, Spec, COMMANDS};
+pub use table::{check_renames, flag, key_positions, lookup, RenameError, Spec, COMMANDS};
 
 use bytes::Bytes;
 
@@ -181,6 +183,14 @@ impl<'a> Ctx<'a> {
 
     pub fn error(&mut self, msg: &str) {
         self.out.error(msg);
+    }
+
+    /// Reply with a HELP text: one simple string per line, as Redis does.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.out.array_len(lines.len());
+        for l in lines {
+            self.out.simple(l);
+        }
     }
 
     pub fn wrong_args(&mut self) {
@@ -368,21 +378,39 @@ fn dispatch_as(
         _ => lookup(&args[0]),
     };
     let Some(spec) = found else {
-        return reject(st, sess, false, out, &unknown_command_message(&args));
+        return reject(
+            st,
+            sess,
+            None,
+            &args,
+            false,
+            out,
+            &unknown_command_message(&args),
+        );
     };
     let is_exec = spec.name == "exec";
     // Redis's order: arity, then authentication, then what MULTI forbids.
     if !spec.arity_ok(args.len()) {
         let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
-        return reject(st, sess, is_exec, out, &msg);
+        return reject(st, sess, Some(spec), &args, is_exec, out, &msg);
     }
     if !sess.authenticated && !spec.no_auth() {
-        return reject(st, sess, is_exec, out, "NOAUTH Authentication required.");
-    }
-    if sess.multi.is_some() && spec.has_flag("no_multi") {
         return reject(
             st,
             sess,
+            Some(spec),
+            &args,
+            is_exec,
+            out,
+            "NOAUTH Authentication required.",
+        );
+    }
+    if sess.multi.is_some() && spec.has(flag::NO_MULTI) {
+        return reject(
+            st,
+            sess,
+            Some(spec),
+            &args,
             false,
             out,
             "ERR Command not allowed inside a transaction",
@@ -390,7 +418,7 @@ fn dispatch_as(
     }
     if !spec.no_auth() {
         if let Err(msg) = st.acl.check(&sess.user, spec, &args) {
-            return reject(st, sess, is_exec, out, &msg);
+            return reject(st, sess, Some(spec), &args, is_exec, out, &msg);
         }
     }
     if arriving
@@ -398,23 +426,23 @@ fn dispatch_as(
         && oom_applies(spec, sess)
         && server::used_memory(st) > st.config.maxmemory
     {
-        return reject(st, sess, is_exec, out, OOM);
+        return reject(st, sess, Some(spec), &args, is_exec, out, OOM);
     }
     if let Some(refusal) = &st.write_refusal {
         if spec.is_write() {
             let refusal = refusal.clone();
-            return reject(st, sess, false, out, &refusal);
+            return reject(st, sess, Some(spec), &args, false, out, &refusal);
         }
     }
     if arriving {
         if let Some(msg) = pubsub::subscribed_mode_refusal(st, sess, spec, &args) {
-            return reject(st, sess, is_exec, out, &msg);
+            return reject(st, sess, Some(spec), &args, is_exec, out, &msg);
         }
     }
     // While the dataset loads, only what Redis allows then (and never DEBUG, which could
     // change a keyspace the log is still being replayed into).
-    if st.persist.loading && (!spec.has_flag("loading") || spec.name == "debug") {
-        return reject(st, sess, is_exec, out, LOADING);
+    if st.persist.loading && (!spec.has(flag::LOADING) || spec.name == "debug") {
+        return reject(st, sess, Some(spec), &args, is_exec, out, LOADING);
     }
     if let Some(queue) = sess.multi.as_mut().filter(|_| !spec.runs_in_multi()) {
         queue.push(args);
@@ -423,6 +451,8 @@ fn dispatch_as(
     }
     st.stats.total_commands += 1;
     sess.last_cmd = spec.name;
+    let reply_at = out.len();
+    let started = std::time::Instant::now();
     let mut ctx = Ctx {
         st,
         sess,
@@ -431,18 +461,24 @@ fn dispatch_as(
         now,
     };
     (spec.handler)(&mut ctx);
+    let usec = started.elapsed().as_micros() as u64;
+    let error = match out.as_bytes().get(reply_at..) {
+        Some([b'-', rest @ ..]) => Some(rest),
+        _ => None,
+    };
+    slowlog::record_call(st, sess, spec, &args, usec, error);
 }
 
 /// Whether `maxmemory` refuses `spec` now, as Redis decides: commands that may grow
 /// memory (`denyoom`), an EXEC queueing any, and anything queued inside MULTI.
 fn oom_applies(spec: &Spec, sess: &Session) -> bool {
-    if spec.has_flag("denyoom") {
+    if spec.has(flag::DENYOOM) {
         return true;
     }
     match &sess.multi {
         Some(q) if spec.name == "exec" => q
             .iter()
-            .any(|a| lookup(&a[0]).is_some_and(|s| s.has_flag("denyoom"))),
+            .any(|a| lookup(&a[0]).is_some_and(|s| s.has(flag::DENYOOM))),
         Some(_) => !matches!(spec.name, "discard" | "quit" | "reset"),
         None => false,
     }
@@ -450,20 +486,29 @@ fn oom_applies(spec: &Spec, sess: &Session) -> bool {
 
 /// Refuse a command before it runs, as Redis's rejectCommand does: a transaction being
 /// queued is marked to fail, and a refused EXEC discards the transaction right away.
-fn reject(st: &mut State, sess: &mut Session, is_exec: bool, out: &mut ReplyBuf, msg: &str) {
+fn reject(
+    st: &mut State,
+    sess: &mut Session,
+    spec: Option<&'static Spec>,
+    args: &[Bytes],
+    is_exec: bool,
+    out: &mut ReplyBuf,
+    msg: &str,
+) {
     if is_exec {
         sess.multi = None;
         sess.multi_error = false;
         st.unwatch_all(sess);
         let reason = msg.strip_prefix("ERR ").unwrap_or(msg);
-        out.error(&format!(
-            "EXECABORT Transaction discarded because of: {reason}"
-        ));
+        let msg = format!("EXECABORT Transaction discarded because of: {reason}");
+        slowlog::record_rejection(st, spec, args, msg.as_bytes());
+        out.error(&msg);
         return;
     }
     if sess.multi.is_some() {
         sess.multi_error = true;
     }
+    slowlog::record_rejection(st, spec, args, msg.as_bytes());
     out.error(msg);
 }
 

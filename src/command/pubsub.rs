@@ -630,10 +630,7 @@ pub fn pubsub(ctx: &mut Ctx) {
                 "HELP",
                 "    Prints this help.",
             ];
-            ctx.out.array_len(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.help(&lines);
         }
         _ => super::keys::unknown_subcommand(ctx),
     }

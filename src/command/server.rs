@@ -388,10 +388,7 @@ pub fn client(ctx: &mut Ctx) {
                 "UNBLOCK <clientid> [TIMEOUT|ERROR]",
                 "HELP",
             ];
-            ctx.out.array_len(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.help(&lines);
         }
         _ => unknown_subcommand(ctx),
     }
@@ -499,10 +496,7 @@ pub fn memory(ctx: &mut Ctx) {
             "HELP",
             "    Prints this help.",
         ];
-        ctx.out.array_len(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
+        ctx.help(&lines);
         return;
     }
     let mut i = 3;
@@ -798,7 +792,7 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         let s = &st.stats;
         let _ = write!(
             o,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nclient_output_buffer_limit_disconnections:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nclient_output_buffer_limit_disconnections:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\r\n",
             s.total_connections,
             s.total_commands,
             s.net_input_bytes,
@@ -810,6 +804,7 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
             st.pubsub.channel_count(),
             st.pubsub.pattern_count(),
             s.client_output_buffer_limit_disconnections,
+            s.calls.total_error_replies,
         );
     }
     if want("replication") {
@@ -823,6 +818,16 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
             let _ = write!(o, "used_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n");
         }
         o.push_str("\r\n");
+    }
+    // Only asked for by name, or by "all"/"everything", as in Redis.
+    if sections
+        .iter()
+        .any(|x| matches!(x.as_str(), "commandstats" | "all" | "everything"))
+    {
+        st.stats.calls.write_commandstats(&mut o);
+    }
+    if want("errorstats") {
+        st.stats.calls.write_errorstats(&mut o);
     }
     if want("keyspace") {
         o.push_str("# Keyspace\r\n");
@@ -977,10 +982,7 @@ pub fn config(ctx: &mut Ctx) {
                 "HELP",
                 "    Print this help.",
             ];
-            ctx.out.array_len(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.help(&lines);
         }
         _ => unknown_subcommand(ctx),
     }
@@ -1173,10 +1175,7 @@ pub fn command(ctx: &mut Ctx) {
                 "HELP",
                 "    Print this help.",
             ];
-            ctx.out.array_len(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.help(&lines);
         }
         _ => unknown_subcommand(ctx),
     }
@@ -1243,10 +1242,7 @@ pub fn debug(ctx: &mut Ctx) {
                 "SLEEP <seconds>",
                 "HELP",
             ];
-            ctx.out.array_len(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.help(&lines);
         }
         _ => unknown_subcommand(ctx),
     }

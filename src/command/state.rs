@@ -57,6 +57,8 @@ pub struct Stats {
     pub net_output_bytes: u64,
     /// Clients closed for breaking `client-output-buffer-limit`.
     pub client_output_buffer_limit_disconnections: u64,
+    /// Per command: calls, time, failures; error replies by code.
+    pub calls: super::CallStats,
 }
 
 /// Persistence status shown by INFO; owned by the engine, read by commands.
@@ -240,6 +242,7 @@ pub struct State {
     pub pending: Pending,
     pub config: Config,
     pub stats: Stats,
+    pub slowlog: super::SlowLog,
     pub clients: Clients,
     /// WATCHed keys -> ids of the clients watching them.
     pub watches: HashMap<(usize, Box<[u8]>), Vec<u64>>,
@@ -293,6 +296,7 @@ impl State {
             ks: Keyspace::new(config.databases),
             pending: Pending::default(),
             config,
+            slowlog: super::SlowLog::default(),
             stats: Stats {
                 start_ms: crate::util::now_ms(),
                 ..Default::default()

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::{
-    acl, bitmaps, geo, hashes, hyperloglog, keys, lists, pubsub, server, sets, sort, strings,
-    transactions, zsets, Ctx,
+    acl, bitmaps, geo, hashes, hyperloglog, keys, lists, pubsub, server, sets, slowlog, sort,
+    strings, transactions, zsets, Ctx,
 };
 
 pub type Handler = fn(&mut Ctx);
@@ -25,6 +25,73 @@ pub struct Spec {
     pub group: &'static str,
     pub summary: &'static str,
     pub handler: Handler,
+    /// The [`flag`] bits of `flags`, parsed when the table is compiled: the dispatcher
+    /// asks several of them for every command.
+    pub bits: u32,
+}
+
+/// Bits of [`Spec::bits`], one per Redis flag the server acts on.
+pub mod flag {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const FAST: u32 = 1 << 3;
+    pub const ADMIN: u32 = 1 << 4;
+    pub const NO_AUTH: u32 = 1 << 5;
+    pub const NO_MULTI: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const BLOCKING: u32 = 1 << 8;
+    pub const SKIP_SLOWLOG: u32 = 1 << 9;
+
+    pub(super) const NAMES: &[(&str, u32)] = &[
+        ("write", WRITE),
+        ("readonly", READONLY),
+        ("denyoom", DENYOOM),
+        ("fast", FAST),
+        ("admin", ADMIN),
+        ("no_auth", NO_AUTH),
+        ("no_multi", NO_MULTI),
+        ("loading", LOADING),
+        ("blocking", BLOCKING),
+        ("skip_slowlog", SKIP_SLOWLOG),
+    ];
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The [`flag`] bits of a space-separated flag list (other words are ignored).
+const fn flag_bits(flags: &str) -> u32 {
+    let b = flags.as_bytes();
+    let mut bits = 0;
+    let mut start = 0;
+    while start < b.len() {
+        let mut end = start;
+        while end < b.len() && b[end] != b' ' {
+            end += 1;
+        }
+        let word = b.split_at(end).0.split_at(start).1;
+        let mut k = 0;
+        while k < flag::NAMES.len() {
+            if same(word, flag::NAMES[k].0.as_bytes()) {
+                bits |= flag::NAMES[k].1;
+            }
+            k += 1;
+        }
+        start = end + 1;
+    }
+    bits
 }
 
 impl Spec {
@@ -44,16 +111,27 @@ impl Spec {
             .filter(|f| !f.starts_with('@'))
     }
 
+    /// Whether `flags` has the word `f` (for flags without a [`flag`] bit; prefer
+    /// [`Spec::has`] on hot paths).
     pub fn has_flag(&self, f: &str) -> bool {
-        self.flags.split_whitespace().any(|x| x == f)
+        match flag::NAMES.iter().find(|(n, _)| *n == f) {
+            Some(&(_, bit)) => self.has(bit),
+            None => self.flags.split_whitespace().any(|x| x == f),
+        }
+    }
+
+    /// Whether any of the [`flag`] bits `bits` is set.
+    #[inline]
+    pub fn has(&self, bits: u32) -> bool {
+        self.bits & bits != 0
     }
 
     pub fn is_write(&self) -> bool {
-        self.has_flag("write")
+        self.has(flag::WRITE)
     }
 
     pub fn no_auth(&self) -> bool {
-        self.has_flag("no_auth")
+        self.has(flag::NO_AUTH)
     }
 
     /// Commands that act immediately instead of being queued inside MULTI.
@@ -77,6 +155,7 @@ macro_rules! cmd {
             group: $group,
             summary: $summary,
             handler: $h,
+            bits: flag_bits($flags),
         }
     };
 }
@@ -110,6 +189,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("save", 1, "admin noscript no_multi", NOKEY, "server", "Synchronously saves the database(s) to disk.", server::save),
     cmd!("bgsave", -1, "admin noscript no_multi", NOKEY, "server", "Asynchronously saves the database(s) to disk.", server::bgsave),
     cmd!("bgrewriteaof", 1, "admin noscript no_multi", NOKEY, "server", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
+    cmd!("slowlog", -2, "", NOKEY, "server", "A container for slow log commands.", slowlog::slowlog),
     cmd!("memory", -2, "", NOKEY, "server", "A container for memory diagnostics commands.", server::memory),
     // strings
     cmd!("get", 2, "readonly fast", KEY1, "string", "Returns the string value of a key.", strings::get),
@@ -184,7 +264,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("persist", 2, "write fast", KEY1, "keyspace", "Removes the expiration time of a key.", keys::persist),
     // transactions
     cmd!("multi", 1, "noscript loading stale fast", NOKEY, "transactions", "Starts a transaction.", transactions::multi),
-    cmd!("exec", 1, "noscript loading stale", NOKEY, "transactions", "Executes all commands in a transaction.", transactions::exec),
+    cmd!("exec", 1, "noscript loading stale skip_slowlog", NOKEY, "transactions", "Executes all commands in a transaction.", transactions::exec),
     cmd!("discard", 1, "noscript loading stale fast", NOKEY, "transactions", "Discards a transaction.", transactions::discard),
     cmd!("watch", -2, "noscript loading stale fast", (1, -1, 1), "transactions", "Monitors changes to keys to determine the execution of a transaction.", transactions::watch),
     cmd!("unwatch", 1, "noscript loading stale fast", NOKEY, "transactions", "Forgets about watched keys of a transaction.", transactions::unwatch),
@@ -424,4 +504,23 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
     index().get(&*lower).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The compile-time bits say exactly what the flag words say, for every command.
+    #[test]
+    fn flag_bits_match_the_flag_words() {
+        for s in COMMANDS {
+            for &(name, bit) in flag::NAMES {
+                let word = s.flags.split_whitespace().any(|w| w == name);
+                assert_eq!(s.has(bit), word, "{} {name}", s.name);
+            }
+        }
+        assert_eq!(flag_bits("write  fast @string"), flag::WRITE | flag::FAST);
+        assert_eq!(flag_bits(""), 0);
+        assert_eq!(flag_bits("writeable fastest"), 0);
+    }
 }

@@ -1,0 +1,325 @@
+//! What each command cost: INFO `commandstats` (calls, time, rejected and failed calls
+//! per command and subcommand), INFO `errorstats` (error replies by their first word) and
+//! the slow log (SLOWLOG GET/LEN/RESET), all as Redis 7.0 reports them.
+//!
+//! The dispatcher times every command it runs (two monotonic clock reads) and calls
+//! [`record_call`]; a command refused before it ran calls [`record_rejection`]. Times
+//! cover executing the command only, not reading it or writing its reply, as in Redis.
+//! Commands replayed from the log are not counted.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+use super::keys::check_subcommand;
+use super::{Ctx, Session, Spec, State, COMMANDS};
+
+/// Redis's limits on what one slow log entry keeps of a command.
+const MAX_ARGS: usize = 32;
+const MAX_ARG_BYTES: usize = 128;
+/// Error codes tracked before errorstats stops adding new ones (Redis's limit: a client
+/// can make up codes, and each would stay in INFO forever).
+const MAX_ERROR_CODES: usize = 128;
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CallStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected: u64,
+    pub failed: u64,
+}
+
+/// Counters per command and documented subcommand, and per error code. Part of
+/// [`super::Stats`], so CONFIG RESETSTAT clears them with the rest.
+#[derive(Debug, Default, Clone)]
+pub struct CallStats {
+    /// `[command index in COMMANDS][0 for the command, 1 + i for its subcommand i]`,
+    /// sized on first use.
+    by_command: Vec<Vec<CallStat>>,
+    errors: BTreeMap<String, u64>,
+    pub total_error_replies: u64,
+}
+
+/// The documented subcommands of each command of the table (`docs.rs` lists them as
+/// `container|sub`), by command index.
+fn subcommands() -> &'static [Vec<&'static str>] {
+    static SUBS: OnceLock<Vec<Vec<&'static str>>> = OnceLock::new();
+    SUBS.get_or_init(|| {
+        COMMANDS
+            .iter()
+            .map(|s| {
+                super::docs::DOCS
+                    .iter()
+                    .filter_map(|d| d.name.strip_prefix(s.name)?.strip_prefix('|'))
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+fn command_index(spec: &Spec) -> usize {
+    // Every Spec the dispatcher sees is an element of COMMANDS (renames map to them too).
+    (spec as *const Spec as usize - COMMANDS.as_ptr() as usize) / std::mem::size_of::<Spec>()
+}
+
+impl CallStats {
+    /// The counters of `spec` as called with `args` (its subcommand's, for a container).
+    fn slot(&mut self, spec: &Spec, args: &[Bytes]) -> &mut CallStat {
+        if self.by_command.is_empty() {
+            self.by_command = subcommands()
+                .iter()
+                .map(|subs| vec![CallStat::default(); 1 + subs.len()])
+                .collect();
+        }
+        let i = command_index(spec);
+        let sub = match (subcommands()[i].as_slice(), args.get(1)) {
+            ([], _) | (_, None) => 0,
+            (subs, Some(a)) => subs
+                .iter()
+                .position(|s| s.as_bytes().eq_ignore_ascii_case(a))
+                .map_or(0, |j| 1 + j),
+        };
+        &mut self.by_command[i][sub]
+    }
+
+    fn error(&mut self, reply: &[u8]) {
+        self.total_error_replies += 1;
+        let code_len = reply
+            .iter()
+            .position(|&b| b == b' ' || b == b'\r')
+            .unwrap_or(reply.len());
+        let code = String::from_utf8_lossy(&reply[..code_len]);
+        if let Some(n) = self.errors.get_mut(code.as_ref()) {
+            *n += 1;
+        } else if self.errors.len() < MAX_ERROR_CODES {
+            self.errors.insert(code.into_owned(), 1);
+        }
+    }
+
+    /// INFO `commandstats`: one line per command or subcommand called at least once.
+    pub fn write_commandstats(&self, o: &mut String) {
+        use std::fmt::Write;
+        o.push_str("# Commandstats\r\n");
+        for (i, stats) in self.by_command.iter().enumerate() {
+            for (j, s) in stats.iter().enumerate() {
+                if s.calls == 0 && s.rejected == 0 && s.failed == 0 {
+                    continue;
+                }
+                let name = match j {
+                    0 => COMMANDS[i].name.to_string(),
+                    j => format!("{}|{}", COMMANDS[i].name, subcommands()[i][j - 1]),
+                };
+                let per_call = if s.calls == 0 {
+                    0.0
+                } else {
+                    s.usec as f64 / s.calls as f64
+                };
+                let _ = write!(
+                    o,
+                    "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+                    s.calls, s.usec, s.rejected, s.failed
+                );
+            }
+        }
+        o.push_str("\r\n");
+    }
+
+    /// INFO `errorstats`: one line per error code replied at least once.
+    pub fn write_errorstats(&self, o: &mut String) {
+        use std::fmt::Write;
+        o.push_str("# Errorstats\r\n");
+        for (code, n) in &self.errors {
+            let _ = write!(o, "errorstat_{code}:count={n}\r\n");
+        }
+        o.push_str("\r\n");
+    }
+}
+
+/// A command ran for `usec` µs; `error` is its reply's text after the `-` if it failed.
+pub fn record_call(
+    st: &mut State,
+    sess: &Session,
+    spec: &'static Spec,
+    args: &[Bytes],
+    usec: u64,
+    error: Option<&[u8]>,
+) {
+    let s = st.stats.calls.slot(spec, args);
+    s.calls += 1;
+    s.usec += usec;
+    if let Some(reply) = error {
+        s.failed += 1;
+        st.stats.calls.error(reply);
+    }
+    let threshold = st.config.slowlog_log_slower_than;
+    if threshold >= 0 && usec >= threshold as u64 && !spec.has(super::flag::SKIP_SLOWLOG) {
+        let max_len = st.config.slowlog_max_len as usize;
+        let (addr, name) = st
+            .clients
+            .by_id
+            .get(&sess.id)
+            .map(|c| (c.addr.clone(), c.name.clone()))
+            .unwrap_or_default();
+        st.slowlog.push(
+            SlowEntry {
+                id: 0,
+                unix_s: crate::util::now_ms() / 1000,
+                usec,
+                args: kept_args(spec, args),
+                addr,
+                name,
+            },
+            max_len,
+        );
+    }
+}
+
+/// A command was refused before it ran (arity, authentication, ACL, OOM, MULTI state...)
+/// with the error `reply` (without its `-`). `spec` is None for an unknown command.
+pub fn record_rejection(st: &mut State, spec: Option<&'static Spec>, args: &[Bytes], reply: &[u8]) {
+    if let Some(spec) = spec {
+        st.stats.calls.slot(spec, args).rejected += 1;
+    }
+    st.stats.calls.error(reply);
+}
+
+/// What a slow log entry keeps of `args`: at most 32 arguments (the last one then says
+/// how many more there were), each cut to 128 bytes, secrets redacted.
+fn kept_args(spec: &Spec, args: &[Bytes]) -> Vec<Bytes> {
+    let redacted = |i: usize| -> bool {
+        match spec.name {
+            "auth" => i >= 1,
+            "acl" => i >= 2 && args[1].eq_ignore_ascii_case(b"SETUSER"),
+            // HELLO [protover [AUTH username password] [SETNAME name]]
+            "hello" => {
+                i >= 2
+                    && (args[i - 1].eq_ignore_ascii_case(b"AUTH")
+                        || (i >= 3 && args[i - 2].eq_ignore_ascii_case(b"AUTH")))
+            }
+            // CONFIG SET name value [name value ...]: the value of a password.
+            "config" => {
+                args[1].eq_ignore_ascii_case(b"SET")
+                    && i >= 3
+                    && i % 2 == 1
+                    && args[i - 1].eq_ignore_ascii_case(b"requirepass")
+            }
+            _ => false,
+        }
+    };
+    let shown = if args.len() > MAX_ARGS {
+        MAX_ARGS - 1
+    } else {
+        args.len()
+    };
+    let mut out: Vec<Bytes> = (0..shown)
+        .map(|i| {
+            let a = &args[i];
+            if redacted(i) {
+                Bytes::from_static(b"(redacted)")
+            } else if a.len() > MAX_ARG_BYTES {
+                let mut v = a[..MAX_ARG_BYTES].to_vec();
+                v.extend_from_slice(
+                    format!("... ({} more bytes)", a.len() - MAX_ARG_BYTES).as_bytes(),
+                );
+                Bytes::from(v)
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    if args.len() > MAX_ARGS {
+        out.push(Bytes::from(format!(
+            "... ({} more arguments)",
+            args.len() - shown
+        )));
+    }
+    out
+}
+
+#[derive(Debug, Clone)]
+pub struct SlowEntry {
+    id: u64,
+    unix_s: u64,
+    usec: u64,
+    args: Vec<Bytes>,
+    addr: String,
+    name: Bytes,
+}
+
+/// The newest `slowlog-max-len` commands that took at least `slowlog-log-slower-than` µs.
+#[derive(Debug, Default)]
+pub struct SlowLog {
+    entries: VecDeque<SlowEntry>,
+    next_id: u64,
+}
+
+impl SlowLog {
+    fn push(&mut self, mut e: SlowEntry, max_len: usize) {
+        e.id = self.next_id;
+        self.next_id += 1;
+        self.entries.push_front(e);
+        self.entries.truncate(max_len);
+    }
+}
+
+/// SLOWLOG GET [count] | LEN | RESET | HELP.
+pub fn slowlog(ctx: &mut Ctx) {
+    const SUBS: &[(&str, i32)] = &[("get", -2), ("len", 2), ("reset", 2), ("help", 2)];
+    if !check_subcommand(ctx, SUBS) {
+        return;
+    }
+    match ctx.args[1].to_ascii_uppercase().as_slice() {
+        b"GET" if ctx.args.len() <= 3 => {
+            let count = match ctx.args.get(2) {
+                None => 10,
+                Some(a) => match crate::util::parse_i64_strict(a) {
+                    Some(-1) => usize::MAX,
+                    Some(n) if n >= 0 => n as usize,
+                    _ => return ctx.error("ERR count should be greater than or equal to -1"),
+                },
+            };
+            let log = &ctx.st.slowlog.entries;
+            let n = count.min(log.len());
+            ctx.out.array_len(n);
+            for e in log.iter().take(n) {
+                ctx.out.array_len(6);
+                ctx.out.int(e.id as i64);
+                ctx.out.int(e.unix_s as i64);
+                ctx.out.int(e.usec as i64);
+                ctx.out.array_len(e.args.len());
+                for a in &e.args {
+                    ctx.out.bulk(a);
+                }
+                ctx.out.bulk(e.addr.as_bytes());
+                ctx.out.bulk(&e.name);
+            }
+        }
+        b"LEN" => {
+            let n = ctx.st.slowlog.entries.len();
+            ctx.out.int(n as i64);
+        }
+        b"RESET" => {
+            ctx.st.slowlog.entries.clear();
+            ctx.out.ok();
+        }
+        b"HELP" => {
+            let lines = [
+                "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET [<count>]",
+                "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+                "    Entries are made of:",
+                "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+                "    client name",
+                "LEN",
+                "    Return the length of the slowlog.",
+                "RESET",
+                "    Reset the slowlog.",
+                "HELP",
+                "    Prints this help.",
+            ];
+            ctx.help(&lines);
+        }
+        _ => super::keys::unknown_subcommand(ctx),
+    }
+}
