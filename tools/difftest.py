@@ -830,6 +830,7 @@ def main():
                 c.call("HELLO", "3")
         restarts = 0
         kill_rng = random.Random(seed + 1)  # apart from the generator's: same stream as without kills
+        next_restart = args.restart_every
 
         def kill_and_restart(db):
             """SIGKILL Strata, start it again on its data directory, reconnect in `db`."""
@@ -893,7 +894,8 @@ def main():
             if a != b:
                 diffs += 1
                 print(f"#{i} {' '.join(map(repr, cmd))}\n  redis  {a!r}\n  strata {b!r}")
-            if (i % args.check_every == 0 or i >= args.ops) and not units:
+            restart_due = args.restart_every and strata_cmd is not None and i >= next_restart
+            if (i % args.check_every == 0 or i >= args.ops or restart_due) and not units:
                 lines = diff_dumps(dump(red, db), dump(sta, db))
                 if lines:
                     diffs += 1
@@ -902,7 +904,8 @@ def main():
                     # Start the next stretch from the same state, so one divergence is reported once.
                     red.call("FLUSHALL")
                     sta.call("FLUSHALL")
-                elif args.restart_every and strata_cmd is not None and i % args.restart_every == 0:
+                elif restart_due:
+                    next_restart = i + args.restart_every
                     # Every write so far was acknowledged under `always`: after kill -9
                     # Strata must come back with exactly Redis's keyspace, also when the
                     # kill lands during a log rewrite.

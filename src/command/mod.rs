@@ -17,6 +17,7 @@ mod hyperloglog;
 mod keys;
 mod ldouble;
 mod lists;
+mod monitor;
 mod pubsub;
 mod server;
 mod sets;
@@ -30,6 +31,7 @@ mod zsets;
 
 #[doc(hidden)]
 pub use hyperloglog::fuzz_stored_string as hll_fuzz_stored_string;
+pub use monitor::stop as monitor_stop;
 pub use pubsub::{
     disconnect as pubsub_disconnect, tick as pubsub_tick, Outbox, PubSub, Subscriptions,
 };
@@ -439,6 +441,9 @@ fn dispatch_as(
             return reject(st, sess, Some(spec), &args, is_exec, out, &msg);
         }
     }
+    if let Some(msg) = monitor::refusal(sess, spec) {
+        return reject(st, sess, Some(spec), &args, is_exec, out, msg);
+    }
     // While the dataset loads, only what Redis allows then (and never DEBUG, which could
     // change a keyspace the log is still being replayed into).
     if st.persist.loading && (!spec.has(flag::LOADING) || spec.name == "debug") {
@@ -461,12 +466,13 @@ fn dispatch_as(
         now,
     };
     (spec.handler)(&mut ctx);
-    let usec = started.elapsed().as_micros() as u64;
+    let nanos = started.elapsed().as_nanos() as u64;
     let error = match out.as_bytes().get(reply_at..) {
         Some([b'-', rest @ ..]) => Some(rest),
         _ => None,
     };
-    slowlog::record_call(st, sess, spec, &args, usec, error);
+    slowlog::record_call(st, sess, spec, &args, nanos, error);
+    monitor::feed(st, sess, spec, &args);
 }
 
 /// Whether `maxmemory` refuses `spec` now, as Redis decides: commands that may grow

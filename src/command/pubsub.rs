@@ -77,7 +77,8 @@ impl Outbox {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queue one message (a RESP2 array frame). False if the client is being closed.
+    /// Queue one message (a RESP2 array frame, or a MONITOR line). False if the client is
+    /// being closed.
     pub fn push(&self, frame: Bytes) -> bool {
         let was_empty = {
             let mut g = self.lock();
@@ -186,9 +187,10 @@ impl Outbox {
     }
 }
 
-/// Write a queued message (a RESP2 array frame) for `out`'s protocol.
+/// Write a queued message for `out`'s protocol: a RESP2 array frame becomes a RESP3 push
+/// frame; a MONITOR line (a simple string) is the same in both.
 fn write_frame(out: &mut ReplyBuf, frame: &[u8]) {
-    if out.resp3() {
+    if out.resp3() && frame.first() == Some(&b'*') {
         out.raw(b">");
         out.raw(&frame[1..]);
     } else {

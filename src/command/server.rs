@@ -168,6 +168,7 @@ pub fn reset(ctx: &mut Ctx) {
     ctx.sess.multi_error = false;
     ctx.st.unwatch_all(ctx.sess);
     super::pubsub::unsubscribe_all(ctx.st, ctx.sess);
+    super::monitor::stop(ctx.st, ctx.sess);
     ctx.sess.db = 0;
     ctx.sess.resp3 = false;
     ctx.out.set_resp3(false);
@@ -187,6 +188,9 @@ fn client_line(ctx: &Ctx, c: &super::ClientInfo) -> String {
     let now = ctx.now;
     // Redis's flag letters, in its order.
     let mut flags = String::new();
+    if ctx.st.monitors.contains_key(&c.id) {
+        flags.push('O');
+    }
     if c.sub + c.psub > 0 {
         flags.push('P');
     }

@@ -25,7 +25,8 @@ const MAX_ERROR_CODES: usize = 128;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CallStat {
     pub calls: u64,
-    pub usec: u64,
+    /// Summed in nanoseconds, so that commands shorter than a microsecond add up.
+    pub nanos: u64,
     pub rejected: u64,
     pub failed: u64,
 }
@@ -110,15 +111,16 @@ impl CallStats {
                     0 => COMMANDS[i].name.to_string(),
                     j => format!("{}|{}", COMMANDS[i].name, subcommands()[i][j - 1]),
                 };
+                let usec = s.nanos / 1000;
                 let per_call = if s.calls == 0 {
                     0.0
                 } else {
-                    s.usec as f64 / s.calls as f64
+                    s.nanos as f64 / 1000.0 / s.calls as f64
                 };
                 let _ = write!(
                     o,
                     "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
-                    s.calls, s.usec, s.rejected, s.failed
+                    s.calls, usec, s.rejected, s.failed
                 );
             }
         }
@@ -136,18 +138,19 @@ impl CallStats {
     }
 }
 
-/// A command ran for `usec` µs; `error` is its reply's text after the `-` if it failed.
+/// A command ran for `nanos` ns; `error` is its reply's text after the `-` if it failed.
 pub fn record_call(
     st: &mut State,
     sess: &Session,
     spec: &'static Spec,
     args: &[Bytes],
-    usec: u64,
+    nanos: u64,
     error: Option<&[u8]>,
 ) {
     let s = st.stats.calls.slot(spec, args);
     s.calls += 1;
-    s.usec += usec;
+    s.nanos += nanos;
+    let usec = nanos / 1000;
     if let Some(reply) = error {
         s.failed += 1;
         st.stats.calls.error(reply);
@@ -184,29 +187,34 @@ pub fn record_rejection(st: &mut State, spec: Option<&'static Spec>, args: &[Byt
     st.stats.calls.error(reply);
 }
 
+/// Whether argument `i` of `args` is a password, shown as `(redacted)` in the slow log
+/// and to MONITOR: AUTH's arguments, HELLO's after AUTH, ACL SETUSER's rules, the value
+/// given to `requirepass` by CONFIG SET.
+pub(super) fn is_secret(spec: &Spec, args: &[Bytes], i: usize) -> bool {
+    match spec.name {
+        "auth" => i >= 1,
+        "acl" => i >= 2 && args[1].eq_ignore_ascii_case(b"SETUSER"),
+        // HELLO [protover [AUTH username password] [SETNAME name]]
+        "hello" => {
+            i >= 2
+                && (args[i - 1].eq_ignore_ascii_case(b"AUTH")
+                    || (i >= 3 && args[i - 2].eq_ignore_ascii_case(b"AUTH")))
+        }
+        // CONFIG SET name value [name value ...]
+        "config" => {
+            args[1].eq_ignore_ascii_case(b"SET")
+                && i >= 3
+                && i % 2 == 1
+                && args[i - 1].eq_ignore_ascii_case(b"requirepass")
+        }
+        _ => false,
+    }
+}
+
 /// What a slow log entry keeps of `args`: at most 32 arguments (the last one then says
 /// how many more there were), each cut to 128 bytes, secrets redacted.
 fn kept_args(spec: &Spec, args: &[Bytes]) -> Vec<Bytes> {
-    let redacted = |i: usize| -> bool {
-        match spec.name {
-            "auth" => i >= 1,
-            "acl" => i >= 2 && args[1].eq_ignore_ascii_case(b"SETUSER"),
-            // HELLO [protover [AUTH username password] [SETNAME name]]
-            "hello" => {
-                i >= 2
-                    && (args[i - 1].eq_ignore_ascii_case(b"AUTH")
-                        || (i >= 3 && args[i - 2].eq_ignore_ascii_case(b"AUTH")))
-            }
-            // CONFIG SET name value [name value ...]: the value of a password.
-            "config" => {
-                args[1].eq_ignore_ascii_case(b"SET")
-                    && i >= 3
-                    && i % 2 == 1
-                    && args[i - 1].eq_ignore_ascii_case(b"requirepass")
-            }
-            _ => false,
-        }
-    };
+    let redacted = |i: usize| is_secret(spec, args, i);
     let shown = if args.len() > MAX_ARGS {
         MAX_ARGS - 1
     } else {

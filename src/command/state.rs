@@ -183,6 +183,8 @@ pub struct Session {
     pub outbox: Option<Arc<Outbox>>,
     /// Blocking commands: wake handle, MULTI refusal, whether the last command blocked.
     pub blocking: BlockState,
+    /// In MONITOR mode: every command run is sent to `outbox`.
+    pub monitor: bool,
 }
 
 impl Session {
@@ -205,6 +207,7 @@ impl Session {
             subs: Subscriptions::default(),
             outbox: None,
             blocking: BlockState::default(),
+            monitor: false,
         }
     }
 
@@ -243,6 +246,8 @@ pub struct State {
     pub config: Config,
     pub stats: Stats,
     pub slowlog: super::SlowLog,
+    /// The outboxes of the clients in MONITOR mode, by client id.
+    pub monitors: HashMap<u64, Arc<Outbox>>,
     pub clients: Clients,
     /// WATCHed keys -> ids of the clients watching them.
     pub watches: HashMap<(usize, Box<[u8]>), Vec<u64>>,
@@ -297,6 +302,7 @@ impl State {
             pending: Pending::default(),
             config,
             slowlog: super::SlowLog::default(),
+            monitors: HashMap::new(),
             stats: Stats {
                 start_ms: crate::util::now_ms(),
                 ..Default::default()

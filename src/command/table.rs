@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::{
-    acl, bitmaps, geo, hashes, hyperloglog, keys, lists, pubsub, server, sets, slowlog, sort,
-    strings, transactions, zsets, Ctx,
+    acl, bitmaps, geo, hashes, hyperloglog, keys, lists, monitor, pubsub, server, sets, slowlog,
+    sort, strings, transactions, zsets, Ctx,
 };
 
 pub type Handler = fn(&mut Ctx);
@@ -189,6 +189,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("save", 1, "admin noscript no_multi", NOKEY, "server", "Synchronously saves the database(s) to disk.", server::save),
     cmd!("bgsave", -1, "admin noscript no_multi", NOKEY, "server", "Asynchronously saves the database(s) to disk.", server::bgsave),
     cmd!("bgrewriteaof", 1, "admin noscript no_multi", NOKEY, "server", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
+    cmd!("monitor", 1, "admin noscript loading stale", NOKEY, "server", "Listen for all requests received by the server in real time", monitor::monitor),
     cmd!("slowlog", -2, "", NOKEY, "server", "A container for slow log commands.", slowlog::slowlog),
     cmd!("memory", -2, "", NOKEY, "server", "A container for memory diagnostics commands.", server::memory),
     // strings

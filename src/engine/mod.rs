@@ -299,6 +299,7 @@ impl Engine {
         self.st.unwatch_all(sess);
         self.st.blocking.remove(sess.id);
         command::pubsub_disconnect(&mut self.st, sess);
+        command::monitor_stop(&mut self.st, sess);
         self.st.clients.by_id.remove(&sess.id);
         self.st.connected_clients = self.st.connected_clients.saturating_sub(1);
     }

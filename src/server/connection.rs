@@ -152,9 +152,11 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             }
             _ = idle_check.tick() => {
                 let limit = shared.live.idle_timeout();
-                // As in Redis, a subscriber waiting for messages is not idle.
+                // As in Redis, a subscriber waiting for messages is not idle, nor is a
+                // monitor.
                 if limit > 0
                     && !sess.subs.active()
+                    && !sess.monitor
                     && last_active.elapsed() >= Duration::from_secs(limit)
                 {
                     debug!("client {} idle for {limit}s: closing", sess.id);

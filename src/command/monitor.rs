@@ -1,0 +1,129 @@
+//! MONITOR: a client that sends it receives, from then on, a line for every command the
+//! server runs (`+1700000000.123456 [0 127.0.0.1:5000] "SET" "k" "v"`), as Redis 7.0
+//! sends them: after the command ran (so `SELECT 3` shows db 3, and the commands of a
+//! transaction come between MULTI and EXEC), administrative commands (`@admin`, such as
+//! CONFIG and SLOWLOG) and refused ones left out, passwords shown as `(redacted)`.
+//!
+//! Lines travel through the monitoring client's [`Outbox`](super::Outbox), like pub/sub
+//! messages; the monitoring client may still PING or INFO, but not touch keys. RESET
+//! ends monitoring, as does disconnecting.
+
+use std::fmt::Write;
+
+use bytes::Bytes;
+
+use super::{flag, Ctx, Session, Spec, State};
+
+/// MONITOR.
+pub fn monitor(ctx: &mut Ctx) {
+    // Redis refuses it inside a transaction (where the client may not block) at EXEC.
+    if ctx.sess.blocking.deny {
+        return ctx.error("ERR MONITOR isn't allowed for DENY BLOCKING client");
+    }
+    // Already monitoring: Redis ignores it, without a reply.
+    if ctx.sess.monitor {
+        return;
+    }
+    let outbox = ctx
+        .sess
+        .outbox
+        .get_or_insert_with(|| std::sync::Arc::new(super::Outbox::detached()))
+        .clone();
+    ctx.st.monitors.insert(ctx.sess.id, outbox);
+    ctx.sess.monitor = true;
+    ctx.out.ok();
+}
+
+/// Stop monitoring (RESET, disconnect).
+pub fn stop(st: &mut State, sess: &mut Session) {
+    if std::mem::take(&mut sess.monitor) {
+        st.monitors.remove(&sess.id);
+    }
+}
+
+/// Whether a monitoring session may run `spec`: Redis treats it as a replica, which may
+/// not read or write keys.
+pub fn refusal(sess: &Session, spec: &Spec) -> Option<&'static str> {
+    (sess.monitor && spec.has(flag::READONLY | flag::WRITE))
+        .then_some("ERR Replica can't interact with the keyspace")
+}
+
+/// `@admin` commands and subcommands are not shown (Redis's ADMIN flag).
+fn hidden(spec: &Spec, args: &[Bytes]) -> bool {
+    if let Some(sub) = args.get(1) {
+        if let Some((_, _, cats)) = super::acl::SUBCOMMANDS
+            .iter()
+            .find(|(c, s, _)| *c == spec.name && s.as_bytes().eq_ignore_ascii_case(sub))
+        {
+            return cats.split_whitespace().any(|c| c == "@admin");
+        }
+    }
+    spec.has(flag::ADMIN)
+}
+
+/// Send the command `sess` just ran to every monitoring client.
+pub fn feed(st: &mut State, sess: &Session, spec: &Spec, args: &[Bytes]) {
+    if st.monitors.is_empty() || hidden(spec, args) {
+        return;
+    }
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    let addr = st
+        .clients
+        .by_id
+        .get(&sess.id)
+        .map_or("", |c| c.addr.as_str());
+    let mut line = format!(
+        "+{}.{:06} [{} {addr}]",
+        micros / 1_000_000,
+        micros % 1_000_000,
+        sess.db
+    );
+    for (i, a) in args.iter().enumerate() {
+        line.push(' ');
+        if super::slowlog::is_secret(spec, args, i) {
+            line.push_str("\"(redacted)\"");
+        } else {
+            quote(&mut line, a);
+        }
+    }
+    line.push_str("\r\n");
+    let line = Bytes::from(line);
+    for outbox in st.monitors.values() {
+        outbox.push(line.clone());
+    }
+}
+
+/// `a` in double quotes with Redis's escapes (sdscatrepr).
+fn quote(o: &mut String, a: &[u8]) {
+    o.push('"');
+    for &b in a {
+        match b {
+            b'\\' => o.push_str("\\\\"),
+            b'"' => o.push_str("\\\""),
+            b'\n' => o.push_str("\\n"),
+            b'\r' => o.push_str("\\r"),
+            b'\t' => o.push_str("\\t"),
+            7 => o.push_str("\\a"),
+            8 => o.push_str("\\b"),
+            b if b.is_ascii_graphic() || b == b' ' => o.push(b as char),
+            b => {
+                let _ = write!(o, "\\x{b:02x}");
+            }
+        }
+    }
+    o.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_quoted_as_redis_does() {
+        let mut o = String::new();
+        quote(&mut o, b"x\"y\n\x01\\ \t\x07\x08\r\xff~");
+        assert_eq!(o, r#""x\"y\n\x01\\ \t\a\b\r\xff~""#);
+    }
+}
