@@ -297,6 +297,8 @@ pub static DOCS: &[Doc] = &[
     doc!("geosearch", "6.2.0", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "key (FROMMEMBER member|FROMLONLAT longitude:double latitude:double) (BYRADIUS radius:double (M|KM|FT|MI)|BYBOX width:double height:double (M|KM|FT|MI)) [ASC|DESC] [COUNT count [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]"),
     doc!("geosearchstore", "6.2.0", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "destination:key source:key (FROMMEMBER member|FROMLONLAT longitude:double latitude:double) (BYRADIUS radius:double (M|KM|FT|MI)|BYBOX width:double height:double (M|KM|FT|MI)) [ASC|DESC] [COUNT count [ANY]] [STOREDIST]"),
     doc!("monitor", "1.0.0", "", ""),
+    doc!("wait", "3.0.0", "O(1)", "numreplicas:integer timeout:integer"),
+    doc!("waitaof", "7.2.0", "O(1)", "numlocal:integer numreplicas:integer timeout:integer"),
     doc!("slowlog", "2.2.12", "Depends on subcommand.", ""),
     doc!("slowlog|get", "2.2.12", "O(N) where N is the number of entries returned", "Get the slow log's entries", "[count:integer]"),
     doc!("slowlog|len", "2.2.12", "O(1)", "Get the slow log's length", ""),

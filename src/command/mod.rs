@@ -27,6 +27,7 @@ mod state;
 mod strings;
 mod table;
 mod transactions;
+mod wait;
 mod zsets;
 
 #[doc(hidden)]
@@ -38,10 +39,11 @@ pub use pubsub::{
 pub use server::sync_client as server_sync_client;
 pub use slowlog::{CallStats, SlowLog};
 pub use state::{
-    ClientInfo, Clients, Effect, KillHandle, Pending, PersistInfo, PersistRequest, Session,
-    Shutdown, State, Stats,
+    ClientInfo, Clients, DurableLsn, Effect, KillHandle, Pending, PersistInfo, PersistRequest,
+    Session, Shutdown, State, Stats,
 };
 pub use table::{check_renames, flag, key_positions, lookup, RenameError, Spec, COMMANDS};
+pub use wait::{waited_reply, AofWait};
 
 use bytes::Bytes;
 

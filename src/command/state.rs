@@ -185,6 +185,8 @@ pub struct Session {
     pub blocking: BlockState,
     /// In MONITOR mode: every command run is sent to `outbox`.
     pub monitor: bool,
+    /// A WAITAOF waiting for the log to become durable (see `command::wait`).
+    pub aof_wait: Option<super::AofWait>,
 }
 
 impl Session {
@@ -208,6 +210,7 @@ impl Session {
             outbox: None,
             blocking: BlockState::default(),
             monitor: false,
+            aof_wait: None,
         }
     }
 
@@ -240,6 +243,9 @@ pub struct Pending {
     pub changed_all: bool,
 }
 
+/// Reads the durable LSN (a view of the engine's fsync state; commands touch no files).
+pub type DurableLsn = Arc<dyn Fn() -> u64 + Send + Sync>;
+
 pub struct State {
     pub ks: Keyspace,
     pub pending: Pending,
@@ -248,6 +254,9 @@ pub struct State {
     pub slowlog: super::SlowLog,
     /// The outboxes of the clients in MONITOR mode, by client id.
     pub monitors: HashMap<u64, Arc<Outbox>>,
+    /// The LSN up to which the log is on stable storage, read from the fsync side (set
+    /// by the engine when the log is on).
+    pub durable_lsn: Option<DurableLsn>,
     pub clients: Clients,
     /// WATCHed keys -> ids of the clients watching them.
     pub watches: HashMap<(usize, Box<[u8]>), Vec<u64>>,
@@ -303,6 +312,7 @@ impl State {
             config,
             slowlog: super::SlowLog::default(),
             monitors: HashMap::new(),
+            durable_lsn: None,
             stats: Stats {
                 start_ms: crate::util::now_ms(),
                 ..Default::default()

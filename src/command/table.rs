@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use super::{
     acl, bitmaps, geo, hashes, hyperloglog, keys, lists, monitor, pubsub, server, sets, slowlog,
-    sort, strings, transactions, zsets, Ctx,
+    sort, strings, transactions, wait, zsets, Ctx,
 };
 
 pub type Handler = fn(&mut Ctx);
@@ -189,6 +189,8 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("save", 1, "admin noscript no_multi", NOKEY, "server", "Synchronously saves the database(s) to disk.", server::save),
     cmd!("bgsave", -1, "admin noscript no_multi", NOKEY, "server", "Asynchronously saves the database(s) to disk.", server::bgsave),
     cmd!("bgrewriteaof", 1, "admin noscript no_multi", NOKEY, "server", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
+    cmd!("wait", 3, "noscript @connection", NOKEY, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", wait::wait),
+    cmd!("waitaof", 4, "noscript @connection", NOKEY, "generic", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", wait::waitaof),
     cmd!("monitor", 1, "admin noscript loading stale", NOKEY, "server", "Listen for all requests received by the server in real time", monitor::monitor),
     cmd!("slowlog", -2, "", NOKEY, "server", "A container for slow log commands.", slowlog::slowlog),
     cmd!("memory", -2, "", NOKEY, "server", "A container for memory diagnostics commands.", server::memory),

@@ -136,6 +136,36 @@ impl SyncShared {
         }
     }
 
+    /// WAITAOF: wait until everything up to `lsn` is durable (true), or until the log
+    /// failed or `timeout_ms` (0: no limit) passed (false).
+    pub async fn wait_durable_for(
+        &self,
+        rx: &mut watch::Receiver<u64>,
+        lsn: u64,
+        timeout_ms: u64,
+    ) -> bool {
+        let wait = async {
+            loop {
+                // A failed fsync is never retried: nothing more will become durable. The
+                // failure does not wake the relay, so look now and then.
+                if lock(&self.error).is_some() {
+                    return false;
+                }
+                let step =
+                    tokio::time::timeout(Duration::from_millis(100), self.wait_durable(rx, lsn));
+                if step.await.is_ok() {
+                    return self.durable_lsn() >= lsn;
+                }
+            }
+        };
+        if timeout_ms == 0 {
+            return wait.await;
+        }
+        tokio::time::timeout(Duration::from_millis(timeout_ms), wait)
+            .await
+            .unwrap_or(false)
+    }
+
     /// Wait until everything up to `lsn` is durable, or the log is gone (`rx` comes from
     /// [`SyncShared::subscribe`]).
     pub async fn wait_durable(&self, rx: &mut watch::Receiver<u64>, lsn: u64) {

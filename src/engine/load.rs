@@ -12,7 +12,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::MutexGuard;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
@@ -300,6 +300,8 @@ impl Engine {
         st.logging = true;
         st.pending.enabled = policy == FsyncPolicy::Always;
         st.pending.last_lsn = dur.last_lsn();
+        let sync = dur.shared();
+        st.durable_lsn = Some(Arc::new(move || sync.durable_lsn()));
         st.persist.aof_enabled = true;
         st.persist.aof_last_write_ok = true;
         st.persist.aof_current_size = dur.log_bytes();

@@ -112,6 +112,10 @@ pub struct BatchOutcome {
     /// The client blocked (BLPOP and friends; see `command::blocking`): its deadline in
     /// Unix ms (0 = none). The batch's commands after the blocking one are left in `cmds`.
     pub blocked: Option<u64>,
+    /// A WAITAOF waits for this LSN to be durable, at most this many ms (0: no limit),
+    /// then its reply is [`command::waited_reply`]. The replies so far go first; the
+    /// batch's commands after it are left in `cmds`. An fsync has been requested.
+    pub aof_wait: Option<(u64, u64)>,
 }
 
 /// How the engine does its file I/O.
@@ -344,6 +348,9 @@ impl Engine {
                 outcome.blocked = Some(deadline);
                 break;
             }
+            if sess.aof_wait.is_some() {
+                break;
+            }
             if let Some(req) = self.st.persist_request.take() {
                 self.persist_command(req, out);
             }
@@ -355,7 +362,7 @@ impl Engine {
                 break;
             }
         }
-        if outcome.blocked.is_some() {
+        if outcome.blocked.is_some() || sess.aof_wait.is_some() {
             cmds.drain(..done);
         } else {
             cmds.clear();
@@ -364,6 +371,12 @@ impl Engine {
             Ok(own) => {
                 outcome.wait_lsn = own.max(self.st.pending.needed);
                 command::blocking::finish_served(&mut self.st, Ok(own));
+                if let (Some(w), Some(d)) = (sess.aof_wait.take(), &mut self.dur) {
+                    // Everything logged so far, this client's writes included.
+                    let target = self.st.pending.last_lsn;
+                    d.request_sync();
+                    outcome.aof_wait = Some((target, w.timeout_ms));
+                }
             }
             Err(e) => {
                 let msg = format!("MISCONF Errors writing to the AOF file: {e}");
@@ -371,6 +384,7 @@ impl Engine {
                 outcome.log_failed = Some(msg);
             }
         }
+        sess.aof_wait = None;
         command::server_sync_client(&mut self.st, sess, now);
         outcome
     }

@@ -189,6 +189,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         let mut wait_lsn = 0;
         let mut log_failed = None;
         let mut blocked = None;
+        let mut aof_wait = None;
         // Pub/sub messages queued before this batch go first, as they came first.
         let mut drained = 0;
         if !cmds.is_empty() {
@@ -210,6 +211,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             wait_lsn = outcome.wait_lsn;
             log_failed = outcome.log_failed;
             blocked = outcome.blocked;
+            aof_wait = outcome.aof_wait;
             dec.set_authenticated(sess.authenticated);
             shared.live.update(&eng.st.config);
             // (Drained messages are counted once written, through the outbox.)
@@ -237,6 +239,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
                 && proto_err.is_none()
                 && !sess.close
                 && blocked.is_none()
+                && aof_wait.is_none()
                 && drained == 0
                 && !sess.subs.active()
                 && out.len() <= handoff::MAX_HANDOFF;
@@ -295,6 +298,21 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         }
         if proto_err.is_some() || sess.close {
             break;
+        }
+        // WAITAOF: the replies before it are out; answer it once the log is durable up
+        // to what was logged before it (or its timeout passed), then run what followed.
+        if let Some((lsn, timeout_ms)) = aof_wait {
+            let durable = match (&sync, durable_rx.as_mut()) {
+                (Some(s), Some(rx)) => s.wait_durable_for(rx, lsn, timeout_ms).await,
+                _ => false,
+            };
+            let reply = crate::command::waited_reply(durable);
+            if stream.write_all(reply).await.is_err() {
+                break;
+            }
+            Engine::lock(&shared.engine).st.stats.net_output_bytes += reply.len() as u64;
+            resume = true;
+            continue;
         }
         if let Some(deadline) = blocked {
             let w = Blocked {
