@@ -152,6 +152,7 @@ pub struct Config {
     pub lazyfree_lazy_user_del: bool,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
+    pub latency_monitor_threshold: u64,
     pub latency_tracking: bool,
     /// `client-output-buffer-limit`: per client class, when a client whose output is
     /// not being read gets disconnected.
@@ -200,6 +201,7 @@ impl Default for Config {
             lazyfree_lazy_user_del: false,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
+            latency_monitor_threshold: 0,
             latency_tracking: true,
             client_output_buffer_limit: OutputBufferLimits::default(),
             rename_commands: Vec::new(),
@@ -673,7 +675,7 @@ pub static PARAMS: &[Param] = &[
     p!(
         "slowlog-log-slower-than",
         true,
-        "accepted for compatibility",
+        "SLOWLOG keeps commands that ran at least this many microseconds (0: every command, negative: none)",
         |c| c.slowlog_log_slower_than.to_string(),
         |c, v| {
             c.slowlog_log_slower_than = v.parse().map_err(|_| "must be an integer".to_string())?;
@@ -683,7 +685,7 @@ pub static PARAMS: &[Param] = &[
     p!(
         "slowlog-max-len",
         true,
-        "accepted for compatibility",
+        "SLOWLOG keeps at most this many entries (the newest)",
         |c| c.slowlog_max_len.to_string(),
         |c, v| {
             c.slowlog_max_len = parse_u64(v)?;
@@ -696,6 +698,16 @@ pub static PARAMS: &[Param] = &[
         "'<class> <hard> <soft> <soft-seconds>' per class (normal, replica, pubsub): disconnect a client whose unread output reaches <hard>, or stays at <soft> or more for over <soft-seconds> (0: no limit)",
         |c| c.client_output_buffer_limit.render(),
         |c, v| c.client_output_buffer_limit.apply(v)
+    ),
+    p!(
+        "latency-monitor-threshold",
+        true,
+        "LATENCY samples events (commands, log writes and fsyncs) that took at least this many milliseconds (0: off)",
+        |c| c.latency_monitor_threshold.to_string(),
+        |c, v| {
+            c.latency_monitor_threshold = parse_u64(v)?;
+            Ok(())
+        }
     ),
     p!(
         "latency-tracking",

@@ -15,6 +15,7 @@ mod geo;
 mod hashes;
 mod hyperloglog;
 mod keys;
+mod latency;
 mod ldouble;
 mod lists;
 mod monitor;
@@ -32,6 +33,7 @@ mod zsets;
 
 #[doc(hidden)]
 pub use hyperloglog::fuzz_stored_string as hll_fuzz_stored_string;
+pub use latency::LatencyMonitor;
 pub use monitor::stop as monitor_stop;
 pub use pubsub::{
     disconnect as pubsub_disconnect, tick as pubsub_tick, Outbox, PubSub, Subscriptions,
@@ -469,6 +471,12 @@ fn dispatch_as(
     };
     (spec.handler)(&mut ctx);
     let nanos = started.elapsed().as_nanos() as u64;
+    let event = if spec.has(flag::FAST) {
+        "fast-command"
+    } else {
+        "command"
+    };
+    st.latency.record(event, nanos / 1_000_000);
     let error = match out.as_bytes().get(reply_at..) {
         Some([b'-', rest @ ..]) => Some(rest),
         _ => None,

@@ -254,6 +254,8 @@ pub struct State {
     pub slowlog: super::SlowLog,
     /// The outboxes of the clients in MONITOR mode, by client id.
     pub monitors: HashMap<u64, Arc<Outbox>>,
+    /// LATENCY's samples (shared with the fsync thread).
+    pub latency: Arc<super::LatencyMonitor>,
     /// The LSN up to which the log is on stable storage, read from the fsync side (set
     /// by the engine when the log is on).
     pub durable_lsn: Option<DurableLsn>,
@@ -312,6 +314,7 @@ impl State {
             config,
             slowlog: super::SlowLog::default(),
             monitors: HashMap::new(),
+            latency: Arc::new(super::LatencyMonitor::default()),
             durable_lsn: None,
             stats: Stats {
                 start_ms: crate::util::now_ms(),

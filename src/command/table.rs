@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::{
-    acl, bitmaps, geo, hashes, hyperloglog, keys, lists, monitor, pubsub, server, sets, slowlog,
-    sort, strings, transactions, wait, zsets, Ctx,
+    acl, bitmaps, geo, hashes, hyperloglog, keys, latency, lists, monitor, pubsub, server, sets,
+    slowlog, sort, strings, transactions, wait, zsets, Ctx,
 };
 
 pub type Handler = fn(&mut Ctx);
@@ -191,6 +191,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("bgrewriteaof", 1, "admin noscript no_multi", NOKEY, "server", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
     cmd!("wait", 3, "noscript @connection", NOKEY, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", wait::wait),
     cmd!("waitaof", 4, "noscript @connection", NOKEY, "generic", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", wait::waitaof),
+    cmd!("latency", -2, "", NOKEY, "server", "A container for latency diagnostics commands.", latency::latency),
     cmd!("monitor", 1, "admin noscript loading stale", NOKEY, "server", "Listen for all requests received by the server in real time", monitor::monitor),
     cmd!("slowlog", -2, "", NOKEY, "server", "A container for slow log commands.", slowlog::slowlog),
     cmd!("memory", -2, "", NOKEY, "server", "A container for memory diagnostics commands.", server::memory),

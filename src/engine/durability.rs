@@ -99,6 +99,8 @@ pub struct SyncShared {
     /// Hooks waiting for their LSN to become durable, run by the fsync thread.
     hooks: Mutex<Vec<(u64, DurableHook)>>,
     fatal: FatalHook,
+    /// LATENCY's samples: slow group writes and fsyncs are recorded here.
+    latency: Arc<crate::command::LatencyMonitor>,
 }
 
 impl SyncShared {
@@ -320,6 +322,7 @@ impl Durability {
         files: LogDir,
         policy: FsyncPolicy,
         fatal: FatalHook,
+        latency: Arc<crate::command::LatencyMonitor>,
     ) -> Durability {
         let next_lsn = writer
             .last_lsn()
@@ -352,6 +355,7 @@ impl Durability {
             waiters: AtomicUsize::new(0),
             hooks: Mutex::new(Vec::new()),
             fatal,
+            latency,
         });
         let s2 = shared.clone();
         let thread = std::thread::Builder::new()
@@ -749,7 +753,10 @@ fn fsync_loop(s: &SyncShared) {
         };
         // One write for the whole group (whatever the engine appended meanwhile), then
         // one fdatasync; the engine keeps appending while the fsync runs.
+        let write_started = std::time::Instant::now();
         let written = lock(&s.writer).write_pending();
+        s.latency
+            .record("aof-write", write_started.elapsed().as_millis() as u64);
         let target = match written {
             Ok(point) => {
                 let mut c = lock(&s.ctl);
@@ -773,8 +780,16 @@ fn fsync_loop(s: &SyncShared) {
         };
         s.fsync_started_ms
             .store(crate::util::now_ms(), Ordering::Release);
+        let sync_started = std::time::Instant::now();
         let r = syncer.sync();
         s.fsync_started_ms.store(0, Ordering::Release);
+        let event = if policy == FsyncPolicy::Always {
+            "aof-fsync-always"
+        } else {
+            "aof-fsync"
+        };
+        s.latency
+            .record(event, sync_started.elapsed().as_millis() as u64);
         match r {
             Ok(()) => {
                 // Compare LSNs, not offsets: a log rewrite may have switched files since.

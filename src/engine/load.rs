@@ -295,7 +295,8 @@ impl Engine {
         let mut e = Engine::lock(shared);
         // The policy as it is now: a CONFIG SET during the load applies.
         let policy = e.st.config.appendfsync;
-        let dur = Durability::new(recovered.writer, files, policy, fatal);
+        let latency = e.st.latency.clone();
+        let dur = Durability::new(recovered.writer, files, policy, fatal, latency);
         let st = &mut e.st;
         st.logging = true;
         st.pending.enabled = policy == FsyncPolicy::Always;

@@ -317,6 +317,10 @@ impl Engine {
     ) -> BatchOutcome {
         let now = crate::util::now_ms();
         let mut outcome = BatchOutcome::default();
+        // CONFIG SET may have changed it; the fsync thread reads it from here.
+        self.st
+            .latency
+            .set_threshold(self.st.config.latency_monitor_threshold);
         if let Some(d) = &mut self.dur {
             d.set_policy(self.st.config.appendfsync);
             self.st.pending.enabled = d.policy() == FsyncPolicy::Always;
