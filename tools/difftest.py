@@ -13,7 +13,7 @@ key space (so that commands meet each other's keys, types and edge cases) and co
 every reply. Replies whose order Redis leaves unspecified (SMEMBERS, HGETALL, KEYS, ...)
 are compared sorted; commands whose reply is random by design are not generated. Every
 `--check-every` commands, and at the end, it compares the whole keyspace (type, value and
-TTL of every key). With `--restart` Strata runs with `appendfsync always`, and at the end
+expiry of every key). With `--restart` Strata runs with `appendfsync always`, and at the end
 it is restarted from its data directory and compared again: the log must replay to the
 state it acknowledged. `--restart-every N` also kills (SIGKILL) and restarts it every N
 commands, half of the time right after starting a BGREWRITEAOF, and compares it with Redis.
@@ -736,8 +736,8 @@ def normalize(reply, unordered):
 
 
 def dump(conn, current=0):
-    """Every key of databases 0 and 1: type, value (canonical form), TTL in seconds.
-    Leaves `current` selected."""
+    """Every key of databases 0 and 1: type, value (canonical form), expiry time (Unix ms,
+    negative: none). Leaves `current` selected."""
     out = {}
     for db in (0, 1):
         conn.call("SELECT", db)
@@ -762,19 +762,20 @@ def dump_db(conn):
             v = conn.call("ZRANGE", key, 0, -1, "WITHSCORES")
         else:
             v = t
-        out[key] = (t, v, conn.call("TTL", key))
+        out[key] = (t, v, conn.call("PEXPIRETIME", key))
     return out
 
 
 def same_entry(x, y):
-    """Same type and value, and TTLs within 2 s of each other (the two servers are read
-    moments apart, and a restart takes a moment)."""
+    """Same type and value, and expiry times (absolute, so the moment each server is read
+    does not matter) within 2 s: a relative TTL was turned into a time by each server
+    when it ran the command, moments apart."""
     if x is None or y is None:
         return x is y
     if x[:2] != y[:2]:
         return False
     tx, ty = x[2], y[2]
-    return tx == ty if tx < 0 or ty < 0 else abs(tx - ty) <= 2
+    return tx == ty if tx < 0 or ty < 0 else abs(tx - ty) <= 2000
 
 
 def diff_dumps(a, b):
