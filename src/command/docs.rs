@@ -87,6 +87,7 @@ pub static DOCS: &[Doc] = &[
     doc!("client|list", "2.4.0", "O(N) where N is the number of client connections", "Lists open connections.", "[TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID client-id [client-id ...]]"),
     doc!("client|kill", "2.4.0", "O(N) where N is the number of client connections", "Terminates open connections.", "ip:port|[ID client-id] [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME yes/no]"),
     doc!("client|unblock", "5.0.0", "O(log N) where N is the number of client connections", "Unblocks a client blocked by a blocking command from a different connection.", "client-id [TIMEOUT|ERROR]"),
+    doc!("client|reply", "3.2.0", "O(1)", "Instructs the server whether to reply to commands.", "ON|OFF|SKIP"),
     doc!("client|no-evict", "7.0.0", "O(1)", "Accepted for compatibility: Strata does not evict clients.", "ON|OFF"),
     doc!("client|no-touch", "7.2.0", "O(1)", "Accepted for compatibility.", "ON|OFF"),
     doc!("client|help", "5.0.0", "O(1)", "Returns helpful text about the different subcommands.", ""),

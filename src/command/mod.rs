@@ -42,7 +42,7 @@ pub use server::sync_client as server_sync_client;
 pub use slowlog::{CallStats, SlowLog};
 pub use state::{
     ClientInfo, Clients, DurableLsn, Effect, KillHandle, Pending, PersistInfo, PersistRequest,
-    Session, Shutdown, State, Stats,
+    ReplyMode, Session, Shutdown, State, Stats,
 };
 pub use table::{check_renames, flag, key_positions, lookup, RenameError, Spec, COMMANDS};
 pub use wait::{waited_reply, AofWait};
@@ -344,7 +344,34 @@ pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
 
 /// Run one client command. Replies go to `out`, effects to `st.effects`.
 pub fn dispatch(st: &mut State, sess: &mut Session, args: Args, out: &mut ReplyBuf, now: u64) {
-    dispatch_as(st, sess, args, out, now, true)
+    if sess.reply == ReplyMode::default() {
+        return dispatch_as(st, sess, args, out, now, true);
+    }
+    // CLIENT REPLY OFF or SKIP: run the command, drop what it replied. CLIENT REPLY ON
+    // and RESET (which turn replies back on) answer, and (un)subscribe confirmations are
+    // delivered anyway, as in Redis.
+    sess.reply.skip_this = std::mem::take(&mut sess.reply.skip_next);
+    let drop_reply = sess.reply.off || sess.reply.skip_this;
+    let exempt = is_reply_on(&args)
+        || lookup(&args[0]).is_some_and(|s| {
+            matches!(
+                s.name,
+                "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "reset"
+            )
+        });
+    let reply_at = out.len();
+    dispatch_as(st, sess, args, out, now, true);
+    if drop_reply && !exempt {
+        out.truncate(reply_at);
+    }
+    sess.reply.skip_this = false;
+}
+
+fn is_reply_on(args: &[Bytes]) -> bool {
+    args.len() == 3
+        && args[0].eq_ignore_ascii_case(b"CLIENT")
+        && args[1].eq_ignore_ascii_case(b"REPLY")
+        && args[2].eq_ignore_ascii_case(b"ON")
 }
 
 /// Run a command queued by MULTI, for EXEC: Redis runs those without the checks that

@@ -170,6 +170,7 @@ pub fn reset(ctx: &mut Ctx) {
     super::pubsub::unsubscribe_all(ctx.st, ctx.sess);
     super::monitor::stop(ctx.st, ctx.sess);
     ctx.sess.db = 0;
+    ctx.sess.reply = super::ReplyMode::default();
     ctx.sess.resp3 = false;
     ctx.out.set_resp3(false);
     ctx.sess.name = Bytes::new();
@@ -258,6 +259,7 @@ pub fn client(ctx: &mut Ctx) {
         ("info", 2),
         ("kill", -3),
         ("no-evict", 3),
+        ("reply", 3),
         ("unblock", -3),
         ("no-touch", 3),
         ("help", 2),
@@ -375,6 +377,16 @@ pub fn client(ctx: &mut Ctx) {
             let done = id > 0 && super::blocking::unblock_client(ctx.st, id as u64, error);
             ctx.out.int(done as i64);
         }
+        (b"REPLY", 3) => match ctx.args[2].to_ascii_uppercase().as_slice() {
+            b"ON" => {
+                ctx.sess.reply = super::ReplyMode::default();
+                ctx.out.ok();
+            }
+            // No reply to these two: that is what they ask for.
+            b"OFF" => ctx.sess.reply.off = true,
+            b"SKIP" => ctx.sess.reply.skip_next = true,
+            _ => ctx.error(SYNTAX),
+        },
         (b"NO-EVICT", 3) | (b"NO-TOUCH", 3) => match ctx.args[2].to_ascii_lowercase().as_slice() {
             b"on" | b"off" => ctx.out.ok(),
             _ => ctx.error(SYNTAX),
@@ -387,6 +399,7 @@ pub fn client(ctx: &mut Ctx) {
                 "INFO",
                 "KILL <ip:port> | ID <id> | ADDR <ip:port> | LADDR <ip:port> | SKIPME yes|no",
                 "LIST [TYPE normal|master|replica|pubsub] [ID <id> ...]",
+                "REPLY (ON|OFF|SKIP)",
                 "SETNAME <name>",
                 "SETINFO LIB-NAME|LIB-VER <value>",
                 "UNBLOCK <clientid> [TIMEOUT|ERROR]",

@@ -187,6 +187,18 @@ pub struct Session {
     pub monitor: bool,
     /// A WAITAOF waiting for the log to become durable (see `command::wait`).
     pub aof_wait: Option<super::AofWait>,
+    /// CLIENT REPLY: OFF drops every reply; SKIP drops the next command's.
+    pub reply: ReplyMode,
+}
+
+/// What CLIENT REPLY asked for (see `command::dispatch`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyMode {
+    pub off: bool,
+    /// Drop the reply of the command being run.
+    pub skip_this: bool,
+    /// Set by CLIENT REPLY SKIP: drop the next command's reply.
+    pub skip_next: bool,
 }
 
 impl Session {
@@ -211,6 +223,7 @@ impl Session {
             blocking: BlockState::default(),
             monitor: false,
             aof_wait: None,
+            reply: ReplyMode::default(),
         }
     }
 
