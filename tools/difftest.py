@@ -385,17 +385,27 @@ class Gen:
             return ["PFMERGE", k] + self.keys_n(0, 3), False
         return ["GET", k], False
 
+    # Where geo search goes wrong first: near the poles' latitude limit, across the
+    # antimeridian, at the origin, and inside a cluster tighter than one geohash cell.
+    GEO_HOTSPOTS = [(0.0, 0.0), (179.995, 10.0), (-179.995, 10.0), (13.4, 85.04),
+                    (-60.0, -85.04), (2.35, 48.85)]
+
     def lonlat(self):
         r = self.r
         if r.random() < 0.1:
             return [r.choice(["181", "-180", "180", "abc", "0", "nan", "inf"]),
                     r.choice(["85.06", "-85.05112878", "90", "x", "0"])]
+        if r.random() < 0.4:
+            lon, lat = r.choice(self.GEO_HOTSPOTS)
+            lon = max(-180.0, min(180.0, lon + r.uniform(-0.02, 0.02)))
+            lat = max(-85.05, min(85.05, lat + r.uniform(-0.02, 0.02)))
+            return [f"{lon:.6f}", f"{lat:.6f}"]
         return [f"{r.uniform(-180, 180):.6f}", f"{r.uniform(-85.05, 85.05):.6f}"]
 
     def geosearch(self, k):
         r = self.r
         unit = r.choice(["m", "km", "mi", "ft", "bogus"])
-        rad = r.choice(["0", "1000", "500000", "5000000", "20000000", "-1", "x"])
+        rad = r.choice(["0", "50", "1000", "3000", "500000", "5000000", "20000000", "-1", "x"])
         opts = r.sample(["WITHDIST", "WITHCOORD", "WITHHASH"], r.randint(0, 2))
         opts += r.choice([[], ["ASC"], ["DESC"]])
         opts += r.choice([[], [], ["COUNT", str(r.randint(1, 5))], ["COUNT", "2", "ANY"], ["ANY"]])
