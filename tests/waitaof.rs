@@ -1,6 +1,7 @@
 //! WAITAOF makes a client's writes durable on demand under every fsync policy (a power
 //! loss right after `[1, 0]` keeps them; without WAITAOF, under `appendfsync no`, it does
-//! not), answers in pipeline order and without blocking inside MULTI, and refuses a local
+//! not; a failed fsync answers `[0, 0]`), answers in pipeline order and without blocking
+//! inside MULTI, and refuses a local
 //! wait with the log off in Redis's words; WAIT answers 0 (no replicas) after checking its
 //! arguments as Redis does.
 
@@ -140,4 +141,36 @@ fn a_power_loss_after_waitaof_keeps_the_write() {
         let found = back.engine.st.ks.db(0).get(b"kept").is_some();
         assert_eq!(found, with_waitaof, "with WAITAOF: {with_waitaof}");
     }
+}
+
+/// A failed fsync is never retried and nothing more becomes durable: a waiting WAITAOF
+/// answers `[0, 0]` (the connection's wait returns false) instead of hanging or lying.
+#[test]
+fn a_failed_fsync_answers_not_durable() {
+    use strata::persistence::{FaultError, OpKind};
+    let sim = SimFs::new(3);
+    let mut e = SimEngine::open(&sim, FsyncPolicy::Everysec).unwrap();
+    sim.fail_kind(OpKind::SyncData, FaultError::Eio);
+    let mut cmds = vec![args(&["SET", "k", "v"]), args(&["WAITAOF", "1", "0", "0"])];
+    let mut out = ReplyBuf::new(false);
+    let o = e.engine.execute_batch(&mut e.session, &mut cmds, &mut out);
+    let (lsn, _) = o.aof_wait.expect("WAITAOF waits");
+    let sync = e.engine.sync_shared().unwrap();
+    let mut rx = sync.subscribe();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    assert!(!rt.block_on(sync.wait_durable_for(&mut rx, lsn, 0)));
+    // With a timeout, on a healthy log that is already durable: true at once.
+    let sim = SimFs::new(4);
+    let mut e = SimEngine::open(&sim, FsyncPolicy::Everysec).unwrap();
+    let sync = e.engine.sync_shared().unwrap();
+    let mut rx = sync.subscribe();
+    let mut cmds = vec![args(&["SET", "k", "v"]), args(&["WAITAOF", "1", "0", "50"])];
+    let o = e.engine.execute_batch(&mut e.session, &mut cmds, &mut out);
+    let (lsn, timeout) = o.aof_wait.expect("WAITAOF waits");
+    assert_eq!(timeout, 50);
+    let durable = rt.block_on(sync.wait_durable_for(&mut rx, lsn, 10_000));
+    assert!(durable);
 }
