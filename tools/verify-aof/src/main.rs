@@ -206,6 +206,12 @@ enum PolicyArg {
     Everysec,
     No,
     All,
+    /// everysec, every write followed by WAITAOF 1 0 0
+    EverysecWaitaof,
+    /// no, every write followed by WAITAOF 1 0 0
+    NoWaitaof,
+    /// both WAITAOF variants
+    Waitaof,
 }
 
 #[derive(Args, Debug)]
@@ -283,6 +289,11 @@ fn main() -> ExitCode {
                     drill::Policy::Everysec,
                     drill::Policy::No,
                 ],
+                PolicyArg::EverysecWaitaof => vec![drill::Policy::EverysecWaitaof],
+                PolicyArg::NoWaitaof => vec![drill::Policy::NoWaitaof],
+                PolicyArg::Waitaof => {
+                    vec![drill::Policy::EverysecWaitaof, drill::Policy::NoWaitaof]
+                }
             };
             drill::run(drill::Options {
                 server: a.server,

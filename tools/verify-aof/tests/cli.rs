@@ -486,42 +486,51 @@ fn server_binary() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-#[test]
-fn drill_kill9_under_every_policy_loses_no_acknowledged_write() {
+/// Run `verify-aof drill` with `args` against the strata-server built next to it;
+/// its stdout once it exited 0, or None (test skipped) without a server binary.
+fn drill(args: &[&str]) -> Option<String> {
     let Some(server) = server_binary() else {
         eprintln!(
             "SKIPPED: strata-server is not built next to {BIN}; run `cargo build --bin strata-server` first"
         );
+        return None;
+    };
+    let mut all = vec!["drill", "--server", server.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let o = run(&all, None);
+    assert_eq!(code(&o), 0, "{}", both(&o));
+    Some(stdout(&o))
+}
+
+/// The cells of the result table's row for `policy`.
+fn drill_row<'a>(text: &'a str, policy: &str) -> Vec<&'a str> {
+    let row = text
+        .lines()
+        .find(|l| l.starts_with(&format!("| {policy} |")))
+        .unwrap_or_else(|| panic!("no {policy} row:\n{text}"));
+    row.split('|').map(str::trim).collect()
+}
+
+#[test]
+fn drill_kill9_under_every_policy_loses_no_acknowledged_write() {
+    let Some(text) = drill(&[
+        "--rounds",
+        "5",
+        "--policy",
+        "all",
+        "--seconds-per-round",
+        "1",
+        "--clients",
+        "4",
+    ]) else {
         return;
     };
-    let o = run(
-        &[
-            "drill",
-            "--server",
-            server.to_str().unwrap(),
-            "--rounds",
-            "5",
-            "--policy",
-            "all",
-            "--seconds-per-round",
-            "1",
-            "--clients",
-            "4",
-        ],
-        None,
-    );
-    let text = stdout(&o);
-    assert_eq!(code(&o), 0, "{}", both(&o));
     for policy in ["always", "everysec", "no"] {
-        let row = text
-            .lines()
-            .find(|l| l.starts_with(&format!("| {policy} |")))
-            .unwrap_or_else(|| panic!("no {policy} row:\n{text}"));
-        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        assert_eq!(cells[2], "5/5", "{row}");
+        let cells = drill_row(&text, policy);
+        assert_eq!(cells[2], "5/5", "{cells:?}");
         assert_eq!(
             cells[7], "0",
-            "acknowledged writes lost under {policy}: {row}"
+            "acknowledged writes lost under {policy}: {cells:?}"
         );
     }
     assert!(text.contains("all 15 rounds passed"), "{text}");
@@ -529,43 +538,52 @@ fn drill_kill9_under_every_policy_loses_no_acknowledged_write() {
 
 #[test]
 fn drill_power_loss_keeps_every_write_acknowledged_under_always() {
-    let Some(server) = server_binary() else {
-        eprintln!(
-            "SKIPPED: strata-server is not built next to {BIN}; run `cargo build --bin strata-server` first"
-        );
-        return;
-    };
     let plot = tempfile::tempdir().unwrap();
     let svg = plot.path().join("drill.svg");
-    let o = run(
-        &[
-            "drill",
-            "--power-loss",
-            "--server",
-            server.to_str().unwrap(),
-            "--rounds",
-            "1",
-            "--policy",
-            "all",
-            "--seconds-per-round",
-            "1",
-            "--clients",
-            "4",
-            "--plot",
-            svg.to_str().unwrap(),
-        ],
-        None,
-    );
-    let text = stdout(&o);
-    assert_eq!(code(&o), 0, "{}", both(&o));
-    let row = text
-        .lines()
-        .find(|l| l.starts_with("| always |"))
-        .unwrap_or_else(|| panic!("no always row:\n{text}"));
-    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-    assert_eq!(cells[7], "0", "{row}");
+    let Some(text) = drill(&[
+        "--power-loss",
+        "--rounds",
+        "1",
+        "--policy",
+        "all",
+        "--seconds-per-round",
+        "1",
+        "--clients",
+        "4",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    let cells = drill_row(&text, "always");
+    assert_eq!(cells[7], "0", "{cells:?}");
     let svg = std::fs::read_to_string(svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+}
+
+/// Under `everysec` and `no`, a write followed by a WAITAOF that answered `[1, 0]` survives
+/// a power loss like a write under `always` (the drill counts any such loss as a failure).
+#[test]
+fn drill_power_loss_keeps_every_write_confirmed_by_waitaof() {
+    let Some(text) = drill(&[
+        "--power-loss",
+        "--rounds",
+        "2",
+        "--policy",
+        "waitaof",
+        "--seconds-per-round",
+        "1",
+        "--clients",
+        "4",
+    ]) else {
+        return;
+    };
+    for policy in ["everysec+waitaof", "no+waitaof"] {
+        let cells = drill_row(&text, policy);
+        assert_eq!(cells[2], "2/2", "{cells:?}");
+        assert_ne!(cells[6], "0", "nothing acknowledged: {cells:?}");
+        assert_eq!(cells[7], "0", "writes lost under {policy}: {cells:?}");
+    }
 }
 
 #[test]

@@ -42,6 +42,11 @@ pub enum Policy {
     Always,
     Everysec,
     No,
+    /// `everysec`, and every write followed by `WAITAOF 1 0 0`: acknowledged means
+    /// durable, as under `always`.
+    EverysecWaitaof,
+    /// `no`, and every write followed by `WAITAOF 1 0 0`.
+    NoWaitaof,
 }
 
 impl Policy {
@@ -50,15 +55,31 @@ impl Policy {
             Policy::Always => "always",
             Policy::Everysec => "everysec",
             Policy::No => "no",
+            Policy::EverysecWaitaof => "everysec+waitaof",
+            Policy::NoWaitaof => "no+waitaof",
         }
     }
 
     fn fsync(self) -> FsyncPolicy {
         match self {
             Policy::Always => FsyncPolicy::Always,
-            Policy::Everysec => FsyncPolicy::Everysec,
-            Policy::No => FsyncPolicy::No,
+            Policy::Everysec | Policy::EverysecWaitaof => FsyncPolicy::Everysec,
+            Policy::No | Policy::NoWaitaof => FsyncPolicy::No,
         }
+    }
+
+    /// The server's `appendfsync` value.
+    pub fn fsync_name(self) -> &'static str {
+        match self.fsync() {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::Everysec => "everysec",
+            FsyncPolicy::No => "no",
+        }
+    }
+
+    /// Writes are confirmed durable one by one (with WAITAOF).
+    pub fn waitaof(self) -> bool {
+        matches!(self, Policy::EverysecWaitaof | Policy::NoWaitaof)
     }
 }
 
@@ -203,6 +224,12 @@ fn judge(r: &mut RoundResult, power_loss: bool) {
                  old): +OK under always means fdatasync returned",
                 r.lost
             )),
+            (true, p) if p.waitaof() => r.violations.push(format!(
+                "{} writes lost after a power loss under {} (oldest {age:.0} ms old): WAITAOF \
+                 answered [1, 0], which means fdatasync returned",
+                r.lost,
+                p.name()
+            )),
             (true, Policy::Everysec) if age > EVERYSEC_MAX_AGE_MS => r.violations.push(format!(
                 "under everysec a power loss lost a write acknowledged {age:.0} ms before it \
                  (bound: {EVERYSEC_MAX_AGE_MS:.0} ms)"
@@ -215,6 +242,8 @@ fn judge(r: &mut RoundResult, power_loss: bool) {
 
 struct TcpTarget {
     con: redis::Connection,
+    /// Follow every write with `WAITAOF 1 0 0` and require `[1, 0]`.
+    waitaof: bool,
 }
 
 impl Target for TcpTarget {
@@ -232,7 +261,19 @@ impl Target for TcpTarget {
             }
             p.query(&mut self.con)
         };
-        r.map_err(|e| e.to_string())
+        r.map_err(|e| e.to_string())?;
+        if self.waitaof {
+            let w: Vec<i64> = redis::cmd("WAITAOF")
+                .arg(1)
+                .arg(0)
+                .arg(0)
+                .query(&mut self.con)
+                .map_err(|e| e.to_string())?;
+            if w != [1, 0] {
+                return Err(format!("WAITAOF answered {w:?}"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -345,7 +386,8 @@ fn sigkill_round(
                     Ok(con) => {
                         let _ = con.set_read_timeout(Some(Duration::from_secs(30)));
                         let _ = con.set_write_timeout(Some(Duration::from_secs(30)));
-                        client_loop(c, &mut TcpTarget { con }, t0, &stop)
+                        let waitaof = policy.waitaof();
+                        client_loop(c, &mut TcpTarget { con, waitaof }, t0, &stop)
                     }
                     Err(e) => Ledger {
                         client: c,
@@ -458,6 +500,7 @@ fn power_round(
                 sess: Session::new(1000 + c as u64, true),
                 stop: stop.clone(),
                 busy: busy.clone(),
+                waitaof: policy.waitaof(),
             };
             let stop = stop.clone();
             std::thread::spawn(move || client_loop(c, &mut target, t0, &stop))

@@ -18,6 +18,8 @@ fn color(p: Policy) -> &'static str {
         Policy::Always => "#1b9e77",
         Policy::Everysec => "#d95f02",
         Policy::No => "#7570b3",
+        Policy::EverysecWaitaof => "#e7298a",
+        Policy::NoWaitaof => "#66a61e",
     }
 }
 

@@ -445,6 +445,8 @@ pub struct EngineTarget {
     /// server commits a group when its event loop goes idle (every ready connection ran
     /// its batch), so the client that brings this to zero kicks the group commit.
     pub busy: Arc<AtomicUsize>,
+    /// Follow every write with `WAITAOF 1 0 0` and wait for what it waits for.
+    pub waitaof: bool,
 }
 
 impl Target for EngineTarget {
@@ -459,6 +461,9 @@ impl Target for EngineTarget {
         }
         if keys.len() > 1 {
             cmds.push(vec![b("EXEC")]);
+        }
+        if self.waitaof {
+            cmds.push(vec![b("WAITAOF"), b("1"), b("0"), b("0")]);
         }
         // As the server's connections do under everysec: while an fsync is stuck for over
         // 2 s, writers wait rather than let the loss window grow.
@@ -502,7 +507,13 @@ impl Target for EngineTarget {
                 String::from_utf8_lossy(out.as_bytes())
             ));
         }
-        if outcome.wait_lsn > 0 {
+        // WAITAOF's reply is not in `out`: the connection sends it once this is durable.
+        let wait_lsn = match outcome.aof_wait {
+            Some((lsn, _)) => lsn.max(outcome.wait_lsn),
+            None if self.waitaof => return Err("WAITAOF did not wait".into()),
+            None => outcome.wait_lsn,
+        };
+        if wait_lsn > 0 {
             let Some(sync) = &self.sync else {
                 return Err("the engine has no log".into());
             };
@@ -511,7 +522,7 @@ impl Target for EngineTarget {
             if idle {
                 sync.kick();
             }
-            while sync.durable_lsn() < outcome.wait_lsn {
+            while sync.durable_lsn() < wait_lsn {
                 if self.stop.load(Ordering::Relaxed) {
                     return Err("not durable before the power cut".into());
                 }

@@ -81,7 +81,7 @@ impl Server {
                 .arg(port.to_string())
                 .args(["--bind", "127.0.0.1", "--dir"])
                 .arg(dir)
-                .args(["--appendonly", "yes", "--appendfsync", policy.name()])
+                .args(["--appendonly", "yes", "--appendfsync", policy.fsync_name()])
                 .args(["--save", "", "--loglevel", "notice"])
                 .stdin(Stdio::null())
                 .stdout(out)
