@@ -117,9 +117,11 @@ fn by_pattern(ctx: &mut Ctx, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A BY value or element as SORT's numeric mode reads it: C `strtod` over the whole
-/// string (leading spaces allowed, the empty string is 0), no NaN, no overflow or
-/// underflow.
+/// C string, up to the first NUL (leading spaces allowed, the empty string is 0), no NaN,
+/// no overflow or underflow.
 fn sort_score(s: &[u8]) -> Option<f64> {
+    // Redis hands the value to strtod as a C string: it ends at the first NUL byte.
+    let s = s.split(|&b| b == 0).next().unwrap_or_default();
     if s.is_empty() {
         return Some(0.0);
     }
@@ -345,6 +347,9 @@ mod tests {
         assert_eq!(sort_score(b"-inf"), Some(f64::NEG_INFINITY));
         assert_eq!(sort_score(b"0x10"), Some(16.0));
         assert_eq!(sort_score(b"1 "), None);
+        // C strings end at the first NUL (found by difftest: SETRANGE pads with NULs).
+        assert_eq!(sort_score(b"3.5\0\0\0x"), Some(3.5));
+        assert_eq!(sort_score(b"\0abc"), Some(0.0));
         assert_eq!(sort_score(b"   "), None);
         assert_eq!(sort_score(b"nan"), None);
         assert_eq!(sort_score(b"1e999"), None);
