@@ -154,6 +154,7 @@ pub struct Config {
     pub slowlog_max_len: u64,
     pub latency_monitor_threshold: u64,
     pub latency_tracking: bool,
+    pub latency_tracking_info_percentiles: Vec<f64>,
     /// `client-output-buffer-limit`: per client class, when a client whose output is
     /// not being read gets disconnected.
     pub client_output_buffer_limit: OutputBufferLimits,
@@ -203,6 +204,7 @@ impl Default for Config {
             slowlog_max_len: 128,
             latency_monitor_threshold: 0,
             latency_tracking: true,
+            latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             client_output_buffer_limit: OutputBufferLimits::default(),
             rename_commands: Vec::new(),
             users: Vec::new(),
@@ -712,10 +714,35 @@ pub static PARAMS: &[Param] = &[
     p!(
         "latency-tracking",
         true,
-        "accepted for compatibility",
+        "keep a latency histogram per command (LATENCY HISTOGRAM, INFO latencystats)",
         |c| yesno(c.latency_tracking),
         |c, v| {
             c.latency_tracking = parse_bool(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "latency-tracking-info-percentiles",
+        true,
+        "the percentiles INFO latencystats reports, space-separated (0-100)",
+        |c| c
+            .latency_tracking_info_percentiles
+            .iter()
+            .map(|p| {
+                let s = format!("{p:.6}");
+                s.trim_end_matches('0').trim_end_matches('.').to_string()
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        |c, v| {
+            let ps = v
+                .split_whitespace()
+                .map(|w| match w.parse::<f64>() {
+                    Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+                    _ => Err(format!("'{w}' is not a percentile between 0 and 100")),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            c.latency_tracking_info_percentiles = ps;
             Ok(())
         }
     ),

@@ -13,6 +13,7 @@ pub mod blocking;
 mod docs;
 mod geo;
 mod hashes;
+mod histogram;
 mod hyperloglog;
 mod keys;
 mod latency;

@@ -846,6 +846,13 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
     if want("errorstats") {
         st.stats.calls.write_errorstats(&mut o);
     }
+    if sections
+        .iter()
+        .any(|x| matches!(x.as_str(), "latencystats" | "all" | "everything"))
+    {
+        let percentiles = &st.config.latency_tracking_info_percentiles;
+        st.stats.calls.write_latencystats(&mut o, percentiles);
+    }
     if want("keyspace") {
         o.push_str("# Keyspace\r\n");
         for (i, db) in st.ks.dbs().iter().enumerate() {

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 
+use super::histogram::LatencyHistogram;
 use super::keys::check_subcommand;
 use super::{Ctx, Session, Spec, State, COMMANDS};
 
@@ -22,13 +23,15 @@ const MAX_ARG_BYTES: usize = 128;
 /// can make up codes, and each would stay in INFO forever).
 const MAX_ERROR_CODES: usize = 128;
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct CallStat {
     pub calls: u64,
     /// Summed in nanoseconds, so that commands shorter than a microsecond add up.
     pub nanos: u64,
     pub rejected: u64,
     pub failed: u64,
+    /// Execution times (with `latency-tracking yes`), made on the first call.
+    pub hist: Option<LatencyHistogram>,
 }
 
 /// Counters per command and documented subcommand, and per error code. Part of
@@ -57,6 +60,14 @@ fn subcommands() -> &'static [Vec<&'static str>] {
             })
             .collect()
     })
+}
+
+/// `name` or `name|sub` of slot `j` of command `i`.
+fn stat_name(i: usize, j: usize) -> String {
+    match j {
+        0 => COMMANDS[i].name.to_string(),
+        j => format!("{}|{}", COMMANDS[i].name, subcommands()[i][j - 1]),
+    }
 }
 
 fn command_index(spec: &Spec) -> usize {
@@ -107,10 +118,7 @@ impl CallStats {
                 if s.calls == 0 && s.rejected == 0 && s.failed == 0 {
                     continue;
                 }
-                let name = match j {
-                    0 => COMMANDS[i].name.to_string(),
-                    j => format!("{}|{}", COMMANDS[i].name, subcommands()[i][j - 1]),
-                };
+                let name = stat_name(i, j);
                 let usec = s.nanos / 1000;
                 let per_call = if s.calls == 0 {
                     0.0
@@ -127,6 +135,37 @@ impl CallStats {
         o.push_str("\r\n");
     }
 
+    /// Every command and subcommand with a latency histogram, by name
+    /// (`config|get`).
+    pub fn histograms(&self) -> Vec<(String, &LatencyHistogram)> {
+        let mut out = Vec::new();
+        for (i, stats) in self.by_command.iter().enumerate() {
+            for (j, s) in stats.iter().enumerate() {
+                if let Some(h) = s.hist.as_ref().filter(|h| h.total() > 0) {
+                    out.push((stat_name(i, j), h));
+                }
+            }
+        }
+        out
+    }
+
+    /// INFO `latencystats`: the configured percentiles of each command's execution time,
+    /// in microseconds.
+    pub fn write_latencystats(&self, o: &mut String, percentiles: &[f64]) {
+        use std::fmt::Write;
+        o.push_str("# Latencystats\r\n");
+        for (name, h) in self.histograms() {
+            let _ = write!(o, "latency_percentiles_usec_{name}:");
+            for (k, p) in percentiles.iter().enumerate() {
+                let sep = if k == 0 { "" } else { "," };
+                let us = h.percentile(*p) as f64 / 1000.0;
+                let _ = write!(o, "{sep}p{}={us:.3}", format_percentile(*p));
+            }
+            o.push_str("\r\n");
+        }
+        o.push_str("\r\n");
+    }
+
     /// INFO `errorstats`: one line per error code replied at least once.
     pub fn write_errorstats(&self, o: &mut String) {
         use std::fmt::Write;
@@ -138,6 +177,12 @@ impl CallStats {
     }
 }
 
+/// `99.9` as `99.9`, `50` as `50` (Redis's %f with trailing zeros cut).
+fn format_percentile(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// A command ran for `nanos` ns; `error` is its reply's text after the `-` if it failed.
 pub fn record_call(
     st: &mut State,
@@ -147,9 +192,13 @@ pub fn record_call(
     nanos: u64,
     error: Option<&[u8]>,
 ) {
+    let track = st.config.latency_tracking;
     let s = st.stats.calls.slot(spec, args);
     s.calls += 1;
     s.nanos += nanos;
+    if track {
+        s.hist.get_or_insert_with(Default::default).record(nanos);
+    }
     let usec = nanos / 1000;
     if let Some(reply) = error {
         s.failed += 1;
