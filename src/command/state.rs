@@ -59,6 +59,53 @@ pub struct Stats {
     pub client_output_buffer_limit_disconnections: u64,
     /// Per command: calls, time, failures; error replies by code.
     pub calls: super::CallStats,
+    /// INFO's instantaneous_* rates.
+    pub instant: InstantMetrics,
+}
+
+/// Redis's instantaneous metrics: every 100 ms or more the rates since the last sample
+/// (commands, input and output bytes per second) go into a ring of 16, whose mean INFO
+/// reports, so the figures cover the last ~1.6 s.
+#[derive(Debug, Default, Clone)]
+pub struct InstantMetrics {
+    last_ms: u64,
+    last: [u64; 3],
+    samples: [[f64; 3]; 16],
+    next: usize,
+    filled: usize,
+}
+
+impl InstantMetrics {
+    /// Take a sample of the running totals (commands, bytes in, bytes out) at `now_ms`.
+    pub fn sample(&mut self, now_ms: u64, totals: [u64; 3]) {
+        if self.last_ms == 0 {
+            (self.last_ms, self.last) = (now_ms, totals);
+            return;
+        }
+        let dt = now_ms.saturating_sub(self.last_ms);
+        if dt < 100 {
+            return;
+        }
+        let slot = &mut self.samples[self.next];
+        for ((rate, now), last) in slot.iter_mut().zip(totals).zip(self.last) {
+            *rate = now.saturating_sub(last) as f64 * 1000.0 / dt as f64;
+        }
+        self.next = (self.next + 1) % self.samples.len();
+        self.filled = (self.filled + 1).min(self.samples.len());
+        (self.last_ms, self.last) = (now_ms, totals);
+    }
+
+    /// The mean rate of metric `k` (0 commands/s, 1 input bytes/s, 2 output bytes/s).
+    pub fn rate(&self, k: usize) -> f64 {
+        if self.filled == 0 {
+            return 0.0;
+        }
+        self.samples[..self.filled]
+            .iter()
+            .map(|s| s[k])
+            .sum::<f64>()
+            / self.filled as f64
+    }
 }
 
 /// Persistence status shown by INFO; owned by the engine, read by commands.
@@ -488,5 +535,28 @@ impl State {
             }
         }
         n
+    }
+}
+
+#[cfg(test)]
+mod instant_tests {
+    use super::InstantMetrics;
+
+    #[test]
+    fn rates_are_the_mean_of_the_last_samples() {
+        let mut m = InstantMetrics::default();
+        assert_eq!(m.rate(0), 0.0);
+        m.sample(10_000, [0, 0, 0]);
+        m.sample(10_100, [100, 2048, 0]); // 1000 commands/s, 20480 bytes/s
+        m.sample(10_150, [500, 0, 0]); // under 100 ms since the last: ignored
+        m.sample(10_300, [300, 2048, 0]); // 1000 commands/s, nothing read
+        assert_eq!(m.rate(0), 1000.0);
+        assert_eq!(m.rate(1), 10240.0);
+        // Only the last 16 samples count.
+        for i in 1..=20u64 {
+            m.sample(10_300 + i * 100, [300, 2048, i * 50]);
+        }
+        assert_eq!(m.rate(0), 0.0);
+        assert_eq!(m.rate(2), 500.0);
     }
 }

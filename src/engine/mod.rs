@@ -426,6 +426,9 @@ impl Engine {
     /// (bounded work per call, so the lock is held briefly), retrying a log reservation
     /// that failed for lack of space, and refreshing INFO persistence figures.
     pub fn tick(&mut self) {
+        let s = &mut self.st.stats;
+        let totals = [s.total_commands, s.net_input_bytes, s.net_output_bytes];
+        s.instant.sample(crate::util::now_ms(), totals);
         // Nothing expires and no snapshot starts while the dataset is incomplete.
         if self.st.persist.loading {
             return;
