@@ -728,10 +728,7 @@ pub static PARAMS: &[Param] = &[
         |c| c
             .latency_tracking_info_percentiles
             .iter()
-            .map(|p| {
-                let s = format!("{p:.6}");
-                s.trim_end_matches('0').trim_end_matches('.').to_string()
-            })
+            .map(|p| percentile_text(*p))
             .collect::<Vec<_>>()
             .join(" "),
         |c, v| {
@@ -747,6 +744,12 @@ pub static PARAMS: &[Param] = &[
         }
     ),
 ];
+
+/// A percentile as Redis writes it (`%f` with the trailing zeros cut): `50`, `99.9`.
+pub fn percentile_text(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
 
 pub fn find_param(name: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))

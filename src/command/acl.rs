@@ -199,22 +199,10 @@ fn units() -> &'static Vec<Unit> {
     })
 }
 
-/// Index of each command in [`COMMANDS`], by name.
-fn command_index() -> &'static std::collections::HashMap<&'static str, usize> {
-    static I: OnceLock<std::collections::HashMap<&'static str, usize>> = OnceLock::new();
-    I.get_or_init(|| {
-        COMMANDS
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.name, i))
-            .collect()
-    })
-}
-
 /// The permission unit a command line runs as: its subcommand's when it has a listed
 /// one, else the command's.
 fn unit_of(spec: &Spec, args: &[Bytes]) -> usize {
-    let idx = command_index().get(spec.name).copied().unwrap_or(0);
+    let idx = super::table::index_of(spec);
     if let Some(sub) = args.get(1) {
         if SUBCOMMANDS.iter().any(|(p, _, _)| *p == spec.name) {
             let us = units();
@@ -227,6 +215,13 @@ fn unit_of(spec: &Spec, args: &[Bytes]) -> usize {
         }
     }
     idx
+}
+
+/// The ACL categories of the listed subcommand `args` names, if it names one (MONITOR
+/// hides the `@admin` ones).
+pub fn subcommand_categories(spec: &Spec, args: &[Bytes]) -> Option<u32> {
+    let u = unit_of(spec, args);
+    (u >= COMMANDS.len()).then(|| units()[u].cats)
 }
 
 /// SHA-256 (FIPS 180-4): passwords are kept and shown as their hashes, as in Redis.

@@ -351,8 +351,8 @@ pub fn dispatch(st: &mut State, sess: &mut Session, args: Args, out: &mut ReplyB
     // CLIENT REPLY OFF or SKIP: run the command, drop what it replied. CLIENT REPLY ON
     // and RESET (which turn replies back on) answer, and (un)subscribe confirmations are
     // delivered anyway, as in Redis.
-    sess.reply.skip_this = std::mem::take(&mut sess.reply.skip_next);
-    let drop_reply = sess.reply.off || sess.reply.skip_this;
+    let skip_this = std::mem::take(&mut sess.reply.skip_next);
+    let drop_reply = sess.reply.off || skip_this;
     let exempt = is_reply_on(&args)
         || lookup(&args[0]).is_some_and(|s| {
             matches!(
@@ -365,7 +365,6 @@ pub fn dispatch(st: &mut State, sess: &mut Session, args: Args, out: &mut ReplyB
     if drop_reply && !exempt {
         out.truncate(reply_at);
     }
-    sess.reply.skip_this = false;
 }
 
 fn is_reply_on(args: &[Bytes]) -> bool {

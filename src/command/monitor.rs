@@ -50,15 +50,10 @@ pub fn refusal(sess: &Session, spec: &Spec) -> Option<&'static str> {
 
 /// `@admin` commands and subcommands are not shown (Redis's ADMIN flag).
 fn hidden(spec: &Spec, args: &[Bytes]) -> bool {
-    if let Some(sub) = args.get(1) {
-        if let Some((_, _, cats)) = super::acl::SUBCOMMANDS
-            .iter()
-            .find(|(c, s, _)| *c == spec.name && s.as_bytes().eq_ignore_ascii_case(sub))
-        {
-            return cats.split_whitespace().any(|c| c == "@admin");
-        }
+    match super::acl::subcommand_categories(spec, args) {
+        Some(cats) => super::acl::cat_bit("admin").is_some_and(|admin| cats & admin != 0),
+        None => spec.has(flag::ADMIN),
     }
-    spec.has(flag::ADMIN)
 }
 
 /// Send the command `sess` just ran to every monitoring client.
@@ -66,9 +61,7 @@ pub fn feed(st: &mut State, sess: &Session, spec: &Spec, args: &[Bytes]) {
     if st.monitors.is_empty() || hidden(spec, args) {
         return;
     }
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros());
+    let micros = crate::util::now_us();
     let addr = st
         .clients
         .by_id

@@ -70,11 +70,6 @@ fn stat_name(i: usize, j: usize) -> String {
     }
 }
 
-fn command_index(spec: &Spec) -> usize {
-    // Every Spec the dispatcher sees is an element of COMMANDS (renames map to them too).
-    (spec as *const Spec as usize - COMMANDS.as_ptr() as usize) / std::mem::size_of::<Spec>()
-}
-
 impl CallStats {
     /// The counters of `spec` as called with `args` (its subcommand's, for a container).
     fn slot(&mut self, spec: &Spec, args: &[Bytes]) -> &mut CallStat {
@@ -84,7 +79,7 @@ impl CallStats {
                 .map(|subs| vec![CallStat::default(); 1 + subs.len()])
                 .collect();
         }
-        let i = command_index(spec);
+        let i = super::table::index_of(spec);
         let sub = match (subcommands()[i].as_slice(), args.get(1)) {
             ([], _) | (_, None) => 0,
             (subs, Some(a)) => subs
@@ -159,7 +154,7 @@ impl CallStats {
             for (k, p) in percentiles.iter().enumerate() {
                 let sep = if k == 0 { "" } else { "," };
                 let us = h.percentile(*p) as f64 / 1000.0;
-                let _ = write!(o, "{sep}p{}={us:.3}", format_percentile(*p));
+                let _ = write!(o, "{sep}p{}={us:.3}", crate::config::percentile_text(*p));
             }
             o.push_str("\r\n");
         }
@@ -175,12 +170,6 @@ impl CallStats {
         }
         o.push_str("\r\n");
     }
-}
-
-/// `99.9` as `99.9`, `50` as `50` (Redis's %f with trailing zeros cut).
-fn format_percentile(p: f64) -> String {
-    let s = format!("{p:.6}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// A command ran for `nanos` ns; `error` is its reply's text after the `-` if it failed.

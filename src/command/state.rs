@@ -242,8 +242,6 @@ pub struct Session {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReplyMode {
     pub off: bool,
-    /// Drop the reply of the command being run.
-    pub skip_this: bool,
     /// Set by CLIENT REPLY SKIP: drop the next command's reply.
     pub skip_next: bool,
 }

@@ -499,6 +499,15 @@ pub fn renames(lines: &[(String, String)]) -> HashMap<Vec<u8>, Option<&'static S
 }
 
 /// Find a command by name, case-insensitively.
+/// The position of `spec` in [`COMMANDS`]. Every `Spec` is an element of that table (the
+/// dispatcher, renames and lookups all hand out references into it).
+pub fn index_of(spec: &Spec) -> usize {
+    let i = (spec as *const Spec as usize).wrapping_sub(COMMANDS.as_ptr() as usize)
+        / std::mem::size_of::<Spec>();
+    debug_assert!(i < COMMANDS.len() && std::ptr::eq(&COMMANDS[i], spec));
+    i
+}
+
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {

@@ -307,10 +307,9 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
                 _ => false,
             };
             let reply = crate::command::waited_reply(durable);
-            if stream.write_all(reply).await.is_err() {
+            if !write_late_reply(&mut stream, &shared, reply).await {
                 break;
             }
-            Engine::lock(&shared.engine).st.stats.net_output_bytes += reply.len() as u64;
             resume = true;
             continue;
         }
@@ -328,10 +327,9 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             if let (Some(s), Some(rx)) = (&sync, durable_rx.as_mut()) {
                 s.wait_durable(rx, served.wait_lsn).await;
             }
-            if stream.write_all(&served.reply).await.is_err() {
+            if !write_late_reply(&mut stream, &shared, &served.reply).await {
                 break;
             }
-            Engine::lock(&shared.engine).st.stats.net_output_bytes += served.reply.len() as u64;
             resume = true;
             continue;
         }
@@ -344,6 +342,16 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     let _ = stream.shutdown().await;
     let mut eng = Engine::lock(&shared.engine);
     eng.disconnect(&mut sess);
+}
+
+/// Write a reply that came after its batch (a blocked command served, a WAITAOF answered)
+/// and count it in INFO. False when the connection must close.
+async fn write_late_reply(stream: &mut TcpStream, shared: &Shared, reply: &[u8]) -> bool {
+    if stream.write_all(reply).await.is_err() {
+        return false;
+    }
+    Engine::lock(&shared.engine).st.stats.net_output_bytes += reply.len() as u64;
+    true
 }
 
 /// Completes when the outstanding handoff needs the connection task (see
