@@ -7,6 +7,8 @@
 #   log_reader/       log files strata-server wrote while that traffic was replayed to it
 #   snapshot_reader/  base snapshots (BGREWRITEAOF) and dump.rdb files (BGSAVE)
 #   manifest/         the manifests at each step
+#   dump_payload/     DUMP payloads redis-server wrote for values of every type and
+#                     encoding (listpack, intset, quicklist, hash table, skiplist, LZF)
 #   commands/         32 random inputs of 64-300 bytes (fixed seed): the target decodes
 #                     any bytes into a power-loss point and up to 40 commands, so random
 #                     bytes are well-formed sequences (there is no traffic to capture)
@@ -83,6 +85,33 @@ for f in $(md5sum "$W"/resp/*.bin | sort -u -k1,1 | awk '{print $2}' | sort); do
   { printf "\\$(printf '%03o' $((i % 17)))"; head -c 4096 "$f"; } > "resp_decode/$(basename "$f")"
   i=$((i + 1))
 done
+
+# DUMP payloads of every encoding, from the same redis-server.
+rm -rf dump_payload && mkdir dump_payload
+python3 - "$RP" dump_payload <<'X'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+f = s.makefile("rb")
+def call(*a):
+    s.sendall(b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in (str(y).encode() for y in a)))
+    line = f.readline()
+    if line[:1] == b"$":
+        n = int(line[1:])
+        return f.read(n + 2)[:-2] if n >= 0 else None
+    return line
+call("FLUSHALL")
+call("SET", "s", "hello"); call("SET", "i", -5); call("SET", "w", 9999999999)
+call("SET", "lz", "abcdefgh" * 20)
+call("RPUSH", "l", "a", 1, -300, 70000, 2**40, "x" * 70)
+call("SADD", "si", 1, 2, -70000); call("SADD", "si64", 1, 5000000000)
+call("SADD", "sh", *[f"m{i}" for i in range(130)])
+call("HSET", "h", "f", "v", "x", 1); call("HSET", "hh", *[f"f{i}" for i in range(300)])
+call("ZADD", "z", 1.5, "a", 2, "b", "inf", "c")
+call("ZADD", "zz", *[x for i in range(130) for x in (i * 0.5, f"m{i}")])
+call("CONFIG", "SET", "list-max-listpack-size", 2); call("RPUSH", "ll", *"abcde")
+for k in ["s", "i", "w", "lz", "l", "si", "si64", "sh", "h", "hh", "z", "zz", "ll"]:
+    open(f"{sys.argv[2]}/{k}.bin", "wb").write(call("DUMP", k))
+X
 
 # 2. Replay that traffic to strata-server (appendfsync always) and keep its files.
 SP=$(port)

@@ -167,6 +167,8 @@ pub static DOCS: &[Doc] = &[
     doc!("randomkey", "1.0.0", "O(1)", ""),
     doc!("touch", "3.2.1", "O(N) where N is the number of keys", "key [key ...]"),
     doc!("copy", "6.2.0", "O(1) for strings", "source destination [DB destination-db] [REPLACE]"),
+    doc!("dump", "2.6.0", "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).", "key"),
+    doc!("restore", "2.6.0", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).", "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]"),
     doc!("move", "1.0.0", "O(1)", "key db"),
     doc!("object", "2.2.3", "Depends on subcommand.", ""),
     doc!("object|encoding", "2.2.3", "O(1)", "Returns the internal encoding of a key's value.", "key"),

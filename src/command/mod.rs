@@ -11,6 +11,7 @@ pub mod acl;
 mod bitmaps;
 pub mod blocking;
 mod docs;
+mod dump;
 mod geo;
 mod hashes;
 mod histogram;

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::{
-    acl, bitmaps, geo, hashes, hyperloglog, keys, latency, lists, monitor, pubsub, server, sets,
-    slowlog, sort, strings, transactions, wait, zsets, Ctx,
+    acl, bitmaps, dump, geo, hashes, hyperloglog, keys, latency, lists, monitor, pubsub, server,
+    sets, slowlog, sort, strings, transactions, wait, zsets, Ctx,
 };
 
 pub type Handler = fn(&mut Ctx);
@@ -253,6 +253,8 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("randomkey", 1, "readonly", NOKEY, "keyspace", "Returns a random key name from the database.", keys::randomkey),
     cmd!("touch", -2, "readonly fast", (1, -1, 1), "keyspace", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::exists),
     cmd!("copy", -3, "write denyoom", (1, 2, 1), "keyspace", "Copies the value of a key to a new key.", keys::copy),
+    cmd!("dump", 2, "readonly", KEY1, "keyspace", "Returns a serialized representation of the value stored at a key.", dump::dump),
+    cmd!("restore", -4, "write denyoom @dangerous", KEY1, "keyspace", "Creates a key from the serialized representation of a value.", dump::restore),
     cmd!("move", 3, "write fast", KEY1, "keyspace", "Moves a key to another database.", keys::move_),
     cmd!("object", -2, "readonly", (2, 2, 1), "keyspace", "A container for object introspection commands.", keys::object),
     cmd!("sort", -2, "write denyoom movablekeys @set @sortedset @list @dangerous", KEY1, "generic", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", sort::sort),

@@ -3,6 +3,7 @@
 //! Pure data structures, no I/O and no policy: lazy expiry, logging and watch
 //! invalidation are the command layer's job (it knows whether it is replaying the log).
 
+pub mod dump;
 mod hash;
 mod key;
 mod list;

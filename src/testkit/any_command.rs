@@ -128,6 +128,20 @@ const WILD: &[&str] = &[
     "-9223372036854775808",
 ];
 
+/// DUMP payloads from Redis 7.0.15 (hex): a string, an int, a listpack quicklist with
+/// 13- and 24-bit integers, an intset, listpack hash and zset, an LZF string, a
+/// three-node quicklist.
+const REDIS_PAYLOADS: &[&str] = &[
+    "000568656c6c6f0a006372df766534200a",
+    "00c0fb0a0049c4c6f4d7263f68",
+    "120102141400000004008161020101ded402f270110104ff0a00742b7eaf097c70e4",
+    "0b14040000000300000090eefeff01000000020000000a005d9df7da2f43d06b",
+    "10121200000004008166028176028178020101ff0a00e183ce00f9c30da3",
+    "111c1c000000060081610283312e3504816202020181630283696e6604ff0a0089597f26062da8a1",
+    "00c31040a008616263646566676861e08c070167680a00a2b2ee8cb477f14a",
+    "1203020d0d0000000200816102816202ff020d0d0000000200816302816402ff020a0a0000000100816502ff0a00ec5236a76020a1db",
+];
+
 /// Decodes commands (each a full argument list) from bytes.
 pub struct AnyCommands<'a> {
     r: OpReader<'a>,
@@ -237,6 +251,59 @@ impl<'a> AnyCommands<'a> {
             4 => a.push("KEEPTTL"),
             _ => {}
         }
+    }
+
+    /// RESTORE of a payload Strata writes, one Redis 7.0 wrote (listpack, intset,
+    /// quicklist, LZF), or one of them corrupted, with a relative, absolute or no TTL.
+    fn restore(&mut self, k: &'static str) -> Vec<Bytes> {
+        use crate::keyspace::{dump, Hash, List, Set, Value, ZSet};
+        let mut payload = match self.r.u8() % 8 {
+            0 => dump::encode(&Value::from_bytes(self.value().as_bytes())),
+            1 => dump::encode(&Value::List(Box::new(List::from_elements(
+                [self.value(), self.member()].map(|s| s.as_bytes().to_vec()),
+            )))),
+            2 => dump::encode(&Value::Set(Box::new(Set::from_members(
+                [self.member(), "x"].map(|s| s.as_bytes().to_vec()),
+            )))),
+            3 => dump::encode(&Value::Hash(Hash::from_pairs([(
+                self.member().as_bytes().to_vec(),
+                self.value().as_bytes().to_vec(),
+            )]))),
+            4 => dump::encode(&Value::ZSet(Box::new(ZSet::from_pairs([(
+                self.member().as_bytes().to_vec(),
+                1.5,
+            )])))),
+            _ => {
+                let hex = self.pick(REDIS_PAYLOADS);
+                (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                    .collect()
+            }
+        };
+        match self.r.u8() % 8 {
+            0 => {
+                let i = self.r.u8() as usize % payload.len();
+                payload[i] ^= 1 << (self.r.u8() % 8);
+            }
+            1 => payload.truncate(self.r.u8() as usize % payload.len()),
+            _ => {}
+        }
+        let mut a = self.words(&["RESTORE", k]);
+        let ttl = match self.r.u8() % 4 {
+            0 => "0",
+            1 => self.pick(MILLIS),
+            _ => self.pick(UNIX_MS),
+        };
+        a.extend(self.words(&[ttl]));
+        a.push(Bytes::from(payload));
+        let opts = self.pick(&[&[][..], &["REPLACE"], &["ABSTTL"], &["REPLACE", "ABSTTL"]]);
+        a.extend(self.words(opts));
+        if self.maybe(6) {
+            let idle = self.pick(INTS);
+            a.extend(self.words(&["IDLETIME", idle]));
+        }
+        a
     }
 
     fn command(&mut self, in_multi: bool) -> Vec<Bytes> {
@@ -369,7 +436,8 @@ impl<'a> AnyCommands<'a> {
                     a.push("REPLACE");
                 }
             }
-            29 => a.extend(["MOVE", k, self.pick(DBS)]),
+            29 if self.maybe(2) => a.extend(["MOVE", k, self.pick(DBS)]),
+            29 => return self.restore(k),
             30 => a.extend(["SWAPDB", self.pick(DBS), self.pick(DBS)]),
             31 => match self.r.u8() % 8 {
                 0 => a.extend(["FLUSHALL"]),
