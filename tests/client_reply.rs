@@ -89,3 +89,34 @@ fn subscribe_confirmations_pass_and_reset_turns_replies_on() {
         vec![simple("RESET"), bulk("v")]
     );
 }
+
+/// A reply that comes after its command (a blocking pop served or timed out, a WAITAOF
+/// answered) is dropped too when its command ran under OFF or SKIP: it used to be sent.
+#[test]
+fn late_replies_are_dropped_as_well() {
+    let external = std::env::var("STRATA_TEST_EXTERNAL_PORT").is_ok();
+    let s = start_with(|c| c.appendonly = true);
+    let mut c = s.raw();
+    let mut pusher = s.raw();
+    // SKIP, then a BLPOP that blocks and is served: its reply never comes; the next
+    // command answers normally.
+    c.send(b"CLIENT REPLY SKIP\r\nBLPOP q 0\r\n");
+    let blocked = |p: &mut Raw| {
+        matches!(p.q("INFO clients"), strata::protocol::Frame::Bulk(b)
+            if String::from_utf8_lossy(&b).contains("blocked_clients:1"))
+    };
+    while !blocked(&mut pusher) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(pusher.q("RPUSH q job"), int(1));
+    assert_eq!(c.q("PING"), simple("PONG"));
+    assert_eq!(pusher.q("LLEN q"), int(0), "the pop ran");
+    // OFF: a BLPOP that times out, then a WAITAOF; ON answers, and nothing else arrived.
+    c.send(b"CLIENT REPLY OFF\r\nBLPOP q 0.05\r\nSET k v\r\n");
+    if !external {
+        c.send(b"WAITAOF 1 0 1000\r\n");
+    }
+    assert_eq!(c.q("CLIENT REPLY ON"), ok());
+    assert_eq!(c.q("GET k"), bulk("v"));
+    assert_eq!(c.q("PING"), simple("PONG"));
+}

@@ -153,6 +153,8 @@ fn commandstats_and_errorstats_count_calls_failures_and_rejections() {
     c.q("GET"); // wrong arity: rejected before it runs
     c.q("NOSUCHCOMMAND"); // no command to count it on; an error all the same
     c.q("CONFIG GET maxmemory");
+    c.q("CONFIG GET"); // a subcommand's wrong arity: rejected, counted on config|get
+    c.q("CONFIG NOSUCH"); // an unknown subcommand: an error, no call counted
     let cmd = stat_lines(&mut c, "commandstats", "cmdstat_");
     let find = |name: &str| {
         cmd.iter()
@@ -180,16 +182,20 @@ fn commandstats_and_errorstats_count_calls_failures_and_rejections() {
     let get = fields(find("get"));
     assert_eq!((get[0].1.as_str(), get[3].1.as_str()), ("0", "1"));
     let config_get = fields(find("config|get"));
-    assert_eq!(config_get[0].1, "1");
+    assert_eq!(
+        (config_get[0].1.as_str(), config_get[3].1.as_str()),
+        ("1", "1")
+    );
     assert!(!cmd.iter().any(|l| l.starts_with("cmdstat_nosuchcommand")));
+    assert!(!cmd.iter().any(|l| l.starts_with("cmdstat_config:")));
 
     let errors = stat_lines(&mut c, "errorstats", "errorstat_");
     assert_eq!(
         errors,
-        ["errorstat_ERR:count=2", "errorstat_WRONGTYPE:count=1"]
+        ["errorstat_ERR:count=4", "errorstat_WRONGTYPE:count=1"]
     );
     let total = stat_lines(&mut c, "stats", "total_error_replies:");
-    assert_eq!(total, ["total_error_replies:3"]);
+    assert_eq!(total, ["total_error_replies:5"]);
     // Not in the default INFO; errorstats is.
     let default = as_text(&c.q("INFO"));
     assert!(!default.contains("# Commandstats"));

@@ -102,6 +102,24 @@ fn queueing_errors_abort_exec() {
     );
     assert_eq!(c.q("EXEC"), err(EXECABORT));
     assert_eq!(c.q("GET a"), bulk("1"));
+    // An unknown subcommand, or a wrong argument count for a known one, of a container
+    // command (CONFIG, CLIENT, OBJECT...) is refused as it is queued too: these used to
+    // be queued, fail inside EXEC and let the rest of the transaction run.
+    for bad in [
+        "CONFIG FOO",
+        "CONFIG GET",
+        "OBJECT ENCODING",
+        "CLIENT NOSUCH x",
+    ] {
+        assert_eq!(c.q("MULTI"), ok());
+        assert_eq!(c.q("SET a 4"), queued());
+        assert!(
+            matches!(c.q(bad), Frame::Error(e) if e.starts_with("ERR ")),
+            "{bad}"
+        );
+        assert_eq!(c.q("EXEC"), err(EXECABORT), "{bad}");
+        assert_eq!(c.q("GET a"), bulk("1"));
+    }
     // Even for DISCARD's own arity.
     assert_eq!(c.q("MULTI"), ok());
     assert_eq!(

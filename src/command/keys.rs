@@ -264,16 +264,6 @@ pub fn move_(ctx: &mut Ctx) {
 }
 
 pub fn object(ctx: &mut Ctx) {
-    const SUBS: &[(&str, i32)] = &[
-        ("encoding", 3),
-        ("freq", 3),
-        ("idletime", 3),
-        ("refcount", 3),
-        ("help", 2),
-    ];
-    if !check_subcommand(ctx, SUBS) {
-        return;
-    }
     let sub = ctx.args[1].to_ascii_uppercase();
     if sub.as_slice() == b"HELP" {
         let lines = [
@@ -309,39 +299,6 @@ pub fn object(ctx: &mut Ctx) {
         b"FREQ" => ctx.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
         _ => unknown_subcommand(ctx),
     }
-}
-
-/// Check argument 1 of a container command (CLIENT, CONFIG, ...) against its subcommands
-/// (name, Redis arity) the way Redis's dispatcher does, replying with Redis's error for an
-/// unknown subcommand or a wrong argument count. Returns true when the command may run.
-pub fn check_subcommand(ctx: &mut Ctx, subs: &[(&str, i32)]) -> bool {
-    let sub = &ctx.args[1];
-    let Some(&(name, arity)) = subs
-        .iter()
-        .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(sub))
-    else {
-        let msg = format!(
-            "ERR unknown subcommand '{}'. Try {} HELP.",
-            String::from_utf8_lossy(&sub[..sub.len().min(128)]),
-            String::from_utf8_lossy(&ctx.args[0]).to_uppercase()
-        );
-        ctx.error(&msg);
-        return false;
-    };
-    let n = ctx.args.len();
-    let ok = if arity >= 0 {
-        n == arity as usize
-    } else {
-        n >= arity.unsigned_abs() as usize
-    };
-    if !ok {
-        let msg = format!(
-            "ERR wrong number of arguments for '{}|{name}' command",
-            String::from_utf8_lossy(&ctx.args[0]).to_lowercase()
-        );
-        ctx.error(&msg);
-    }
-    ok
 }
 
 /// Redis's reply to an unknown subcommand of a command that parses its own subcommands

@@ -18,7 +18,6 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use super::keys::check_subcommand;
 use super::Ctx;
 
 /// Samples kept per event (Redis's LATENCY_TS_LEN).
@@ -70,18 +69,6 @@ impl LatencyMonitor {
 
 /// LATENCY <subcommand>.
 pub fn latency(ctx: &mut Ctx) {
-    const SUBS: &[(&str, i32)] = &[
-        ("latest", 2),
-        ("history", 3),
-        ("reset", -2),
-        ("doctor", 2),
-        ("graph", 3),
-        ("histogram", -2),
-        ("help", 2),
-    ];
-    if !check_subcommand(ctx, SUBS) {
-        return;
-    }
     let monitor = ctx.st.latency.clone();
     match ctx.args[1].to_ascii_lowercase().as_slice() {
         b"latest" => {

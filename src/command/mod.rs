@@ -363,7 +363,8 @@ pub fn dispatch(st: &mut State, sess: &mut Session, args: Args, out: &mut ReplyB
         });
     let reply_at = out.len();
     dispatch_as(st, sess, args, out, now, true);
-    if drop_reply && !exempt {
+    sess.reply.drop_late = drop_reply && !exempt;
+    if sess.reply.drop_late {
         out.truncate(reply_at);
     }
 }
@@ -427,6 +428,11 @@ fn dispatch_as(
     if !spec.arity_ok(args.len()) {
         let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
         return reject(st, sess, Some(spec), &args, is_exec, out, &msg);
+    }
+    if !spec.subs.is_empty() {
+        if let Some((known, msg)) = spec.subcommand_refusal(&args) {
+            return reject(st, sess, known.then_some(spec), &args, false, out, &msg);
+        }
     }
     if !sess.authenticated && !spec.no_auth() {
         return reject(

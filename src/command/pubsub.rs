@@ -558,17 +558,6 @@ pub fn subscribed_mode_refusal(
 }
 
 pub fn pubsub(ctx: &mut Ctx) {
-    const SUBS: &[(&str, i32)] = &[
-        ("channels", -2),
-        ("numsub", -2),
-        ("numpat", 2),
-        ("shardchannels", -2),
-        ("shardnumsub", -2),
-        ("help", 2),
-    ];
-    if !super::keys::check_subcommand(ctx, SUBS) {
-        return;
-    }
     let sub = ctx.args[1].to_ascii_uppercase();
     let n = ctx.args.len();
     match (sub.as_slice(), n) {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 
-use super::keys::{check_subcommand, db_index, unknown_subcommand};
+use super::keys::{db_index, unknown_subcommand};
 use super::{Ctx, Shutdown, Spec, COMMANDS, SYNTAX};
 use crate::keyspace::{Entry, Value};
 
@@ -250,23 +250,6 @@ pub fn sync_client(st: &mut super::State, sess: &super::Session, now: u64) {
 }
 
 pub fn client(ctx: &mut Ctx) {
-    const SUBS: &[(&str, i32)] = &[
-        ("id", 2),
-        ("getname", 2),
-        ("setname", 3),
-        ("setinfo", 4),
-        ("list", -2),
-        ("info", 2),
-        ("kill", -3),
-        ("no-evict", 3),
-        ("reply", 3),
-        ("unblock", -3),
-        ("no-touch", 3),
-        ("help", 2),
-    ];
-    if !check_subcommand(ctx, SUBS) {
-        return;
-    }
     let sub = ctx.args[1].to_ascii_uppercase();
     let n = ctx.args.len();
     match (sub.as_slice(), n) {
@@ -501,10 +484,6 @@ fn client_kill(ctx: &mut Ctx) {
 /// (entry, key and value allocations, as `used_memory` counts them, plus its table
 /// slot): exact for every value rather than sampled, so SAMPLES is accepted and ignored.
 pub fn memory(ctx: &mut Ctx) {
-    const SUBS: &[(&str, i32)] = &[("usage", -3), ("help", 2)];
-    if !check_subcommand(ctx, SUBS) {
-        return;
-    }
     if ctx.args[1].eq_ignore_ascii_case(b"HELP") {
         let lines = [
             "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -896,16 +875,6 @@ pub fn info(ctx: &mut Ctx) {
 }
 
 pub fn config(ctx: &mut Ctx) {
-    const SUBS: &[(&str, i32)] = &[
-        ("get", -3),
-        ("set", -4),
-        ("resetstat", 2),
-        ("rewrite", 2),
-        ("help", 2),
-    ];
-    if !check_subcommand(ctx, SUBS) {
-        return;
-    }
     let sub = ctx.args[1].to_ascii_uppercase();
     match sub.as_slice() {
         b"GET" => {
@@ -1110,17 +1079,6 @@ pub fn command(ctx: &mut Ctx) {
         for s in COMMANDS {
             command_info(ctx, s);
         }
-        return;
-    }
-    const SUBS: &[(&str, i32)] = &[
-        ("count", 2),
-        ("list", -2),
-        ("info", -2),
-        ("docs", -2),
-        ("getkeys", -4),
-        ("help", 2),
-    ];
-    if !check_subcommand(ctx, SUBS) {
         return;
     }
     let sub = ctx.args[1].to_ascii_uppercase();

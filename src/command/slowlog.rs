@@ -13,7 +13,6 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::histogram::LatencyHistogram;
-use super::keys::check_subcommand;
 use super::{Ctx, Session, Spec, State, COMMANDS};
 
 /// Redis's limits on what one slow log entry keeps of a command.
@@ -311,10 +310,6 @@ impl SlowLog {
 
 /// SLOWLOG GET [count] | LEN | RESET | HELP.
 pub fn slowlog(ctx: &mut Ctx) {
-    const SUBS: &[(&str, i32)] = &[("get", -2), ("len", 2), ("reset", 2), ("help", 2)];
-    if !check_subcommand(ctx, SUBS) {
-        return;
-    }
     match ctx.args[1].to_ascii_uppercase().as_slice() {
         b"GET" if ctx.args.len() <= 3 => {
             let count = match ctx.args.get(2) {

@@ -244,6 +244,10 @@ pub struct ReplyMode {
     pub off: bool,
     /// Set by CLIENT REPLY SKIP: drop the next command's reply.
     pub skip_next: bool,
+    /// The last command ran with its reply dropped: if it blocked or waits (a blocking
+    /// pop, WAITAOF), the reply it gets later is dropped too, as Redis drops it. Kept
+    /// here so that a stale `true` sends the next command down the path that resets it.
+    pub drop_late: bool,
 }
 
 impl Session {

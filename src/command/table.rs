@@ -28,6 +28,10 @@ pub struct Spec {
     /// The [`flag`] bits of `flags`, parsed when the table is compiled: the dispatcher
     /// asks several of them for every command.
     pub bits: u32,
+    /// A container command's subcommands (name, Redis arity), which the dispatcher
+    /// checks before the command runs or is queued, as Redis does; empty for the others
+    /// (ACL and DEBUG parse their own).
+    pub subs: &'static [(&'static str, i32)],
 }
 
 /// Bits of [`Spec::bits`], one per Redis flag the server acts on.
@@ -126,6 +130,39 @@ impl Spec {
         self.bits & bits != 0
     }
 
+    /// Redis's refusal of a container command's subcommand, checked before it runs or
+    /// is queued: `(false, message)` for an unknown subcommand (Redis then counts no
+    /// command), `(true, message)` for a wrong argument count (counted as a rejected
+    /// call of the subcommand).
+    pub fn subcommand_refusal(&self, args: &[bytes::Bytes]) -> Option<(bool, String)> {
+        let sub = args.get(1).filter(|_| !self.subs.is_empty())?;
+        let Some(&(name, arity)) = self
+            .subs
+            .iter()
+            .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(sub))
+        else {
+            let msg = format!(
+                "ERR unknown subcommand '{}'. Try {} HELP.",
+                String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+                self.name.to_uppercase()
+            );
+            return Some((false, msg));
+        };
+        let n = args.len();
+        let ok = if arity >= 0 {
+            n == arity as usize
+        } else {
+            n >= arity.unsigned_abs() as usize
+        };
+        (!ok).then(|| {
+            let msg = format!(
+                "ERR wrong number of arguments for '{}|{name}' command",
+                self.name
+            );
+            (true, msg)
+        })
+    }
+
     pub fn is_write(&self) -> bool {
         self.has(flag::WRITE)
     }
@@ -156,9 +193,90 @@ macro_rules! cmd {
             summary: $summary,
             handler: $h,
             bits: flag_bits($flags),
+            subs: subcommands_of($name),
         }
     };
 }
+
+/// [`Spec::subs`] of the command `name`.
+const fn subcommands_of(name: &str) -> &'static [(&'static str, i32)] {
+    let n = name.as_bytes();
+    if same(n, b"client") {
+        CLIENT_SUBS
+    } else if same(n, b"command") {
+        COMMAND_SUBS
+    } else if same(n, b"config") {
+        CONFIG_SUBS
+    } else if same(n, b"latency") {
+        LATENCY_SUBS
+    } else if same(n, b"memory") {
+        MEMORY_SUBS
+    } else if same(n, b"object") {
+        OBJECT_SUBS
+    } else if same(n, b"pubsub") {
+        PUBSUB_SUBS
+    } else if same(n, b"slowlog") {
+        SLOWLOG_SUBS
+    } else {
+        &[]
+    }
+}
+
+const OBJECT_SUBS: &[(&str, i32)] = &[
+    ("encoding", 3),
+    ("freq", 3),
+    ("idletime", 3),
+    ("refcount", 3),
+    ("help", 2),
+];
+const LATENCY_SUBS: &[(&str, i32)] = &[
+    ("latest", 2),
+    ("history", 3),
+    ("reset", -2),
+    ("doctor", 2),
+    ("graph", 3),
+    ("histogram", -2),
+    ("help", 2),
+];
+const PUBSUB_SUBS: &[(&str, i32)] = &[
+    ("channels", -2),
+    ("numsub", -2),
+    ("numpat", 2),
+    ("shardchannels", -2),
+    ("shardnumsub", -2),
+    ("help", 2),
+];
+const CLIENT_SUBS: &[(&str, i32)] = &[
+    ("id", 2),
+    ("getname", 2),
+    ("setname", 3),
+    ("setinfo", 4),
+    ("list", -2),
+    ("info", 2),
+    ("kill", -3),
+    ("no-evict", 3),
+    ("reply", 3),
+    ("unblock", -3),
+    ("no-touch", 3),
+    ("help", 2),
+];
+const MEMORY_SUBS: &[(&str, i32)] = &[("usage", -3), ("help", 2)];
+const CONFIG_SUBS: &[(&str, i32)] = &[
+    ("get", -3),
+    ("set", -4),
+    ("resetstat", 2),
+    ("rewrite", 2),
+    ("help", 2),
+];
+const COMMAND_SUBS: &[(&str, i32)] = &[
+    ("count", 2),
+    ("list", -2),
+    ("info", -2),
+    ("docs", -2),
+    ("getkeys", -4),
+    ("help", 2),
+];
+const SLOWLOG_SUBS: &[(&str, i32)] = &[("get", -2), ("len", 2), ("reset", 2), ("help", 2)];
 
 const NOKEY: (i32, i32, i32) = (0, 0, 0);
 const KEY1: (i32, i32, i32) = (1, 1, 1);

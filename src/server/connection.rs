@@ -307,7 +307,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
                 _ => false,
             };
             let reply = crate::command::waited_reply(durable);
-            if !write_late_reply(&mut stream, &shared, reply).await {
+            if !write_late_reply(&mut stream, &shared, &mut sess, reply).await {
                 break;
             }
             resume = true;
@@ -327,7 +327,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             if let (Some(s), Some(rx)) = (&sync, durable_rx.as_mut()) {
                 s.wait_durable(rx, served.wait_lsn).await;
             }
-            if !write_late_reply(&mut stream, &shared, &served.reply).await {
+            if !write_late_reply(&mut stream, &shared, &mut sess, &served.reply).await {
                 break;
             }
             resume = true;
@@ -345,8 +345,17 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
 }
 
 /// Write a reply that came after its batch (a blocked command served, a WAITAOF answered)
-/// and count it in INFO. False when the connection must close.
-async fn write_late_reply(stream: &mut TcpStream, shared: &Shared, reply: &[u8]) -> bool {
+/// and count it in INFO, unless CLIENT REPLY OFF / SKIP was in force for its command.
+/// False when the connection must close.
+async fn write_late_reply(
+    stream: &mut TcpStream,
+    shared: &Shared,
+    sess: &mut crate::command::Session,
+    reply: &[u8],
+) -> bool {
+    if std::mem::take(&mut sess.reply.drop_late) {
+        return true;
+    }
     if stream.write_all(reply).await.is_err() {
         return false;
     }
