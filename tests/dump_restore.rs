@@ -243,11 +243,14 @@ fn restore_refuses_malformed_values_with_a_reason() {
         // a set with "a" twice
         ("0202016101 61", "duplicate set members"),
         // a string that claims 5 bytes and has 2
-        ("00056869", "the payload ends inside a value"),
+        ("00056869", "the bytes end inside a value"),
         // a list claiming 1000 elements in 3 bytes
-        ("0143e8616263", "a count larger than the payload can hold"),
+        (
+            "0143e8616263",
+            "a count larger than the bytes left can hold",
+        ),
         // a stream
-        ("0f00", "the payload holds a stream; Strata has no streams"),
+        ("0f00", "a stream value; Strata has no streams"),
         // an unknown type
         ("3f00", "unknown value type"),
         // a string followed by a stray byte
@@ -266,10 +269,7 @@ fn restore_refuses_malformed_values_with_a_reason() {
         if external() {
             // Redis says only "Bad data format", and takes a trailing byte, or a string
             // that runs into the version and checksum, as part of the value.
-            let lax = [
-                "bytes left after the value",
-                "the payload ends inside a value",
-            ];
+            let lax = ["bytes left after the value", "the bytes end inside a value"];
             assert!(
                 matches!(&got, Frame::Error(e) if e == "ERR Bad data format")
                     || (lax.contains(reason) && got == ok()),

@@ -6,10 +6,16 @@ listpack/intset/quicklist/LZF encoding Redis 7.0 uses), moves each key to Strata
 DUMP + RESTORE, moves it back to Redis from Strata's DUMP, and compares contents and
 TTLs. Exit status 1 on any difference.
 
-Usage: tools/dump-compat.py REDIS_PORT STRATA_PORT [--keys N] [--seed S]
+With --rdb VERIFY_AOF, the keys go over as a whole instead: Redis SAVEs its RDB file,
+`VERIFY_AOF import-rdb` turns it into RESTORE commands, they are sent to Strata, and
+every key is compared.
+
+Usage: tools/dump-compat.py REDIS_PORT STRATA_PORT [--keys N] [--seed S] [--rdb VERIFY_AOF]
 """
 import argparse
+import os
 import random
+import subprocess
 import sys
 
 from difftest import Conn  # the RESP client difftest uses (same directory)
@@ -70,17 +76,39 @@ def contents(r, key):
     return t, v, r.call("PEXPIRETIME", key)
 
 
+def via_rdb(a, rng, redis, strata):
+    for i in range(a.keys):
+        fill(redis, f"k:{i}", rng)
+    assert redis.call("SAVE") == OK
+    path = os.path.join(redis.call("CONFIG", "GET", "dir")[1],
+                        redis.call("CONFIG", "GET", "dbfilename")[1])
+    cmds = subprocess.run([a.rdb, "import-rdb", path], check=True, capture_output=True).stdout
+    strata.sock.sendall(cmds)
+    replies = [strata.reply() for _ in range(a.keys)]
+    bad = sum(r != OK for r in replies)
+    for i in range(a.keys):
+        key = f"k:{i}"
+        if contents(redis, key) != contents(strata, key):
+            bad += 1
+            print(f"{key}: differs after import-rdb", file=sys.stderr)
+    print(f"{a.keys} keys moved Redis -> RDB file -> import-rdb -> Strata, {bad} differ")
+    return 1 if bad else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("redis_port", type=int)
     ap.add_argument("strata_port", type=int)
     ap.add_argument("--keys", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rdb", metavar="VERIFY_AOF", help="move the keys with import-rdb")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     redis, strata = Conn(a.redis_port), Conn(a.strata_port)
     redis.call("FLUSHALL")
     strata.call("FLUSHALL")
+    if a.rdb:
+        sys.exit(via_rdb(a, rng, redis, strata))
     bad = 0
     for i in range(a.keys):
         key = f"k:{i}"

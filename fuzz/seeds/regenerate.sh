@@ -9,6 +9,7 @@
 #   manifest/         the manifests at each step
 #   dump_payload/     DUMP payloads redis-server wrote for values of every type and
 #                     encoding (listpack, intset, quicklist, hash table, skiplist, LZF)
+#   rdb_file/         the RDB file (dump.rdb) redis-server SAVEd with those values
 #   commands/         32 random inputs of 64-300 bytes (fixed seed): the target decodes
 #                     any bytes into a power-loss point and up to 40 commands, so random
 #                     bytes are well-formed sequences (there is no traffic to capture)
@@ -28,7 +29,7 @@ wait_port() { for _ in $(seq 50); do redis-cli -p "$1" PING >/dev/null 2>&1 && r
 
 # 1. RESP traffic: redis-benchmark and redis-cli against redis-server, through the proxy.
 RP=$(port); PP=$(port)
-redis-server --port "$RP" --save '' --appendonly no >/dev/null 2>&1 & PIDS+=($!)
+redis-server --port "$RP" --dir "$W" --save '' --appendonly no >/dev/null 2>&1 & PIDS+=($!)
 wait_port "$RP"
 python3 capture_proxy.py "$PP" "$RP" "$W/resp" & PIDS+=($!)
 sleep 0.5
@@ -112,6 +113,9 @@ call("CONFIG", "SET", "list-max-listpack-size", 2); call("RPUSH", "ll", *"abcde"
 for k in ["s", "i", "w", "lz", "l", "si", "si64", "sh", "h", "hh", "z", "zz", "ll"]:
     open(f"{sys.argv[2]}/{k}.bin", "wb").write(call("DUMP", k))
 X
+rm -rf rdb_file && mkdir rdb_file
+redis-cli -p "$RP" SAVE >/dev/null
+cp "$W/dump.rdb" rdb_file/redis.rdb
 
 # 2. Replay that traffic to strata-server (appendfsync always) and keep its files.
 SP=$(port)

@@ -10,6 +10,7 @@
 //! | `repair` | truncates a torn tail of the last log (backup kept); with `--truncate-to-last-good` also cuts at a corruption | 0 repaired / nothing to do, 2 refused, 3 I/O error, 4 not confirmed |
 //! | `dump` | prints records as redis-cli commands with file, offset, LSN, db | 0 printed, 3 cannot read |
 //! | `drill` | kill -9 (or power-loss) drills against `strata-server` with a ledger of acknowledged writes | 0 every round passed, 1 a round broke the contract, 3 setup error |
+//! | `import-rdb` | a Redis `dump.rdb` as RESTORE commands for `redis-cli --pipe` | 0 printed, 2 damaged file (nothing printed), 3 cannot read or write |
 //!
 //! Command-line usage errors exit with 64 (so they never look like "corruption").
 
@@ -17,6 +18,7 @@ mod base;
 mod check;
 mod drill;
 mod dump;
+mod import;
 mod repair;
 mod rofs;
 mod scan;
@@ -51,6 +53,7 @@ Exit codes:
           or damage repair cannot fix), 3 I/O error, 4 not confirmed
   dump    0 printed (problems are printed as `# !!` comments), 3 cannot read
   drill   0 every round passed, 1 a round broke the durability contract, 3 setup error
+  import-rdb  0 printed, 2 damaged RDB file (nothing printed), 3 cannot read or write
   any     64 bad command line
 
 Examples:
@@ -58,7 +61,8 @@ Examples:
   verify-aof check /var/lib/strata --json | jq .verdict
   verify-aof repair /var/lib/strata
   verify-aof dump /var/lib/strata --key 'user:*' | less
-  verify-aof drill --rounds 20 --policy all --plot docs/drill.svg";
+  verify-aof drill --rounds 20 --policy all --plot docs/drill.svg
+  verify-aof import-rdb /var/lib/redis/dump.rdb | redis-cli -p 6379 --pipe";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -156,6 +160,29 @@ enum Cmd {
             3 setup error (server not found, cannot start), 64 bad command line."
     )]
     Drill(DrillArgs),
+    /// Print a Redis RDB file (dump.rdb) as RESTORE commands, for `redis-cli --pipe`.
+    #[command(
+        long_about = "Bring a Redis dataset over: read a Redis RDB file (Redis 2.8 to 7.0, \
+            RDB versions up to 10) and print every key as `RESTORE key <expiry> <payload> \
+            REPLACE ABSTTL` in RESP, with SELECT before each change of database, for \
+            `redis-cli --pipe` into a running strata-server, which logs each key like any \
+            write.\n\n\
+            The whole file is checked before anything is printed (every value as RESTORE \
+            checks it, and the file's CRC-64), so a damaged file imports nothing. Keys whose \
+            expiry has passed are restored as nothing, as Redis skips them when loading. \
+            Function libraries are left out (reported on stderr); module data and streams \
+            are refused.",
+        after_help = "Exit codes: 0 printed, 2 damaged or unsupported RDB file (nothing printed), \
+            3 cannot read the file or write the output, 64 bad command line.\n\n\
+            Example:\n  verify-aof import-rdb /var/lib/redis/dump.rdb | redis-cli -p 6379 --pipe"
+    )]
+    ImportRdb(ImportArgs),
+}
+
+#[derive(Args, Debug)]
+struct ImportArgs {
+    /// The Redis RDB file.
+    file: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -256,7 +283,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    if matches!(cli.cmd, Cmd::Check(_) | Cmd::Dump(_)) {
+    if matches!(cli.cmd, Cmd::Check(_) | Cmd::Dump(_) | Cmd::ImportRdb(_)) {
         // Read-only commands whose output is often piped (`| head`): end quietly, as any
         // Unix filter does, when the reader goes away. (Not for repair, which must finish
         // what it started, nor for drill, which writes to sockets of killed servers.)
@@ -268,6 +295,7 @@ fn main() -> ExitCode {
     let code = match cli.cmd {
         Cmd::Check(a) => check::run(&a.dir, a.json),
         Cmd::Repair(a) => repair::run(&a.dir, a.yes, a.truncate_to_last_good),
+        Cmd::ImportRdb(a) => import::run(&a.file),
         Cmd::Dump(a) => dump::run(&dump::Options {
             dir: a.dir,
             key: a.key,
