@@ -43,8 +43,8 @@ pub use pubsub::{
 pub use server::sync_client as server_sync_client;
 pub use slowlog::{CallStats, SlowLog};
 pub use state::{
-    ClientInfo, Clients, DurableLsn, Effect, KillHandle, Pending, PersistInfo, PersistRequest,
-    ReplyMode, Session, Shutdown, State, Stats,
+    ClientInfo, ClientPause, Clients, DurableLsn, Effect, KillHandle, Pending, PersistInfo,
+    PersistRequest, ReplyMode, Session, Shutdown, State, Stats,
 };
 pub use table::{check_renames, flag, key_positions, lookup, RenameError, Spec, COMMANDS};
 pub use wait::{waited_reply, AofWait};
@@ -90,7 +90,9 @@ impl<'a> Ctx<'a> {
         e.expire_at != 0 && e.expire_at <= self.now && !self.st.replaying
     }
 
-    /// Delete `key` if it has expired, logging the deletion. Returns true if it did.
+    /// Delete `key` if it has expired, logging the deletion. Returns true if it has
+    /// expired: then it is gone, or, while a CLIENT PAUSE is in force (nothing may
+    /// change), still stored but to be treated as missing.
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
         let db = self.sess.db;
         self.st.observe(db, key);
@@ -102,6 +104,9 @@ impl<'a> Ctx<'a> {
             Some(e) => self.is_expired(e),
             None => false,
         };
+        if expired && self.st.paused(self.now) {
+            return true;
+        }
         if expired {
             self.st.ks.db_mut(db).delete(key);
             self.st.stats.expired_keys += 1;
@@ -118,16 +123,18 @@ impl<'a> Ctx<'a> {
 
     /// The live entry for `key` (expired keys are deleted first).
     pub fn lookup(&mut self, key: &[u8]) -> Option<&Entry> {
-        self.expire_if_needed(key);
+        if self.expire_if_needed(key) {
+            return None;
+        }
         let db = self.sess.db;
         self.st.ks.db(db).get(key)
     }
 
     /// Like [`Ctx::lookup`] but counts a keyspace hit or miss (GET-like reads).
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&Entry> {
-        self.expire_if_needed(key);
+        let expired = self.expire_if_needed(key);
         let db = self.sess.db;
-        let e = self.st.ks.db(db).get(key);
+        let e = self.st.ks.db(db).get(key).filter(|_| !expired);
         if e.is_some() {
             self.st.stats.keyspace_hits += 1;
         } else {
@@ -517,6 +524,36 @@ fn dispatch_as(
     };
     slowlog::record_call(st, sess, spec, &args, nanos, error);
     monitor::feed(st, sess, spec, &args);
+}
+
+/// Until when (Unix ms) a CLIENT PAUSE holds `args` back, if it does: every command under
+/// ALL; under WRITE those that may change data (write commands, PUBLISH, PFCOUNT, and an
+/// EXEC whose queue holds one), checked as a command arrives, even one MULTI would queue,
+/// as Redis 7.0 does. A pause found expired is cleared.
+pub fn paused_until(st: &mut State, sess: &Session, args: &[Bytes], now: u64) -> Option<u64> {
+    let p = st.pause?;
+    if p.until_ms <= now {
+        st.pause = None;
+        return None;
+    }
+    if p.all {
+        return Some(p.until_ms);
+    }
+    let spec_of = |a: &[Bytes]| -> Option<&'static Spec> {
+        match st.renames.get(a[0].to_ascii_lowercase().as_slice()) {
+            Some(renamed) => *renamed,
+            None => lookup(&a[0]),
+        }
+    };
+    let may_change = |s: &Spec| s.is_write() || matches!(s.name, "publish" | "pfcount");
+    let spec = spec_of(args)?;
+    let held = may_change(spec)
+        || (spec.name == "exec"
+            && sess
+                .multi
+                .as_ref()
+                .is_some_and(|q| q.iter().any(|a| lookup(&a[0]).is_some_and(may_change))));
+    held.then_some(p.until_ms)
 }
 
 /// Whether `maxmemory` refuses `spec` now, as Redis decides: commands that may grow

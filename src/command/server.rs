@@ -370,6 +370,36 @@ pub fn client(ctx: &mut Ctx) {
             b"SKIP" => ctx.sess.reply.skip_next = true,
             _ => ctx.error(SYNTAX),
         },
+        (b"PAUSE", 3 | 4) => {
+            let Some(ms) = crate::util::parse_i64_strict(&ctx.args[2]) else {
+                return ctx.error("ERR timeout is not an integer or out of range");
+            };
+            if ms < 0 {
+                return ctx.error("ERR timeout is negative");
+            }
+            let all = match ctx.args.get(3).map(|m| m.to_ascii_uppercase()) {
+                None => true,
+                Some(m) if m.as_slice() == b"ALL" => true,
+                Some(m) if m.as_slice() == b"WRITE" => false,
+                Some(_) => return ctx.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+            };
+            // A pause in force is only extended: the later end and the stricter mode win
+            // (Redis 7.0).
+            let mut p = super::ClientPause {
+                until_ms: ctx.now.saturating_add(ms as u64),
+                all,
+            };
+            if let Some(cur) = ctx.st.pause.filter(|_| ctx.st.paused(ctx.now)) {
+                p.until_ms = p.until_ms.max(cur.until_ms);
+                p.all |= cur.all;
+            }
+            ctx.st.pause = Some(p);
+            ctx.out.ok();
+        }
+        (b"UNPAUSE", 2) => {
+            ctx.st.pause = None;
+            ctx.out.ok();
+        }
         (b"NO-EVICT", 3) | (b"NO-TOUCH", 3) => match ctx.args[2].to_ascii_lowercase().as_slice() {
             b"on" | b"off" => ctx.out.ok(),
             _ => ctx.error(SYNTAX),
@@ -386,6 +416,10 @@ pub fn client(ctx: &mut Ctx) {
                 "SETNAME <name>",
                 "SETINFO LIB-NAME|LIB-VER <value>",
                 "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "PAUSE <timeout> [WRITE|ALL]",
+                "    Suspend all, or just write, clients for <timeout> milliseconds.",
+                "UNPAUSE",
+                "    Stop the current client pause, resuming traffic.",
                 "HELP",
             ];
             ctx.help(&lines);

@@ -238,6 +238,14 @@ pub struct Session {
     pub reply: ReplyMode,
 }
 
+/// A CLIENT PAUSE: until when (Unix ms), and whether it holds every command (ALL) or only
+/// those that may change data (WRITE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientPause {
+    pub until_ms: u64,
+    pub all: bool,
+}
+
 /// What CLIENT REPLY asked for (see `command::dispatch`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReplyMode {
@@ -341,6 +349,9 @@ pub struct State {
     pub persist: PersistInfo,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: bool,
+    /// CLIENT PAUSE in force (see [`super::paused_until`]); cleared by CLIENT UNPAUSE or
+    /// found expired by the next check.
+    pub pause: Option<ClientPause>,
     pub run_id: String,
     /// Connected clients, maintained by the server (INFO clients).
     pub connected_clients: usize,
@@ -403,6 +414,7 @@ impl State {
                 ..PersistInfo::default()
             },
             active_expire: true,
+            pause: None,
             run_id,
             connected_clients: 0,
             write_refusal: None,
@@ -487,6 +499,13 @@ impl State {
         self.dirty_watchers.remove(&sess.id);
     }
 
+    /// Whether a CLIENT PAUSE is in force at `now`: then no key expires (reads treat an
+    /// expired key as missing without deleting it), as in Redis, so that a paused server
+    /// changes nothing.
+    pub fn paused(&self, now: u64) -> bool {
+        self.pause.is_some_and(|p| p.until_ms > now)
+    }
+
     /// Delete expired keys for up to `budget` examined entries, resuming where the last
     /// call stopped. Returns the number of keys deleted. Deletions are logged as DEL.
     pub fn active_expire_cycle(
@@ -495,7 +514,7 @@ impl State {
         cursor: &mut (usize, usize),
         budget: usize,
     ) -> usize {
-        if !self.active_expire || self.replaying {
+        if !self.active_expire || self.replaying || self.paused(now) {
             return 0;
         }
         let mut examined = 0;

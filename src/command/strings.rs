@@ -38,8 +38,8 @@ pub(crate) fn take_bytes(v: &mut Value) -> Vec<u8> {
 /// WRONGTYPE) if the key holds another type.
 fn reply_string_or_nil(ctx: &mut Ctx, key: &[u8]) -> bool {
     let db = ctx.sess.db;
-    ctx.expire_if_needed(key);
-    let Some(e) = ctx.st.ks.db(db).get(key) else {
+    let expired = ctx.expire_if_needed(key);
+    let Some(e) = ctx.st.ks.db(db).get(key).filter(|_| !expired) else {
         ctx.st.stats.keyspace_misses += 1;
         ctx.out.null();
         return true;
@@ -352,8 +352,15 @@ pub fn mget(ctx: &mut Ctx) {
     for i in 1..=n {
         let key = ctx.args[i].clone();
         let db = ctx.sess.db;
-        ctx.expire_if_needed(&key);
-        match ctx.st.ks.db(db).get(&key).map(|e| &e.value) {
+        let expired = ctx.expire_if_needed(&key);
+        match ctx
+            .st
+            .ks
+            .db(db)
+            .get(&key)
+            .filter(|_| !expired)
+            .map(|e| &e.value)
+        {
             Some(Value::Str(s)) => ctx.out.bulk(s),
             Some(Value::Int(v)) => ctx.out.bulk_int(*v),
             _ => ctx.out.null(),

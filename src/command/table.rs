@@ -258,6 +258,8 @@ const CLIENT_SUBS: &[(&str, i32)] = &[
     ("reply", 3),
     ("unblock", -3),
     ("no-touch", 3),
+    ("pause", -3),
+    ("unpause", 2),
     ("help", 2),
 ];
 const MEMORY_SUBS: &[(&str, i32)] = &[("usage", -3), ("help", 2)];

@@ -112,6 +112,9 @@ pub struct BatchOutcome {
     /// The client blocked (BLPOP and friends; see `command::blocking`): its deadline in
     /// Unix ms (0 = none). The batch's commands after the blocking one are left in `cmds`.
     pub blocked: Option<u64>,
+    /// A CLIENT PAUSE holds the batch's next command back until this Unix ms (or an
+    /// UNPAUSE): the replies so far go first, the held commands are left in `cmds`.
+    pub paused: Option<u64>,
     /// A WAITAOF waits for this LSN to be durable, at most this many ms (0: no limit),
     /// then its reply is [`command::waited_reply`]. The replies so far go first; the
     /// batch's commands after it are left in `cmds`. An fsync has been requested.
@@ -342,6 +345,12 @@ impl Engine {
                 let end = cmds.len().min(done + WARM_AHEAD);
                 warm_up(self.st.ks.db(sess.db), &cmds[done..end]);
             }
+            if self.st.pause.is_some() {
+                if let Some(until) = command::paused_until(&mut self.st, sess, &cmds[done], now) {
+                    outcome.paused = Some(until);
+                    break;
+                }
+            }
             let args = std::mem::take(&mut cmds[done]);
             done += 1;
             command::dispatch(&mut self.st, sess, args, out, now);
@@ -366,7 +375,7 @@ impl Engine {
                 break;
             }
         }
-        if outcome.blocked.is_some() || sess.aof_wait.is_some() {
+        if outcome.blocked.is_some() || outcome.paused.is_some() || sess.aof_wait.is_some() {
             cmds.drain(..done);
         } else {
             cmds.clear();

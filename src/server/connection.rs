@@ -190,6 +190,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         let mut log_failed = None;
         let mut blocked = None;
         let mut aof_wait = None;
+        let mut paused = None;
         // Pub/sub messages queued before this batch go first, as they came first.
         let mut drained = 0;
         if !cmds.is_empty() {
@@ -212,6 +213,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             log_failed = outcome.log_failed;
             blocked = outcome.blocked;
             aof_wait = outcome.aof_wait;
+            paused = outcome.paused;
             dec.set_authenticated(sess.authenticated);
             shared.live.update(&eng.st.config);
             // (Drained messages are counted once written, through the outbox.)
@@ -240,6 +242,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
                 && !sess.close
                 && blocked.is_none()
                 && aof_wait.is_none()
+                && paused.is_none()
                 && drained == 0
                 && !sess.subs.active()
                 && out.len() <= handoff::MAX_HANDOFF;
@@ -298,6 +301,14 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         }
         if proto_err.is_some() || sess.close {
             break;
+        }
+        // CLIENT PAUSE: the replies before the held command are out; look again every
+        // 10 ms (an UNPAUSE ends the pause early) until it ends, then run the rest.
+        if let Some(until) = paused {
+            let left = until.saturating_sub(crate::util::now_ms());
+            tokio::time::sleep(Duration::from_millis(left.clamp(1, 10))).await;
+            resume = true;
+            continue;
         }
         // WAITAOF: the replies before it are out; answer it once the log is durable up
         // to what was logged before it (or its timeout passed), then run what followed.
