@@ -448,7 +448,7 @@ class Gen:
 
     def g_key(self):
         r, k = self.r, self.key()
-        c = r.randrange(16)
+        c = r.randrange(18)
         if c == 0:
             return ["DEL"] + self.keys_n(), False
         if c == 1:
@@ -482,6 +482,14 @@ class Gen:
             return ["TOUCH"] + self.keys_n(), False
         if c == 14:
             return ["PEXPIRE", k, r.choice(["950000", "0", "x"])], False
+        if c in (16, 17):
+            # RESTORE of what Redis's DUMP of another key gives (the payload is fetched
+            # when the command is sent): every encoding Redis picks for the keyspace so
+            # far, into both servers.
+            ttl, opts = r.choice([("0", []), ("900000", []), ("4102444800000", ["ABSTTL"]),
+                                  ("1", ["ABSTTL"])])
+            opts = opts + r.choice([[], ["REPLACE"], ["REPLACE"], ["IDLETIME", "5"]])
+            return ["RESTORE", k, ttl, None] + opts, ("dump", self.key(), r.random() < 0.1)
         return self.sort(k)
 
     def sort(self, k):
@@ -891,6 +899,14 @@ def main():
                 points = [repr(p) for p in points] if isinstance(points, list) else []
                 if len(set(points)) != len(points):
                     continue  # members at the same point: the tie order is unspecified
+                unordered = False
+            if isinstance(unordered, tuple) and unordered[0] == "dump":
+                payload = red.call("DUMP", unordered[1])
+                if not isinstance(payload, bytes):
+                    payload = b"\x00\x01x\x09\x00" + bytes(8)  # no such key: a bad checksum
+                elif unordered[2]:
+                    payload = payload[:-1] + bytes([payload[-1] ^ 1])  # checksum damaged
+                cmd = cmd[:3] + [payload] + cmd[4:]
                 unordered = False
             if cmd[0] in ("SORT", "SORT_RO"):
                 how = sort_unspecified(cmd, red.call("TYPE", cmd[1]))
