@@ -722,7 +722,7 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         let uptime = now.saturating_sub(st.stats.start_ms) / 1000;
         let _ = write!(
             o,
-            "# Server\r\nredis_version:{REDIS_COMPAT_VERSION}\r\nstrata_version:{}\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nexecutable:strata-server\r\nconfig_file:\r\n\r\n",
+            "# Server\r\nredis_version:{REDIS_COMPAT_VERSION}\r\nstrata_version:{}\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nexecutable:strata-server\r\nconfig_file:{}\r\n\r\n",
             env!("CARGO_PKG_VERSION"),
             std::env::consts::OS,
             std::env::consts::ARCH,
@@ -732,6 +732,10 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
             crate::util::now_us(),
             uptime / 86400,
             st.config.hz,
+            st.config
+                .config_file
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string()),
         );
     }
     if want("clients") {
@@ -997,9 +1001,7 @@ pub fn config(ctx: &mut Ctx) {
             ctx.st.persist.aof_delayed_fsync = 0;
             ctx.out.ok();
         }
-        b"REWRITE" if ctx.args.len() == 2 => {
-            ctx.error("ERR CONFIG REWRITE is not supported yet: edit the config file instead")
-        }
+        b"REWRITE" => ctx.st.persist_request = Some(super::PersistRequest::RewriteConfig),
         b"HELP" if ctx.args.len() == 2 => {
             let lines = [
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

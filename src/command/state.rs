@@ -31,6 +31,8 @@ pub enum PersistRequest {
     Rewrite,
     /// DEBUG RELOAD: save a snapshot, empty the keyspace, load the snapshot back.
     Reload,
+    /// CONFIG REWRITE: write the current configuration into the config file.
+    RewriteConfig,
 }
 
 /// How SHUTDOWN asked the server to stop.

@@ -487,6 +487,10 @@ impl Engine {
                     Err(e) => out.error(&format!("ERR {e}")),
                 },
             },
+            PersistRequest::RewriteConfig => match self.rewrite_config() {
+                Ok(()) => out.ok(),
+                Err(e) => out.error(&e),
+            },
             PersistRequest::Reload => {
                 if busy.is_some() {
                     return out.error("ERR Background save already in progress");
@@ -514,6 +518,27 @@ impl Engine {
             }
         }
         self.refresh_persist_info();
+    }
+
+    /// CONFIG REWRITE: the config file the server started from, rewritten with the
+    /// current values (`Config::rewrite_text`) and replaced atomically.
+    fn rewrite_config(&mut self) -> Result<(), String> {
+        let Some(path) = self.st.config.config_file.clone() else {
+            return Err("ERR The server is running without a config file".into());
+        };
+        let fail = |e: String| format!("ERR Rewriting config file: {e}");
+        let old = match self.vfs.read_all(&path, 64 << 20) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(fail(format!("read {}: {e}", path.display()))),
+        };
+        let text = self.st.config.rewrite_text(&old);
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(format!(".tmp-{}", std::process::id()));
+        crate::persistence::fs::replace_file(&*self.vfs, &path, tmp.as_ref(), text.as_bytes())
+            .map_err(|(op, p, e)| fail(format!("{op} {}: {e}", p.display())))?;
+        info!("CONFIG REWRITE executed with success.");
+        Ok(())
     }
 
     /// BGSAVE: snapshot into `dbfilename` (write temp, fsync, rename, fsync dir).

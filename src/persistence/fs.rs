@@ -151,6 +151,32 @@ pub fn is_no_space(err: &io::Error) -> bool {
 // RealFs
 // ---------------------------------------------------------------------------------------
 
+/// Replaces `path` with `bytes` atomically: write `tmp` (same directory), fdatasync it,
+/// rename it over `path`, fsync the directory. On `Ok` the new content is durable; on
+/// `Err` the old file is untouched (a temp file may be left) and the error names the
+/// step and the file.
+pub fn replace_file(
+    vfs: &dyn Vfs,
+    path: &Path,
+    tmp: &Path,
+    bytes: &[u8],
+) -> Result<(), (&'static str, PathBuf, io::Error)> {
+    let at = |op: &'static str, p: &Path| {
+        let p = p.to_path_buf();
+        move |e| (op, p, e)
+    };
+    let f = vfs.create(tmp).map_err(at("create", tmp))?;
+    f.write_all_at(bytes, 0).map_err(at("write", tmp))?;
+    f.sync_data().map_err(at("fdatasync", tmp))?;
+    drop(f);
+    vfs.rename(tmp, path).map_err(at("rename", path))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    vfs.sync_dir(dir).map_err(at("fsync directory", dir))
+}
+
 /// The real file system (`std::fs`, `fdatasync`, `fallocate`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RealFs;

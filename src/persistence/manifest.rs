@@ -456,17 +456,8 @@ impl Manifest {
             problem,
         })?;
         let tmp = dir.join(MANIFEST_TMP_NAME);
-        let io = |path: &Path, op| {
-            let path = path.to_path_buf();
-            move |source| ManifestError::Io { path, op, source }
-        };
-        let f = vfs.create(&tmp).map_err(io(&tmp, "create"))?;
-        f.write_all_at(&bytes, 0).map_err(io(&tmp, "write"))?;
-        f.sync_data().map_err(io(&tmp, "fdatasync"))?;
-        drop(f);
-        vfs.rename(&tmp, &path).map_err(io(&path, "rename"))?;
-        vfs.sync_dir(dir).map_err(io(dir, "fsync directory"))?;
-        Ok(())
+        super::fs::replace_file(vfs, &path, &tmp, &bytes)
+            .map_err(|(op, path, source)| ManifestError::Io { path, op, source })
     }
 }
 
