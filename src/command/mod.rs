@@ -436,7 +436,7 @@ fn dispatch_as(
         let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
         return reject(st, sess, Some(spec), &args, is_exec, out, &msg);
     }
-    if !spec.subs.is_empty() {
+    if spec.has(flag::CONTAINER) {
         if let Some((known, msg)) = spec.subcommand_refusal(&args) {
             return reject(st, sess, known.then_some(spec), &args, false, out, &msg);
         }

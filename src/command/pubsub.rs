@@ -512,6 +512,7 @@ pub fn tick(st: &mut State, now: u64) {
 
 /// Redis's refusal of a command that a RESP2 client in subscribed mode may not run
 /// (checked before MULTI queueing, not for the commands EXEC runs).
+#[inline]
 pub fn subscribed_mode_refusal(
     st: &State,
     sess: &Session,
@@ -521,6 +522,16 @@ pub fn subscribed_mode_refusal(
     if sess.resp3 || !sess.subs.active() {
         return None;
     }
+    refusal_while_subscribed(st, sess, spec, args)
+}
+
+#[cold]
+fn refusal_while_subscribed(
+    st: &State,
+    sess: &Session,
+    spec: &Spec,
+    args: &[Bytes],
+) -> Option<String> {
     if matches!(
         spec.name,
         "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
@@ -532,26 +543,16 @@ pub fn subscribed_mode_refusal(
     if spec.name == "debug" && !super::server::debug_allowed(st, sess) {
         return None;
     }
-    // Redis names a subcommand of a container `container|sub` (DEBUG is no container
-    // in Redis, its subcommands are documented here only).
-    let prefix = format!("{}|", spec.name);
-    let is_container = spec.name != "debug"
-        && super::docs::DOCS
-            .iter()
-            .any(|d| d.name.starts_with(&prefix));
-    let mut name = spec.name.to_string();
-    if is_container {
-        let sub = String::from_utf8_lossy(&args[1]).to_lowercase();
-        let full = format!("{prefix}{sub}");
-        if !super::docs::DOCS.iter().any(|d| d.name == full) {
-            return Some(format!(
-                "ERR unknown subcommand '{}'. Try {} HELP.",
-                String::from_utf8_lossy(&args[1][..args[1].len().min(128)]),
-                spec.name.to_uppercase()
-            ));
-        }
-        name = full;
-    }
+    // Redis names a subcommand of a container `container|sub` (the dispatcher has
+    // already refused an unknown one; DEBUG is no container in Redis).
+    let name = match args.get(1).filter(|_| !spec.subs.is_empty()) {
+        Some(sub) => format!(
+            "{}|{}",
+            spec.name,
+            String::from_utf8_lossy(sub).to_lowercase()
+        ),
+        None => spec.name.to_string(),
+    };
     Some(format!(
         "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
     ))

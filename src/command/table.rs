@@ -46,6 +46,9 @@ pub mod flag {
     pub const LOADING: u32 = 1 << 7;
     pub const BLOCKING: u32 = 1 << 8;
     pub const SKIP_SLOWLOG: u32 = 1 << 9;
+    /// Not a Redis flag: the command has [`super::Spec::subs`] for the dispatcher to
+    /// check (a bit, so that the check costs no extra load per command).
+    pub const CONTAINER: u32 = 1 << 10;
 
     pub(super) const NAMES: &[(&str, u32)] = &[
         ("write", WRITE),
@@ -192,7 +195,12 @@ macro_rules! cmd {
             group: $group,
             summary: $summary,
             handler: $h,
-            bits: flag_bits($flags),
+            bits: flag_bits($flags)
+                | if subcommands_of($name).is_empty() {
+                    0
+                } else {
+                    flag::CONTAINER
+                },
             subs: subcommands_of($name),
         }
     };
