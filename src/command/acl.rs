@@ -642,6 +642,7 @@ impl Acl {
     /// The users of a configuration: `requirepass` first, then the `user` lines in order.
     pub fn from_config(requirepass: Option<&str>, users: &[Vec<String>]) -> Result<Acl, String> {
         let mut acl = Acl::new(requirepass);
+        let mut defined = std::collections::HashSet::new();
         for words in users {
             let Some((name, rules)) = words.split_first() else {
                 continue;
@@ -649,11 +650,15 @@ impl Acl {
             if name.contains(' ') || name.is_empty() {
                 return Err(format!("user '{name}': usernames can't contain spaces"));
             }
-            let mut u = acl
-                .users
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| User::new(name));
+            // A user's first line starts from a reset user, the default user included
+            // (as Redis loads them: `user default on >pw +get` leaves only GET, and
+            // drops the password `requirepass` gave); a later line for the same user
+            // adds to it.
+            let first_line = defined.insert(name.clone());
+            let mut u = match acl.users.get(name) {
+                Some(u) if !first_line => u.clone(),
+                _ => User::new(name),
+            };
             for r in rules {
                 u.apply(r.as_bytes())
                     .map_err(|e| format!("user '{name}': error in ACL rule '{r}': {e}"))?;
@@ -928,6 +933,35 @@ pub fn acl(ctx: &mut Ctx) {
 
 #[cfg(test)]
 mod tests {
+    /// A config file's `user default ...` line starts from a reset user, as Redis loads
+    /// it: the password `requirepass` gave and the default's `+@all` are gone (it used to
+    /// be applied on top of them, and `~*` after the default's `~*` was refused).
+    #[test]
+    fn config_user_lines_start_from_a_reset_user() {
+        let words = |w: &str| w.split(' ').map(String::from).collect::<Vec<_>>();
+        let acl = Acl::from_config(
+            Some("old"),
+            &[
+                words("default on >pw +get ~*"),
+                words("alice on >a"),
+                words("alice +set"),
+            ],
+        )
+        .unwrap();
+        // #sha256("pw"), as `printf pw | sha256sum` gives it.
+        assert_eq!(
+            acl.users["default"].describe(),
+            "user default on #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 ~* resetchannels -@all +get"
+        );
+        assert!(acl.authenticate(b"default", b"old").is_none());
+        assert!(acl.authenticate(b"default", b"pw").is_some());
+        // A second line for the same user adds to the first.
+        assert_eq!(
+            acl.users["alice"].describe(),
+            "user alice on #ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb resetchannels -@all +set"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -532,7 +532,8 @@ impl Engine {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(fail(format!("read {}: {e}", path.display()))),
         };
-        let text = self.st.config.rewrite_text(&old);
+        let users: Vec<String> = self.st.acl.users.values().map(|u| u.describe()).collect();
+        let text = self.st.config.rewrite_text(&old, &users);
         let mut tmp = path.clone().into_os_string();
         tmp.push(format!(".tmp-{}", std::process::id()));
         crate::persistence::fs::replace_file(&*self.vfs, &path, tmp.as_ref(), text.as_bytes())
