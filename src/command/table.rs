@@ -653,6 +653,23 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
 mod tests {
     use super::*;
 
+    /// The subcommands the dispatcher checks are the ones COMMAND DOCS documents and
+    /// commandstats counts one by one, for every container.
+    #[test]
+    fn checked_subcommands_are_the_documented_ones() {
+        for spec in COMMANDS.iter().filter(|s| !s.subs.is_empty()) {
+            let mut checked: Vec<&str> = spec.subs.iter().map(|(n, _)| *n).collect();
+            let mut documented: Vec<&str> = super::super::docs::DOCS
+                .iter()
+                .filter_map(|d| d.name.strip_prefix(spec.name)?.strip_prefix('|'))
+                .collect();
+            checked.sort_unstable();
+            documented.sort_unstable();
+            assert_eq!(checked, documented, "{}", spec.name);
+            assert!(spec.has(flag::CONTAINER), "{}", spec.name);
+        }
+    }
+
     /// The compile-time bits say exactly what the flag words say, for every command.
     #[test]
     fn flag_bits_match_the_flag_words() {
