@@ -139,3 +139,31 @@ fn pause_arguments_and_a_second_pause_only_extends() {
     );
     assert_eq!(w.read(), bulk("1"));
 }
+
+/// A client that leaves while held is dropped at once and its held commands never run
+/// (it used to stay connected, unread, until the pause ended, and then run them).
+#[test]
+fn a_client_leaving_while_held_is_gone_and_its_writes_never_run() {
+    let s = start();
+    let mut admin = s.raw();
+    assert_eq!(admin.q("CLIENT PAUSE 60000 WRITE"), ok());
+    {
+        let mut c = s.raw();
+        c.send(b"SET left 1\r\n");
+        assert!(!reply_within(&mut c, 100));
+    } // dropped: the socket closes
+    let connected = |a: &mut Raw| {
+        let strata::protocol::Frame::Bulk(info) = a.q("INFO clients") else {
+            panic!("INFO is a bulk string")
+        };
+        String::from_utf8_lossy(&info).contains("connected_clients:1\r\n")
+    };
+    let mut tries = 0;
+    while !connected(&mut admin) {
+        tries += 1;
+        assert!(tries < 1000, "the held client is still connected");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(admin.q("CLIENT UNPAUSE"), ok());
+    assert_eq!(admin.q("EXISTS left"), int(0));
+}

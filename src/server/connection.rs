@@ -306,7 +306,11 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         // 10 ms (an UNPAUSE ends the pause early) until it ends, then run the rest.
         if let Some(until) = paused {
             let left = until.saturating_sub(crate::util::now_ms());
-            tokio::time::sleep(Duration::from_millis(left.clamp(1, 10))).await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(left.clamp(1, 10))) => {}
+                // A client that leaves while held is gone, its held commands unrun.
+                _ = peer_closed(&stream) => break,
+            }
             resume = true;
             continue;
         }
@@ -314,7 +318,10 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         // to what was logged before it (or its timeout passed), then run what followed.
         if let Some((lsn, timeout_ms)) = aof_wait {
             let durable = match (&sync, durable_rx.as_mut()) {
-                (Some(s), Some(rx)) => s.wait_durable_for(rx, lsn, timeout_ms).await,
+                (Some(s), Some(rx)) => tokio::select! {
+                    d = s.wait_durable_for(rx, lsn, timeout_ms) => d,
+                    _ = peer_closed(&stream) => break,
+                },
                 _ => false,
             };
             let reply = crate::command::waited_reply(durable);
@@ -353,6 +360,17 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     let _ = stream.shutdown().await;
     let mut eng = Engine::lock(&shared.engine);
     eng.disconnect(&mut sess);
+}
+
+/// Completes when the client has closed the connection (end of stream or an error);
+/// while bytes wait to be read (more pipelined commands), it never completes: they are
+/// read later. As in Redis, a client that closes its side is gone, replies and all.
+async fn peer_closed(stream: &TcpStream) {
+    let mut b = [0u8; 1];
+    match stream.peek(&mut b).await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
+    }
 }
 
 /// Write a reply that came after its batch (a blocked command served, a WAITAOF answered)
