@@ -650,15 +650,15 @@ impl Acl {
             if name.contains(' ') || name.is_empty() {
                 return Err(format!("user '{name}': usernames can't contain spaces"));
             }
-            // A user's first line starts from a reset user, the default user included
-            // (as Redis loads them: `user default on >pw +get` leaves only GET, and
-            // drops the password `requirepass` gave); a later line for the same user
-            // adds to it.
-            let first_line = defined.insert(name.clone());
-            let mut u = match acl.users.get(name) {
-                Some(u) if !first_line => u.clone(),
-                _ => User::new(name),
-            };
+            // As Redis loads them: a user is defined once, and starts from a reset user,
+            // the default user included (`user default on >pw +get` leaves only GET,
+            // and drops the password `requirepass` gave).
+            if !defined.insert(name.clone()) {
+                return Err(format!(
+                    "user '{name}': Duplicate user found. A user can only be defined once in config files"
+                ));
+            }
+            let mut u = User::new(name);
             for r in rules {
                 u.apply(r.as_bytes())
                     .map_err(|e| format!("user '{name}': error in ACL rule '{r}': {e}"))?;
@@ -935,17 +935,14 @@ pub fn acl(ctx: &mut Ctx) {
 mod tests {
     /// A config file's `user default ...` line starts from a reset user, as Redis loads
     /// it: the password `requirepass` gave and the default's `+@all` are gone (it used to
-    /// be applied on top of them, and `~*` after the default's `~*` was refused).
+    /// be applied on top of them, and `~*` after the default's `~*` was refused); a user
+    /// defined twice is refused (the lines used to add up).
     #[test]
     fn config_user_lines_start_from_a_reset_user() {
         let words = |w: &str| w.split(' ').map(String::from).collect::<Vec<_>>();
         let acl = Acl::from_config(
             Some("old"),
-            &[
-                words("default on >pw +get ~*"),
-                words("alice on >a"),
-                words("alice +set"),
-            ],
+            &[words("default on >pw +get ~*"), words("alice on >a +set")],
         )
         .unwrap();
         // #sha256("pw"), as `printf pw | sha256sum` gives it.
@@ -955,10 +952,17 @@ mod tests {
         );
         assert!(acl.authenticate(b"default", b"old").is_none());
         assert!(acl.authenticate(b"default", b"pw").is_some());
-        // A second line for the same user adds to the first.
         assert_eq!(
             acl.users["alice"].describe(),
             "user alice on #ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb resetchannels -@all +set"
+        );
+        // A user defined twice is refused, as Redis 7.0 refuses the file.
+        assert_eq!(
+            Acl::from_config(None, &[words("alice on"), words("alice +get")]).err(),
+            Some(
+                "user 'alice': Duplicate user found. A user can only be defined once in config files"
+                    .to_string()
+            )
         );
     }
 
