@@ -901,21 +901,8 @@ impl Config {
         if words_ok {
             return format!("{} {v}", p.name);
         }
-        let mut q = String::from("\"");
-        for c in v.chars() {
-            match c {
-                '"' => q.push_str("\\\""),
-                '\\' => q.push_str("\\\\"),
-                '\n' => q.push_str("\\n"),
-                '\r' => q.push_str("\\r"),
-                '\t' => q.push_str("\\t"),
-                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                    q.push_str(&format!("\\x{:02x}", c as u32))
-                }
-                c => q.push(c),
-            }
-        }
-        q.push('"');
+        let mut q = String::new();
+        crate::util::quote(&mut q, v.as_bytes());
         format!("{} {q}", p.name)
     }
 

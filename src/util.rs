@@ -4,6 +4,31 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch.
+/// `a` in double quotes with Redis's escapes (sdscatrepr: `\\ \" \n \r \t \a \b`, other
+/// bytes outside printable ASCII as `\xHH`), which Redis's and Strata's parsers of quoted
+/// arguments read back as the same bytes. MONITOR, CONFIG REWRITE and `verify-aof dump`
+/// quote with it.
+pub fn quote(o: &mut String, a: &[u8]) {
+    use std::fmt::Write;
+    o.push('"');
+    for &b in a {
+        match b {
+            b'\\' => o.push_str("\\\\"),
+            b'"' => o.push_str("\\\""),
+            b'\n' => o.push_str("\\n"),
+            b'\r' => o.push_str("\\r"),
+            b'\t' => o.push_str("\\t"),
+            7 => o.push_str("\\a"),
+            8 => o.push_str("\\b"),
+            b if b.is_ascii_graphic() || b == b' ' => o.push(b as char),
+            b => {
+                let _ = write!(o, "\\x{b:02x}");
+            }
+        }
+    }
+    o.push('"');
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -319,6 +344,13 @@ pub fn lower_thread_priority(nice: i32) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn arguments_are_quoted_as_redis_does() {
+        let mut o = String::new();
+        super::quote(&mut o, b"x\"y\n\x01\\ \t\x07\x08\r\xff~");
+        assert_eq!(o, r#""x\"y\n\x01\\ \t\a\b\r\xff~""#);
+    }
+
     use proptest::prelude::*;
 
     proptest! {

@@ -395,6 +395,18 @@ pub(crate) fn dispatch_queued(
     dispatch_as(st, sess, args, out, now, false)
 }
 
+/// What rename-command makes of the name a client sent: `Some(Some(spec))` the command
+/// it now runs, `Some(None)` a name renamed away or disabled, `None` a name rename-command
+/// does not touch (look it up in the table).
+fn renamed(st: &State, name: &[u8]) -> Option<Option<&'static Spec>> {
+    if st.renames.is_empty() {
+        return None;
+    }
+    st.renames
+        .get(name.to_ascii_lowercase().as_slice())
+        .copied()
+}
+
 fn dispatch_as(
     st: &mut State,
     sess: &mut Session,
@@ -405,8 +417,8 @@ fn dispatch_as(
 ) {
     // rename-command applies to what clients send; the log and MULTI queues hold the
     // real name.
-    let renamed = if arriving && !st.renames.is_empty() {
-        st.renames.get(args[0].to_ascii_lowercase().as_slice())
+    let renamed = if arriving {
+        renamed(st, &args[0])
     } else {
         None
     };
@@ -415,7 +427,7 @@ fn dispatch_as(
             if let Some(spec) = renamed {
                 args[0] = Bytes::from_static(spec.name.as_bytes());
             }
-            *renamed
+            renamed
         }
         _ => lookup(&args[0]),
     };
@@ -539,14 +551,11 @@ pub fn paused_until(st: &mut State, sess: &Session, args: &[Bytes], now: u64) ->
     if p.all {
         return Some(p.until_ms);
     }
-    let spec_of = |a: &[Bytes]| -> Option<&'static Spec> {
-        match st.renames.get(a[0].to_ascii_lowercase().as_slice()) {
-            Some(renamed) => *renamed,
-            None => lookup(&a[0]),
-        }
-    };
     let may_change = |s: &Spec| s.is_write() || matches!(s.name, "publish" | "pfcount");
-    let spec = spec_of(args)?;
+    let spec = match renamed(st, &args[0]) {
+        Some(r) => r?,
+        None => lookup(&args[0])?,
+    };
     let held = may_change(spec)
         || (spec.name == "exec"
             && sess

@@ -8,8 +8,6 @@
 //! messages; the monitoring client may still PING or INFO, but not touch keys. RESET
 //! ends monitoring, as does disconnecting.
 
-use std::fmt::Write;
-
 use bytes::Bytes;
 
 use super::{flag, Ctx, Session, Spec, State};
@@ -78,45 +76,12 @@ pub fn feed(st: &mut State, sess: &Session, spec: &Spec, args: &[Bytes]) {
         if super::slowlog::is_secret(spec, args, i) {
             line.push_str("\"(redacted)\"");
         } else {
-            quote(&mut line, a);
+            crate::util::quote(&mut line, a);
         }
     }
     line.push_str("\r\n");
     let line = Bytes::from(line);
     for outbox in st.monitors.values() {
         outbox.push(line.clone());
-    }
-}
-
-/// `a` in double quotes with Redis's escapes (sdscatrepr).
-fn quote(o: &mut String, a: &[u8]) {
-    o.push('"');
-    for &b in a {
-        match b {
-            b'\\' => o.push_str("\\\\"),
-            b'"' => o.push_str("\\\""),
-            b'\n' => o.push_str("\\n"),
-            b'\r' => o.push_str("\\r"),
-            b'\t' => o.push_str("\\t"),
-            7 => o.push_str("\\a"),
-            8 => o.push_str("\\b"),
-            b if b.is_ascii_graphic() || b == b' ' => o.push(b as char),
-            b => {
-                let _ = write!(o, "\\x{b:02x}");
-            }
-        }
-    }
-    o.push('"');
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arguments_are_quoted_as_redis_does() {
-        let mut o = String::new();
-        quote(&mut o, b"x\"y\n\x01\\ \t\x07\x08\r\xff~");
-        assert_eq!(o, r#""x\"y\n\x01\\ \t\a\b\r\xff~""#);
     }
 }

@@ -206,28 +206,28 @@ macro_rules! cmd {
     };
 }
 
+/// The container commands whose subcommands the dispatcher checks.
+const CONTAINERS: &[(&str, &[(&str, i32)])] = &[
+    ("client", CLIENT_SUBS),
+    ("command", COMMAND_SUBS),
+    ("config", CONFIG_SUBS),
+    ("latency", LATENCY_SUBS),
+    ("memory", MEMORY_SUBS),
+    ("object", OBJECT_SUBS),
+    ("pubsub", PUBSUB_SUBS),
+    ("slowlog", SLOWLOG_SUBS),
+];
+
 /// [`Spec::subs`] of the command `name`.
 const fn subcommands_of(name: &str) -> &'static [(&'static str, i32)] {
-    let n = name.as_bytes();
-    if same(n, b"client") {
-        CLIENT_SUBS
-    } else if same(n, b"command") {
-        COMMAND_SUBS
-    } else if same(n, b"config") {
-        CONFIG_SUBS
-    } else if same(n, b"latency") {
-        LATENCY_SUBS
-    } else if same(n, b"memory") {
-        MEMORY_SUBS
-    } else if same(n, b"object") {
-        OBJECT_SUBS
-    } else if same(n, b"pubsub") {
-        PUBSUB_SUBS
-    } else if same(n, b"slowlog") {
-        SLOWLOG_SUBS
-    } else {
-        &[]
+    let mut i = 0;
+    while i < CONTAINERS.len() {
+        if same(name.as_bytes(), CONTAINERS[i].0.as_bytes()) {
+            return CONTAINERS[i].1;
+        }
+        i += 1;
     }
+    &[]
 }
 
 const OBJECT_SUBS: &[(&str, i32)] = &[

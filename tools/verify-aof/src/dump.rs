@@ -28,7 +28,7 @@ pub struct Options {
 }
 
 /// Quotes an argument the way redis-cli reads it back: bare when it is plain printable
-/// ASCII, otherwise in double quotes with `\n \r \t \a \b \" \\ \xHH` escapes.
+/// ASCII, otherwise as Redis quotes it (`strata::util::quote`).
 pub fn quote(a: &[u8]) -> String {
     let plain = !a.is_empty()
         && a.iter()
@@ -37,21 +37,7 @@ pub fn quote(a: &[u8]) -> String {
         return String::from_utf8_lossy(a).into_owned();
     }
     let mut s = String::with_capacity(a.len() + 2);
-    s.push('"');
-    for &b in a {
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            0x07 => s.push_str("\\a"),
-            0x08 => s.push_str("\\b"),
-            0x20..=0x7e => s.push(b as char),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s.push('"');
+    strata::util::quote(&mut s, a);
     s
 }
 
