@@ -150,6 +150,9 @@ pub struct Config {
     pub appendfilename: String,
     pub appenddirname: String,
     pub lazyfree_lazy_user_del: bool,
+    /// `notify-keyspace-events`: which keyspace notifications are published, as
+    /// [`events`] bits (0: none, the default).
+    pub notify_keyspace_events: u32,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
     pub latency_monitor_threshold: u64,
@@ -202,6 +205,7 @@ impl Default for Config {
             appendfilename: "appendonly.aof".into(),
             appenddirname: "appendonlydir".into(),
             lazyfree_lazy_user_del: false,
+            notify_keyspace_events: 0,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             latency_monitor_threshold: 0,
@@ -244,6 +248,83 @@ pub struct Param {
     pub help: &'static str,
     get: Getter,
     set: Setter,
+}
+
+/// `notify-keyspace-events` classes, one bit per Redis letter.
+pub mod events {
+    /// `K`: publish on `__keyspace@<db>__:<key>` (message: the event).
+    pub const KEYSPACE: u32 = 1 << 0;
+    /// `E`: publish on `__keyevent@<db>__:<event>` (message: the key).
+    pub const KEYEVENT: u32 = 1 << 1;
+    pub const GENERIC: u32 = 1 << 2;
+    pub const STRING: u32 = 1 << 3;
+    pub const LIST: u32 = 1 << 4;
+    pub const SET: u32 = 1 << 5;
+    pub const HASH: u32 = 1 << 6;
+    pub const ZSET: u32 = 1 << 7;
+    pub const EXPIRED: u32 = 1 << 8;
+    /// Never published: Strata does not evict (accepted for configuration files).
+    pub const EVICTED: u32 = 1 << 9;
+    /// Never published: no streams yet.
+    pub const STREAM: u32 = 1 << 10;
+    pub const KEY_MISS: u32 = 1 << 11;
+    /// Never published: no modules.
+    pub const MODULE: u32 = 1 << 12;
+    pub const NEW: u32 = 1 << 13;
+    /// `A`: every class but `m` and `n`, as in Redis.
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+
+    const LETTERS: &[(char, u32)] = &[
+        ('g', GENERIC),
+        ('$', STRING),
+        ('l', LIST),
+        ('s', SET),
+        ('h', HASH),
+        ('z', ZSET),
+        ('x', EXPIRED),
+        ('e', EVICTED),
+        ('t', STREAM),
+        ('d', MODULE),
+        ('n', NEW),
+    ];
+
+    /// The bits of a class string (`KEA`, `Ex`, ``), None if a letter is unknown.
+    pub fn parse(v: &str) -> Option<u32> {
+        v.chars().try_fold(0, |acc, c| {
+            let bit = match c {
+                'A' => ALL,
+                'K' => KEYSPACE,
+                'E' => KEYEVENT,
+                'm' => KEY_MISS,
+                _ => LETTERS.iter().find(|(l, _)| *l == c)?.1,
+            };
+            Some(acc | bit)
+        })
+    }
+
+    /// The class string CONFIG GET shows, spelled as Redis spells it: `A` stands for
+    /// its classes and then hides `n` (Redis 7.0 prints `AKE` for `KEAn`; the `n` still
+    /// applies).
+    pub fn format(flags: u32) -> String {
+        let mut s = String::new();
+        if flags & ALL == ALL {
+            s.push('A');
+        } else {
+            s.extend(
+                LETTERS
+                    .iter()
+                    .filter(|(_, b)| flags & b != 0)
+                    .map(|(l, _)| l),
+            );
+        }
+        for (l, b) in [('K', KEYSPACE), ('E', KEYEVENT), ('m', KEY_MISS)] {
+            if flags & b != 0 {
+                s.push(l);
+            }
+        }
+        s
+    }
 }
 
 fn yesno(b: bool) -> String {
@@ -674,6 +755,18 @@ pub static PARAMS: &[Param] = &[
         |c| yesno(c.lazyfree_lazy_user_del),
         |c, v| {
             c.lazyfree_lazy_user_del = parse_bool(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "notify-keyspace-events",
+        true,
+        "keyspace notifications published over pub/sub, as Redis's class letters (K E g $ l s h z x e t m d n A)",
+        |c| events::format(c.notify_keyspace_events),
+        |c, v| {
+            c.notify_keyspace_events = events::parse(v).ok_or_else(|| {
+                "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
+            })?;
             Ok(())
         }
     ),
@@ -1188,5 +1281,35 @@ mod tests {
             f.get(name).unwrap(),
             "normal 1048576 0 0 slave 268435456 67108864 60 pubsub 1 2 3"
         );
+    }
+
+    #[test]
+    fn keyspace_event_classes_read_and_print_as_redis_7_0() {
+        // What redis-server 7.0.15 answers to CONFIG GET after CONFIG SET of each.
+        for (set, get) in [
+            ("KEA", "AKE"),
+            ("KEAnm", "AKEm"),
+            ("", ""),
+            ("A", "A"),
+            ("g$", "g$"),
+            ("Kx", "xK"),
+            ("KEAnmd", "AKEm"),
+            ("Elsnh", "lshnE"),
+        ] {
+            let mut c = Config::default();
+            c.set_runtime("notify-keyspace-events", set).unwrap();
+            assert_eq!(c.get("notify-keyspace-events").unwrap(), get, "{set}");
+        }
+        // `A` hides `n` in the printed form but keeps it.
+        assert_ne!(events::parse("KEAn").unwrap() & events::NEW, 0);
+        for bad in ["Q", "K E", "k"] {
+            match Config::default().set_runtime("notify-keyspace-events", bad) {
+                Err(ConfigError::Invalid { reason, .. }) => assert_eq!(
+                    reason,
+                    "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+                ),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 }

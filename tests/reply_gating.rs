@@ -1,15 +1,17 @@
 //! Guards the `appendfsync always` reply rule: a reply waits for the fsync covering every
 //! write it observed (its own, or another client's read back), and only for that — a
-//! read of data that is already durable is released at once.
+//! read of data that is already durable is released at once; pub/sub messages wait for
+//! the writes they announce.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use strata::command::Session;
+use strata::command::{Outbox, Session};
 use strata::config::{Config, FsyncPolicy};
 use strata::engine::{Engine, OpenOptions};
-use strata::persistence::SimFs;
+use strata::persistence::{FaultError, OpKind, SimFs};
 use strata::protocol::ReplyBuf;
 
 mod common;
@@ -165,4 +167,99 @@ fn a_rewrite_releases_the_replies_it_made_durable() {
     run(&mut e, &mut b, &["BGREWRITEAOF"]);
     assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(true));
     e.finish_snapshot();
+}
+
+/// The pub/sub output of `outbox` so far, as RESP2 bytes.
+fn drained(outbox: &Outbox) -> String {
+    let mut out = ReplyBuf::new(false);
+    outbox.drain(&mut out, usize::MAX);
+    String::from_utf8_lossy(out.as_bytes()).into_owned()
+}
+
+/// Keyspace notifications and PUBLISH messages follow the reply rule too: under
+/// `appendfsync always` a subscriber hears of a write only once it is durable, never if
+/// its fsync fails, and no later message overtakes a held one.
+#[test]
+fn messages_wait_for_the_fsync_of_what_they_announce() {
+    let sim = SimFs::new(5);
+    let fatal = Arc::new(AtomicBool::new(false));
+    let mut e = common::sim::open(&sim, FsyncPolicy::Always, fatal.clone()).unwrap();
+    let (mut a, mut b, mut sub) = (
+        Session::new(1, true),
+        Session::new(2, true),
+        Session::new(3, true),
+    );
+    let outbox = Arc::new(Outbox::detached());
+    e.attach_outbox(&mut sub, outbox.clone());
+    run(
+        &mut e,
+        &mut a,
+        &["CONFIG", "SET", "notify-keyspace-events", "E$"],
+    );
+    run(
+        &mut e,
+        &mut sub,
+        &["SUBSCRIBE", "__keyevent@0__:set", "news"],
+    );
+    drained(&outbox);
+    let l1 = run(&mut e, &mut a, &["SET", "k", "1"]);
+    wait_durable(&e, l1);
+    // Delivered by the fsync thread right after the fsync (poll for the hook to run).
+    let mut got = String::new();
+    assert!(common::wait_for(5000, || {
+        got.push_str(&drained(&outbox));
+        !got.is_empty()
+    }));
+    assert_eq!(
+        got,
+        "*3\r\n$7\r\nmessage\r\n$18\r\n__keyevent@0__:set\r\n$1\r\nk\r\n"
+    );
+    // The next fsync fails: the event of this write is never delivered, and neither is
+    // a message published after it by a client that wrote nothing.
+    sim.fail_kind(OpKind::SyncData, FaultError::Eio);
+    let l2 = run(&mut e, &mut a, &["SET", "lost", "1"]);
+    assert!(l2 > l1);
+    let mut out = ReplyBuf::new(false);
+    let publish = vec![Bytes::from_static(b"PUBLISH"), "news".into(), "hi".into()];
+    e.execute_batch(&mut b, &mut vec![publish], &mut out);
+    assert_eq!(
+        out.as_bytes(),
+        b":1\r\n",
+        "counted as delivered, as Redis counts it"
+    );
+    e.sync_shared().unwrap().kick();
+    assert!(common::wait_for(5000, || fatal.load(Ordering::SeqCst)));
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        drained(&outbox),
+        "",
+        "a message announced a write that was lost"
+    );
+}
+
+/// Without `always` nothing is held: the batch's messages are queued when it ends.
+#[test]
+fn messages_leave_with_their_batch_under_everysec() {
+    let sim = SimFs::new(6);
+    let mut e = common::sim::open(
+        &sim,
+        FsyncPolicy::Everysec,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap();
+    let (mut a, mut sub) = (Session::new(1, true), Session::new(3, true));
+    let outbox = Arc::new(Outbox::detached());
+    e.attach_outbox(&mut sub, outbox.clone());
+    run(
+        &mut e,
+        &mut a,
+        &["CONFIG", "SET", "notify-keyspace-events", "Kg"],
+    );
+    run(&mut e, &mut sub, &["PSUBSCRIBE", "__keyspace@0__:*"]);
+    drained(&outbox);
+    run(&mut e, &mut a, &["SET", "k", "1", "EX", "100"]);
+    assert_eq!(
+        drained(&outbox),
+        "*4\r\n$8\r\npmessage\r\n$16\r\n__keyspace@0__:*\r\n$16\r\n__keyspace@0__:k\r\n$6\r\nexpire\r\n"
+    );
 }

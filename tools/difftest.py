@@ -2,7 +2,7 @@
 """Differential test: the same random command stream against redis-server and Strata.
 
 Usage: tools/difftest.py [--ops N] [--seed S] [--keys K] [--restart] [--restart-every N]
-                         [--resp3] [--verbose]
+                         [--resp3] [--notify] [--notify-flags FLAGS] [--verbose]
                          [--skip CMD,..] [--family geo,hll,..]
                          [--redis-port P] [--strata-port P] [--strata-bin PATH]
 
@@ -17,6 +17,16 @@ expiry of every key). With `--restart` Strata runs with `appendfsync always`, an
 it is restarted from its data directory and compared again: the log must replay to the
 state it acknowledged. `--restart-every N` also kills (SIGKILL) and restarts it every N
 commands, half of the time right after starting a BGREWRITEAOF, and compares it with Redis.
+
+`--notify` also compares keyspace notifications: it sets `notify-keyspace-events` to
+`--notify-flags` (default KEAnm: every class, both channels, new-key and key-miss events)
+with CONFIG SET on both servers (again after each restart), PSUBSCRIBEs `__key*__:*` on an
+extra RESP2 connection to each, and after every command collects what it emitted (a PING on
+the subscriber, read up to its pong) and compares the two lists (channel, message) in order,
+or as multisets where the replies are compared sorted, and for SORT. `expired` events (on
+either channel) are left out: active expiry fires them whenever each server gets to a key.
+Notifications caused by the harness's own commands (keyspace dumps, lookups, restarts) are
+read and dropped before the next generated command.
 
 Exit status 0 if every reply and every keyspace comparison agreed, 1 otherwise (each
 difference printed with the command that caused it and the seed to reproduce it), 2 on a
@@ -100,12 +110,21 @@ class Conn:
             return ("push", [self.reply() for _ in range(int(rest))])
         raise ValueError(f"unexpected reply line {line!r}")
 
-    def call(self, *args):
+    # Calls made through any connection so far: with --notify, a change between two
+    # generated commands means the harness itself ran something (which may have emitted
+    # notifications of its own) and the subscribers are drained before the next one.
+    calls = 0
+
+    def send(self, *args):
         out = [b"*%d\r\n" % len(args)]
         for a in args:
             a = a if isinstance(a, bytes) else str(a).encode()
             out.append(b"$%d\r\n%s\r\n" % (len(a), a))
         self.sock.sendall(b"".join(out))
+
+    def call(self, *args):
+        Conn.calls += 1
+        self.send(*args)
         return self.reply()
 
 
@@ -804,6 +823,62 @@ def diff_dumps(a, b):
     return lines
 
 
+# --- keyspace notifications (--notify) -------------------------------------------------
+
+NOTIFY_PATTERN = b"__key*__:*"
+
+
+def enable_notifications(conn, flags):
+    """CONFIG SET on a command connection: a restarted server has forgotten it."""
+    reply = conn.call("CONFIG", "SET", "notify-keyspace-events", flags)
+    if reply != ("status", "OK"):
+        raise RuntimeError(f"CONFIG SET notify-keyspace-events {flags}: {reply!r}")
+
+
+class Subscriber:
+    """A connection of its own, PSUBSCRIBEd to every keyspace and keyevent channel. It
+    stays on RESP2 under --resp3: messages then are plain arrays, and PING in subscribed
+    mode answers the array ["pong", ""]."""
+
+    def __init__(self, port):
+        self.conn = Conn(port)
+        reply = self.conn.call("PSUBSCRIBE", NOTIFY_PATTERN)
+        if reply != [b"psubscribe", NOTIFY_PATTERN, 1]:
+            raise RuntimeError(f"PSUBSCRIBE on port {port}: {reply!r}")
+
+    def take(self):
+        """Every notification queued so far, in order, as (channel, message), minus expiry
+        events. The server runs this PING after every command already answered on the
+        other connection, and queues a command's messages before its reply, so all of
+        them precede the pong."""
+        self.conn.send("PING")
+        out = []
+        while True:
+            frame = self.conn.reply()
+            if frame == [b"pong", b""]:
+                return [n for n in out if not is_expiry(n)]
+            if not (isinstance(frame, list) and len(frame) == 4 and frame[0] == b"pmessage"):
+                raise RuntimeError(f"subscriber got {frame!r}")
+            out.append((frame[2], frame[3]))
+
+
+def is_expiry(note):
+    """An `expired` event, on either channel: active expiry deletes keys whenever each
+    server's clock and sampling get to them, so these are not compared. (A command's
+    own lookups of an expired key still give a `keymiss`, which is compared.)"""
+    channel, message = note
+    if channel.startswith(b"__keyevent@"):
+        return channel.endswith(b"__:expired")
+    return message == b"expired"
+
+
+def notes_unordered(cmd, unordered):
+    """Compare a command's notifications as a multiset: those whose reply is compared
+    sorted, and SORT, whose BY lookups (keymiss events) follow the source's internal order
+    (a set's hash-table order differs between processes, even between two Redis)."""
+    return bool(unordered) or cmd[0] in ("SORT", "SORT_RO")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ops", type=int, default=20000)
@@ -816,6 +891,10 @@ def main():
                     help="also kill -9 and restart Strata every N commands (implies "
                     "--restart); half of the kills land during a BGREWRITEAOF")
     ap.add_argument("--resp3", action="store_true", help="speak RESP3 (HELLO 3) to both")
+    ap.add_argument("--notify", action="store_true", help="also compare the keyspace "
+                    "notifications each command emits (expired events excepted)")
+    ap.add_argument("--notify-flags", default="KEAnm", metavar="FLAGS",
+                    help="notify-keyspace-events for --notify (default KEAnm)")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--skip", default="", help="comma-separated commands not to send")
     ap.add_argument("--family", default="", help="only these generators, comma-separated "
@@ -857,6 +936,10 @@ def main():
             c.call("FLUSHALL")
             if args.resp3:
                 c.call("HELLO", "3")
+            if args.notify:
+                enable_notifications(c, args.notify_flags)
+        # [Redis's, Strata's] subscribers; Strata's is replaced on each restart.
+        subs = [Subscriber(rport), Subscriber(sport)] if args.notify else []
         restarts = 0
         kill_rng = random.Random(seed + 1)  # apart from the generator's: same stream as without kills
         next_restart = args.restart_every
@@ -873,6 +956,9 @@ def main():
             if args.resp3:
                 c.call("HELLO", "3")
             c.call("SELECT", db)
+            if args.notify:
+                enable_notifications(c, args.notify_flags)
+                subs[1] = Subscriber(sport)
             return c
 
         families = [f.strip() for f in args.family.split(",") if f.strip()]
@@ -884,6 +970,8 @@ def main():
         db = 0  # both connections' selected database
         skip = {c.strip().upper() for c in args.skip.split(",") if c.strip()}
         diffs = 0
+        notes_seen = 0
+        quiet_at = None  # Conn.calls when the subscribers were last read
         units, i = [], 0
         while i < args.ops or units:
             if not units:
@@ -913,15 +1001,24 @@ def main():
                 if how == "skip":
                     continue
                 unordered = unordered or how == "unordered"
+            if subs and Conn.calls != quiet_at:
+                for sub in subs:
+                    sub.take()  # the harness's own lookups, dumps, restarts: not compared
             if unordered == "scan":
                 a, b = full_scan(red, cmd), full_scan(sta, cmd)
             else:
                 a = normalize(red.call(*cmd), unordered)
                 b = normalize(sta.call(*cmd), unordered)
+            if subs:
+                na, nb = subs[0].take(), subs[1].take()
+                quiet_at = Conn.calls
+                notes_seen += len(na)
+                if notes_unordered(cmd, unordered):
+                    na, nb = sorted(na), sorted(nb)
             if cmd[0] == "SELECT" and a == ("status", "OK"):
                 db = int(cmd[1])
             if args.verbose:
-                print(i, cmd, a)
+                print(i, cmd, a, *([na] if subs else []))
             if "PXAT" in cmd and cmd[cmd.index("PXAT") + 1] == "1":
                 # Redis keeps a key set already expired until it is touched or its active
                 # expiry finds it (DBSIZE counts it meanwhile); Strata drops it at once.
@@ -929,8 +1026,11 @@ def main():
                 red.call("EXISTS", cmd[1])
                 sta.call("EXISTS", cmd[1])
             if a != b:
-                diffs += 1
                 print(f"#{i} {' '.join(map(repr, cmd))}\n  redis  {a!r}\n  strata {b!r}")
+            if subs and na != nb:
+                print(f"#{i} {' '.join(map(repr, cmd))}: notifications\n  redis  {na!r}\n  strata {nb!r}")
+            if a != b or (subs and na != nb):
+                diffs += 1  # once per command, reply and notifications alike
             restart_due = args.restart_every and strata_cmd is not None and i >= next_restart
             if (i % args.check_every == 0 or i >= args.ops or restart_due) and not units:
                 lines = diff_dumps(dump(red, db), dump(sta, db))
@@ -972,6 +1072,8 @@ def main():
                 print("\n".join(lines))
             else:
                 print(f"{restarts} restart(s); the last: {len(expected)} keys replayed identically")
+        if subs:
+            print(f"{notes_seen} keyspace notifications from Redis compared")
         print(f"{'OK' if diffs == 0 else 'FAIL'}: {diffs} difference(s) in {i} commands (seed {seed})")
         return 0 if diffs == 0 else 1
     except (RuntimeError, OSError) as e:

@@ -6,6 +6,7 @@
 //! `proto-max-bulk-len`). Every write is deterministic given the keyspace, so each is
 //! logged as received.
 
+use super::notify::class;
 use super::{Ctx, NOT_INTEGER, SYNTAX, WRONGTYPE};
 use crate::keyspace::Value;
 
@@ -55,7 +56,7 @@ fn peek<R>(ctx: &Ctx, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
 
 /// Run `f` on the bytes of the string at `key`, created if missing and zero-padded to
 /// at least `min_len` bytes (the caller has checked the type). Returns `f`'s result and
-/// whether the key was created or grown.
+/// whether the key was created or grown; publishes `new` for a key created.
 fn edit_string<R>(
     ctx: &mut Ctx,
     key: &[u8],
@@ -66,7 +67,9 @@ fn edit_string<R>(
     let mut grown = table.get(key).is_none();
     if grown {
         table.upsert(key, Value::Str(Vec::new()), Some(0));
+        ctx.notify(class::NEW, "new", key);
     }
+    let table = ctx.st.ks.db_mut(ctx.sess.db);
     let r = table
         .update(key, |v| {
             let mut bytes = super::strings::take_bytes(v);
@@ -110,6 +113,7 @@ pub fn setbit(ctx: &mut Ctx) {
     });
     if grown || old != on {
         ctx.modified(&key);
+        ctx.notify(class::STRING, "setbit", &key);
         ctx.propagate_self();
     }
     ctx.out.int(old as i64);
@@ -291,11 +295,19 @@ pub fn bitop(ctx: &mut Ctx) {
     let dst = ctx.args[2].clone();
     let db = ctx.sess.db;
     // The result replaces the destination (and its TTL); an empty one deletes it.
+    ctx.expire_if_needed(&dst);
     let changed = if maxlen > 0 {
-        ctx.st.ks.db_mut(db).upsert(&dst, Value::Str(res), Some(0));
+        if !ctx.st.ks.db_mut(db).upsert(&dst, Value::Str(res), Some(0)) {
+            ctx.notify(class::NEW, "new", &dst);
+        }
+        ctx.notify(class::STRING, "set", &dst);
         true
     } else {
-        ctx.st.ks.db_mut(db).delete(&dst)
+        let deleted = ctx.st.ks.db_mut(db).delete(&dst);
+        if deleted {
+            ctx.notify(class::GENERIC, "del", &dst);
+        }
+        deleted
     };
     if changed {
         ctx.modified(&dst);
@@ -506,7 +518,7 @@ fn bitfield_generic(ctx: &mut Ctx, readonly: bool) {
         }
     }
     let (replies, grown) = edit_string(ctx, &key, (end_bit >> 3) as usize + 1, |s| {
-        let mut changes = 0;
+        let (mut changes, mut writes) = (0, 0);
         let replies: Vec<Option<i64>> = fields
             .iter()
             .map(|f| {
@@ -529,17 +541,23 @@ fn bitfield_generic(ctx: &mut Ctx, readonly: bool) {
                     (1 << f.bits) - 1
                 };
                 write_field(s, f.offset, f.bits, new as u64 & mask);
+                writes += 1;
                 if new != old {
                     changes += 1;
                 }
                 Some(if reply_new { new } else { old })
             })
             .collect();
-        (replies, changes)
+        (replies, (changes, writes))
     });
-    let (replies, changes) = replies;
+    let (replies, (changes, writes)) = replies;
     if grown || changes > 0 {
         ctx.modified(&key);
+        // Redis publishes only when a write happened (an overflow refused with FAIL is
+        // none), though the key may have been created or grown all the same.
+        if changes > 0 || writes > 0 {
+            ctx.notify(class::STRING, "setbit", &key);
+        }
         ctx.propagate_self();
     }
     ctx.out.array_len(replies.len());

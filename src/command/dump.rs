@@ -5,6 +5,7 @@
 //! the payload re-encoded by Strata: replay then depends only on the plain RDB types
 //! Strata writes, not on the encodings of the Redis that made the original payload.
 
+use super::notify::class;
 use bytes::Bytes;
 
 use super::Ctx;
@@ -74,6 +75,7 @@ pub fn restore(ctx: &mut Ctx) {
         // Already expired: Redis answers OK and only removes what REPLACE replaces.
         if replace && ctx.st.ks.db_mut(db).delete(&key) {
             ctx.modified(&key);
+            ctx.notify(class::GENERIC, "del", &key);
             ctx.propagate(vec![Bytes::from_static(b"DEL"), key]);
         }
         return ctx.out.ok();
@@ -94,5 +96,8 @@ pub fn restore(ctx: &mut Ctx) {
         expire_at,
     });
     ctx.modified(&key);
+    // A replaced key is deleted and added again, as in Redis: `new` either way.
+    ctx.notify(class::NEW, "new", &key);
+    ctx.notify(class::GENERIC, "restore", &key);
     ctx.out.ok();
 }

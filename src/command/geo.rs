@@ -8,6 +8,7 @@
 //! the hash's cell (Redis's decoding), printed as Redis prints long doubles; distances
 //! use Redis's haversine with its earth radius and `%.4f`.
 
+use super::notify::class;
 use bytes::Bytes;
 
 use super::ldouble::LongDouble;
@@ -749,6 +750,7 @@ fn search_generic(ctx: &mut Ctx, kind: Form, readonly: bool) {
             Some((dst, _)) => {
                 if ctx.st.ks.db_mut(ctx.sess.db).delete(&dst) {
                     ctx.modified(&dst);
+                    ctx.notify(class::GENERIC, "del", &dst);
                     ctx.propagate_self();
                 }
                 ctx.out.int(0)
@@ -821,6 +823,14 @@ fn search_generic(ctx: &mut Ctx, kind: Form, readonly: bool) {
             .map(|h| (h.member.clone(), if storedist { h.dist } else { h.score })),
     );
     if super::store_typed(ctx, &dst, z) {
+        if returned > 0 {
+            let event = if store_form {
+                "geosearchstore"
+            } else {
+                "georadiusstore"
+            };
+            ctx.notify(class::ZSET, event, &dst);
+        }
         ctx.propagate_self();
     }
     ctx.out.int(returned as i64);

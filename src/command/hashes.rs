@@ -5,6 +5,7 @@
 //! and is logged as `HSET key field result`, so replay does not redo float arithmetic.
 //! HRANDFIELD is read-only. A hash whose last field is deleted is deleted.
 
+use super::notify::class;
 use bytes::Bytes;
 use rand::Rng;
 
@@ -24,14 +25,17 @@ fn hash<'a>(st: &'a State, db: usize, key: &[u8]) -> &'a Hash {
 }
 
 /// Change the hash at `key` with `f`, creating it if absent (the caller has checked the
-/// type); deletes the key if it ends empty. Signals the change; the caller logs it.
-fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Hash) -> R) -> R {
+/// type); deletes the key if it ends empty. Signals the change and publishes `event`
+/// (after `new` for a key created); the caller logs it.
+fn edit<R>(ctx: &mut Ctx, key: &[u8], event: &'static str, f: impl FnOnce(&mut Hash) -> R) -> R {
     if ctx.st.ks.db(ctx.sess.db).get(key).is_some() {
-        return super::edit_typed(ctx, key, |h| (f(h), true));
+        return super::edit_typed(ctx, key, (class::HASH, event), |h| (f(h), true));
     }
     let mut h = Hash::new();
     let r = f(&mut h);
-    if !super::store_typed(ctx, key, h) {
+    if super::store_typed(ctx, key, h) {
+        ctx.notify(class::HASH, event, key);
+    } else {
         ctx.modified(key);
     }
     r
@@ -47,7 +51,7 @@ fn set_pairs(ctx: &mut Ctx) -> Option<usize> {
     let key = ctx.args[1].clone();
     probe(ctx, &key, false).ok()?;
     let args = ctx.args;
-    let added = edit(ctx, &key, |h| {
+    let added = edit(ctx, &key, "hset", |h| {
         args[2..]
             .chunks(2)
             .filter(|p| h.insert(&p[0], &p[1]))
@@ -79,7 +83,7 @@ pub fn hsetnx(ctx: &mut Ctx) {
         return ctx.out.int(0);
     }
     let value = ctx.args[3].clone();
-    edit(ctx, &key, |h| h.insert(&field, &value));
+    edit(ctx, &key, "hset", |h| h.insert(&field, &value));
     ctx.propagate_self();
     ctx.out.int(1);
 }
@@ -97,7 +101,7 @@ pub fn hdel(ctx: &mut Ctx) {
         return ctx.out.int(0);
     }
     let args = ctx.args;
-    let n = edit(ctx, &key, |h| {
+    let n = edit(ctx, &key, "hdel", |h| {
         args[2..].iter().filter(|f| h.remove(f)).count()
     });
     ctx.propagate_self();
@@ -126,7 +130,7 @@ pub fn hincrby(ctx: &mut Ctx) {
         return ctx.error(OVERFLOW);
     };
     let text = itoa::Buffer::new().format(new).as_bytes().to_vec();
-    edit(ctx, &key, |h| h.insert(&field, &text));
+    edit(ctx, &key, "hincrby", |h| h.insert(&field, &text));
     ctx.propagate_self();
     ctx.out.int(new);
 }
@@ -159,7 +163,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx) {
         return ctx.error("ERR increment would produce NaN or Infinity");
     }
     let text = Bytes::from(new.to_human());
-    edit(ctx, &key, |h| h.insert(&field, &text));
+    edit(ctx, &key, "hincrbyfloat", |h| h.insert(&field, &text));
     // Logged as its result: replay must not depend on float arithmetic.
     ctx.propagate(vec![Bytes::from_static(b"HSET"), key, field, text.clone()]);
     ctx.out.bulk(&text);

@@ -18,6 +18,7 @@
 //! header, as Redis does, and is then logged too (except while writes are refused, when
 //! it just answers).
 
+use super::notify::class;
 use bytes::Bytes;
 
 use super::Ctx;
@@ -461,13 +462,15 @@ fn union(ctx: &mut Ctx) -> Result<(Vec<u8>, bool), ()> {
     Ok((max, any_dense))
 }
 
-/// Store an empty (sparse) HLL at `key` unless the key exists; true if it created one.
+/// Store an empty (sparse) HLL at `key` unless the key exists; true if it created one
+/// (and published `new`).
 fn create_if_missing(ctx: &mut Ctx, key: &[u8]) -> bool {
     let table = ctx.st.ks.db_mut(ctx.sess.db);
     if table.get(key).is_some() {
         return false;
     }
     table.upsert(key, Value::Str(new_sparse()), Some(0));
+    ctx.notify(class::NEW, "new", key);
     true
 }
 
@@ -491,6 +494,7 @@ pub fn pfadd(ctx: &mut Ctx) {
     });
     if updated {
         ctx.modified(&key);
+        ctx.notify(class::STRING, "pfadd", &key);
         if result.is_ok() {
             ctx.propagate_self();
         } else {
@@ -568,6 +572,7 @@ pub fn pfmerge(ctx: &mut Ctx) {
         return ctx.error(CORRUPT);
     }
     ctx.modified(&dst);
+    ctx.notify(class::STRING, "pfadd", &dst);
     ctx.propagate_self();
     ctx.out.ok();
 }

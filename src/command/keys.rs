@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::notify::class;
 use super::{Ctx, NOT_INTEGER, SYNTAX};
 use crate::keyspace::{Entry, Kind};
 use crate::util::glob_match;
@@ -14,6 +15,7 @@ pub fn del(ctx: &mut Ctx) {
         ctx.expire_if_needed(&key);
         if ctx.st.ks.db_mut(db).delete(&key) {
             ctx.modified(&key);
+            ctx.notify(class::GENERIC, "del", &key);
             n += 1;
         }
     }
@@ -63,6 +65,9 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) {
     });
     ctx.modified(&src);
     ctx.modified(&dst);
+    ctx.notify(class::NEW, "new", &dst);
+    ctx.notify(class::GENERIC, "rename_from", &src);
+    ctx.notify(class::GENERIC, "rename_to", &dst);
     ctx.propagate_self();
     if nx {
         ctx.out.int(1)
@@ -217,6 +222,7 @@ pub fn copy(ctx: &mut Ctx) {
         return ctx.error("ERR source and destination objects are the same");
     }
     let Some(e) = ctx.lookup(&src).cloned() else {
+        ctx.notify(class::KEY_MISS, "keymiss", &src);
         return ctx.out.int(0);
     };
     let here = ctx.sess.db;
@@ -233,6 +239,8 @@ pub fn copy(ctx: &mut Ctx) {
     });
     ctx.st.signal_modified(target, &dst);
     ctx.st.dirty += 1;
+    super::notify::notify(ctx.st, class::NEW, "new", &dst, target);
+    super::notify::notify(ctx.st, class::GENERIC, "copy_to", &dst, target);
     ctx.propagate_self();
     ctx.out.int(1);
 }
@@ -259,6 +267,9 @@ pub fn move_(ctx: &mut Ctx) {
     ctx.st.ks.db_mut(target).insert(e);
     ctx.modified(&key);
     ctx.st.signal_modified(target, &key);
+    super::notify::notify(ctx.st, class::NEW, "new", &key, target);
+    ctx.notify(class::GENERIC, "move_from", &key);
+    super::notify::notify(ctx.st, class::GENERIC, "move_to", &key, target);
     ctx.propagate_self();
     ctx.out.int(1);
 }
@@ -288,7 +299,7 @@ pub fn object(ctx: &mut Ctx) {
         return unknown_subcommand(ctx);
     }
     let key = ctx.args[2].clone();
-    let Some(e) = ctx.lookup(&key) else {
+    let Some(e) = ctx.lookup_quiet(&key) else {
         return ctx.out.null();
     };
     let encoding = e.value.encoding();
@@ -364,6 +375,7 @@ fn expire_generic(ctx: &mut Ctx, unit: i64, absolute: bool) {
     if at <= ctx.now as i64 && !ctx.st.replaying {
         ctx.st.ks.db_mut(db).delete(&key);
         ctx.modified(&key);
+        ctx.notify(class::GENERIC, "del", &key);
         ctx.propagate(vec![Bytes::from_static(b"DEL"), key]);
         return ctx.out.int(1);
     }
@@ -371,6 +383,7 @@ fn expire_generic(ctx: &mut Ctx, unit: i64, absolute: bool) {
     let at = at.max(1) as u64;
     ctx.st.ks.db_mut(db).set_expire(&key, at);
     ctx.modified(&key);
+    ctx.notify(class::GENERIC, "expire", &key);
     ctx.propagate(vec![
         Bytes::from_static(b"PEXPIREAT"),
         key,
@@ -434,6 +447,7 @@ pub fn persist(ctx: &mut Ctx) {
     let db = ctx.sess.db;
     ctx.st.ks.db_mut(db).set_expire(&key, 0);
     ctx.modified(&key);
+    ctx.notify(class::GENERIC, "persist", &key);
     ctx.propagate_self();
     ctx.out.int(1);
 }

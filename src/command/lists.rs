@@ -6,6 +6,7 @@
 //! LMPOP log the pop they did (`LPOP key count`, `LMOVE ...`), never a blocking command.
 //! A list that becomes empty is deleted, as in Redis.
 
+use super::notify::class;
 use bytes::Bytes;
 
 use super::blocking;
@@ -25,9 +26,44 @@ fn list<'a>(st: &'a State, db: usize, key: &[u8]) -> &'a List {
 }
 
 /// Change the list at `key` (which exists) with `f`; deletes the key if it ends empty.
-/// Signals the change; the caller logs it.
-fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut List) -> R) -> R {
-    super::edit_typed(ctx, key, |l| (f(l), true))
+/// Signals the change and publishes `event` (see [`super::edit_typed`]); the caller
+/// logs it.
+fn edit<R>(ctx: &mut Ctx, key: &[u8], event: &'static str, f: impl FnOnce(&mut List) -> R) -> R {
+    let event = if event.is_empty() {
+        super::QUIET
+    } else {
+        (class::LIST, event)
+    };
+    super::edit_typed(ctx, key, event, |l| (f(l), true))
+}
+
+fn push_event(front: bool) -> &'static str {
+    if front {
+        "lpush"
+    } else {
+        "rpush"
+    }
+}
+
+fn pop_event(front: bool) -> &'static str {
+    if front {
+        "lpop"
+    } else {
+        "rpop"
+    }
+}
+
+/// Create `key` holding `l`, publishing `new` and `event`.
+fn create(ctx: &mut Ctx, key: &[u8], l: List, event: &'static str) {
+    let db = ctx.sess.db;
+    ctx.st.ks.db_mut(db).insert(Entry {
+        key: key.into(),
+        value: Value::List(Box::new(l)),
+        expire_at: 0,
+    });
+    ctx.modified(key);
+    ctx.notify(class::NEW, "new", key);
+    ctx.notify(class::LIST, event, key);
 }
 
 /// A Redis-style index argument (`ERR value is not an integer or out of range`).
@@ -68,7 +104,7 @@ fn push(ctx: &mut Ctx, key: &Bytes, elems: &[Bytes], front: bool, only_existing:
         Err(_) => return,
     };
     let len = if exists {
-        edit(ctx, key, |l| {
+        edit(ctx, key, push_event(front), |l| {
             push_all(l, elems, front);
             l.len()
         })
@@ -78,13 +114,7 @@ fn push(ctx: &mut Ctx, key: &Bytes, elems: &[Bytes], front: bool, only_existing:
         let mut l = List::new();
         push_all(&mut l, elems, front);
         let n = l.len();
-        let db = ctx.sess.db;
-        ctx.st.ks.db_mut(db).insert(Entry {
-            key: key.as_ref().into(),
-            value: Value::List(Box::new(l)),
-            expire_at: 0,
-        });
-        ctx.modified(key);
+        create(ctx, key, l, push_event(front));
         n
     };
     ctx.propagate_self();
@@ -95,7 +125,7 @@ fn push(ctx: &mut Ctx, key: &Bytes, elems: &[Bytes], front: bool, only_existing:
 fn push_one(ctx: &mut Ctx, key: &[u8], elem: &[u8], front: bool) {
     let db = ctx.sess.db;
     if ctx.st.ks.db(db).get(key).is_some() {
-        edit(ctx, key, |l| {
+        edit(ctx, key, push_event(front), |l| {
             if front {
                 l.push_front(elem)
             } else {
@@ -105,23 +135,18 @@ fn push_one(ctx: &mut Ctx, key: &[u8], elem: &[u8], front: bool) {
     } else {
         let mut l = List::new();
         l.push_back(elem);
-        ctx.st.ks.db_mut(db).insert(Entry {
-            key: key.into(),
-            value: Value::List(Box::new(l)),
-            expire_at: 0,
-        });
-        ctx.modified(key);
+        create(ctx, key, l, push_event(front));
     }
 }
 
 fn pop_one(ctx: &mut Ctx, key: &[u8], front: bool) -> Vec<u8> {
-    edit(ctx, key, |l| {
+    edit(ctx, key, pop_event(front), |l| {
         if front { l.pop_front() } else { l.pop_back() }.expect("lists are never empty")
     })
 }
 
 fn pop_many(ctx: &mut Ctx, key: &[u8], front: bool, count: usize) -> Vec<Vec<u8>> {
-    edit(ctx, key, |l| {
+    edit(ctx, key, pop_event(front), |l| {
         let n = count.min(l.len());
         (0..n)
             .map(|_| if front { l.pop_front() } else { l.pop_back() }.expect("within length"))
@@ -405,7 +430,7 @@ pub fn lset(ctx: &mut Ctx) {
         return ctx.error("ERR index out of range");
     }
     let v = ctx.args[3].clone();
-    edit(ctx, &key, |l| l.set(i as usize, &v));
+    edit(ctx, &key, "lset", |l| l.set(i as usize, &v));
     ctx.propagate_self();
     ctx.out.ok();
 }
@@ -430,7 +455,7 @@ pub fn linsert(ctx: &mut Ctx) {
         return ctx.out.int(-1);
     };
     let v = ctx.args[4].clone();
-    let n = edit(ctx, &key, |l| {
+    let n = edit(ctx, &key, "linsert", |l| {
         l.insert(at + after as usize, &v);
         l.len()
     });
@@ -455,7 +480,9 @@ pub fn lrem(ctx: &mut Ctx) {
     if !any {
         return ctx.out.int(0);
     }
-    let n = edit(ctx, &key, |l| l.remove_matching(&v, limit, count < 0));
+    let n = edit(ctx, &key, "lrem", |l| {
+        l.remove_matching(&v, limit, count < 0)
+    });
     ctx.propagate_self();
     ctx.out.int(n as i64);
 }
@@ -479,13 +506,21 @@ pub fn ltrim(ctx: &mut Ctx) {
             let db = ctx.sess.db;
             ctx.st.ks.db_mut(db).delete(&key);
             ctx.modified(&key);
+            ctx.notify(class::LIST, "ltrim", &key);
+            ctx.notify(class::GENERIC, "del", &key);
             ctx.propagate_self();
         }
         Some((s, e)) if s > 0 || e + 1 < len => {
-            edit(ctx, &key, |l| l.trim(s, e));
+            edit(ctx, &key, "ltrim", |l| l.trim(s, e));
             ctx.propagate_self();
         }
-        Some(_) => {}
+        Some(_) => {
+            // Nothing to trim: Redis still counts the key as modified (a WATCH on it
+            // fails) and publishes the event, but nothing changed to log.
+            let db = ctx.sess.db;
+            ctx.st.signal_modified(db, &key);
+            ctx.notify(class::LIST, "ltrim", &key);
+        }
     }
     ctx.out.ok();
 }
@@ -497,7 +532,7 @@ pub fn ltrim(ctx: &mut Ctx) {
 fn do_move(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from_left: bool, to_left: bool) {
     let v = if src == dst {
         // A rotation: the list never goes empty, so the key (and its TTL) stays.
-        edit(ctx, src, |l| {
+        let v = edit(ctx, src, push_event(to_left), |l| {
             let v = if from_left {
                 l.pop_front()
             } else {
@@ -510,10 +545,25 @@ fn do_move(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from_left: bool, to_left: bo
                 l.push_back(&v)
             }
             v
-        })
+        });
+        ctx.notify(class::LIST, pop_event(from_left), src);
+        v
     } else {
-        let v = pop_one(ctx, src, from_left);
+        // Redis publishes the push before the pop (and the source's `del`).
+        let emptied = list(ctx.st, ctx.sess.db, src).len() == 1;
+        let v = edit(ctx, src, "", |l| {
+            if from_left {
+                l.pop_front()
+            } else {
+                l.pop_back()
+            }
+            .expect("lists are never empty")
+        });
         push_one(ctx, dst, &v, to_left);
+        ctx.notify(class::LIST, pop_event(from_left), src);
+        if emptied {
+            ctx.notify(class::GENERIC, "del", src);
+        }
         v
     };
     ctx.propagate(vec![

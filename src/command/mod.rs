@@ -21,6 +21,7 @@ mod latency;
 mod ldouble;
 mod lists;
 mod monitor;
+pub mod notify;
 mod pubsub;
 mod server;
 mod sets;
@@ -38,7 +39,8 @@ pub use hyperloglog::fuzz_stored_string as hll_fuzz_stored_string;
 pub use latency::LatencyMonitor;
 pub use monitor::stop as monitor_stop;
 pub use pubsub::{
-    disconnect as pubsub_disconnect, tick as pubsub_tick, Outbox, PubSub, Subscriptions,
+    deliver as pubsub_deliver, disconnect as pubsub_disconnect, take_outgoing as pubsub_outgoing,
+    tick as pubsub_tick, Outbox, Outgoing, PubSub, Subscriptions,
 };
 pub use server::sync_client as server_sync_client;
 pub use slowlog::{CallStats, SlowLog};
@@ -111,6 +113,7 @@ impl<'a> Ctx<'a> {
             self.st.ks.db_mut(db).delete(key);
             self.st.stats.expired_keys += 1;
             self.st.signal_modified(db, key);
+            self.notify(notify::class::EXPIRED, "expired", key);
             if self.st.logging {
                 self.st.effects.push(Effect {
                     db,
@@ -121,19 +124,42 @@ impl<'a> Ctx<'a> {
         expired
     }
 
-    /// The live entry for `key` (expired keys are deleted first).
+    /// The live entry for `key` (expired keys are deleted first). A miss publishes
+    /// `keymiss` when the running command is a read, as Redis's lookups for reading do.
     pub fn lookup(&mut self, key: &[u8]) -> Option<&Entry> {
-        if self.expire_if_needed(key) {
+        let expired = self.expire_if_needed(key);
+        let db = self.sess.db;
+        // (The notifying way probes twice: the borrow checker cannot see that a miss
+        // leaves nothing borrowed.)
+        if self.keymiss_enabled() && (expired || self.st.ks.db(db).get(key).is_none()) {
+            if lookup(self.sess.last_cmd.as_bytes()).is_some_and(|s| s.has(flag::READONLY)) {
+                self.notify(notify::class::KEY_MISS, "keymiss", key);
+            }
             return None;
         }
+        self.st.ks.db(db).get(key).filter(|_| !expired)
+    }
+
+    /// [`Ctx::lookup`] that never publishes `keymiss` (OBJECT's, as Redis's).
+    pub fn lookup_quiet(&mut self, key: &[u8]) -> Option<&Entry> {
+        let expired = self.expire_if_needed(key);
         let db = self.sess.db;
-        self.st.ks.db(db).get(key)
+        self.st.ks.db(db).get(key).filter(|_| !expired)
+    }
+
+    fn keymiss_enabled(&self) -> bool {
+        self.st.config.notify_keyspace_events & notify::class::KEY_MISS != 0
     }
 
     /// Like [`Ctx::lookup`] but counts a keyspace hit or miss (GET-like reads).
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&Entry> {
         let expired = self.expire_if_needed(key);
         let db = self.sess.db;
+        if self.keymiss_enabled() && (expired || self.st.ks.db(db).get(key).is_none()) {
+            self.st.stats.keyspace_misses += 1;
+            self.notify(notify::class::KEY_MISS, "keymiss", key);
+            return None;
+        }
         let e = self.st.ks.db(db).get(key).filter(|_| !expired);
         if e.is_some() {
             self.st.stats.keyspace_hits += 1;
@@ -232,12 +258,20 @@ pub(crate) fn typed<'a, T: Aggregate>(st: &'a State, db: usize, key: &[u8]) -> O
     st.ks.db(db).get(key).and_then(|e| T::of(&e.value))
 }
 
+/// A keyspace event: its class and Redis's name for it.
+pub(crate) type Event = (u32, &'static str);
+
+/// For [`edit_typed`]: publish nothing, the caller publishes the events in its own order.
+pub(crate) const QUIET: Event = (0, "");
+
 /// Change the `T` at `key` in the current db (the caller has checked it holds one) with
 /// `f`, which returns its result and whether it changed the value. Deletes the key if the
-/// value ends empty; signals a change.
+/// value ends empty. A change is signalled and published as `event`, then `del` if the
+/// key went, as Redis orders them.
 pub(crate) fn edit_typed<T: Aggregate, R>(
     ctx: &mut Ctx,
     key: &[u8],
+    event: Event,
     f: impl FnOnce(&mut T) -> (R, bool),
 ) -> R {
     let table = ctx.st.ks.db_mut(ctx.sess.db);
@@ -251,30 +285,42 @@ pub(crate) fn edit_typed<T: Aggregate, R>(
     if empty {
         table.delete(key);
     }
-    if changed {
+    if changed && event.0 != 0 {
+        ctx.modified(key);
+        ctx.notify(event.0, event.1, key);
+        if empty {
+            ctx.notify(notify::class::GENERIC, "del", key);
+        }
+    } else if changed {
         ctx.modified(key);
     }
     r
 }
 
 /// Store `v` at `key` in the current db (replacing any value and TTL), or delete `key`
-/// if `v` is empty. Returns true if the keyspace changed (and then signals it).
+/// if `v` is empty. Returns true if the keyspace changed (and then signals it). Publishes
+/// `new` for a key created, `del` for one deleted; the caller publishes its own event
+/// after `new`.
 pub(crate) fn store_typed<T: Aggregate>(ctx: &mut Ctx, key: &[u8], v: T) -> bool {
     let table = ctx.st.ks.db_mut(ctx.sess.db);
-    let changed = if v.empty() {
-        table.delete(key)
-    } else {
-        table.insert(Entry {
-            key: key.into(),
-            value: v.into_value(),
-            expire_at: 0,
-        });
-        true
-    };
-    if changed {
-        ctx.modified(key);
+    if v.empty() {
+        let deleted = table.delete(key);
+        if deleted {
+            ctx.modified(key);
+            ctx.notify(notify::class::GENERIC, "del", key);
+        }
+        return deleted;
     }
-    changed
+    let replaced = table.insert(Entry {
+        key: key.into(),
+        value: v.into_value(),
+        expire_at: 0,
+    });
+    ctx.modified(key);
+    if !replaced {
+        ctx.notify(notify::class::NEW, "new", key);
+    }
+    true
 }
 
 /// LMPOP/BLMPOP/ZMPOP/BZMPOP arguments from `numkeys` at index `at`: the keys, the end

@@ -233,6 +233,34 @@ pub struct PubSub {
     patterns: HashMap<Bytes, HashSet<u64>>,
     /// The outbox of every client with at least one subscription.
     outboxes: HashMap<u64, Arc<Outbox>>,
+    /// Messages published by the batch of commands running now, delivered once it is
+    /// over ([`Outgoing`]).
+    outgoing: Vec<(u64, Arc<Outbox>, Bytes)>,
+}
+
+/// Messages published by a batch of commands (PUBLISH, keyspace notifications), in
+/// order, addressed to their receivers' outboxes when they were published.
+///
+/// They leave together when the batch is over, so the engine can hold them until the log
+/// is durable up to the batch's writes (`appendfsync always`): a subscriber never hears
+/// of a write that a crash could take back, as Redis, which writes every output after
+/// its fsync, never tells one either.
+#[derive(Debug, Default)]
+pub struct Outgoing(Vec<(u64, Arc<Outbox>, Bytes)>);
+
+impl Outgoing {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Queue every message in its receiver's outbox, from any thread. The
+    /// `client-output-buffer-limit` check of these receivers waits for the next publish
+    /// or [`tick`].
+    pub fn deliver_detached(self) {
+        for (_, outbox, frame) in self.0 {
+            outbox.push(frame);
+        }
+    }
 }
 
 impl PubSub {
@@ -420,31 +448,31 @@ fn encode_message(pattern: Option<&[u8]>, channel: &[u8], msg: &[u8]) -> Bytes {
 
 pub fn publish(ctx: &mut Ctx) {
     let (channel, msg) = (ctx.args[1].clone(), ctx.args[2].clone());
-    let n = publish_message(ctx, &channel, &msg);
+    let n = publish_message(ctx.st, Some((ctx.sess.id, &mut *ctx.out)), &channel, &msg);
     ctx.out.int(n as i64);
 }
 
-/// Deliver `msg` to the subscribers of `channel` and of the patterns matching it;
-/// returns how many deliveries were made (a client subscribed twice counts twice).
-/// The publisher's own copy goes straight into its reply stream, so it precedes the
-/// PUBLISH reply as in Redis.
-fn publish_message(ctx: &mut Ctx, channel: &[u8], msg: &[u8]) -> usize {
-    let me = ctx.sess.id;
-    let now = ctx.now;
-    let st = &mut *ctx.st;
-    let limit = st.config.client_output_buffer_limit.pubsub;
+/// Address `msg` to the subscribers of `channel` and of the patterns matching it, for
+/// delivery when the running batch is over ([`take_outgoing`]); returns how many
+/// deliveries were made (a client subscribed twice counts twice). `me`: the publisher and
+/// its reply stream, which takes the publisher's own copy at once, so that it precedes
+/// the PUBLISH reply as in Redis.
+pub(crate) fn publish_message(
+    st: &mut State,
+    mut me: Option<(u64, &mut ReplyBuf)>,
+    channel: &[u8],
+    msg: &[u8],
+) -> usize {
     let mut receivers = 0;
-    let mut over: Vec<(u64, &'static str)> = Vec::new();
-    let ps = &st.pubsub;
+    let ps = &mut st.pubsub;
     let mut deliver = |ids: &HashSet<u64>, frame: Bytes| {
         for &id in ids {
             receivers += 1;
-            if id == me {
-                write_frame(ctx.out, &frame);
-            } else if let Some(outbox) = ps.outboxes.get(&id) {
-                if outbox.push(frame.clone()) {
-                    if let Some(which) = outbox.over_limit(&limit, now) {
-                        over.push((id, which));
+            match &mut me {
+                Some((my_id, out)) if *my_id == id => write_frame(out, &frame),
+                _ => {
+                    if let Some(outbox) = ps.outboxes.get(&id) {
+                        ps.outgoing.push((id, outbox.clone(), frame.clone()));
                     }
                 }
             }
@@ -458,17 +486,37 @@ fn publish_message(ctx: &mut Ctx, channel: &[u8], msg: &[u8]) -> usize {
             deliver(ids, encode_message(Some(pat), channel, msg));
         }
     }
+    receivers
+}
+
+/// The messages published since the last call, to be delivered by [`deliver`] or
+/// [`Outgoing::deliver_detached`].
+pub fn take_outgoing(st: &mut State) -> Outgoing {
+    Outgoing(std::mem::take(&mut st.pubsub.outgoing))
+}
+
+/// Queue `msgs` in their receivers' outboxes now, disconnecting a receiver whose backlog
+/// breaks `client-output-buffer-limit pubsub`.
+pub fn deliver(st: &mut State, msgs: Outgoing, now: u64) {
+    let limit = st.config.client_output_buffer_limit.pubsub;
+    let mut over: Vec<(u64, &'static str)> = Vec::new();
+    for (id, outbox, frame) in msgs.0 {
+        if outbox.push(frame) {
+            if let Some(which) = outbox.over_limit(&limit, now) {
+                over.push((id, which));
+            }
+        }
+    }
     for (id, which) in over {
         disconnect_slow(st, id, which);
     }
-    receivers
 }
 
 /// Close a subscriber whose output broke `client-output-buffer-limit`: its backlog is
 /// dropped at once and its socket shut down; its connection then cleans up as for any
 /// disconnect.
 fn disconnect_slow(st: &mut State, id: u64, which: &str) {
-    let Some(outbox) = st.pubsub.outboxes.get(&id) else {
+    let Some(outbox) = st.pubsub.outboxes.get(&id).filter(|o| !o.is_closed()) else {
         return;
     };
     let pending = outbox.pending();

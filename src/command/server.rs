@@ -1313,6 +1313,7 @@ fn populate(ctx: &mut Ctx) {
             expire_at: 0,
         });
         ctx.st.dirty += 1;
+        ctx.notify(super::notify::class::NEW, "new", &key);
     }
     ctx.propagate_self();
     ctx.out.ok();

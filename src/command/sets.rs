@@ -5,6 +5,7 @@
 //! `SREM key m...` (or `DEL key` when it took them all); SRANDMEMBER is a read. A set that
 //! becomes empty is deleted, as in Redis.
 
+use super::notify::class;
 use bytes::Bytes;
 use rand::{Rng, SeedableRng};
 
@@ -24,9 +25,14 @@ fn get<'a>(st: &'a State, db: usize, key: &[u8]) -> Option<&'a Set> {
     super::typed(st, db, key)
 }
 
-/// See [`super::edit_typed`].
-fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Set) -> (R, bool)) -> R {
-    super::edit_typed(ctx, key, f)
+/// See [`super::edit_typed`]; `event` is a set event.
+fn edit<R>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    event: &'static str,
+    f: impl FnOnce(&mut Set) -> (R, bool),
+) -> R {
+    super::edit_typed(ctx, key, (class::SET, event), f)
 }
 
 /// See [`super::store_typed`].
@@ -48,7 +54,7 @@ pub fn sadd(ctx: &mut Ctx) {
     let members = &ctx.args[2..];
     let added = if exists {
         let members = members.to_vec();
-        edit(ctx, &key, |s| {
+        edit(ctx, &key, "sadd", |s| {
             let n = members.iter().filter(|m| s.insert(m)).count();
             (n, n > 0)
         })
@@ -56,6 +62,7 @@ pub fn sadd(ctx: &mut Ctx) {
         let mut s = Set::for_member(&members[0], members.len());
         let n = members.iter().filter(|m| s.insert(m)).count();
         store(ctx, &key, s);
+        ctx.notify(class::SET, "sadd", &key);
         n
     };
     if added > 0 {
@@ -72,7 +79,7 @@ pub fn srem(ctx: &mut Ctx) {
         Ok(true) => {}
     }
     let members = ctx.args[2..].to_vec();
-    let removed = edit(ctx, &key, |s| {
+    let removed = edit(ctx, &key, "srem", |s| {
         let n = members.iter().filter(|m| s.remove(m)).count();
         (n, n > 0)
     });
@@ -150,7 +157,7 @@ pub fn spop(ctx: &mut Ctx) {
     let len = get(ctx.st, ctx.sess.db, &key).map_or(0, |s| s.len()) as u64;
     let Some(count) = count else {
         let i = ctx.st.rng.gen_range(0..len as usize);
-        let m = edit(ctx, &key, |s| (s.take(i), true));
+        let m = edit(ctx, &key, "spop", |s| (s.take(i), true));
         ctx.propagate(vec![
             Bytes::from_static(b"SREM"),
             key.clone(),
@@ -166,6 +173,8 @@ pub fn spop(ctx: &mut Ctx) {
         let db = ctx.sess.db;
         let e = ctx.st.ks.db_mut(db).remove(&key).expect("checked above");
         ctx.modified(&key);
+        ctx.notify(class::SET, "spop", &key);
+        ctx.notify(class::GENERIC, "del", &key);
         ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
         let Value::Set(s) = e.value else {
             unreachable!("checked above")
@@ -177,7 +186,7 @@ pub fn spop(ctx: &mut Ctx) {
         return;
     }
     let mut rng = rand::rngs::SmallRng::from_rng(&mut ctx.st.rng).expect("rng");
-    let popped: Vec<Vec<u8>> = edit(ctx, &key, |s| {
+    let popped: Vec<Vec<u8>> = edit(ctx, &key, "spop", |s| {
         let v = (0..count)
             .map(|_| {
                 let i = rng.gen_range(0..s.len());
@@ -278,7 +287,7 @@ pub fn smove(ctx: &mut Ctx) {
         let yes = get(ctx.st, db, &src).is_some_and(|s| s.contains(&m));
         return ctx.out.int(yes as i64);
     }
-    let removed = edit(ctx, &src, |s| {
+    let removed = edit(ctx, &src, "srem", |s| {
         let r = s.remove(&m);
         (r, r)
     });
@@ -286,11 +295,12 @@ pub fn smove(ctx: &mut Ctx) {
         return ctx.out.int(0);
     }
     if dst_kind.is_some() {
-        edit(ctx, &dst, |s| ((), s.insert(&m)));
+        edit(ctx, &dst, "sadd", |s| ((), s.insert(&m)));
     } else {
         let mut s = Set::for_member(&m, 1);
         s.insert(&m);
         store(ctx, &dst, s);
+        ctx.notify(class::SET, "sadd", &dst);
     }
     ctx.modified(&dst);
     ctx.propagate_self();
@@ -306,18 +316,30 @@ enum Op {
     Diff,
 }
 
+impl Op {
+    /// The event SINTERSTORE / SUNIONSTORE / SDIFFSTORE publish.
+    fn store_event(self) -> &'static str {
+        match self {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        }
+    }
+}
+
 /// Look up the sets at `keys` (None for a missing key). Replies WRONGTYPE and returns
 /// None if any key holds another type.
 fn gather(ctx: &mut Ctx, keys: &[Bytes]) -> Option<()> {
-    let mut wrong = false;
+    // In order, stopping at the first key of another type (as Redis, whose lookups of
+    // the later keys would count misses and publish `keymiss`).
     for k in keys {
-        if let Some(e) = ctx.lookup_read(k) {
-            wrong |= e.value.kind() != Kind::Set;
+        if ctx
+            .lookup_read(k)
+            .is_some_and(|e| e.value.kind() != Kind::Set)
+        {
+            ctx.error(WRONGTYPE);
+            return None;
         }
-    }
-    if wrong {
-        ctx.error(WRONGTYPE);
-        return None;
     }
     Some(())
 }
@@ -399,6 +421,9 @@ fn algebra_store(ctx: &mut Ctx, op: Op) {
     }
     ctx.expire_if_needed(&dst);
     if store(ctx, &dst, s) {
+        if n > 0 {
+            ctx.notify(class::SET, op.store_event(), &dst);
+        }
         ctx.propagate_self();
     }
     ctx.out.int(n as i64);

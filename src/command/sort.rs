@@ -106,7 +106,7 @@ fn by_pattern(ctx: &mut Ctx, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
     key.extend_from_slice(&pattern[..star]);
     key.extend_from_slice(elem);
     key.extend_from_slice(&pattern[star + 1..key_end]);
-    let value = &ctx.lookup(&key)?.value;
+    let value = &ctx.lookup_read(&key)?.value;
     match arrow {
         Some(p) => match value {
             Value::Hash(h) => h.get(&pattern[p + 2..]).map(<[u8]>::to_vec),
@@ -166,7 +166,8 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) {
     };
     let key = ctx.args[1].clone();
     let db = ctx.sess.db;
-    let kind = ctx.kind_of(&key);
+    // A read of the source even for SORT ... STORE, as Redis's (hit or miss counted).
+    let kind = ctx.lookup_read(&key).map(|e| e.value.kind());
     let (mut dontsort, mut alpha, mut by) = (o.dontsort, o.alpha, o.by.clone());
     match kind {
         None | Some(Kind::List) | Some(Kind::Set) | Some(Kind::ZSet) => {}
@@ -328,7 +329,11 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) {
     };
     let n = out.len();
     let list = List::from_elements(out.into_iter().map(Option::unwrap_or_default));
+    ctx.expire_if_needed(&dst);
     if super::store_typed(ctx, &dst, list) {
+        if n > 0 {
+            ctx.notify(super::notify::class::LIST, "sortstore", &dst);
+        }
         ctx.propagate_self();
     }
     ctx.out.int(n as i64);

@@ -550,6 +550,7 @@ impl State {
         for (db, key) in deleted {
             self.stats.expired_keys += 1;
             self.signal_modified(db, &key);
+            super::notify::notify(self, super::notify::class::EXPIRED, "expired", &key, db);
             if self.logging {
                 self.effects.push(Effect {
                     db,

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 
 use super::ldouble::LongDouble;
+use super::notify::class;
 use super::{Ctx, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
 use crate::keyspace::{Entry, Kind, Value};
 
@@ -42,6 +43,7 @@ fn reply_string_or_nil(ctx: &mut Ctx, key: &[u8]) -> bool {
     let Some(e) = ctx.st.ks.db(db).get(key).filter(|_| !expired) else {
         ctx.st.stats.keyspace_misses += 1;
         ctx.out.null();
+        ctx.notify(class::KEY_MISS, "keymiss", key);
         return true;
     };
     ctx.st.stats.keyspace_hits += 1;
@@ -104,7 +106,8 @@ fn expire_arg(ctx: &mut Ctx, opt: &[u8], i: usize, cmd: &str) -> Option<u64> {
     at
 }
 
-/// Store a string value at `key`, replacing whatever was there.
+/// Store a string value at `key`, replacing whatever was there (the caller looked the
+/// key up, so an expired one is gone). Publishes `new` if the key was created.
 fn store(ctx: &mut Ctx, key: &[u8], value: &[u8], expiry: Expiry) {
     let db = ctx.sess.db;
     let expire = match expiry {
@@ -112,11 +115,23 @@ fn store(ctx: &mut Ctx, key: &[u8], value: &[u8], expiry: Expiry) {
         Expiry::KeepTtl => None,
         Expiry::None | Expiry::Persist => Some(0),
     };
-    ctx.st
+    let existed = ctx
+        .st
         .ks
         .db_mut(db)
         .upsert(key, Value::from_bytes(value), expire);
     ctx.modified(key);
+    if !existed {
+        ctx.notify(class::NEW, "new", key);
+    }
+}
+
+/// The events of a SET-like store: `set`, then `expire` if it set a TTL.
+fn notify_set(ctx: &mut Ctx, key: &[u8], expiry: Expiry) {
+    ctx.notify(class::STRING, "set", key);
+    if matches!(expiry, Expiry::At(_)) {
+        ctx.notify(class::GENERIC, "expire", key);
+    }
 }
 
 /// After storing with an absolute expiry already in the past: Redis deletes the key at
@@ -125,10 +140,12 @@ fn expired_on_arrival(ctx: &Ctx, expiry: Expiry) -> bool {
     matches!(expiry, Expiry::At(t) if t <= ctx.now) && !ctx.st.replaying
 }
 
-fn delete_and_log(ctx: &mut Ctx, key: &[u8]) {
+/// Delete `key` (publishing `event` of `class`) and log a DEL.
+fn delete_and_log(ctx: &mut Ctx, key: &[u8], class: u32, event: &str) {
     let db = ctx.sess.db;
     if ctx.st.ks.db_mut(db).delete(key) {
         ctx.modified(key);
+        ctx.notify(class, event, key);
         ctx.propagate(vec![
             Bytes::from_static(b"DEL"),
             Bytes::copy_from_slice(key),
@@ -184,9 +201,10 @@ pub fn set(ctx: &mut Ctx) {
     }
     let args = ctx.args;
     let (key, value) = (&args[1], &args[2]);
-    if !(nx || xx || get) && expire_opt.is_none() {
+    if !(nx || xx || get) && expire_opt.is_none() && ctx.st.config.notify_keyspace_events == 0 {
         // Plain SET: one probe. An expired old value is simply overwritten, so it needs no
-        // lookup (and no DEL in the log) first.
+        // lookup (and no DEL in the log) first. (With keyspace notifications on, the
+        // general way below publishes `expired` and `new` as Redis does.)
         let db = ctx.sess.db;
         ctx.st.observe(db, key);
         let expire = if expiry == Expiry::KeepTtl {
@@ -206,7 +224,13 @@ pub fn set(ctx: &mut Ctx) {
         }
         return ctx.out.ok();
     }
-    let (exists, old) = match ctx.lookup(key) {
+    // GET reads the old value as GET does (a miss counts and publishes `keymiss`).
+    let found = if get {
+        ctx.lookup_read(key)
+    } else {
+        ctx.lookup(key)
+    };
+    let (exists, old) = match found {
         None => (false, None),
         Some(_) if !get => (true, None),
         Some(e) if e.value.kind() != Kind::String => return ctx.error(WRONGTYPE),
@@ -225,8 +249,10 @@ pub fn set(ctx: &mut Ctx) {
         return;
     }
     store(ctx, key, value, expiry);
+    notify_set(ctx, key, expiry);
     if expired_on_arrival(ctx, expiry) {
-        delete_and_log(ctx, key);
+        // Redis 7.0 keeps such a key until it is next looked at; Strata removes it now.
+        delete_and_log(ctx, key, class::EXPIRED, "expired");
     } else {
         propagate_set(ctx, key, value, expiry);
     }
@@ -242,6 +268,7 @@ pub fn setnx(ctx: &mut Ctx) {
     }
     let value = ctx.args[2].clone();
     store(ctx, &key, &value, Expiry::None);
+    notify_set(ctx, &key, Expiry::None);
     propagate_set(ctx, &key, &value, Expiry::None);
     ctx.out.int(1);
 }
@@ -253,7 +280,9 @@ fn setex_generic(ctx: &mut Ctx, unit: i64, name: &str) {
     };
     let key = ctx.args[1].clone();
     let value = ctx.args[3].clone();
+    ctx.expire_if_needed(&key);
     store(ctx, &key, &value, Expiry::At(at));
+    notify_set(ctx, &key, Expiry::At(at));
     propagate_set(ctx, &key, &value, Expiry::At(at));
     ctx.out.ok();
 }
@@ -274,6 +303,7 @@ pub fn getset(ctx: &mut Ctx) {
     reply_string_or_nil(ctx, &key);
     let value = ctx.args[2].clone();
     store(ctx, &key, &value, Expiry::None);
+    notify_set(ctx, &key, Expiry::None);
     propagate_set(ctx, &key, &value, Expiry::None);
 }
 
@@ -283,7 +313,7 @@ pub fn getdel(ctx: &mut Ctx) {
         return ctx.error(WRONGTYPE);
     }
     reply_string_or_nil(ctx, &key);
-    delete_and_log(ctx, &key);
+    delete_and_log(ctx, &key, class::GENERIC, "del");
 }
 
 pub fn getex(ctx: &mut Ctx) {
@@ -325,10 +355,13 @@ pub fn getex(ctx: &mut Ctx) {
         return;
     }
     match expiry {
-        Expiry::At(_) if expired_on_arrival(ctx, expiry) => delete_and_log(ctx, &key),
+        Expiry::At(_) if expired_on_arrival(ctx, expiry) => {
+            delete_and_log(ctx, &key, class::GENERIC, "del")
+        }
         Expiry::At(t) => {
             ctx.st.ks.db_mut(db).set_expire(&key, t);
             ctx.modified(&key);
+            ctx.notify(class::GENERIC, "expire", &key);
             ctx.propagate(vec![
                 Bytes::from_static(b"PEXPIREAT"),
                 key.clone(),
@@ -339,6 +372,7 @@ pub fn getex(ctx: &mut Ctx) {
             if ctx.st.ks.db(db).get(&key).is_some_and(|e| e.expire_at != 0) {
                 ctx.st.ks.db_mut(db).set_expire(&key, 0);
                 ctx.modified(&key);
+                ctx.notify(class::GENERIC, "persist", &key);
                 ctx.propagate(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
             }
         }
@@ -363,7 +397,11 @@ pub fn mget(ctx: &mut Ctx) {
         {
             Some(Value::Str(s)) => ctx.out.bulk(s),
             Some(Value::Int(v)) => ctx.out.bulk_int(*v),
-            _ => ctx.out.null(),
+            Some(_) => ctx.out.null(),
+            None => {
+                ctx.out.null();
+                ctx.notify(class::KEY_MISS, "keymiss", &key);
+            }
         }
     }
 }
@@ -374,7 +412,9 @@ pub fn mset(ctx: &mut Ctx) {
     }
     for i in (1..ctx.args.len()).step_by(2) {
         let (k, v) = (ctx.args[i].clone(), ctx.args[i + 1].clone());
+        ctx.expire_if_needed(&k);
         store(ctx, &k, &v, Expiry::None);
+        notify_set(ctx, &k, Expiry::None);
     }
     ctx.propagate_self();
     ctx.out.ok();
@@ -398,6 +438,7 @@ fn mset_quiet(ctx: &mut Ctx) {
     for i in (1..ctx.args.len()).step_by(2) {
         let (k, v) = (ctx.args[i].clone(), ctx.args[i + 1].clone());
         store(ctx, &k, &v, Expiry::None);
+        notify_set(ctx, &k, Expiry::None);
     }
     let mut args = ctx.args.to_vec();
     args[0] = Bytes::from_static(b"MSET");
@@ -444,6 +485,7 @@ pub fn append(ctx: &mut Ctx) {
             len + add.len()
         }
     };
+    ctx.notify(class::STRING, "append", &key);
     ctx.propagate_self();
     ctx.out.int(new_len as i64);
 }
@@ -536,6 +578,7 @@ pub fn setrange(ctx: &mut Ctx) {
         })
         .unwrap_or(0);
     ctx.modified(&key);
+    ctx.notify(class::STRING, "setrange", &key);
     ctx.propagate_self();
     ctx.out.int(n as i64);
 }
@@ -576,12 +619,14 @@ fn incr_by(ctx: &mut Ctx, by: i64) {
             value: Value::Int(new),
             expire_at: 0,
         });
+        ctx.notify(class::NEW, "new", &key);
     }
     incr_done(ctx, &key, new);
 }
 
 fn incr_done(ctx: &mut Ctx, key: &[u8], new: i64) {
     ctx.modified(key);
+    ctx.notify(class::STRING, "incrby", key);
     ctx.propagate_self();
     ctx.out.int(new);
 }
@@ -631,6 +676,7 @@ pub fn incrbyfloat(ctx: &mut Ctx) {
     }
     let text = Bytes::from(new.to_human());
     store(ctx, &key, &text, Expiry::KeepTtl);
+    ctx.notify(class::STRING, "incrbyfloat", &key);
     // Logged as its result so replay does not depend on float arithmetic.
     propagate_set(ctx, &key, &text, Expiry::KeepTtl);
     ctx.out.bulk(&text);
@@ -645,17 +691,22 @@ const LCS_MAX_CELLS: u64 = 1 << 28;
 /// subsequence of two strings (missing keys are empty strings), its length, or the
 /// matching ranges, walked from the end as Redis does.
 pub fn lcs(ctx: &mut Ctx) {
+    // Both keys are looked up before either's type is checked, as in Redis.
     let mut texts = Vec::with_capacity(2);
     for i in 1..3 {
         let key = ctx.args[i].clone();
-        match ctx.lookup_read(&key).map(|e| e.value.as_string()) {
-            None => texts.push(Vec::new()),
-            Some(Some(s)) => texts.push(s.into_owned()),
-            Some(None) => {
-                return ctx.error("ERR The specified keys must contain string values");
-            }
-        }
+        texts.push(
+            ctx.lookup_read(&key)
+                .map(|e| e.value.as_string().map(|s| s.into_owned())),
+        );
     }
+    if texts.iter().any(|t| matches!(t, Some(None))) {
+        return ctx.error("ERR The specified keys must contain string values");
+    }
+    let texts: Vec<Vec<u8>> = texts
+        .into_iter()
+        .map(|t| t.flatten().unwrap_or_default())
+        .collect();
     let (mut getlen, mut getidx, mut withmatchlen, mut minmatchlen) = (false, false, false, 0);
     let mut j = 3;
     while j < ctx.args.len() {

@@ -8,6 +8,7 @@
 //! `ZREM key member...` of what they removed; ZRANDMEMBER is a read. A sorted set that
 //! becomes empty is deleted, as in Redis.
 
+use super::notify::class;
 use std::cmp::Ordering;
 
 use bytes::Bytes;
@@ -302,9 +303,27 @@ fn get<'a>(st: &'a State, db: usize, key: &[u8]) -> Option<&'a ZSet> {
     super::typed(st, db, key)
 }
 
-/// See [`super::edit_typed`].
-fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut ZSet) -> (R, bool)) -> R {
-    super::edit_typed(ctx, key, f)
+/// See [`super::edit_typed`]; `event` is a sorted-set event.
+fn edit<R>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    event: &'static str,
+    f: impl FnOnce(&mut ZSet) -> (R, bool),
+) -> R {
+    super::edit_typed(ctx, key, (class::ZSET, event), f)
+}
+
+/// Store the result of a *STORE command at `dst` (see [`super::store_typed`]), publishing
+/// `event` when it is not empty, and log the command if anything changed.
+fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &'static str) {
+    let empty = z.is_empty();
+    ctx.expire_if_needed(dst);
+    if store(ctx, dst, z) {
+        if !empty {
+            ctx.notify(class::ZSET, event, dst);
+        }
+        ctx.propagate_self();
+    }
 }
 
 /// See [`super::store_typed`].
@@ -470,8 +489,9 @@ fn zadd_generic(ctx: &mut Ctx, incr: bool) {
         }
         Ok(t)
     };
+    let event = if f.incr { "zincr" } else { "zadd" };
     let result = if exists {
-        edit(ctx, &key, |z| {
+        edit(ctx, &key, event, |z| {
             let r = apply(z);
             let changed = matches!(r, Ok((a, u, _, _)) if a + u > 0);
             (r, changed)
@@ -483,6 +503,9 @@ fn zadd_generic(ctx: &mut Ctx, incr: bool) {
         let mut z = ZSet::with_hint(pairs.len(), maxlen);
         let r = apply(&mut z);
         store(ctx, &key, z);
+        if matches!(r, Ok((a, u, _, _)) if a + u > 0) {
+            ctx.notify(class::ZSET, event, &key);
+        }
         r
     };
     let Ok((added, updated, processed, last)) = result else {
@@ -529,7 +552,7 @@ pub fn zrem(ctx: &mut Ctx) {
         Ok(true) => {}
     }
     let members = ctx.args[2..].to_vec();
-    let n = edit(ctx, &key, |z| {
+    let n = edit(ctx, &key, "zrem", |z| {
         let n = members.iter().filter(|m| z.remove(m).is_some()).count();
         (n, n > 0)
     });
@@ -740,7 +763,8 @@ fn zrange_generic(
         }
     };
     let key = ctx.args[first].clone();
-    let exists = match probe(ctx, &key, !store_to) {
+    // A read even for ZRANGESTORE, as in Redis (a miss counts and publishes `keymiss`).
+    let exists = match probe(ctx, &key, true) {
         Ok(x) => x,
         Err(_) => return,
     };
@@ -802,10 +826,7 @@ fn zrange_generic(
             _ => ZSet::new(),
         };
         let dst = ctx.args[1].clone();
-        ctx.expire_if_needed(&dst);
-        if store(ctx, &dst, result) {
-            ctx.propagate_self();
-        }
+        store_result(ctx, &dst, result, "zrangestore");
         return ctx.out.int(n as i64);
     }
     let Some(z) = z else {
@@ -879,7 +900,12 @@ fn zremrange_generic(ctx: &mut Ctx, rt: RangeType) {
         Ok(false) => return ctx.out.int(0),
         Ok(true) => {}
     }
-    let n = edit(ctx, &key, |z| {
+    let event = match rt {
+        RangeType::Score => "zremrangebyscore",
+        RangeType::Lex => "zremrangebylex",
+        _ => "zremrangebyrank",
+    };
+    let n = edit(ctx, &key, event, |z| {
         let (a, b) = range(z);
         let n = z.remove_range(a, b).len();
         (n, n > 0)
@@ -907,7 +933,8 @@ pub fn zremrangebylex(ctx: &mut Ctx) {
 /// Pop up to `count` members from the low (`max` false) or high end of the sorted set at
 /// `key`, which exists. Logs the removal; returns the popped pairs in pop order.
 fn pop(ctx: &mut Ctx, key: &Bytes, count: usize, max: bool) -> Vec<(Vec<u8>, f64)> {
-    let popped = edit(ctx, key, |z| {
+    let event = if max { "zpopmax" } else { "zpopmin" };
+    let popped = edit(ctx, key, event, |z| {
         let n = count.min(z.len());
         let mut v = if max {
             z.remove_range(z.len() - n, z.len())
@@ -1212,7 +1239,7 @@ fn zset_numkeys(ctx: &mut Ctx, numkeys_at: usize) -> Option<usize> {
 /// WRONGTYPE unless every key is absent, a sorted set or a set.
 fn check_algebra_types(ctx: &mut Ctx, keys: &[Bytes]) -> Option<()> {
     for k in keys {
-        let kind = ctx.lookup(k).map(|e| e.value.kind());
+        let kind = ctx.lookup_read(k).map(|e| e.value.kind());
         if kind.is_some_and(|k| k != Kind::ZSet && k != Kind::Set) {
             ctx.error(WRONGTYPE);
             return None;
@@ -1355,10 +1382,12 @@ fn zsetop_generic(ctx: &mut Ctx, numkeys_at: usize, store_to: bool, op: SetOp) {
     if store_to {
         let dst = ctx.args[1].clone();
         let len = result.len();
-        ctx.expire_if_needed(&dst);
-        if store(ctx, &dst, result) {
-            ctx.propagate_self();
-        }
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        store_result(ctx, &dst, result, event);
         return ctx.out.int(len as i64);
     }
     reply_pairs(ctx.out, result.len(), withscores, result.iter());

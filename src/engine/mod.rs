@@ -153,6 +153,9 @@ pub struct Engine {
     bgsave_scheduled: bool,
     rewrite_scheduled: bool,
     last_bgsave_try_ms: u64,
+    /// The LSN the last pub/sub messages held for durability wait for: later messages
+    /// wait at least as long, so that none overtakes an earlier one.
+    held_messages_lsn: u64,
 }
 
 impl Drop for Engine {
@@ -209,6 +212,7 @@ impl Engine {
             rewrite_presync: None,
             rewrite_scheduled: false,
             last_bgsave_try_ms: 0,
+            held_messages_lsn: 0,
         }
     }
 
@@ -380,7 +384,13 @@ impl Engine {
         } else {
             cmds.clear();
         }
-        match self.log_effects() {
+        let logged = self.log_effects();
+        match &logged {
+            Ok(own) => self.release_messages((*own).max(self.st.pending.needed), now),
+            // The batch's replies will not claim success: nor will its messages.
+            Err(_) => drop(command::pubsub_outgoing(&mut self.st)),
+        }
+        match logged {
             Ok(own) => {
                 outcome.wait_lsn = own.max(self.st.pending.needed);
                 command::blocking::finish_served(&mut self.st, Ok(own));
@@ -431,6 +441,39 @@ impl Engine {
         Ok(last)
     }
 
+    /// Deliver the pub/sub messages published since the last call, which may announce
+    /// writes logged up to `lsn` (see [`command::Outgoing`]): under `appendfsync always`
+    /// (when replies wait too) they go once that LSN is durable, and never if the log
+    /// fails first; otherwise at once.
+    fn release_messages(&mut self, lsn: u64, now: u64) {
+        let msgs = command::pubsub_outgoing(&mut self.st);
+        if msgs.is_empty() {
+            return;
+        }
+        let sync = self.dur.as_ref().filter(|_| self.st.pending.enabled);
+        let Some(sync) = sync.map(|d| d.shared()) else {
+            return command::pubsub_deliver(&mut self.st, msgs, now);
+        };
+        let durable = sync.durable_lsn();
+        let lsn = if self.held_messages_lsn > durable {
+            lsn.max(self.held_messages_lsn)
+        } else {
+            lsn
+        };
+        if lsn <= durable {
+            return command::pubsub_deliver(&mut self.st, msgs, now);
+        }
+        self.held_messages_lsn = lsn;
+        sync.after_durable(
+            lsn,
+            Box::new(move |durable| {
+                if durable {
+                    msgs.deliver_detached();
+                }
+            }),
+        );
+    }
+
     /// Periodic work (called `hz` times a second): active expiry of keys with a TTL
     /// (bounded work per call, so the lock is held briefly), retrying a log reservation
     /// that failed for lack of space, and refreshing INFO persistence figures.
@@ -449,8 +492,9 @@ impl Engine {
         let mut cursor = self.expire_cursor;
         self.st.active_expire_cycle(now, &mut cursor, 20_000);
         self.expire_cursor = cursor;
-        if let Err(e) = self.log_effects() {
-            warn!("could not log expired keys: {e}");
+        match self.log_effects() {
+            Ok(lsn) => self.release_messages(lsn, now),
+            Err(e) => warn!("could not log expired keys: {e}"),
         }
         if let Some(d) = &mut self.dur {
             d.reserve(64 * 1024);
