@@ -153,6 +153,9 @@ pub struct Config {
     /// `notify-keyspace-events`: which keyspace notifications are published, as
     /// [`events`] bits (0: none, the default).
     pub notify_keyspace_events: u32,
+    /// `tracking-table-max-keys`: CLIENT TRACKING remembers at most this many keys (0:
+    /// no limit); past it, keys are forgotten and their readers told they changed.
+    pub tracking_table_max_keys: u64,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
     pub latency_monitor_threshold: u64,
@@ -206,6 +209,7 @@ impl Default for Config {
             appenddirname: "appendonlydir".into(),
             lazyfree_lazy_user_del: false,
             notify_keyspace_events: 0,
+            tracking_table_max_keys: 1_000_000,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             latency_monitor_threshold: 0,
@@ -767,6 +771,16 @@ pub static PARAMS: &[Param] = &[
             c.notify_keyspace_events = events::parse(v).ok_or_else(|| {
                 "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
             })?;
+            Ok(())
+        }
+    ),
+    p!(
+        "tracking-table-max-keys",
+        true,
+        "CLIENT TRACKING remembers at most this many keys (0: no limit)",
+        |c| c.tracking_table_max_keys.to_string(),
+        |c, v| {
+            c.tracking_table_max_keys = parse_u64(v)?;
             Ok(())
         }
     ),

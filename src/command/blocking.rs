@@ -397,6 +397,8 @@ pub fn serve_ready(st: &mut State, now: u64) {
             sess.resp3 = resp3;
             sess.blocking.retry = Some(rk.clone());
             let mut out = ReplyBuf::new(resp3);
+            // The served client's changes are its own (CLIENT TRACKING NOLOOP).
+            let caller = std::mem::replace(&mut st.current_client, id);
             let mut ctx = Ctx {
                 st,
                 sess: &mut sess,
@@ -405,6 +407,7 @@ pub fn serve_ready(st: &mut State, now: u64) {
                 now,
             };
             (spec.handler)(&mut ctx);
+            st.current_client = caller;
             if sess.blocking.reblocked {
                 continue;
             }

@@ -30,6 +30,7 @@ mod sort;
 mod state;
 mod strings;
 mod table;
+pub mod tracking;
 mod transactions;
 mod wait;
 mod zsets;
@@ -561,6 +562,7 @@ fn dispatch_as(
     sess.last_cmd = spec.name;
     let reply_at = out.len();
     let started = std::time::Instant::now();
+    let caller = std::mem::replace(&mut st.current_client, sess.id);
     let mut ctx = Ctx {
         st,
         sess,
@@ -569,6 +571,10 @@ fn dispatch_as(
         now,
     };
     (spec.handler)(&mut ctx);
+    st.current_client = caller;
+    if sess.tracking {
+        after_tracked(st, sess, spec, &args, arriving);
+    }
     let nanos = started.elapsed().as_nanos() as u64;
     let event = if spec.has(flag::FAST) {
         "fast-command"
@@ -582,6 +588,19 @@ fn dispatch_as(
     };
     slowlog::record_call(st, sess, spec, &args, nanos, error);
     monitor::feed(st, sess, spec, &args);
+}
+
+/// CLIENT TRACKING, after a command of a tracking client ran: a read's keys are
+/// remembered; CLIENT CACHING lasts for one command (a whole transaction, and CLIENT
+/// subcommands leave it), as in Redis.
+#[cold]
+fn after_tracked(st: &mut State, sess: &mut Session, spec: &Spec, args: &[Bytes], arriving: bool) {
+    if spec.has(flag::READONLY) {
+        tracking::remember(st, sess, spec, args);
+    }
+    if arriving && sess.multi.is_none() && spec.name != "client" {
+        sess.tracking_caching = false;
+    }
 }
 
 /// Until when (Unix ms) a CLIENT PAUSE holds `args` back, if it does: every command under

@@ -274,6 +274,11 @@ impl PubSub {
         self.patterns.len()
     }
 
+    /// Client `id` has at least one subscription (is in subscribed mode).
+    pub fn subscribed(&self, id: u64) -> bool {
+        self.outboxes.contains_key(&id)
+    }
+
     /// Output waiting for subscribers, in bytes.
     pub fn pending_bytes(&self) -> u64 {
         self.outboxes.values().map(|o| o.pending() as u64).sum()

@@ -169,6 +169,8 @@ pub fn reset(ctx: &mut Ctx) {
     ctx.st.unwatch_all(ctx.sess);
     super::pubsub::unsubscribe_all(ctx.st, ctx.sess);
     super::monitor::stop(ctx.st, ctx.sess);
+    super::tracking::disconnect(ctx.st, ctx.sess);
+    ctx.sess.tracking_caching = false;
     ctx.sess.db = 0;
     ctx.sess.reply = super::ReplyMode::default();
     ctx.sess.resp3 = false;
@@ -201,6 +203,8 @@ fn client_line(ctx: &Ctx, c: &super::ClientInfo) -> String {
     if ctx.st.blocking.is_blocked(c.id) {
         flags.push('b');
     }
+    let (tracking, redir) = ctx.st.tracking.client_flags(c.id);
+    flags.push_str(tracking);
     if flags.is_empty() {
         flags.push('N');
     }
@@ -211,7 +215,7 @@ fn client_line(ctx: &Ctx, c: &super::ClientInfo) -> String {
         .as_ref()
         .map_or((0, 0), |o| (o.queued_messages(), o.pending()));
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll={oll} omem={omem} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}\n",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll={oll} omem={omem} tot-mem=0 events=r cmd={} user={} redir={redir} resp={} lib-name={} lib-ver={}\n",
         c.id,
         c.addr,
         c.laddr,
@@ -400,6 +404,10 @@ pub fn client(ctx: &mut Ctx) {
             ctx.st.pause = None;
             ctx.out.ok();
         }
+        (b"TRACKING", _) => super::tracking::client_tracking(ctx),
+        (b"CACHING", 3) => super::tracking::client_caching(ctx),
+        (b"TRACKINGINFO", 2) => super::tracking::client_trackinginfo(ctx),
+        (b"GETREDIR", 2) => super::tracking::client_getredir(ctx),
         (b"NO-EVICT", 3) | (b"NO-TOUCH", 3) => match ctx.args[2].to_ascii_lowercase().as_slice() {
             b"on" | b"off" => ctx.out.ok(),
             _ => ctx.error(SYNTAX),
@@ -407,6 +415,10 @@ pub fn client(ctx: &mut Ctx) {
         (b"HELP", 2) => {
             let lines = [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CACHING (YES|NO)",
+                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+                "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.",
                 "GETNAME",
                 "ID",
                 "INFO",
@@ -420,6 +432,11 @@ pub fn client(ctx: &mut Ctx) {
                 "    Suspend all, or just write, clients for <timeout> milliseconds.",
                 "UNPAUSE",
                 "    Stop the current client pause, resuming traffic.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]",
+                "    Control server assisted client side caching.",
+                "TRACKINGINFO",
+                "    Report tracking status for the current connection.",
                 "HELP",
             ];
             ctx.help(&lines);
@@ -741,8 +758,11 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
     if want("clients") {
         let _ = write!(
             o,
-            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\n\r\n",
-            st.connected_clients, st.config.maxclients, st.blocking.blocked_clients()
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\n\r\n",
+            st.connected_clients,
+            st.config.maxclients,
+            st.blocking.blocked_clients(),
+            st.tracking.clients()
         );
     }
     if want("memory") {
@@ -826,7 +846,7 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         let s = &st.stats;
         let _ = write!(
             o,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nclient_output_buffer_limit_disconnections:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nclient_output_buffer_limit_disconnections:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\r\n",
             s.total_connections,
             s.total_commands,
             s.instant.rate(0).round() as u64,
@@ -841,6 +861,9 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
             st.pubsub.channel_count(),
             st.pubsub.pattern_count(),
             s.client_output_buffer_limit_disconnections,
+            st.tracking.total_keys(),
+            st.tracking.total_items(),
+            st.tracking.total_prefixes(),
             s.calls.total_error_replies,
         );
     }

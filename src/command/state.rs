@@ -238,6 +238,10 @@ pub struct Session {
     pub aof_wait: Option<super::AofWait>,
     /// CLIENT REPLY: OFF drops every reply; SKIP drops the next command's.
     pub reply: ReplyMode,
+    /// CLIENT TRACKING is on (its options are in [`State::tracking`]).
+    pub tracking: bool,
+    /// CLIENT CACHING was given for the next command (OPTIN: yes, OPTOUT: no).
+    pub tracking_caching: bool,
 }
 
 /// A CLIENT PAUSE: until when (Unix ms), and whether it holds every command (ALL) or only
@@ -283,6 +287,8 @@ impl Session {
             monitor: false,
             aof_wait: None,
             reply: ReplyMode::default(),
+            tracking: false,
+            tracking_caching: false,
         }
     }
 
@@ -336,6 +342,10 @@ pub struct State {
     pub watches: HashMap<(usize, Box<[u8]>), Vec<u64>>,
     /// Pub/sub channels and patterns -> subscribers (not persisted).
     pub pubsub: PubSub,
+    /// CLIENT TRACKING: the keys clients cache, and who to tell when they change.
+    pub tracking: super::tracking::Tracking,
+    /// The client whose command is running (0: none, as during active expiry).
+    pub current_client: u64,
     /// Clients blocked on keys (BLPOP and friends).
     pub blocking: Blocking,
     /// Clients whose watched keys changed since they watched them.
@@ -384,6 +394,8 @@ impl State {
         State {
             acl,
             renames,
+            tracking: Default::default(),
+            current_client: 0,
             ks: Keyspace::new(config.databases),
             pending: Pending::default(),
             config,
@@ -454,6 +466,9 @@ impl State {
             self.pending.changed.push((db, Box::from(key)));
         }
         self.blocking.key_changed(db, key);
+        if !self.tracking.idle() {
+            super::tracking::key_changed(self, key, self.current_client);
+        }
         if self.watches.is_empty() {
             return;
         }
@@ -467,6 +482,9 @@ impl State {
     /// Call it before the data goes.
     pub fn signal_flush(&mut self, db: Option<usize>) {
         self.pending.changed_all |= self.pending.enabled;
+        if self.tracking.clients() > 0 || !self.tracking.idle() {
+            super::tracking::flushed(self);
+        }
         for ((d, key), ids) in &self.watches {
             if db.is_none_or(|x| x == *d) && self.ks.db(*d).get(key).is_some() {
                 self.dirty_watchers.extend(ids.iter().copied());

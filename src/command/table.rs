@@ -268,6 +268,10 @@ const CLIENT_SUBS: &[(&str, i32)] = &[
     ("no-touch", 3),
     ("pause", -3),
     ("unpause", 2),
+    ("tracking", -3),
+    ("caching", 3),
+    ("trackinginfo", 2),
+    ("getredir", 2),
     ("help", 2),
 ];
 const MEMORY_SUBS: &[(&str, i32)] = &[("usage", -3), ("help", 2)];

@@ -310,6 +310,7 @@ impl Engine {
         self.st.unwatch_all(sess);
         self.st.blocking.remove(sess.id);
         command::pubsub_disconnect(&mut self.st, sess);
+        command::tracking::disconnect(&mut self.st, sess);
         command::monitor_stop(&mut self.st, sess);
         self.st.clients.by_id.remove(&sess.id);
         self.st.connected_clients = self.st.connected_clients.saturating_sub(1);
@@ -384,6 +385,7 @@ impl Engine {
         } else {
             cmds.clear();
         }
+        command::tracking::broadcast(&mut self.st);
         let logged = self.log_effects();
         match &logged {
             Ok(own) => self.release_messages((*own).max(self.st.pending.needed), now),
@@ -492,6 +494,9 @@ impl Engine {
         let mut cursor = self.expire_cursor;
         self.st.active_expire_cycle(now, &mut cursor, 20_000);
         self.expire_cursor = cursor;
+        let max_keys = self.st.config.tracking_table_max_keys;
+        command::tracking::limit(&mut self.st, max_keys);
+        command::tracking::broadcast(&mut self.st);
         match self.log_effects() {
             Ok(lsn) => self.release_messages(lsn, now),
             Err(e) => warn!("could not log expired keys: {e}"),
