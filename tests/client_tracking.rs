@@ -383,3 +383,43 @@ fn the_table_forgets_keys_past_its_limit_and_says_so() {
         ok()
     );
 }
+
+#[test]
+fn every_reader_of_a_key_is_told() {
+    let s = start();
+    let mut w = s.raw();
+    let (mut a, mut b) = (resp3(&s), resp3(&s));
+    for c in [&mut a, &mut b] {
+        call(c, "CLIENT TRACKING ON");
+        call(c, "GET shared");
+        call(c, "GET shared");
+    }
+    let info = as_text(&call(&mut w, "INFO stats"));
+    assert!(info.contains("tracking_total_keys:1\r\n"), "{info}");
+    assert!(info.contains("tracking_total_items:2\r\n"), "{info}");
+    call(&mut w, "SET shared 1");
+    assert_eq!(pushes(&mut a), [invalidate(&["shared"])]);
+    assert_eq!(pushes(&mut b), [invalidate(&["shared"])]);
+    let info = as_text(&call(&mut w, "INFO stats"));
+    assert!(info.contains("tracking_total_items:0\r\n"), "{info}");
+}
+
+/// A deliberate difference: SWAPDB changes what every key name holds, so Strata drops the
+/// cached copies as after a flush, where Redis 7.0 sends nothing (left stale).
+#[test]
+fn swapdb_invalidates_everything() {
+    if std::env::var("STRATA_TEST_EXTERNAL_PORT").is_ok() {
+        return;
+    }
+    let s = start();
+    let mut w = s.raw();
+    let mut a = resp3(&s);
+    call(&mut a, "CLIENT TRACKING ON");
+    call(&mut w, "SET k db0");
+    assert_eq!(call(&mut a, "GET k"), bulk("db0"));
+    call(&mut w, "SWAPDB 0 0");
+    assert_eq!(pushes(&mut a), []);
+    call(&mut w, "SWAPDB 0 1");
+    assert_eq!(pushes(&mut a), [invalidate_all()]);
+    assert_eq!(call(&mut a, "GET k"), Frame::Null);
+}

@@ -497,6 +497,11 @@ impl State {
         self.pending.changed_all |= self.pending.enabled;
         self.blocking.db_changed(a);
         self.blocking.db_changed(b);
+        // Keys may now hold other values: cached copies are dropped as after a flush.
+        // (Redis 7.0 sends nothing here, leaving clients with stale copies.)
+        if self.tracking.clients() > 0 || !self.tracking.idle() {
+            super::tracking::flushed(self);
+        }
         for ((d, key), ids) in &self.watches {
             if (*d == a || *d == b)
                 && (self.ks.db(a).get(key).is_some() || self.ks.db(b).get(key).is_some())

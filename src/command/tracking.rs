@@ -30,7 +30,7 @@ use crate::protocol::ReplyBuf;
 #[derive(Debug, Default)]
 pub struct Tracking {
     /// Default mode: key -> the clients that read it since it last changed.
-    keys: HashMap<Box<[u8]>, HashSet<u64>>,
+    keys: HashMap<Box<[u8]>, Readers>,
     /// Client ids over all of `keys` (INFO `tracking_total_items`).
     items: usize,
     /// The clients with tracking on, by id.
@@ -62,6 +62,39 @@ struct Prefix {
     /// Keys changed since the last broadcast -> the client that changed each last (0:
     /// none), for NOLOOP.
     changed: BTreeMap<Box<[u8]>, u64>,
+}
+
+/// The clients that read one key: almost always one, kept without a set of its own.
+#[derive(Debug)]
+enum Readers {
+    One(u64),
+    Many(HashSet<u64>),
+}
+
+impl Readers {
+    /// Add `id`; true if it was not there.
+    fn insert(&mut self, id: u64) -> bool {
+        match self {
+            Readers::One(x) if *x == id => false,
+            Readers::One(x) => {
+                *self = Readers::Many(HashSet::from([*x, id]));
+                true
+            }
+            Readers::Many(s) => s.insert(id),
+        }
+    }
+
+    /// The ids, sorted (the order messages go out in).
+    fn sorted(self) -> Vec<u64> {
+        match self {
+            Readers::One(x) => vec![x],
+            Readers::Many(s) => {
+                let mut v: Vec<u64> = s.into_iter().collect();
+                v.sort_unstable();
+                v
+            }
+        }
+    }
 }
 
 /// What an invalidation message carries.
@@ -204,9 +237,8 @@ fn invalidate_readers(st: &mut State, key: &[u8], by: u64) {
     let Some(ids) = t.keys.remove(key) else {
         return;
     };
+    let ids = ids.sorted();
     t.items -= ids.len();
-    let mut ids: Vec<u64> = ids.into_iter().collect();
-    ids.sort_unstable();
     for id in ids {
         // A client that turned tracking off (or went) keeps stale entries until here;
         // one now in BCAST mode hears of changes that way only.
@@ -274,9 +306,13 @@ pub fn remember(st: &mut State, sess: &Session, spec: &Spec, args: &[Bytes]) {
     }
     let t = &mut st.tracking;
     for i in key_positions(spec, args) {
-        let ids = t.keys.entry(Box::from(&args[i][..])).or_default();
-        if ids.insert(sess.id) {
-            t.items += 1;
+        match t.keys.get_mut(&args[i][..]) {
+            Some(ids) => t.items += ids.insert(sess.id) as usize,
+            None => {
+                t.keys
+                    .insert(Box::from(&args[i][..]), Readers::One(sess.id));
+                t.items += 1;
+            }
         }
     }
 }
