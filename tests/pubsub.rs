@@ -681,3 +681,99 @@ fn publish_is_not_logged() {
         "1"
     );
 }
+
+#[test]
+fn sharded_pubsub_is_a_namespace_of_its_own() {
+    let s = start();
+    let mut sub = s.raw();
+    let mut other = s.raw();
+    let mut w = s.raw();
+    let id = as_int(&sub.call(&["CLIENT", "ID"]));
+    // Confirmations count shard channels only; SUBSCRIBE's count leaves them out.
+    sub.send_cmd(&["SSUBSCRIBE", "c1", "c2"]);
+    assert_eq!(sub.read(), conf("ssubscribe", "c1", 1));
+    assert_eq!(sub.read(), conf("ssubscribe", "c2", 2));
+    assert_eq!(sub.call(&["SUBSCRIBE", "n1"]), conf("subscribe", "n1", 1));
+    assert_eq!(sub.call(&["SSUBSCRIBE", "c1"]), conf("ssubscribe", "c1", 2));
+    assert_eq!(other.call(&["PSUBSCRIBE", "*"]), conf("psubscribe", "*", 1));
+    // SPUBLISH reaches shard subscribers only, PUBLISH never reaches them.
+    assert_eq!(w.call(&["SPUBLISH", "c1", "hi"]), int(1));
+    assert_eq!(
+        sub.read(),
+        arr(vec![bulk("smessage"), bulk("c1"), bulk("hi")])
+    );
+    assert_eq!(w.call(&["PUBLISH", "c1", "x"]), int(1));
+    assert_eq!(other.read(), pmessage("*", "c1", "x"));
+    assert_eq!(
+        sorted_texts(w.call(&["PUBSUB", "SHARDCHANNELS"])),
+        ["c1", "c2"]
+    );
+    assert_eq!(w.call(&["PUBSUB", "SHARDCHANNELS", "c1*"]), bulks(&["c1"]));
+    assert_eq!(
+        w.call(&["PUBSUB", "SHARDNUMSUB", "c1", "zz"]),
+        arr(vec![bulk("c1"), int(1), bulk("zz"), int(0)])
+    );
+    assert_eq!(w.call(&["PUBSUB", "CHANNELS"]), bulks(&["n1"]));
+    assert_eq!(info(&mut w, "stats")["pubsubshard_channels"], "2");
+    let fields = client_fields(&mut w, id).expect("listed");
+    assert_eq!(
+        (
+            &fields["flags"][..],
+            &fields["sub"][..],
+            &fields["ssub"][..]
+        ),
+        ("P", "1", "2")
+    );
+    // In subscribed mode.
+    assert_eq!(sub.call(&["GET", "x"]), refused("get"));
+    assert_eq!(
+        sub.call(&["SUNSUBSCRIBE", "c1"]),
+        conf("sunsubscribe", "c1", 1)
+    );
+    assert_eq!(sub.call(&["SUNSUBSCRIBE"]), conf("sunsubscribe", "c2", 0));
+    assert_eq!(
+        sub.call(&["SUNSUBSCRIBE"]),
+        arr(vec![bulk("sunsubscribe"), nil(), int(0)])
+    );
+    assert_eq!(sub.call(&["UNSUBSCRIBE"]), conf("unsubscribe", "n1", 0));
+    // Refused inside a transaction (SUBSCRIBE is not), as in Redis 7.0; channels are not
+    // keys.
+    w.call(&["MULTI"]);
+    w.call(&["SSUBSCRIBE", "q"]);
+    w.call(&["SPUBLISH", "q", "m"]);
+    assert_eq!(
+        w.call(&["EXEC"]),
+        arr(vec![
+            err("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client"),
+            int(0)
+        ])
+    );
+    assert_eq!(
+        w.call(&["COMMAND", "GETKEYS", "SPUBLISH", "ch", "m"]),
+        err("ERR The command has no key arguments")
+    );
+}
+
+#[test]
+fn sharded_messages_in_resp3_and_to_the_publisher() {
+    let s = start();
+    let mut c = s.raw();
+    assert!(matches!(c.call(&["HELLO", "3"]), Frame::Map(_)));
+    assert_eq!(
+        c.call(&["SSUBSCRIBE", "z"]),
+        push(conf("ssubscribe", "z", 1))
+    );
+    // Still free to run commands, and its own message precedes the SPUBLISH reply.
+    assert_eq!(c.call(&["GET", "x"]), Frame::Null);
+    assert_eq!(
+        c.call(&["SPUBLISH", "z", "self"]),
+        push(arr(vec![bulk("smessage"), bulk("z"), bulk("self")]))
+    );
+    assert_eq!(c.read(), int(1));
+    assert_eq!(c.call(&["RESET"]), simple("RESET"));
+    let mut w = s.raw();
+    assert_eq!(
+        w.call(&["PUBSUB", "SHARDNUMSUB", "z"]),
+        arr(vec![bulk("z"), int(0)])
+    );
+}

@@ -593,8 +593,8 @@ impl User {
         }
         if !self.all_channels {
             let channels: &[Bytes] = match spec.name {
-                "publish" => &args[1..2],
-                "subscribe" | "psubscribe" => &args[1..],
+                "publish" | "spublish" => &args[1..2],
+                "subscribe" | "psubscribe" | "ssubscribe" => &args[1..],
                 _ => &[],
             };
             // A pattern subscription needs the very pattern allowed, as in Redis.

@@ -616,7 +616,8 @@ pub fn paused_until(st: &mut State, sess: &Session, args: &[Bytes], now: u64) ->
     if p.all {
         return Some(p.until_ms);
     }
-    let may_change = |s: &Spec| s.is_write() || matches!(s.name, "publish" | "pfcount");
+    let may_change =
+        |s: &Spec| s.is_write() || matches!(s.name, "publish" | "spublish" | "pfcount");
     let spec = match renamed(st, &args[0]) {
         Some(r) => r?,
         None => lookup(&args[0])?,

@@ -1,4 +1,6 @@
-//! Pub/Sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB.
+//! Pub/Sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, their sharded
+//! forms SSUBSCRIBE, SUNSUBSCRIBE and SPUBLISH (a namespace of their own, no patterns;
+//! with a single shard it is the whole server, as in Redis without a cluster), and PUBSUB.
 //!
 //! The registry ([`PubSub`], part of [`State`]) maps channels and patterns to the ids of
 //! the clients subscribed to them; each session keeps its own side ([`Subscriptions`]).
@@ -204,6 +206,8 @@ pub struct Subscriptions {
     channels: HashSet<Bytes>,
     /// In subscription order (PUNSUBSCRIBE without arguments follows it, as Redis 7.0).
     patterns: Vec<Bytes>,
+    /// Shard channels (SSUBSCRIBE).
+    shard: HashSet<Bytes>,
 }
 
 impl Subscriptions {
@@ -215,14 +219,19 @@ impl Subscriptions {
         self.patterns.len()
     }
 
-    /// Channels plus patterns: the count Redis reports in (un)subscribe confirmations.
+    pub fn shard_count(&self) -> usize {
+        self.shard.len()
+    }
+
+    /// Channels plus patterns: the count Redis reports in (un)subscribe confirmations
+    /// (SSUBSCRIBE's report [`Subscriptions::shard_count`]).
     pub fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
 
     /// In "subscribed mode" (Redis's CLIENT_PUBSUB flag).
     pub fn active(&self) -> bool {
-        self.count() > 0
+        self.count() + self.shard.len() > 0
     }
 }
 
@@ -231,6 +240,7 @@ impl Subscriptions {
 pub struct PubSub {
     channels: HashMap<Bytes, HashSet<u64>>,
     patterns: HashMap<Bytes, HashSet<u64>>,
+    shard: HashMap<Bytes, HashSet<u64>>,
     /// The outbox of every client with at least one subscription.
     outboxes: HashMap<u64, Arc<Outbox>>,
     /// Messages published by the batch of commands running now, delivered once it is
@@ -272,6 +282,11 @@ impl PubSub {
     /// Distinct patterns with at least one subscriber (INFO `pubsub_patterns`, NUMPAT).
     pub fn pattern_count(&self) -> usize {
         self.patterns.len()
+    }
+
+    /// Shard channels with at least one subscriber (INFO `pubsubshard_channels`).
+    pub fn shard_count(&self) -> usize {
+        self.shard.len()
     }
 
     /// Client `id` has at least one subscription (is in subscribed mode).
@@ -363,8 +378,32 @@ fn unsubscribe_pattern(st: &mut State, sess: &mut Session, pat: &[u8]) {
     }
 }
 
+fn subscribe_shard(st: &mut State, sess: &mut Session, name: &[u8]) {
+    if sess.subs.shard.contains(name) {
+        return;
+    }
+    enter(st, sess);
+    let key = PubSub::key(&st.pubsub.shard, name);
+    st.pubsub
+        .shard
+        .entry(key.clone())
+        .or_default()
+        .insert(sess.id);
+    sess.subs.shard.insert(key);
+}
+
+fn unsubscribe_shard(st: &mut State, sess: &mut Session, name: &[u8]) {
+    if sess.subs.shard.remove(name) {
+        PubSub::remove(&mut st.pubsub.shard, name, sess.id);
+        leave_if_idle(st, sess);
+    }
+}
+
 /// Drop every subscription of `sess` without replying (disconnect, RESET).
 pub fn unsubscribe_all(st: &mut State, sess: &mut Session) {
+    for ch in std::mem::take(&mut sess.subs.shard) {
+        PubSub::remove(&mut st.pubsub.shard, &ch, sess.id);
+    }
     for ch in std::mem::take(&mut sess.subs.channels) {
         PubSub::remove(&mut st.pubsub.channels, &ch, sess.id);
     }
@@ -376,7 +415,11 @@ pub fn unsubscribe_all(st: &mut State, sess: &mut Session) {
 
 /// `[kind, name, count]`: a (un)subscribe confirmation (a push frame in RESP3).
 fn confirm(ctx: &mut Ctx, kind: &str, name: Option<&[u8]>) {
-    let count = ctx.sess.subs.count() as i64;
+    let count = if matches!(kind, "ssubscribe" | "sunsubscribe") {
+        ctx.sess.subs.shard_count()
+    } else {
+        ctx.sess.subs.count()
+    } as i64;
     ctx.out.push_len(3);
     ctx.out.bulk(kind.as_bytes());
     match name {
@@ -430,6 +473,61 @@ pub fn punsubscribe(ctx: &mut Ctx) {
         unsubscribe_pattern(ctx.st, ctx.sess, &pat);
         confirm(ctx, "punsubscribe", Some(&pat));
     }
+}
+
+/// SSUBSCRIBE shardchannel [shardchannel ...]
+pub fn ssubscribe(ctx: &mut Ctx) {
+    // As Redis 7.0: refused inside a transaction (where SUBSCRIBE is allowed).
+    if ctx.sess.blocking.deny {
+        return ctx.error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
+    }
+    for i in 1..ctx.args.len() {
+        let name = ctx.args[i].clone();
+        subscribe_shard(ctx.st, ctx.sess, &name);
+        confirm(ctx, "ssubscribe", Some(&name));
+    }
+}
+
+/// SUNSUBSCRIBE [shardchannel ...]: the named shard channels, or all of them.
+pub fn sunsubscribe(ctx: &mut Ctx) {
+    let names: Vec<Bytes> = if ctx.args.len() > 1 {
+        ctx.args[1..].to_vec()
+    } else {
+        ctx.sess.subs.shard.iter().cloned().collect()
+    };
+    if names.is_empty() {
+        return confirm(ctx, "sunsubscribe", None);
+    }
+    for name in names {
+        unsubscribe_shard(ctx.st, ctx.sess, &name);
+        confirm(ctx, "sunsubscribe", Some(&name));
+    }
+}
+
+/// SPUBLISH shardchannel message: to the shard channel's subscribers only (patterns do
+/// not see it).
+pub fn spublish(ctx: &mut Ctx) {
+    let (channel, msg) = (ctx.args[1].clone(), ctx.args[2].clone());
+    let me = ctx.sess.id;
+    let mut receivers = 0;
+    let ps = &mut ctx.st.pubsub;
+    if let Some(ids) = ps.shard.get(&channel[..]) {
+        let mut frame = ReplyBuf::new(false);
+        frame.array_len(3);
+        frame.bulk(b"smessage");
+        frame.bulk(&channel);
+        frame.bulk(&msg);
+        let frame = Bytes::from(frame.take());
+        for &id in ids {
+            receivers += 1;
+            if id == me {
+                write_frame(ctx.out, &frame);
+            } else if let Some(outbox) = ps.outboxes.get(&id) {
+                ps.outgoing.push((id, outbox.clone(), frame.clone()));
+            }
+        }
+    }
+    ctx.out.int(receivers);
 }
 
 /// `message` / `pmessage` as a RESP2 array frame.
@@ -587,7 +685,15 @@ fn refusal_while_subscribed(
 ) -> Option<String> {
     if matches!(
         spec.name,
-        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
     ) {
         return None;
     }
@@ -648,14 +754,31 @@ pub fn pubsub(ctx: &mut Ctx) {
             }
         }
         (b"NUMPAT", 2) => ctx.out.int(ctx.st.pubsub.pattern_count() as i64),
-        // Sharded pub/sub (SSUBSCRIBE) is not supported, so no shard channel exists.
-        (b"SHARDCHANNELS", 2 | 3) => ctx.out.array_len(0),
+        (b"SHARDCHANNELS", 2 | 3) => {
+            let pat = ctx.args.get(2).cloned();
+            let names: Vec<Bytes> = ctx
+                .st
+                .pubsub
+                .shard
+                .keys()
+                .filter(|c| {
+                    pat.as_ref()
+                        .is_none_or(|p| crate::util::glob_match(p, c, false))
+                })
+                .cloned()
+                .collect();
+            ctx.out.array_len(names.len());
+            for c in names {
+                ctx.out.bulk(&c);
+            }
+        }
         (b"SHARDNUMSUB", _) => {
             ctx.out.array_len((n - 2) * 2);
             for i in 2..n {
+                let count = ctx.st.pubsub.shard.get(&ctx.args[i]).map_or(0, |s| s.len());
                 let name = ctx.args[i].clone();
                 ctx.out.bulk(&name);
-                ctx.out.int(0);
+                ctx.out.int(count as i64);
             }
         }
         (b"HELP", 2) => {

@@ -215,7 +215,7 @@ fn client_line(ctx: &Ctx, c: &super::ClientInfo) -> String {
         .as_ref()
         .map_or((0, 0), |o| (o.queued_messages(), o.pending()));
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll={oll} omem={omem} tot-mem=0 events=r cmd={} user={} redir={redir} resp={} lib-name={} lib-ver={}\n",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll={oll} omem={omem} tot-mem=0 events=r cmd={} user={} redir={redir} resp={} lib-name={} lib-ver={}\n",
         c.id,
         c.addr,
         c.laddr,
@@ -225,6 +225,7 @@ fn client_line(ctx: &Ctx, c: &super::ClientInfo) -> String {
         c.db,
         c.sub,
         c.psub,
+        c.ssub,
         c.multi,
         c.last_cmd,
         c.user,
@@ -247,6 +248,7 @@ pub fn sync_client(st: &mut super::State, sess: &super::Session, now: u64) {
         c.lib_ver = sess.lib_ver.clone();
         c.sub = sess.subs.channel_count();
         c.psub = sess.subs.pattern_count();
+        c.ssub = sess.subs.shard_count();
         if c.user != sess.user {
             c.user = sess.user.clone();
         }
@@ -846,7 +848,7 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         let s = &st.stats;
         let _ = write!(
             o,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nclient_output_buffer_limit_disconnections:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nclient_output_buffer_limit_disconnections:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\r\n",
             s.total_connections,
             s.total_commands,
             s.instant.rate(0).round() as u64,
@@ -860,6 +862,7 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
             s.keyspace_misses,
             st.pubsub.channel_count(),
             st.pubsub.pattern_count(),
+            st.pubsub.shard_count(),
             s.client_output_buffer_limit_disconnections,
             st.tracking.total_keys(),
             st.tracking.total_items(),
@@ -1184,7 +1187,7 @@ pub fn command(ctx: &mut Ctx) {
             if !s.arity_ok(cmd.len()) {
                 return ctx.error("ERR Invalid number of arguments specified for command");
             }
-            if s.first_key == 0 {
+            if s.first_key == 0 || super::table::channels_not_keys(s) {
                 return ctx.error("ERR The command has no key arguments");
             }
             let last = if s.last_key < 0 {

@@ -164,6 +164,7 @@ pub struct ClientInfo {
     /// Channels and patterns subscribed to.
     pub sub: usize,
     pub psub: usize,
+    pub ssub: usize,
     /// Pub/sub messages waiting to be written to the client.
     pub outbox: Option<Arc<Outbox>>,
     /// The ACL user the connection is logged in as.

@@ -413,6 +413,10 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("punsubscribe", -1, "pubsub noscript loading stale", NOKEY, "pubsub", "Stops listening to messages published to channels that match one or more patterns.", pubsub::punsubscribe),
     cmd!("publish", 3, "pubsub loading stale fast", NOKEY, "pubsub", "Posts a message to a channel.", pubsub::publish),
     cmd!("pubsub", -2, "", NOKEY, "pubsub", "A container for Pub/Sub commands.", pubsub::pubsub),
+    // Shard channels sit where cluster keys do (COMMAND INFO says so), but are no keys.
+    cmd!("ssubscribe", -2, "pubsub noscript loading stale", (1, -1, 1), "pubsub", "Listens for messages published to shard channels.", pubsub::ssubscribe),
+    cmd!("sunsubscribe", -1, "pubsub noscript loading stale", (1, -1, 1), "pubsub", "Stops listening to messages posted to shard channels.", pubsub::sunsubscribe),
+    cmd!("spublish", 3, "pubsub loading stale fast", (1, 1, 1), "pubsub", "Post a message to a shard channel", pubsub::spublish),
     // lists
     cmd!("lpush", -3, "write denyoom fast", KEY1, "list", "Prepend one or multiple elements to a list", lists::lpush),
     cmd!("rpush", -3, "write denyoom fast", KEY1, "list", "Append one or multiple elements to a list", lists::rpush),
@@ -513,6 +517,12 @@ pub static COMMANDS: &[Spec] = &[
     // end sorted sets
 ];
 
+/// SSUBSCRIBE, SUNSUBSCRIBE and SPUBLISH: their "keys" are shard channels (Redis's
+/// `not_key` key specs): no key permission, tracking or GETKEYS applies to them.
+pub fn channels_not_keys(spec: &Spec) -> bool {
+    matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish")
+}
+
 /// The argument positions holding key names: from `first_key`/`last_key`/`step` (a
 /// negative last counts from the end), or, for `movablekeys` commands, from their
 /// `numkeys` argument. ACL key patterns are checked against these.
@@ -566,7 +576,7 @@ pub fn key_positions(spec: &Spec, args: &[bytes::Bytes]) -> Vec<usize> {
             }
             v
         }
-        _ if spec.first_key <= 0 => Vec::new(),
+        _ if spec.first_key <= 0 || channels_not_keys(spec) => Vec::new(),
         _ => {
             let n = args.len() as i32;
             let last = if spec.last_key < 0 {

@@ -287,6 +287,7 @@ impl Engine {
                 kill: Some(kill),
                 sub: 0,
                 psub: 0,
+                ssub: 0,
                 outbox: None,
                 user: "default".into(),
             },
