@@ -335,23 +335,57 @@ fn leave_if_idle(st: &mut State, sess: &Session) {
     }
 }
 
-fn subscribe_channel(st: &mut State, sess: &mut Session, name: &[u8]) {
-    if sess.subs.channels.contains(name) {
+/// The two channel namespaces: SUBSCRIBE's and SSUBSCRIBE's (patterns keep their own
+/// list: they have an order).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Space {
+    Global,
+    Shard,
+}
+
+impl Space {
+    /// The server's registry of this namespace and the session's own set.
+    fn sides<'a>(
+        self,
+        ps: &'a mut PubSub,
+        subs: &'a mut Subscriptions,
+    ) -> (&'a mut HashMap<Bytes, HashSet<u64>>, &'a mut HashSet<Bytes>) {
+        match self {
+            Space::Global => (&mut ps.channels, &mut subs.channels),
+            Space::Shard => (&mut ps.shard, &mut subs.shard),
+        }
+    }
+
+    fn registry(self, ps: &PubSub) -> &HashMap<Bytes, HashSet<u64>> {
+        match self {
+            Space::Global => &ps.channels,
+            Space::Shard => &ps.shard,
+        }
+    }
+
+    fn mine(self, subs: &Subscriptions) -> &HashSet<Bytes> {
+        match self {
+            Space::Global => &subs.channels,
+            Space::Shard => &subs.shard,
+        }
+    }
+}
+
+fn subscribe_channel(st: &mut State, sess: &mut Session, space: Space, name: &[u8]) {
+    if space.mine(&sess.subs).contains(name) {
         return;
     }
     enter(st, sess);
-    let key = PubSub::key(&st.pubsub.channels, name);
-    st.pubsub
-        .channels
-        .entry(key.clone())
-        .or_default()
-        .insert(sess.id);
-    sess.subs.channels.insert(key);
+    let (registry, mine) = space.sides(&mut st.pubsub, &mut sess.subs);
+    let key = PubSub::key(registry, name);
+    registry.entry(key.clone()).or_default().insert(sess.id);
+    mine.insert(key);
 }
 
-fn unsubscribe_channel(st: &mut State, sess: &mut Session, name: &[u8]) {
-    if sess.subs.channels.remove(name) {
-        PubSub::remove(&mut st.pubsub.channels, name, sess.id);
+fn unsubscribe_channel(st: &mut State, sess: &mut Session, space: Space, name: &[u8]) {
+    let (registry, mine) = space.sides(&mut st.pubsub, &mut sess.subs);
+    if mine.remove(name) {
+        PubSub::remove(registry, name, sess.id);
         leave_if_idle(st, sess);
     }
 }
@@ -374,27 +408,6 @@ fn unsubscribe_pattern(st: &mut State, sess: &mut Session, pat: &[u8]) {
     if let Some(i) = sess.subs.patterns.iter().position(|p| p.as_ref() == pat) {
         sess.subs.patterns.remove(i);
         PubSub::remove(&mut st.pubsub.patterns, pat, sess.id);
-        leave_if_idle(st, sess);
-    }
-}
-
-fn subscribe_shard(st: &mut State, sess: &mut Session, name: &[u8]) {
-    if sess.subs.shard.contains(name) {
-        return;
-    }
-    enter(st, sess);
-    let key = PubSub::key(&st.pubsub.shard, name);
-    st.pubsub
-        .shard
-        .entry(key.clone())
-        .or_default()
-        .insert(sess.id);
-    sess.subs.shard.insert(key);
-}
-
-fn unsubscribe_shard(st: &mut State, sess: &mut Session, name: &[u8]) {
-    if sess.subs.shard.remove(name) {
-        PubSub::remove(&mut st.pubsub.shard, name, sess.id);
         leave_if_idle(st, sess);
     }
 }
@@ -429,12 +442,33 @@ fn confirm(ctx: &mut Ctx, kind: &str, name: Option<&[u8]>) {
     ctx.out.int(count);
 }
 
-pub fn subscribe(ctx: &mut Ctx) {
+/// SUBSCRIBE / SSUBSCRIBE: each channel, confirmed as `kind`.
+fn subscribe_to(ctx: &mut Ctx, space: Space, kind: &str) {
     for i in 1..ctx.args.len() {
         let name = ctx.args[i].clone();
-        subscribe_channel(ctx.st, ctx.sess, &name);
-        confirm(ctx, "subscribe", Some(&name));
+        subscribe_channel(ctx.st, ctx.sess, space, &name);
+        confirm(ctx, kind, Some(&name));
     }
+}
+
+/// UNSUBSCRIBE / SUNSUBSCRIBE: the named channels, or all of this namespace's.
+fn unsubscribe_from(ctx: &mut Ctx, space: Space, kind: &str) {
+    let names: Vec<Bytes> = if ctx.args.len() > 1 {
+        ctx.args[1..].to_vec()
+    } else {
+        space.mine(&ctx.sess.subs).iter().cloned().collect()
+    };
+    if names.is_empty() {
+        return confirm(ctx, kind, None);
+    }
+    for name in names {
+        unsubscribe_channel(ctx.st, ctx.sess, space, &name);
+        confirm(ctx, kind, Some(&name));
+    }
+}
+
+pub fn subscribe(ctx: &mut Ctx) {
+    subscribe_to(ctx, Space::Global, "subscribe");
 }
 
 pub fn psubscribe(ctx: &mut Ctx) {
@@ -446,18 +480,7 @@ pub fn psubscribe(ctx: &mut Ctx) {
 }
 
 pub fn unsubscribe(ctx: &mut Ctx) {
-    let names: Vec<Bytes> = if ctx.args.len() > 1 {
-        ctx.args[1..].to_vec()
-    } else {
-        ctx.sess.subs.channels.iter().cloned().collect()
-    };
-    if names.is_empty() {
-        return confirm(ctx, "unsubscribe", None);
-    }
-    for name in names {
-        unsubscribe_channel(ctx.st, ctx.sess, &name);
-        confirm(ctx, "unsubscribe", Some(&name));
-    }
+    unsubscribe_from(ctx, Space::Global, "unsubscribe");
 }
 
 pub fn punsubscribe(ctx: &mut Ctx) {
@@ -481,27 +504,12 @@ pub fn ssubscribe(ctx: &mut Ctx) {
     if ctx.sess.blocking.deny {
         return ctx.error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
     }
-    for i in 1..ctx.args.len() {
-        let name = ctx.args[i].clone();
-        subscribe_shard(ctx.st, ctx.sess, &name);
-        confirm(ctx, "ssubscribe", Some(&name));
-    }
+    subscribe_to(ctx, Space::Shard, "ssubscribe");
 }
 
-/// SUNSUBSCRIBE [shardchannel ...]: the named shard channels, or all of them.
+/// SUNSUBSCRIBE [shardchannel ...]
 pub fn sunsubscribe(ctx: &mut Ctx) {
-    let names: Vec<Bytes> = if ctx.args.len() > 1 {
-        ctx.args[1..].to_vec()
-    } else {
-        ctx.sess.subs.shard.iter().cloned().collect()
-    };
-    if names.is_empty() {
-        return confirm(ctx, "sunsubscribe", None);
-    }
-    for name in names {
-        unsubscribe_shard(ctx.st, ctx.sess, &name);
-        confirm(ctx, "sunsubscribe", Some(&name));
-    }
+    unsubscribe_from(ctx, Space::Shard, "sunsubscribe");
 }
 
 /// SPUBLISH shardchannel message: to the shard channel's subscribers only (patterns do
@@ -717,70 +725,48 @@ fn refusal_while_subscribed(
     ))
 }
 
+/// PUBSUB CHANNELS / SHARDCHANNELS [pattern]
+fn list_channels(ctx: &mut Ctx, space: Space) {
+    let pat = ctx.args.get(2).cloned();
+    let names: Vec<Bytes> = space
+        .registry(&ctx.st.pubsub)
+        .keys()
+        .filter(|c| {
+            pat.as_ref()
+                .is_none_or(|p| crate::util::glob_match(p, c, false))
+        })
+        .cloned()
+        .collect();
+    ctx.out.array_len(names.len());
+    for c in names {
+        ctx.out.bulk(&c);
+    }
+}
+
+/// PUBSUB NUMSUB / SHARDNUMSUB [channel ...]
+fn numsub(ctx: &mut Ctx, space: Space) {
+    let n = ctx.args.len();
+    ctx.out.array_len((n - 2) * 2);
+    for i in 2..n {
+        let count = space
+            .registry(&ctx.st.pubsub)
+            .get(&ctx.args[i])
+            .map_or(0, |s| s.len());
+        let name = ctx.args[i].clone();
+        ctx.out.bulk(&name);
+        ctx.out.int(count as i64);
+    }
+}
+
 pub fn pubsub(ctx: &mut Ctx) {
     let sub = ctx.args[1].to_ascii_uppercase();
     let n = ctx.args.len();
     match (sub.as_slice(), n) {
-        (b"CHANNELS", 2 | 3) => {
-            let pat = ctx.args.get(2).cloned();
-            let names: Vec<Bytes> = ctx
-                .st
-                .pubsub
-                .channels
-                .keys()
-                .filter(|c| {
-                    pat.as_ref()
-                        .is_none_or(|p| crate::util::glob_match(p, c, false))
-                })
-                .cloned()
-                .collect();
-            ctx.out.array_len(names.len());
-            for c in names {
-                ctx.out.bulk(&c);
-            }
-        }
-        (b"NUMSUB", _) => {
-            ctx.out.array_len((n - 2) * 2);
-            for i in 2..n {
-                let count = ctx
-                    .st
-                    .pubsub
-                    .channels
-                    .get(&ctx.args[i])
-                    .map_or(0, |s| s.len());
-                let name = ctx.args[i].clone();
-                ctx.out.bulk(&name);
-                ctx.out.int(count as i64);
-            }
-        }
+        (b"CHANNELS", 2 | 3) => list_channels(ctx, Space::Global),
+        (b"NUMSUB", _) => numsub(ctx, Space::Global),
         (b"NUMPAT", 2) => ctx.out.int(ctx.st.pubsub.pattern_count() as i64),
-        (b"SHARDCHANNELS", 2 | 3) => {
-            let pat = ctx.args.get(2).cloned();
-            let names: Vec<Bytes> = ctx
-                .st
-                .pubsub
-                .shard
-                .keys()
-                .filter(|c| {
-                    pat.as_ref()
-                        .is_none_or(|p| crate::util::glob_match(p, c, false))
-                })
-                .cloned()
-                .collect();
-            ctx.out.array_len(names.len());
-            for c in names {
-                ctx.out.bulk(&c);
-            }
-        }
-        (b"SHARDNUMSUB", _) => {
-            ctx.out.array_len((n - 2) * 2);
-            for i in 2..n {
-                let count = ctx.st.pubsub.shard.get(&ctx.args[i]).map_or(0, |s| s.len());
-                let name = ctx.args[i].clone();
-                ctx.out.bulk(&name);
-                ctx.out.int(count as i64);
-            }
-        }
+        (b"SHARDCHANNELS", 2 | 3) => list_channels(ctx, Space::Shard),
+        (b"SHARDNUMSUB", _) => numsub(ctx, Space::Shard),
         (b"HELP", 2) => {
             let lines = [
                 "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -880,9 +866,9 @@ mod tests {
         let mut st = State::new(Config::default());
         let mut a = Session::new(1, true);
         let mut b = Session::new(2, true);
-        subscribe_channel(&mut st, &mut a, b"news");
-        subscribe_channel(&mut st, &mut a, b"news");
-        subscribe_channel(&mut st, &mut b, b"news");
+        subscribe_channel(&mut st, &mut a, Space::Global, b"news");
+        subscribe_channel(&mut st, &mut a, Space::Global, b"news");
+        subscribe_channel(&mut st, &mut b, Space::Global, b"news");
         subscribe_pattern(&mut st, &mut b, b"n*");
         assert_eq!(a.subs.count(), 1);
         assert_eq!(b.subs.count(), 2);
@@ -892,7 +878,7 @@ mod tests {
         let kb = b.subs.channels.iter().next().unwrap().as_ptr();
         assert_eq!(ka, kb);
         assert_eq!(st.pubsub.outboxes.len(), 2);
-        unsubscribe_channel(&mut st, &mut a, b"news");
+        unsubscribe_channel(&mut st, &mut a, Space::Global, b"news");
         assert!(!st.pubsub.outboxes.contains_key(&1));
         unsubscribe_all(&mut st, &mut b);
         assert!(st.pubsub.channels.is_empty() && st.pubsub.patterns.is_empty());
