@@ -156,6 +156,8 @@ pub struct Config {
     /// `tracking-table-max-keys`: CLIENT TRACKING remembers at most this many keys (0:
     /// no limit); past it, keys are forgotten and their readers told they changed.
     pub tracking_table_max_keys: u64,
+    /// `acllog-max-len`: ACL LOG keeps at most this many entries.
+    pub acllog_max_len: u64,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
     pub latency_monitor_threshold: u64,
@@ -210,6 +212,7 @@ impl Default for Config {
             lazyfree_lazy_user_del: false,
             notify_keyspace_events: 0,
             tracking_table_max_keys: 1_000_000,
+            acllog_max_len: 128,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             latency_monitor_threshold: 0,
@@ -771,6 +774,16 @@ pub static PARAMS: &[Param] = &[
             c.notify_keyspace_events = events::parse(v).ok_or_else(|| {
                 "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
             })?;
+            Ok(())
+        }
+    ),
+    p!(
+        "acllog-max-len",
+        true,
+        "ACL LOG keeps at most this many entries (the newest)",
+        |c| c.acllog_max_len.to_string(),
+        |c, v| {
+            c.acllog_max_len = parse_u64(v)?;
             Ok(())
         }
     ),

@@ -345,3 +345,126 @@ fn users_from_the_config_file() {
         )
     );
 }
+
+/// One ACL LOG entry as (count, reason, context, object, username, the `cmd=` and
+/// `user=` of its client-info).
+fn log_entries(c: &mut Raw, args: &[&str]) -> Vec<(i64, String, String, String, String, String)> {
+    as_array(c.call(args))
+        .into_iter()
+        .map(|e| {
+            let kv = as_array(e);
+            let field = |name: &str| {
+                let i = kv
+                    .iter()
+                    .position(|f| *f == bulk(name))
+                    .unwrap_or_else(|| panic!("no {name}"));
+                kv[i + 1].clone()
+            };
+            let info = as_text(&field("client-info"));
+            let cmd_user: Vec<&str> = info
+                .split(' ')
+                .filter(|f| f.starts_with("cmd=") || f.starts_with("user="))
+                .collect();
+            assert!(as_text(&field("age-seconds")).parse::<f64>().is_ok());
+            (
+                as_int(&field("count")),
+                as_text(&field("reason")),
+                as_text(&field("context")),
+                as_text(&field("object")),
+                as_text(&field("username")),
+                cmd_user.join(" "),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn acl_log_records_refusals_and_failed_auth() {
+    let s = start();
+    let mut w = s.raw();
+    clean(&mut w, &["limited"]);
+    assert_eq!(w.q("ACL LOG RESET"), ok());
+    w.q("ACL SETUSER limited on >pw +get +multi +exec +discard +publish ~k* &ch*");
+    let mut c = s.raw();
+    assert_eq!(c.q("AUTH limited pw"), ok());
+    assert_eq!(c.q("SET k 1"), noperm_cmd("set"));
+    assert_eq!(c.q("GET other"), noperm_key());
+    assert_eq!(c.q("GET other"), noperm_key());
+    assert_eq!(c.q("PUBLISH zz x"), noperm_channel());
+    let mut d = s.raw();
+    assert_eq!(d.q("AUTH limited wrong"), err(WRONGPASS));
+    assert_eq!(d.q("auth nouser x"), err(WRONGPASS));
+    c.q("MULTI");
+    assert_eq!(c.q("GET nope"), noperm_key());
+    c.q("DISCARD");
+    let e = |n: i64, r: &str, ctx: &str, o: &str, u: &str, info: &str| {
+        (n, r.into(), ctx.into(), o.into(), u.into(), info.into())
+    };
+    // Newest first; a repeat counts on its entry; AUTH's object is the command as typed.
+    assert_eq!(
+        log_entries(&mut w, &["ACL", "LOG"]),
+        [
+            e(1, "key", "multi", "nope", "limited", "cmd=get user=limited"),
+            e(
+                1,
+                "auth",
+                "toplevel",
+                "auth",
+                "nouser",
+                "cmd=auth user=default"
+            ),
+            e(
+                1,
+                "auth",
+                "toplevel",
+                "AUTH",
+                "limited",
+                "cmd=auth user=default"
+            ),
+            e(
+                1,
+                "channel",
+                "toplevel",
+                "zz",
+                "limited",
+                "cmd=publish user=limited"
+            ),
+            e(
+                2,
+                "key",
+                "toplevel",
+                "other",
+                "limited",
+                "cmd=get user=limited"
+            ),
+            e(
+                1,
+                "command",
+                "toplevel",
+                "set",
+                "limited",
+                "cmd=set user=limited"
+            ),
+        ]
+    );
+    assert_eq!(log_entries(&mut w, &["ACL", "LOG", "2"]).len(), 2);
+    assert_eq!(w.q("ACL LOG -1"), arr(vec![]));
+    assert_eq!(
+        w.q("ACL LOG x"),
+        err("ERR value is not an integer or out of range")
+    );
+    // acllog-max-len keeps the newest.
+    assert_eq!(w.q("CONFIG SET acllog-max-len 2"), ok());
+    c.q("GET o1");
+    c.q("GET o2");
+    c.q("GET o3");
+    let objects: Vec<String> = log_entries(&mut w, &["ACL", "LOG"])
+        .into_iter()
+        .map(|e| e.3)
+        .collect();
+    assert_eq!(objects, ["o3", "o2"]);
+    assert_eq!(w.q("CONFIG SET acllog-max-len 128"), ok());
+    assert_eq!(w.q("ACL LOG RESET"), ok());
+    assert_eq!(w.q("ACL LOG"), arr(vec![]));
+    clean(&mut w, &["limited"]);
+}

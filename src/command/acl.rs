@@ -47,6 +47,7 @@ pub static SUBCOMMANDS: &[(&str, &str, &str)] = &[
     ("acl", "getuser", "@admin @slow @dangerous"),
     ("acl", "help", "@slow"),
     ("acl", "list", "@admin @slow @dangerous"),
+    ("acl", "log", "@admin @slow @dangerous"),
     ("acl", "setuser", "@admin @slow @dangerous"),
     ("acl", "users", "@admin @slow @dangerous"),
     ("acl", "whoami", "@slow"),
@@ -564,17 +565,14 @@ impl User {
         w.join(" ")
     }
 
-    /// Whether this user may run `spec` with `args`; the NOPERM reply if not.
-    pub fn check(&self, spec: &Spec, args: &[Bytes]) -> Result<(), String> {
+    /// Whether this user may run `spec` with `args`; what it may not touch if not.
+    pub fn check(&self, spec: &Spec, args: &[Bytes]) -> Result<(), Denied> {
         if self.unrestricted {
             return Ok(());
         }
         let u = unit_of(spec, args);
         if !self.allowed[u] {
-            return Err(format!(
-                "NOPERM this user has no permissions to run the '{}' command",
-                units()[u].full
-            ));
+            return Err(Denied::Command(units()[u].full.to_string()));
         }
         if !self.all_keys {
             for i in key_positions(spec, args) {
@@ -584,10 +582,7 @@ impl User {
                     .iter()
                     .any(|p| crate::util::glob_match(p, key, false))
                 {
-                    return Err(
-                        "NOPERM this user has no permissions to access one of the keys used as arguments"
-                            .into(),
-                    );
+                    return Err(Denied::Key(key.clone()));
                 }
             }
         }
@@ -607,14 +602,143 @@ impl User {
                         crate::util::glob_match(p, c, false)
                     }
                 }) {
-                    return Err(
-                        "NOPERM this user has no permissions to access one of the channels used as arguments"
-                            .into(),
-                    );
+                    return Err(Denied::Channel(c.clone()));
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// What a permission check refused: the command (Redis's full name, `config|get`), or
+/// the key or channel it may not touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    Command(String),
+    Key(Bytes),
+    Channel(Bytes),
+}
+
+impl Denied {
+    /// The NOPERM reply, as Redis 7.0 words it.
+    pub fn message(&self) -> String {
+        match self {
+            Denied::Command(c) => {
+                format!("NOPERM this user has no permissions to run the '{c}' command")
+            }
+            Denied::Key(_) => {
+                "NOPERM this user has no permissions to access one of the keys used as arguments"
+                    .into()
+            }
+            Denied::Channel(_) => {
+                "NOPERM this user has no permissions to access one of the channels used as arguments"
+                    .into()
+            }
+        }
+    }
+
+    /// ACL LOG's `reason` and `object`.
+    fn reason_and_object(&self) -> (&'static str, Bytes) {
+        match self {
+            Denied::Command(c) => ("command", Bytes::from(c.clone())),
+            Denied::Key(k) => ("key", k.clone()),
+            Denied::Channel(c) => ("channel", c.clone()),
+        }
+    }
+}
+
+/// ACL LOG: the latest refusals, newest first, as Redis keeps them: a refusal like one
+/// of the 10 newest entries (same reason, context, object and user, within 60 s of it)
+/// counts there instead of adding an entry; at most `acllog-max-len` entries.
+#[derive(Debug, Default)]
+pub struct AclLog {
+    entries: std::collections::VecDeque<LogEntry>,
+}
+
+#[derive(Debug)]
+struct LogEntry {
+    count: u64,
+    reason: &'static str,
+    /// `toplevel` or `multi`.
+    context: &'static str,
+    object: Bytes,
+    username: String,
+    /// The client's CLIENT LIST line at the last refusal.
+    client_info: String,
+    /// When the last refusal happened (Unix ms).
+    updated_ms: u64,
+}
+
+/// Entries of ACL LOG that count repeats instead of growing (Redis's grouping window).
+const LOG_GROUPING_MS: u64 = 60_000;
+
+impl AclLog {
+    /// Record a refused command (`denied`) or, with `denied` None, a failed AUTH whose
+    /// first argument was `auth_cmd`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(
+        &mut self,
+        denied: Option<&Denied>,
+        auth_cmd: &[u8],
+        in_multi: bool,
+        username: &str,
+        client_info: String,
+        now: u64,
+        max_len: u64,
+    ) {
+        let (reason, object) = match denied {
+            Some(d) => d.reason_and_object(),
+            None => ("auth", Bytes::copy_from_slice(auth_cmd)),
+        };
+        let context = if in_multi { "multi" } else { "toplevel" };
+        let same = |e: &LogEntry| {
+            e.reason == reason
+                && e.context == context
+                && e.object == object
+                && e.username == username
+                && now.saturating_sub(e.updated_ms) <= LOG_GROUPING_MS
+        };
+        if let Some(i) = self.entries.iter().take(10).position(same) {
+            let mut e = self.entries.remove(i).expect("found above");
+            e.count += 1;
+            e.client_info = client_info;
+            e.updated_ms = now;
+            self.entries.push_front(e);
+            return;
+        }
+        self.entries.push_front(LogEntry {
+            count: 1,
+            reason,
+            context,
+            object,
+            username: username.to_string(),
+            client_info,
+            updated_ms: now,
+        });
+        self.entries.truncate(max_len as usize);
+    }
+
+    /// ACL LOG [count]: the newest `count` entries (all by default).
+    fn reply(&self, out: &mut crate::protocol::ReplyBuf, count: usize, now: u64) {
+        let n = count.min(self.entries.len());
+        out.array_len(n);
+        for e in self.entries.iter().take(n) {
+            out.map_len(7);
+            out.bulk(b"count");
+            out.int(e.count as i64);
+            out.bulk(b"reason");
+            out.bulk(e.reason.as_bytes());
+            out.bulk(b"context");
+            out.bulk(e.context.as_bytes());
+            out.bulk(b"object");
+            out.bulk(&e.object);
+            out.bulk(b"username");
+            out.bulk(e.username.as_bytes());
+            out.bulk(b"age-seconds");
+            out.double(now.saturating_sub(e.updated_ms) as f64 / 1000.0);
+            out.bulk(b"client-info");
+            out.bulk(e.client_info.as_bytes());
+        }
     }
 }
 
@@ -697,13 +821,10 @@ impl Acl {
     }
 
     /// The permission check for `user` (a deleted user may run nothing).
-    pub fn check(&self, user: &str, spec: &Spec, args: &[Bytes]) -> Result<(), String> {
+    pub fn check(&self, user: &str, spec: &Spec, args: &[Bytes]) -> Result<(), Denied> {
         match self.users.get(user) {
             Some(u) => u.check(spec, args),
-            None => Err(format!(
-                "NOPERM this user has no permissions to run the '{}' command",
-                spec.name
-            )),
+            None => Err(Denied::Command(spec.name.to_string())),
         }
     }
 }
@@ -906,6 +1027,8 @@ pub fn acl(ctx: &mut Ctx) {
                 "    be used to specify a different size.",
                 "LIST",
                 "    Show users details in config file format.",
+                "LOG [<count> | RESET]",
+                "    Show the ACL log entries.",
                 "SETUSER <username> <attribute> [<attribute> ...]",
                 "    Create or modify a user with the specified attributes.",
                 "USERS",
@@ -917,7 +1040,24 @@ pub fn acl(ctx: &mut Ctx) {
             ];
             ctx.help(&lines);
         }
-        b"load" | b"save" | b"log" | b"dryrun" => ctx.error(&format!(
+        b"log" => {
+            if n > 3 {
+                return ctx.error("ERR unknown subcommand or wrong number of arguments for 'LOG'. Try ACL HELP.");
+            }
+            let count = match ctx.args.get(2) {
+                None => usize::MAX,
+                Some(a) if a.eq_ignore_ascii_case(b"reset") => {
+                    ctx.st.acl_log = AclLog::default();
+                    return ctx.out.ok();
+                }
+                Some(_) => match ctx.int_arg(2) {
+                    Some(c) => c.max(0) as usize,
+                    None => return,
+                },
+            };
+            ctx.st.acl_log.reply(ctx.out, count, ctx.now);
+        }
+        b"load" | b"save" | b"dryrun" => ctx.error(&format!(
             "ERR ACL {} is not supported by Strata (users live in memory; define them with ACL SETUSER)",
             String::from_utf8_lossy(&sub).to_uppercase()
         )),

@@ -523,7 +523,13 @@ fn dispatch_as(
         );
     }
     if !spec.no_auth() {
-        if let Err(msg) = st.acl.check(&sess.user, spec, &args) {
+        if let Err(denied) = st.acl.check(&sess.user, spec, &args) {
+            let msg = denied.message();
+            let info = server::client_info_now(st, sess, spec.name, now);
+            let in_multi = sess.multi.is_some() || !arriving;
+            let max = st.config.acllog_max_len;
+            st.acl_log
+                .record(Some(&denied), b"", in_multi, &sess.user, info, now, max);
             return reject(st, sess, Some(spec), &args, is_exec, out, &msg);
         }
     }

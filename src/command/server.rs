@@ -76,6 +76,13 @@ fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> bool {
             true
         }
         None => {
+            let info = client_info_now(ctx.st, ctx.sess, ctx.sess.last_cmd, ctx.now);
+            let (now, max) = (ctx.now, ctx.st.config.acllog_max_len);
+            let user = String::from_utf8_lossy(name).into_owned();
+            let cmd = ctx.args[0].clone();
+            ctx.st
+                .acl_log
+                .record(None, &cmd, ctx.sess.multi.is_some(), &user, info, now, max);
             ctx.error(WRONGPASS);
             false
         }
@@ -187,11 +194,10 @@ fn valid_client_name(n: &[u8]) -> bool {
     n.iter().all(|&c| (b'!'..=b'~').contains(&c))
 }
 
-fn client_line(ctx: &Ctx, c: &super::ClientInfo) -> String {
-    let now = ctx.now;
+fn client_line(st: &super::State, now: u64, c: &super::ClientInfo) -> String {
     // Redis's flag letters, in its order.
     let mut flags = String::new();
-    if ctx.st.monitors.contains_key(&c.id) {
+    if st.monitors.contains_key(&c.id) {
         flags.push('O');
     }
     if c.sub + c.psub > 0 {
@@ -200,10 +206,10 @@ fn client_line(ctx: &Ctx, c: &super::ClientInfo) -> String {
     if c.multi >= 0 {
         flags.push('x');
     }
-    if ctx.st.blocking.is_blocked(c.id) {
+    if st.blocking.is_blocked(c.id) {
         flags.push('b');
     }
-    let (tracking, redir) = ctx.st.tracking.client_flags(c.id);
+    let (tracking, redir) = st.tracking.client_flags(c.id);
     flags.push_str(tracking);
     if flags.is_empty() {
         flags.push('N');
@@ -233,6 +239,25 @@ fn client_line(ctx: &Ctx, c: &super::ClientInfo) -> String {
         String::from_utf8_lossy(&c.lib_name),
         String::from_utf8_lossy(&c.lib_ver),
     )
+}
+
+/// The CLIENT LIST line of `sess` as it is now (without its newline), running `cmd`:
+/// ACL LOG's `client-info`.
+pub fn client_info_now(
+    st: &mut super::State,
+    sess: &super::Session,
+    cmd: &'static str,
+    now: u64,
+) -> String {
+    sync_client(st, sess, now);
+    let Some(c) = st.clients.by_id.get_mut(&sess.id) else {
+        return String::new();
+    };
+    c.last_cmd = cmd;
+    let c = c.clone();
+    let mut line = client_line(st, now, &c);
+    line.pop();
+    line
 }
 
 /// Copy the live session's state into the registry so CLIENT LIST/INFO see it now.
@@ -347,7 +372,7 @@ pub fn client(ctx: &mut Ctx) {
             let mut text = String::new();
             for c in ctx.st.clients.by_id.values() {
                 if ids.as_ref().is_none_or(|v| v.contains(&c.id)) {
-                    text.push_str(&client_line(ctx, c));
+                    text.push_str(&client_line(ctx.st, ctx.now, c));
                 }
             }
             ctx.out.verbatim("txt", text.as_bytes());

@@ -377,6 +377,8 @@ pub struct State {
     pub logging: bool,
     /// ACL users.
     pub acl: super::acl::Acl,
+    /// ACL LOG: the latest permission refusals and failed AUTHs.
+    pub acl_log: super::acl::AclLog,
     /// `rename-command`: incoming (lower-case) name -> the command it runs, `None` for a
     /// name that was renamed away or disabled. Empty when nothing is renamed.
     pub renames: HashMap<Vec<u8>, Option<&'static super::Spec>>,
@@ -397,6 +399,7 @@ impl State {
             renames,
             tracking: Default::default(),
             current_client: 0,
+            acl_log: Default::default(),
             ks: Keyspace::new(config.databases),
             pending: Pending::default(),
             config,
