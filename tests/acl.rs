@@ -468,3 +468,48 @@ fn acl_log_records_refusals_and_failed_auth() {
     assert_eq!(w.q("ACL LOG"), arr(vec![]));
     clean(&mut w, &["limited"]);
 }
+
+#[test]
+fn acl_dryrun_answers_without_running_or_logging() {
+    let s = start();
+    let mut w = s.raw();
+    clean(&mut w, &["dry"]);
+    w.q("ACL LOG RESET");
+    w.q("ACL SETUSER dry on nopass +get ~k* &c*");
+    for (line, want) in [
+        ("ACL DRYRUN dry get k", ok()),
+        (
+            "ACL DRYRUN dry get other",
+            bulk("This user has no permissions to access the 'other' key"),
+        ),
+        (
+            "ACL DRYRUN dry set k 1",
+            bulk("This user has no permissions to run the 'set' command"),
+        ),
+        (
+            "ACL DRYRUN dry config get x",
+            bulk("This user has no permissions to run the 'config|get' command"),
+        ),
+        (
+            "ACL DRYRUN dry get",
+            err("ERR wrong number of arguments for 'get' command"),
+        ),
+        (
+            "ACL DRYRUN dry nocmd x",
+            err("ERR Command 'nocmd' not found"),
+        ),
+        (
+            "ACL DRYRUN nouser get k",
+            err("ERR User 'nouser' not found"),
+        ),
+        (
+            "ACL DRYRUN dry",
+            err("ERR wrong number of arguments for 'acl|dryrun' command"),
+        ),
+    ] {
+        assert_eq!(w.q(line), want, "{line}");
+    }
+    assert_eq!(w.q("GET k"), nil(), "nothing ran");
+    assert_eq!(w.q("ACL LOG"), arr(vec![]), "nothing was refused");
+    clean(&mut w, &["dry"]);
+}

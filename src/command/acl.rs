@@ -43,6 +43,7 @@ pub const CATEGORIES: &[&str] = &[
 pub static SUBCOMMANDS: &[(&str, &str, &str)] = &[
     ("acl", "cat", "@slow"),
     ("acl", "deluser", "@admin @slow @dangerous"),
+    ("acl", "dryrun", "@admin @slow @dangerous"),
     ("acl", "genpass", "@slow"),
     ("acl", "getuser", "@admin @slow @dangerous"),
     ("acl", "help", "@slow"),
@@ -637,6 +638,24 @@ impl Denied {
         }
     }
 
+    /// ACL DRYRUN's answer.
+    fn dry_run_message(&self) -> String {
+        let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+        match self {
+            Denied::Command(c) => format!("This user has no permissions to run the '{c}' command"),
+            Denied::Key(k) => format!(
+                "This user has no permissions to access the '{}' key",
+                text(k)
+            ),
+            Denied::Channel(c) => {
+                format!(
+                    "This user has no permissions to access the '{}' channel",
+                    text(c)
+                )
+            }
+        }
+    }
+
     /// ACL LOG's `reason` and `object`.
     fn reason_and_object(&self) -> (&'static str, Bytes) {
         match self {
@@ -1020,6 +1039,8 @@ pub fn acl(ctx: &mut Ctx) {
                 "    when no category is specified.",
                 "DELUSER <username> [<username> ...]",
                 "    Delete a list of users.",
+                "DRYRUN <username> <command> [<arg> ...]",
+                "    Returns whether the user can execute the given command without executing the command.",
                 "GETUSER <username>",
                 "    Get the user's details.",
                 "GENPASS [<bits>]",
@@ -1036,7 +1057,7 @@ pub fn acl(ctx: &mut Ctx) {
                 "WHOAMI",
                 "    Return the current connection username.",
                 "HELP",
-                "    Print this help.",
+                "    Prints this help.",
             ];
             ctx.help(&lines);
         }
@@ -1057,7 +1078,33 @@ pub fn acl(ctx: &mut Ctx) {
             };
             ctx.st.acl_log.reply(ctx.out, count, ctx.now);
         }
-        b"load" | b"save" | b"dryrun" => ctx.error(&format!(
+        b"dryrun" => {
+            if n < 4 {
+                return wrong(ctx, "dryrun");
+            }
+            let name = String::from_utf8_lossy(&ctx.args[2]).into_owned();
+            if !ctx.st.acl.users.contains_key(&name) {
+                return ctx.error(&format!("ERR User '{name}' not found"));
+            }
+            let cmd = &ctx.args[3..];
+            let Some(spec) = super::lookup(&cmd[0]) else {
+                let msg = format!(
+                    "ERR Command '{}' not found",
+                    String::from_utf8_lossy(&cmd[0])
+                );
+                return ctx.error(&msg);
+            };
+            if !spec.arity_ok(cmd.len()) {
+                let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
+                return ctx.error(&msg);
+            }
+            // Nothing is logged: nothing was refused.
+            match ctx.st.acl.check(&name, spec, cmd) {
+                Ok(()) => ctx.out.ok(),
+                Err(d) => ctx.out.bulk(d.dry_run_message().as_bytes()),
+            }
+        }
+        b"load" | b"save" => ctx.error(&format!(
             "ERR ACL {} is not supported by Strata (users live in memory; define them with ACL SETUSER)",
             String::from_utf8_lossy(&sub).to_uppercase()
         )),

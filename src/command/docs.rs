@@ -103,6 +103,7 @@ pub static DOCS: &[Doc] = &[
     doc!("acl|deluser", "6.0.0", "O(1) amortized time considering the typical user.", "Deletes ACL users, and terminates their connections.", "username [username ...]"),
     doc!("acl|genpass", "6.0.0", "O(N)", "Generates a pseudorandom, secure password that can be used to identify ACL users.", "[bits]"),
     doc!("acl|getuser", "6.0.0", "O(N). Where N is the number of password, command and pattern rules that the user has.", "Lists the ACL rules of a user.", "username"),
+    doc!("acl|dryrun", "7.0.0", "O(1).", "Simulates the execution of a command by a user, without executing the command.", "username command [arg [arg ...]]"),
     doc!("acl|log", "6.0.0", "O(N) with N being the number of entries shown.", "Lists recent security events generated due to ACL rules.", "[count|RESET]"),
     doc!("acl|list", "6.0.0", "O(N). Where N is the number of configured users.", "Dumps the effective rules in ACL file format.", ""),
     doc!("acl|setuser", "6.0.0", "O(N). Where N is the number of rules provided.", "Creates and modifies an ACL user and its rules.", "username [rule [rule ...]]"),
