@@ -17,13 +17,11 @@ impl Ctx<'_> {
     /// Publish keyspace event `event` of `class` for `key` in the current db.
     #[inline]
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
-        if self.st.config.notify_keyspace_events & class != 0 {
-            publish(self.st, event, key, self.sess.db);
-        }
+        notify(self.st, class, event, key, self.sess.db);
     }
 }
 
-/// [`Ctx::notify`] for changes made outside a command (active expiry).
+/// [`Ctx::notify`] for a key of db `db`: active expiry, and COPY and MOVE into another db.
 #[inline]
 pub fn notify(st: &mut State, class: u32, event: &str, key: &[u8], db: usize) {
     if st.config.notify_keyspace_events & class != 0 {
