@@ -931,3 +931,30 @@ fn memory_usage_estimates_a_key() {
         err("ERR wrong number of arguments for 'memory|usage' command")
     );
 }
+
+/// CLIENT LIST's `cmd=` is what the client sent last, as Redis 7.0 shows it: a
+/// subcommand by its full name, EXEC rather than what it ran, `NULL` for an unknown
+/// command or subcommand, a refused known command by its name.
+#[test]
+fn client_list_cmd_names_the_last_command_as_redis() {
+    let s = start();
+    let mut c = s.raw();
+    let mut w = s.raw();
+    let id = as_int(&c.q("CLIENT ID"));
+    let mut cmd_after = |line: &str| {
+        c.q(line);
+        let list = as_text(&w.q(&format!("CLIENT LIST ID {id}")));
+        list.split(' ')
+            .find_map(|f| f.strip_prefix("cmd="))
+            .expect("a cmd field")
+            .to_string()
+    };
+    assert_eq!(cmd_after("CONFIG GET port"), "config|get");
+    assert_eq!(cmd_after("ACL WHOAMI"), "acl|whoami");
+    assert_eq!(cmd_after("CLIENT NOSUCH"), "NULL");
+    assert_eq!(cmd_after("MULTI"), "multi");
+    assert_eq!(cmd_after("GET x"), "get");
+    assert_eq!(cmd_after("EXEC"), "exec");
+    assert_eq!(cmd_after("NOSUCHCMD"), "NULL");
+    assert_eq!(cmd_after("GET"), "get");
+}

@@ -219,6 +219,12 @@ fn unit_of(spec: &Spec, args: &[Bytes]) -> usize {
     idx
 }
 
+/// Redis's name for what `args` runs: `client|list` for a listed subcommand, else the
+/// command's name (CLIENT LIST's `cmd=`).
+pub fn full_name(spec: &Spec, args: &[Bytes]) -> &'static str {
+    &units()[unit_of(spec, args)].full
+}
+
 /// The ACL categories of the listed subcommand `args` names, if it names one (MONITOR
 /// hides the `@admin` ones).
 pub fn subcommand_categories(spec: &Spec, args: &[Bytes]) -> Option<u32> {

@@ -399,6 +399,7 @@ pub fn serve_ready(st: &mut State, now: u64) {
             let mut out = ReplyBuf::new(resp3);
             // The served client's changes are its own (CLIENT TRACKING NOLOOP).
             let caller = std::mem::replace(&mut st.current_client, id);
+            let outer = st.current_spec.replace(spec);
             let mut ctx = Ctx {
                 st,
                 sess: &mut sess,
@@ -408,6 +409,7 @@ pub fn serve_ready(st: &mut State, now: u64) {
             };
             (spec.handler)(&mut ctx);
             st.current_client = caller;
+            st.current_spec = outer;
             if sess.blocking.reblocked {
                 continue;
             }

@@ -133,7 +133,7 @@ impl<'a> Ctx<'a> {
         // (The notifying way probes twice: the borrow checker cannot see that a miss
         // leaves nothing borrowed.)
         if self.keymiss_enabled() && (expired || self.st.ks.db(db).get(key).is_none()) {
-            if lookup(self.sess.last_cmd.as_bytes()).is_some_and(|s| s.has(flag::READONLY)) {
+            if self.st.current_spec.is_some_and(|s| s.has(flag::READONLY)) {
                 self.notify(notify::class::KEY_MISS, "keymiss", key);
             }
             return None;
@@ -479,6 +479,9 @@ fn dispatch_as(
         _ => lookup(&args[0]),
     };
     let Some(spec) = found else {
+        if arriving {
+            sess.last_cmd = "NULL";
+        }
         return reject(
             st,
             sess,
@@ -489,6 +492,15 @@ fn dispatch_as(
             &unknown_command_message(&args),
         );
     };
+    // CLIENT LIST's `cmd=`: what the client sent last (EXEC, not what EXEC ran), a
+    // subcommand by its full name (`client|list`), `NULL` if unknown, as in Redis.
+    if arriving {
+        sess.last_cmd = if spec.has(flag::CONTAINER) || spec.name == "acl" {
+            acl::full_name(spec, &args)
+        } else {
+            spec.name
+        };
+    }
     let is_exec = spec.name == "exec";
     // Redis's order: arity, then authentication, then what MULTI forbids.
     if !spec.arity_ok(args.len()) {
@@ -497,6 +509,9 @@ fn dispatch_as(
     }
     if spec.has(flag::CONTAINER) {
         if let Some((known, msg)) = spec.subcommand_refusal(&args) {
+            if arriving && !known {
+                sess.last_cmd = "NULL";
+            }
             return reject(st, sess, known.then_some(spec), &args, false, out, &msg);
         }
     }
@@ -525,7 +540,7 @@ fn dispatch_as(
     if !spec.no_auth() {
         if let Err(denied) = st.acl.check(&sess.user, spec, &args) {
             let msg = denied.message();
-            let info = server::client_info_now(st, sess, spec.name, now);
+            let info = server::client_info_now(st, sess, sess.last_cmd, now);
             let in_multi = sess.multi.is_some() || !arriving;
             let max = st.config.acllog_max_len;
             st.acl_log
@@ -565,10 +580,10 @@ fn dispatch_as(
         return;
     }
     st.stats.total_commands += 1;
-    sess.last_cmd = spec.name;
     let reply_at = out.len();
     let started = std::time::Instant::now();
     let caller = std::mem::replace(&mut st.current_client, sess.id);
+    let outer = st.current_spec.replace(spec);
     let mut ctx = Ctx {
         st,
         sess,
@@ -578,6 +593,7 @@ fn dispatch_as(
     };
     (spec.handler)(&mut ctx);
     st.current_client = caller;
+    st.current_spec = outer;
     if sess.tracking {
         after_tracked(st, sess, spec, &args, arriving);
     }

@@ -347,6 +347,9 @@ pub struct State {
     pub tracking: super::tracking::Tracking,
     /// The client whose command is running (0: none, as during active expiry).
     pub current_client: u64,
+    /// The command running (None between commands): whether a missed lookup is a read
+    /// that publishes `keymiss`.
+    pub current_spec: Option<&'static super::Spec>,
     /// Clients blocked on keys (BLPOP and friends).
     pub blocking: Blocking,
     /// Clients whose watched keys changed since they watched them.
@@ -399,6 +402,7 @@ impl State {
             renames,
             tracking: Default::default(),
             current_client: 0,
+            current_spec: None,
             acl_log: Default::default(),
             ks: Keyspace::new(config.databases),
             pending: Pending::default(),
