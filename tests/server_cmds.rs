@@ -740,6 +740,31 @@ fn command_introspection() {
         .map(|p| p[1].clone());
     assert_eq!(group, Some(bulk("string")));
     assert_eq!(c.q("COMMAND GETKEYS MSET a 1 b 2"), bulks(&["a", "b"]));
+    // Keys found as Redis finds them: `numkeys` forms, STORE destinations, subcommands.
+    for (line, keys) in [
+        ("ZUNIONSTORE d 2 a b", &["d", "a", "b"][..]),
+        ("SORT k LIMIT 0 1 GET x BY y STORE dst", &["k", "dst"]),
+        ("GEORADIUS g 1 1 1 km STORE s", &["g", "s"]),
+        ("BLMPOP 0 2 a b LEFT", &["a", "b"]),
+        ("MEMORY USAGE k", &["k"]),
+    ] {
+        assert_eq!(
+            c.q(&format!("COMMAND GETKEYS {line}")),
+            bulks(keys),
+            "{line}"
+        );
+    }
+    for line in ["ZUNIONSTORE d 5 a", "ZUNION x a", "ZUNION -1 a"] {
+        assert_eq!(
+            c.q(&format!("COMMAND GETKEYS {line}")),
+            err("ERR Invalid arguments specified for command"),
+            "{line}"
+        );
+    }
+    assert_eq!(
+        c.q("COMMAND GETKEYS PUBLISH ch m"),
+        err("ERR The command has no key arguments")
+    );
     assert_eq!(
         c.q("COMMAND GETKEYS GET"),
         err("ERR wrong number of arguments for 'command|getkeys' command")

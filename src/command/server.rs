@@ -1212,18 +1212,14 @@ pub fn command(ctx: &mut Ctx) {
             if !s.arity_ok(cmd.len()) {
                 return ctx.error("ERR Invalid number of arguments specified for command");
             }
-            if s.first_key == 0 || super::table::channels_not_keys(s) {
+            // The same positions ACL checks: `numkeys` forms, STORE destinations.
+            let Ok(positions) = super::table::key_positions_checked(s, cmd) else {
+                return ctx.error("ERR Invalid arguments specified for command");
+            };
+            let keys: Vec<Bytes> = positions.into_iter().map(|i| cmd[i].clone()).collect();
+            if keys.is_empty() {
                 return ctx.error("ERR The command has no key arguments");
             }
-            let last = if s.last_key < 0 {
-                cmd.len() as i32 + s.last_key
-            } else {
-                s.last_key
-            };
-            let keys: Vec<Bytes> = (s.first_key..=last)
-                .step_by(s.step.max(1) as usize)
-                .filter_map(|i| cmd.get(i as usize).cloned())
-                .collect();
             ctx.out.array_len(keys.len());
             for k in keys {
                 ctx.out.bulk(&k);
