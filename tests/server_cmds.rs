@@ -983,3 +983,76 @@ fn client_list_cmd_names_the_last_command_as_redis() {
     assert_eq!(cmd_after("NOSUCHCMD"), "NULL");
     assert_eq!(cmd_after("GET"), "get");
 }
+
+/// MEMORY STATS answers Redis 7.0's fields, in its order, with what Strata measures;
+/// DOCTOR, PURGE and MALLOC-STATS answer as Redis's do.
+#[test]
+fn memory_stats_doctor_purge() {
+    let s = start();
+    let mut c = s.raw();
+    c.q("SET a 1");
+    c.q("SELECT 2");
+    c.q("SET b 1");
+    c.q("SET c 1");
+    let stats = match c.q("MEMORY STATS") {
+        Frame::Array(v) => v,
+        other => panic!("{other:?}"),
+    };
+    let names: Vec<String> = stats.iter().step_by(2).map(as_text).collect();
+    let want: Vec<&str> = vec![
+        "peak.allocated",
+        "total.allocated",
+        "startup.allocated",
+        "replication.backlog",
+        "clients.slaves",
+        "clients.normal",
+        "cluster.links",
+        "aof.buffer",
+        "lua.caches",
+        "functions.caches",
+        "db.0",
+        "db.2",
+        "overhead.total",
+        "keys.count",
+        "keys.bytes-per-key",
+        "dataset.bytes",
+        "dataset.percentage",
+        "peak.percentage",
+        "allocator.allocated",
+        "allocator.active",
+        "allocator.resident",
+        "allocator-fragmentation.ratio",
+        "allocator-fragmentation.bytes",
+        "allocator-rss.ratio",
+        "allocator-rss.bytes",
+        "rss-overhead.ratio",
+        "rss-overhead.bytes",
+        "fragmentation",
+        "fragmentation.bytes",
+    ];
+    assert_eq!(names, want);
+    let field = |name: &str| stats[2 * names.iter().position(|n| n == name).unwrap() + 1].clone();
+    assert_eq!(field("keys.count"), int(3));
+    let total = as_int(&field("total.allocated"));
+    assert!(total > 0 && as_int(&field("peak.allocated")) >= total);
+    let db = as_array(field("db.2"));
+    assert_eq!(db[0], bulk("overhead.hashtable.main"));
+    assert!(as_int(&db[1]) > 0);
+    assert_eq!(db[2..4], [bulk("overhead.hashtable.expires"), int(0)]);
+    let doctor = as_text(&c.q("MEMORY DOCTOR"));
+    assert!(
+        doctor.starts_with("Hi Sam") || doctor.starts_with("Sam,"),
+        "{doctor}"
+    );
+    assert_eq!(c.q("MEMORY PURGE"), ok());
+    assert!(matches!(
+        c.q("MEMORY MALLOC-STATS"),
+        Frame::Bulk(_) | Frame::Verbatim(..)
+    ));
+    assert_eq!(
+        c.q("MEMORY STATS x"),
+        err("ERR wrong number of arguments for 'memory|stats' command")
+    );
+    let info = as_text(&c.q("INFO memory"));
+    assert!(info.contains("used_memory_peak:"), "{info}");
+}

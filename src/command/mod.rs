@@ -43,7 +43,10 @@ pub use pubsub::{
     deliver as pubsub_deliver, disconnect as pubsub_disconnect, take_outgoing as pubsub_outgoing,
     tick as pubsub_tick, Outbox, Outgoing, PubSub, Subscriptions,
 };
-pub use server::sync_client as server_sync_client;
+pub use server::{
+    memory_peak as server_memory_peak, sync_client as server_sync_client,
+    used_memory as server_used_memory,
+};
 pub use slowlog::{CallStats, SlowLog};
 pub use state::{
     ClientInfo, ClientPause, Clients, DurableLsn, Effect, KillHandle, Pending, PersistInfo,

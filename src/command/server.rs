@@ -562,16 +562,39 @@ fn client_kill(ctx: &mut Ctx) {
 /// (entry, key and value allocations, as `used_memory` counts them, plus its table
 /// slot): exact for every value rather than sampled, so SAMPLES is accepted and ignored.
 pub fn memory(ctx: &mut Ctx) {
-    if ctx.args[1].eq_ignore_ascii_case(b"HELP") {
-        let lines = [
-            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "USAGE <key> [SAMPLES <count>]",
-            "    Return memory in bytes used by <key> and its value.",
-            "HELP",
-            "    Prints this help.",
-        ];
-        ctx.help(&lines);
-        return;
+    match ctx.args[1].to_ascii_uppercase().as_slice() {
+        b"HELP" => {
+            let lines = [
+                "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "DOCTOR",
+                "    Return memory problems reports.",
+                "MALLOC-STATS",
+                "    Return internal statistics report from the memory allocator.",
+                "PURGE",
+                "    Attempt to purge dirty pages for reclamation by the allocator.",
+                "STATS",
+                "    Return information about the memory usage of the server.",
+                "USAGE <key> [SAMPLES <count>]",
+                "    Return memory in bytes used by <key> and its value. Nested values are",
+                "    sampled up to <count> times (default: 5, 0 means sample all).",
+                "HELP",
+                "    Prints this help.",
+            ];
+            return ctx.help(&lines);
+        }
+        b"STATS" => return memory_stats(ctx),
+        b"DOCTOR" => {
+            let text = memory_doctor(ctx.st);
+            return ctx.out.verbatim("txt", text.as_bytes());
+        }
+        b"MALLOC-STATS" => {
+            return ctx
+                .out
+                .verbatim("txt", b"Stats not supported for the current allocator")
+        }
+        // The allocator returns freed memory to the system on its own schedule.
+        b"PURGE" => return ctx.out.ok(),
+        _ => {}
     }
     let mut i = 3;
     while i < ctx.args.len() {
@@ -592,6 +615,127 @@ pub fn memory(ctx: &mut Ctx) {
         }
         None => ctx.out.null(),
     }
+}
+
+/// The highest `used_memory` so far, counting `used` now.
+pub fn memory_peak(st: &mut super::State, used: u64) -> u64 {
+    st.stats.used_memory_peak = st.stats.used_memory_peak.max(used);
+    st.stats.used_memory_peak
+}
+
+/// MEMORY STATS: Redis 7.0's fields, from what Strata measures. Fields for what Strata
+/// has not (replication backlog, cluster links, scripts, an AOF buffer: the log is
+/// written to the OS when each batch ends) are 0; so are a db's expires table, as the
+/// expiry lives in the entry, and its cluster slot index; the allocator's own views are not exposed, so its
+/// allocated and active bytes are the counted ones.
+fn memory_stats(ctx: &mut Ctx) {
+    let st = &mut *ctx.st;
+    let used = used_memory(st);
+    let peak = memory_peak(st, used);
+    let startup = st.stats.used_memory_startup;
+    let clients = clients_memory(st);
+    let rss = rss_bytes();
+    let dbs: Vec<(usize, u64)> = (0..st.ks.db_count())
+        .filter(|&i| !st.ks.db(i).is_empty())
+        .map(|i| (i, st.ks.db(i).overhead() as u64))
+        .collect();
+    let overhead = startup + clients + dbs.iter().map(|d| d.1).sum::<u64>();
+    let keys: u64 = (0..st.ks.db_count())
+        .map(|i| st.ks.db(i).len() as u64)
+        .sum();
+    let dataset = used.saturating_sub(overhead);
+    let net = used.saturating_sub(startup);
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            0.0
+        } else {
+            a as f64 * 100.0 / b as f64
+        }
+    };
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let rss_extra = rss as i64 - used as i64;
+    let out = &mut *ctx.out;
+    out.map_len(27 + dbs.len());
+    let head = [
+        ("peak.allocated", peak),
+        ("total.allocated", used),
+        ("startup.allocated", startup),
+        ("replication.backlog", 0),
+        ("clients.slaves", 0),
+        ("clients.normal", clients),
+        ("cluster.links", 0),
+        ("aof.buffer", 0),
+        ("lua.caches", 0),
+        ("functions.caches", 0),
+    ];
+    for (k, v) in head {
+        out.bulk(k.as_bytes());
+        out.int(v as i64);
+    }
+    for (db, main) in &dbs {
+        out.bulk(format!("db.{db}").as_bytes());
+        out.map_len(3);
+        out.bulk(b"overhead.hashtable.main");
+        out.int(*main as i64);
+        out.bulk(b"overhead.hashtable.expires");
+        out.int(0);
+        // (Cluster mode's slot index: none here.)
+        out.bulk(b"overhead.hashtable.slot-to-keys");
+        out.int(0);
+    }
+    let per_key = net.checked_div(keys).unwrap_or(0);
+    for (k, v) in [
+        ("overhead.total", overhead),
+        ("keys.count", keys),
+        ("keys.bytes-per-key", per_key),
+        ("dataset.bytes", dataset),
+    ] {
+        out.bulk(k.as_bytes());
+        out.int(v as i64);
+    }
+    out.bulk(b"dataset.percentage");
+    out.double(pct(dataset, net));
+    out.bulk(b"peak.percentage");
+    out.double(pct(used, peak));
+    for (k, v) in [
+        ("allocator.allocated", used),
+        ("allocator.active", used),
+        ("allocator.resident", rss),
+    ] {
+        out.bulk(k.as_bytes());
+        out.int(v as i64);
+    }
+    let tail: [(&str, f64, i64); 4] = [
+        ("allocator-fragmentation", 1.0, 0),
+        ("allocator-rss", ratio(rss, used), rss_extra),
+        ("rss-overhead", 1.0, 0),
+        ("fragmentation", ratio(rss, used), rss_extra),
+    ];
+    for (k, r, b) in tail {
+        // Redis names the last pair `fragmentation` and `fragmentation.bytes`.
+        let ratio_name = if k == "fragmentation" {
+            k.to_string()
+        } else {
+            format!("{k}.ratio")
+        };
+        out.bulk(ratio_name.as_bytes());
+        out.double(r);
+        out.bulk(format!("{k}.bytes").as_bytes());
+        out.int(b);
+    }
+}
+
+/// MEMORY DOCTOR, in Redis's words for the cases Strata can tell.
+fn memory_doctor(st: &mut super::State) -> String {
+    let used = used_memory(st);
+    let peak = memory_peak(st, used);
+    if used < 5 * 1024 * 1024 {
+        return "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.".into();
+    }
+    if peak as f64 / used as f64 > 1.5 {
+        return "Sam, I detected a few issues in this Redis instance memory implants:\n\n * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the Redis instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the Redis instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\nI'm here to keep you safe, Sam. I want to help you.\n".into();
+    }
+    "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.".into()
 }
 
 pub fn dbsize(ctx: &mut Ctx) {
@@ -801,11 +945,15 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         };
         let used = used_memory(st);
         let rss = rss_bytes();
+        let peak = st.stats.used_memory_peak.max(used);
         let _ = write!(
             o,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_clients_normal:{}\r\nmem_allocator:{}\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_clients_normal:{}\r\nmem_allocator:{}\r\n\r\n",
             human_bytes(used),
             human_bytes(rss),
+            human_bytes(peak),
+            if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 0.0 },
+            st.stats.used_memory_startup,
             st.ks.mem_size(),
             st.config.maxmemory,
             human_bytes(st.config.maxmemory),

@@ -49,6 +49,11 @@ pub enum Shutdown {
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
     pub start_ms: u64,
+    /// `used_memory` when the server started (MEMORY STATS `startup.allocated`).
+    pub used_memory_startup: u64,
+    /// The highest `used_memory` seen (sampled by the periodic tick, INFO and MEMORY
+    /// STATS, as Redis samples it).
+    pub used_memory_peak: u64,
     pub total_commands: u64,
     pub total_connections: u64,
     pub rejected_connections: u64,
@@ -397,7 +402,7 @@ impl State {
         let acl = super::acl::Acl::from_config(config.requirepass.as_deref(), &config.users)
             .unwrap_or_else(|_| super::acl::Acl::new(config.requirepass.as_deref()));
         let renames = super::table::renames(&config.rename_commands);
-        State {
+        let mut st = State {
             acl,
             renames,
             tracking: Default::default(),
@@ -442,7 +447,9 @@ impl State {
             write_refusal: None,
             persist_request: None,
             logging: false,
-        }
+        };
+        st.stats.used_memory_startup = super::server::used_memory(&st);
+        st
     }
 
     /// A command read `key` in `db`: its reply depends on that key's last change.

@@ -274,7 +274,14 @@ const CLIENT_SUBS: &[(&str, i32)] = &[
     ("getredir", 2),
     ("help", 2),
 ];
-const MEMORY_SUBS: &[(&str, i32)] = &[("usage", -3), ("help", 2)];
+const MEMORY_SUBS: &[(&str, i32)] = &[
+    ("usage", -3),
+    ("stats", 2),
+    ("doctor", 2),
+    ("malloc-stats", 2),
+    ("purge", 2),
+    ("help", 2),
+];
 const CONFIG_SUBS: &[(&str, i32)] = &[
     ("get", -3),
     ("set", -4),

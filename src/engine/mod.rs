@@ -495,6 +495,8 @@ impl Engine {
         let mut cursor = self.expire_cursor;
         self.st.active_expire_cycle(now, &mut cursor, 20_000);
         self.expire_cursor = cursor;
+        let used = command::server_used_memory(&self.st);
+        command::server_memory_peak(&mut self.st, used);
         let max_keys = self.st.config.tracking_table_max_keys;
         command::tracking::limit(&mut self.st, max_keys);
         command::tracking::broadcast(&mut self.st);

@@ -347,10 +347,16 @@ impl Table {
 
     /// Estimated memory of the table: slots plus keys' and values' heap.
     pub fn mem_size(&self) -> usize {
+        self.overhead() + self.heap
+    }
+
+    /// Estimated memory of the table itself, without the entries (MEMORY STATS's
+    /// `overhead.hashtable.main`).
+    pub fn overhead(&self) -> usize {
         let slot = std::mem::size_of::<Box<Entry>>() + 1;
         let slots: usize = self.segments.iter().map(|s| s.table.capacity()).sum();
         // hashbrown keeps capacity at 7/8 of its buckets.
-        slots * 8 / 7 * slot + self.heap + self.dir.len() * 4
+        slots * 8 / 7 * slot + self.dir.len() * 4
     }
 
     #[inline]
