@@ -154,7 +154,14 @@ fn the_soft_output_limit_still_closes_a_client_that_does_not_read() {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
     });
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // Read nothing until the server has cut the client off (on a loaded machine the
+    // writer can take longer than any fixed sleep; reading early would drain the
+    // backlog below the soft limit and the client would never be cut off).
+    let disconnected = common::wait_for(20_000, || {
+        common::as_text(&admin.call(&["INFO", "stats"]))
+            .contains("client_output_buffer_limit_disconnections:1")
+    });
+    assert!(disconnected, "the client was not cut off");
     let got = slow.read_to_eof();
     assert!(
         got.len() < 400 * big.len(),
