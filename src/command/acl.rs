@@ -705,49 +705,54 @@ struct LogEntry {
 /// Entries of ACL LOG that count repeats instead of growing (Redis's grouping window).
 const LOG_GROUPING_MS: u64 = 60_000;
 
+/// Record in ACL LOG a refusal for `sess`: the command, key or channel `denied`, or with
+/// None a failed AUTH of `username` whose first argument was `auth_cmd`; with the
+/// client's CLIENT LIST line as it is now.
+pub fn log_refusal(
+    st: &mut super::State,
+    sess: &super::Session,
+    denied: Option<&Denied>,
+    auth_cmd: &[u8],
+    in_multi: bool,
+    username: &str,
+    now: u64,
+) {
+    let (reason, object) = match denied {
+        Some(d) => d.reason_and_object(),
+        None => ("auth", Bytes::copy_from_slice(auth_cmd)),
+    };
+    let entry = LogEntry {
+        count: 1,
+        reason,
+        context: if in_multi { "multi" } else { "toplevel" },
+        object,
+        username: username.to_string(),
+        client_info: super::server::client_info_now(st, sess, sess.last_cmd, now),
+        updated_ms: now,
+    };
+    let max_len = st.config.acllog_max_len;
+    st.acl_log.record(entry, max_len);
+}
+
 impl AclLog {
-    /// Record a refused command (`denied`) or, with `denied` None, a failed AUTH whose
-    /// first argument was `auth_cmd`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record(
-        &mut self,
-        denied: Option<&Denied>,
-        auth_cmd: &[u8],
-        in_multi: bool,
-        username: &str,
-        client_info: String,
-        now: u64,
-        max_len: u64,
-    ) {
-        let (reason, object) = match denied {
-            Some(d) => d.reason_and_object(),
-            None => ("auth", Bytes::copy_from_slice(auth_cmd)),
-        };
-        let context = if in_multi { "multi" } else { "toplevel" };
+    /// Add `new` (a refusal with count 1), or count it on the like entry it repeats.
+    fn record(&mut self, new: LogEntry, max_len: u64) {
         let same = |e: &LogEntry| {
-            e.reason == reason
-                && e.context == context
-                && e.object == object
-                && e.username == username
-                && now.saturating_sub(e.updated_ms) <= LOG_GROUPING_MS
+            e.reason == new.reason
+                && e.context == new.context
+                && e.object == new.object
+                && e.username == new.username
+                && new.updated_ms.saturating_sub(e.updated_ms) <= LOG_GROUPING_MS
         };
         if let Some(i) = self.entries.iter().take(10).position(same) {
             let mut e = self.entries.remove(i).expect("found above");
             e.count += 1;
-            e.client_info = client_info;
-            e.updated_ms = now;
+            e.client_info = new.client_info;
+            e.updated_ms = new.updated_ms;
             self.entries.push_front(e);
             return;
         }
-        self.entries.push_front(LogEntry {
-            count: 1,
-            reason,
-            context,
-            object,
-            username: username.to_string(),
-            client_info,
-            updated_ms: now,
-        });
+        self.entries.push_front(new);
         self.entries.truncate(max_len as usize);
     }
 

@@ -133,9 +133,7 @@ impl<'a> Ctx<'a> {
     pub fn lookup(&mut self, key: &[u8]) -> Option<&Entry> {
         let expired = self.expire_if_needed(key);
         let db = self.sess.db;
-        // (The notifying way probes twice: the borrow checker cannot see that a miss
-        // leaves nothing borrowed.)
-        if self.keymiss_enabled() && (expired || self.st.ks.db(db).get(key).is_none()) {
+        if self.missing_for_keymiss(key, expired) {
             if self.st.current_spec.is_some_and(|s| s.has(flag::READONLY)) {
                 self.notify(notify::class::KEY_MISS, "keymiss", key);
             }
@@ -151,15 +149,19 @@ impl<'a> Ctx<'a> {
         self.st.ks.db(db).get(key).filter(|_| !expired)
     }
 
-    fn keymiss_enabled(&self) -> bool {
+    /// With `keymiss` published, whether `key` is missing (`expired`: the expiry check
+    /// just found it expired). The notifying way probes twice: the borrow checker
+    /// cannot see that a miss leaves nothing borrowed.
+    fn missing_for_keymiss(&self, key: &[u8], expired: bool) -> bool {
         self.st.config.notify_keyspace_events & notify::class::KEY_MISS != 0
+            && (expired || self.st.ks.db(self.sess.db).get(key).is_none())
     }
 
     /// Like [`Ctx::lookup`] but counts a keyspace hit or miss (GET-like reads).
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&Entry> {
         let expired = self.expire_if_needed(key);
         let db = self.sess.db;
-        if self.keymiss_enabled() && (expired || self.st.ks.db(db).get(key).is_none()) {
+        if self.missing_for_keymiss(key, expired) {
             self.st.stats.keyspace_misses += 1;
             self.notify(notify::class::KEY_MISS, "keymiss", key);
             return None;
@@ -289,14 +291,13 @@ pub(crate) fn edit_typed<T: Aggregate, R>(
     if empty {
         table.delete(key);
     }
-    if changed && event.0 != 0 {
+    if changed {
         ctx.modified(key);
+        // (QUIET's class 0 publishes nothing.)
         ctx.notify(event.0, event.1, key);
-        if empty {
+        if empty && event != QUIET {
             ctx.notify(notify::class::GENERIC, "del", key);
         }
-    } else if changed {
-        ctx.modified(key);
     }
     r
 }
@@ -325,6 +326,21 @@ pub(crate) fn store_typed<T: Aggregate>(ctx: &mut Ctx, key: &[u8], v: T) -> bool
         ctx.notify(notify::class::NEW, "new", key);
     }
     true
+}
+
+/// Store the result of a *STORE command at `dst` (an expired `dst` goes first, as the
+/// lookup of a write would remove it), publish `event` unless the result is empty (then
+/// `dst` was deleted, and `del` published if it existed), and log the command if
+/// anything changed.
+pub(crate) fn store_result<T: Aggregate>(ctx: &mut Ctx, dst: &[u8], v: T, event: Event) {
+    let empty = v.empty();
+    ctx.expire_if_needed(dst);
+    if store_typed(ctx, dst, v) {
+        if !empty {
+            ctx.notify(event.0, event.1, dst);
+        }
+        ctx.propagate_self();
+    }
 }
 
 /// LMPOP/BLMPOP/ZMPOP/BZMPOP arguments from `numkeys` at index `at`: the keys, the end
@@ -542,13 +558,9 @@ fn dispatch_as(
     }
     if !spec.no_auth() {
         if let Err(denied) = st.acl.check(&sess.user, spec, &args) {
-            let msg = denied.message();
-            let info = server::client_info_now(st, sess, sess.last_cmd, now);
             let in_multi = sess.multi.is_some() || !arriving;
-            let max = st.config.acllog_max_len;
-            st.acl_log
-                .record(Some(&denied), b"", in_multi, &sess.user, info, now, max);
-            return reject(st, sess, Some(spec), &args, is_exec, out, &msg);
+            acl::log_refusal(st, sess, Some(&denied), b"", in_multi, &sess.user, now);
+            return reject(st, sess, Some(spec), &args, is_exec, out, &denied.message());
         }
     }
     if arriving

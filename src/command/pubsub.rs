@@ -516,41 +516,19 @@ pub fn sunsubscribe(ctx: &mut Ctx) {
 /// not see it).
 pub fn spublish(ctx: &mut Ctx) {
     let (channel, msg) = (ctx.args[1].clone(), ctx.args[2].clone());
-    let me = ctx.sess.id;
-    let mut receivers = 0;
-    let ps = &mut ctx.st.pubsub;
-    if let Some(ids) = ps.shard.get(&channel[..]) {
-        let mut frame = ReplyBuf::new(false);
-        frame.array_len(3);
-        frame.bulk(b"smessage");
-        frame.bulk(&channel);
-        frame.bulk(&msg);
-        let frame = Bytes::from(frame.take());
-        for &id in ids {
-            receivers += 1;
-            if id == me {
-                write_frame(ctx.out, &frame);
-            } else if let Some(outbox) = ps.outboxes.get(&id) {
-                ps.outgoing.push((id, outbox.clone(), frame.clone()));
-            }
-        }
-    }
-    ctx.out.int(receivers);
+    let me = Some((ctx.sess.id, &mut *ctx.out));
+    let n = publish_in(ctx.st, me, Space::Shard, &channel, &msg);
+    ctx.out.int(n as i64);
 }
 
-/// `message` / `pmessage` as a RESP2 array frame.
-fn encode_message(pattern: Option<&[u8]>, channel: &[u8], msg: &[u8]) -> Bytes {
+/// `message` / `pmessage` / `smessage` as a RESP2 array frame: `[kind, pattern?,
+/// channel, msg]`.
+fn encode_message(kind: &[u8], pattern: Option<&[u8]>, channel: &[u8], msg: &[u8]) -> Bytes {
     let mut out = ReplyBuf::new(false);
-    match pattern {
-        Some(p) => {
-            out.array_len(4);
-            out.bulk(b"pmessage");
-            out.bulk(p);
-        }
-        None => {
-            out.array_len(3);
-            out.bulk(b"message");
-        }
+    out.array_len(3 + pattern.is_some() as usize);
+    out.bulk(kind);
+    if let Some(p) = pattern {
+        out.bulk(p);
     }
     out.bulk(channel);
     out.bulk(msg);
@@ -570,7 +548,18 @@ pub fn publish(ctx: &mut Ctx) {
 /// the PUBLISH reply as in Redis.
 pub(crate) fn publish_message(
     st: &mut State,
+    me: Option<(u64, &mut ReplyBuf)>,
+    channel: &[u8],
+    msg: &[u8],
+) -> usize {
+    publish_in(st, me, Space::Global, channel, msg)
+}
+
+/// [`publish_message`] in namespace `space` (shard channels have no patterns).
+fn publish_in(
+    st: &mut State,
     mut me: Option<(u64, &mut ReplyBuf)>,
+    space: Space,
     channel: &[u8],
     msg: &[u8],
 ) -> usize {
@@ -589,12 +578,18 @@ pub(crate) fn publish_message(
             }
         }
     };
-    if let Some(ids) = ps.channels.get(channel) {
-        deliver(ids, encode_message(None, channel, msg));
+    let (registry, kind) = match space {
+        Space::Global => (&ps.channels, &b"message"[..]),
+        Space::Shard => (&ps.shard, &b"smessage"[..]),
+    };
+    if let Some(ids) = registry.get(channel) {
+        deliver(ids, encode_message(kind, None, channel, msg));
     }
-    for (pat, ids) in &ps.patterns {
-        if crate::util::glob_match(pat, channel, false) {
-            deliver(ids, encode_message(Some(pat), channel, msg));
+    if space == Space::Global {
+        for (pat, ids) in &ps.patterns {
+            if crate::util::glob_match(pat, channel, false) {
+                deliver(ids, encode_message(b"pmessage", Some(pat), channel, msg));
+            }
         }
     }
     receivers
@@ -810,7 +805,7 @@ mod tests {
         let ob = Outbox::new(Box::new(move || {
             w.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }));
-        let m = encode_message(None, b"ch", b"hello");
+        let m = encode_message(b"message", None, b"ch", b"hello");
         assert_eq!(
             &m[..],
             b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n"

@@ -76,13 +76,10 @@ fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> bool {
             true
         }
         None => {
-            let info = client_info_now(ctx.st, ctx.sess, ctx.sess.last_cmd, ctx.now);
-            let (now, max) = (ctx.now, ctx.st.config.acllog_max_len);
             let user = String::from_utf8_lossy(name).into_owned();
-            let cmd = ctx.args[0].clone();
-            ctx.st
-                .acl_log
-                .record(None, &cmd, ctx.sess.multi.is_some(), &user, info, now, max);
+            let in_multi = ctx.sess.multi.is_some();
+            let cmd = &ctx.args[0];
+            super::acl::log_refusal(ctx.st, ctx.sess, None, cmd, in_multi, &user, ctx.now);
             ctx.error(WRONGPASS);
             false
         }
@@ -176,8 +173,7 @@ pub fn reset(ctx: &mut Ctx) {
     ctx.st.unwatch_all(ctx.sess);
     super::pubsub::unsubscribe_all(ctx.st, ctx.sess);
     super::monitor::stop(ctx.st, ctx.sess);
-    super::tracking::disconnect(ctx.st, ctx.sess);
-    ctx.sess.tracking_caching = false;
+    super::tracking::off(ctx.st, ctx.sess);
     ctx.sess.db = 0;
     ctx.sess.reply = super::ReplyMode::default();
     ctx.sess.resp3 = false;

@@ -419,13 +419,7 @@ fn algebra_store(ctx: &mut Ctx, op: Op) {
     for m in members {
         s.insert(m);
     }
-    ctx.expire_if_needed(&dst);
-    if store(ctx, &dst, s) {
-        if n > 0 {
-            ctx.notify(class::SET, op.store_event(), &dst);
-        }
-        ctx.propagate_self();
-    }
+    super::store_result(ctx, &dst, s, (class::SET, op.store_event()));
     ctx.out.int(n as i64);
 }
 

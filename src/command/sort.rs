@@ -329,13 +329,7 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) {
     };
     let n = out.len();
     let list = List::from_elements(out.into_iter().map(Option::unwrap_or_default));
-    ctx.expire_if_needed(&dst);
-    if super::store_typed(ctx, &dst, list) {
-        if n > 0 {
-            ctx.notify(super::notify::class::LIST, "sortstore", &dst);
-        }
-        ctx.propagate_self();
-    }
+    super::store_result(ctx, &dst, list, (super::notify::class::LIST, "sortstore"));
     ctx.out.int(n as i64);
 }
 

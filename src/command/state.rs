@@ -497,9 +497,7 @@ impl State {
     /// Call it before the data goes.
     pub fn signal_flush(&mut self, db: Option<usize>) {
         self.pending.changed_all |= self.pending.enabled;
-        if self.tracking.clients() > 0 || !self.tracking.idle() {
-            super::tracking::flushed(self);
-        }
+        super::tracking::flushed(self);
         for ((d, key), ids) in &self.watches {
             if db.is_none_or(|x| x == *d) && self.ks.db(*d).get(key).is_some() {
                 self.dirty_watchers.extend(ids.iter().copied());
@@ -514,9 +512,7 @@ impl State {
         self.blocking.db_changed(b);
         // Keys may now hold other values: cached copies are dropped as after a flush.
         // (Redis 7.0 sends nothing here, leaving clients with stale copies.)
-        if self.tracking.clients() > 0 || !self.tracking.idle() {
-            super::tracking::flushed(self);
-        }
+        super::tracking::flushed(self);
         for ((d, key), ids) in &self.watches {
             if (*d == a || *d == b)
                 && (self.ks.db(a).get(key).is_some() || self.ks.db(b).get(key).is_some())

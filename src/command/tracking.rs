@@ -332,11 +332,13 @@ pub fn limit(st: &mut State, max: u64) {
 }
 
 /// The client is going away.
-pub fn disconnect(st: &mut State, sess: &mut Session) {
+/// Tracking off for `sess`: CLIENT TRACKING OFF, RESET, and a client going away.
+pub fn off(st: &mut State, sess: &mut Session) {
     if sess.tracking {
         st.tracking.forget_client(sess.id);
         sess.tracking = false;
     }
+    sess.tracking_caching = false;
 }
 
 /// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP]
@@ -374,9 +376,7 @@ pub fn client_tracking(ctx: &mut Ctx) {
     match ctx.args[2].to_ascii_uppercase().as_slice() {
         b"ON" => {}
         b"OFF" => {
-            ctx.st.tracking.forget_client(id);
-            ctx.sess.tracking = false;
-            ctx.sess.tracking_caching = false;
+            off(ctx.st, ctx.sess);
             return ctx.out.ok();
         }
         _ => return ctx.error(SYNTAX),

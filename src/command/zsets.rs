@@ -313,19 +313,6 @@ fn edit<R>(
     super::edit_typed(ctx, key, (class::ZSET, event), f)
 }
 
-/// Store the result of a *STORE command at `dst` (see [`super::store_typed`]), publishing
-/// `event` when it is not empty, and log the command if anything changed.
-fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &'static str) {
-    let empty = z.is_empty();
-    ctx.expire_if_needed(dst);
-    if store(ctx, dst, z) {
-        if !empty {
-            ctx.notify(class::ZSET, event, dst);
-        }
-        ctx.propagate_self();
-    }
-}
-
 /// See [`super::store_typed`].
 fn store(ctx: &mut Ctx, key: &[u8], z: ZSet) -> bool {
     super::store_typed(ctx, key, z)
@@ -826,7 +813,7 @@ fn zrange_generic(
             _ => ZSet::new(),
         };
         let dst = ctx.args[1].clone();
-        store_result(ctx, &dst, result, "zrangestore");
+        super::store_result(ctx, &dst, result, (class::ZSET, "zrangestore"));
         return ctx.out.int(n as i64);
     }
     let Some(z) = z else {
@@ -1387,7 +1374,7 @@ fn zsetop_generic(ctx: &mut Ctx, numkeys_at: usize, store_to: bool, op: SetOp) {
             SetOp::Inter => "zinterstore",
             SetOp::Diff => "zdiffstore",
         };
-        store_result(ctx, &dst, result, event);
+        super::store_result(ctx, &dst, result, (class::ZSET, event));
         return ctx.out.int(len as i64);
     }
     reply_pairs(ctx.out, result.len(), withscores, result.iter());

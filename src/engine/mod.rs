@@ -311,7 +311,7 @@ impl Engine {
         self.st.unwatch_all(sess);
         self.st.blocking.remove(sess.id);
         command::pubsub_disconnect(&mut self.st, sess);
-        command::tracking::disconnect(&mut self.st, sess);
+        command::tracking::off(&mut self.st, sess);
         command::monitor_stop(&mut self.st, sess);
         self.st.clients.by_id.remove(&sess.id);
         self.st.connected_clients = self.st.connected_clients.saturating_sub(1);
@@ -387,15 +387,10 @@ impl Engine {
             cmds.clear();
         }
         command::tracking::broadcast(&mut self.st);
-        let logged = self.log_effects();
-        match &logged {
-            Ok(own) => self.release_messages((*own).max(self.st.pending.needed), now),
-            // The batch's replies will not claim success: nor will its messages.
-            Err(_) => drop(command::pubsub_outgoing(&mut self.st)),
-        }
-        match logged {
+        match self.log_effects() {
             Ok(own) => {
                 outcome.wait_lsn = own.max(self.st.pending.needed);
+                self.release_messages(outcome.wait_lsn, now);
                 command::blocking::finish_served(&mut self.st, Ok(own));
                 if let (Some(w), Some(d)) = (sess.aof_wait.take(), &mut self.dur) {
                     // Everything logged so far, this client's writes included.
@@ -405,6 +400,8 @@ impl Engine {
                 }
             }
             Err(e) => {
+                // The batch's replies will not claim success: nor will its messages.
+                drop(command::pubsub_outgoing(&mut self.st));
                 let msg = format!("MISCONF Errors writing to the AOF file: {e}");
                 command::blocking::finish_served(&mut self.st, Err(&msg));
                 outcome.log_failed = Some(msg);
