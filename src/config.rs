@@ -458,8 +458,8 @@ pub static PARAMS: &[Param] = &[
     ),
     p!(
         "appendonly",
-        false,
-        "keep the keyspace on the append-only log (yes|no; startup only: turning it on at runtime needs a snapshot base, not supported yet)",
+        true,
+        "keep the keyspace on the append-only log (yes|no; CONFIG SET yes starts it with a base snapshot of the keyspace, written in the background; no closes it)",
         |c| yesno(c.appendonly),
         |c, v| {
             c.appendonly = parse_bool(v)?;

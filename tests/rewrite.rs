@@ -301,14 +301,7 @@ fn disk_full_during_rewrite_keeps_old_files_and_a_later_rewrite_succeeds() {
     // Incompressible values, so the base really needs its ~400 KB.
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     for i in 0..200 {
-        let big: String = (0..2000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                char::from(b'!' + (x % 90) as u8)
-            })
-            .collect();
+        let big = common::incompressible(2000, &mut x);
         cmd(&mut e, &mut s, &["SET", &format!("k{i}"), &big]);
     }
     // Room for the new log's preallocation but not for a 400 KB base.

@@ -1179,13 +1179,22 @@ pub fn config(ctx: &mut Ctx) {
                     return ctx.error(&msg);
                 }
             }
+            let log_switch = cfg.appendonly != ctx.st.config.appendonly;
             ctx.st.config = cfg;
             if seen.contains(&"requirepass") {
                 // As Redis: requirepass replaces the default user's passwords.
                 let pass = ctx.st.config.requirepass.clone();
                 ctx.st.acl.sync_requirepass(pass.as_deref());
             }
-            ctx.out.ok();
+            // The engine switches the log (commands never touch files) and, outside a
+            // transaction, answers: an error if the log could not be switched on.
+            let reply = !ctx.sess.in_exec();
+            if log_switch {
+                ctx.st.persist_request = Some(super::PersistRequest::AppendOnly { reply });
+            }
+            if !log_switch || !reply {
+                ctx.out.ok();
+            }
         }
         b"RESETSTAT" if ctx.args.len() == 2 => {
             let start = ctx.st.stats.start_ms;

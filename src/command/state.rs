@@ -33,6 +33,12 @@ pub enum PersistRequest {
     Reload,
     /// CONFIG REWRITE: write the current configuration into the config file.
     RewriteConfig,
+    /// CONFIG SET changed `appendonly`: switch the log on or off. With `reply`, the
+    /// engine writes CONFIG SET's reply (an error if the log could not be switched on);
+    /// inside EXEC the command has replied already.
+    AppendOnly {
+        reply: bool,
+    },
 }
 
 /// How SHUTDOWN asked the server to stop.
@@ -271,6 +277,11 @@ pub struct ReplyMode {
 }
 
 impl Session {
+    /// The command runs inside EXEC (which denies blocking to the commands it runs).
+    pub fn in_exec(&self) -> bool {
+        self.blocking.deny
+    }
+
     pub fn new(id: u64, authenticated: bool) -> Self {
         Session {
             id,

@@ -86,6 +86,10 @@ pub struct SyncShared {
     ctl: Mutex<SyncCtl>,
     cv: Condvar,
     durable_lsn: AtomicU64,
+    /// Nothing above this LSN counts as durable (u64::MAX: no limit). A log switched on
+    /// at run time is not recoverable until the manifest names it with its first base:
+    /// until then its fsyncs prove nothing, and replies under `always` must wait.
+    gate: AtomicU64,
     fsync_started_ms: AtomicU64,
     delayed_fsync: AtomicU64,
     error: Mutex<Option<String>>,
@@ -217,10 +221,20 @@ impl SyncShared {
         }
     }
 
+    /// The log now recovers on its own (its first base and the manifest naming it are
+    /// durable): what its fsyncs covered counts as durable from here on.
+    pub fn open_gate(&self) {
+        self.gate.store(u64::MAX, Ordering::SeqCst);
+        let lsn = lock(&self.ctl).durable.lsn;
+        self.mark_durable(lsn);
+    }
+
     /// Everything up to `lsn` is durable: release the hooks waiting for it, then the
     /// connections waiting through the relay (woken only if there are any). Every path
     /// that makes the log durable (group fsync, rotation, clean close) ends here.
     fn mark_durable(&self, lsn: u64) {
+        // A log not yet installed proves nothing (see `gate`).
+        let lsn = lsn.min(self.gate.load(Ordering::SeqCst));
         // SeqCst: `wait_durable` raises `waiters` and then reads this (see there).
         self.durable_lsn.fetch_max(lsn, Ordering::SeqCst);
         self.run_hooks(Some(lsn));
@@ -347,6 +361,7 @@ impl Durability {
             }),
             cv: Condvar::new(),
             durable_lsn: AtomicU64::new(durable.lsn),
+            gate: AtomicU64::new(u64::MAX),
             fsync_started_ms: AtomicU64::new(0),
             delayed_fsync: AtomicU64::new(0),
             error: Mutex::new(None),
@@ -376,6 +391,12 @@ impl Durability {
 
     pub fn shared(&self) -> Arc<SyncShared> {
         self.shared.clone()
+    }
+
+    /// A log switched on at run time: nothing it takes counts as durable until
+    /// [`SyncShared::open_gate`] (once its first base is installed).
+    pub fn hold_until_installed(&self) {
+        self.shared.gate.store(self.last_lsn(), Ordering::SeqCst);
     }
 
     pub fn policy(&self) -> FsyncPolicy {
@@ -637,8 +658,13 @@ impl Durability {
     }
 
     /// What the snapshot thread runs once the new base is complete and durable: name it
-    /// in the manifest (atomically), then delete the files it replaces.
-    pub fn installer(&self, base_seq: u64) -> impl FnOnce() -> Result<(), String> + Send {
+    /// in the manifest (atomically), then delete the files it replaces and `also_remove`
+    /// (the files of a manifest it replaces).
+    pub fn installer(
+        &self,
+        base_seq: u64,
+        also_remove: Vec<String>,
+    ) -> impl FnOnce() -> Result<(), String> + Send {
         let vfs = self.files.vfs.clone();
         let dir = self.files.dir.clone();
         let mut m = self.files.manifest.clone();
@@ -647,8 +673,9 @@ impl Durability {
             vfs.sync_dir(&dir).map_err(|e| e.to_string())?;
             m.store(&*vfs, &dir).map_err(|e| e.to_string())?;
             // Only now, with the new manifest durable, may the old files go.
-            for f in dropped {
-                let _ = vfs.remove_file(&dir.join(&f.name));
+            let names = dropped.into_iter().map(|f| f.name).chain(also_remove);
+            for name in names {
+                let _ = vfs.remove_file(&dir.join(name));
             }
             vfs.sync_dir(&dir).map_err(|e| e.to_string())
         }

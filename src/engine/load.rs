@@ -12,7 +12,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
@@ -21,7 +21,6 @@ use super::{
     apply_record, load_threads, Durability, Engine, EngineError, LogDir, OpenOptions, SharedEngine,
 };
 use crate::command::State;
-use crate::config::FsyncPolicy;
 use crate::keyspace::{Entry, Table};
 use crate::persistence::snapshot::{load_snapshot_boxed, SnapshotLimits};
 use crate::persistence::{DataDir, RecoveryOptions, ReplayError, Vfs};
@@ -205,7 +204,13 @@ impl Engine {
             fatal,
             prealloc_chunk,
         } = o;
-        let config = Engine::lock(shared).st.config.clone();
+        let config = {
+            let mut e = Engine::lock(shared);
+            // A log switched on later is written the same way.
+            e.log_config = super::log_config(prealloc_chunk);
+            e.fatal = fatal.clone();
+            e.st.config.clone()
+        };
         let dir = config.dir.clone();
         let delay = config.key_load_delay;
         if !config.appendonly {
@@ -225,15 +230,30 @@ impl Engine {
             Engine::lock(shared).finish_loading();
             return Ok(());
         }
-        let mut opts = RecoveryOptions {
+        let opts = RecoveryOptions {
             load_truncated: config.aof_load_truncated,
+            log: super::log_config(prealloc_chunk),
             ..RecoveryOptions::default()
         };
-        opts.log.prealloc_chunk = prealloc_chunk;
-        opts.log.low_watermark = prealloc_chunk / 4;
         let t0 = Instant::now();
         let log_config = opts.log;
-        let data = DataDir::open(vfs.clone(), &dir, opts)?;
+        // With no live set yet, the snapshot a server without the log wrote becomes its
+        // first base (see `DataDir::open_adopting`).
+        let dump = dir.join(&config.dbfilename);
+        let data = DataDir::open_adopting(vfs.clone(), &dir, opts, Some(&dump))?;
+        if !data.cleaned().is_empty() {
+            warn!(
+                "removed {:?}: left by a log switched on (or a snapshot adopted) that never finished; they were never part of the data set",
+                data.cleaned()
+            );
+        }
+        if let Some(from) = data.adopted() {
+            info!(
+                "appendonly yes and no log in {} yet: starting the log from {} (copied as its first base)",
+                dir.display(),
+                from.display()
+            );
+        }
         // Progress: bytes of the base plus the logs' frames read so far.
         let base_bytes = data.base_path().map_or(0, |p| file_len(&*vfs, &p));
         let total = data.estimated_bytes();
@@ -297,17 +317,7 @@ impl Engine {
         let policy = e.st.config.appendfsync;
         let latency = e.st.latency.clone();
         let dur = Durability::new(recovered.writer, files, policy, fatal, latency);
-        let st = &mut e.st;
-        st.logging = true;
-        st.pending.enabled = policy == FsyncPolicy::Always;
-        st.pending.last_lsn = dur.last_lsn();
-        let sync = dur.shared();
-        st.durable_lsn = Some(Arc::new(move || sync.durable_lsn()));
-        st.persist.aof_enabled = true;
-        st.persist.aof_last_write_ok = true;
-        st.persist.aof_current_size = dur.log_bytes();
-        st.persist.aof_base_size = st.persist.aof_current_size;
-        e.dur = Some(dur);
+        e.log_opened(dur);
         e.finish_loading();
         Ok(())
     }

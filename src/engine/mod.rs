@@ -21,7 +21,9 @@ use tracing::{info, warn};
 use crate::command::{self, ClientInfo, KillHandle, PersistRequest, Session, Shutdown, State};
 use crate::config::{Config, FsyncPolicy};
 use crate::keyspace::{Entry, Table, Warm};
-use crate::persistence::{RealFs, Record, RecoveryError, Vfs};
+use crate::persistence::{
+    incr_file_name, LogConfig, LogHeader, LogWriter, Manifest, RealFs, Record, RecoveryError, Vfs,
+};
 use crate::protocol::{Args, ReplyBuf};
 
 pub use durability::{
@@ -81,8 +83,16 @@ fn warm_up(table: &Table, cmds: &[Args]) {
 }
 
 enum JobKind {
-    Bgsave { dirty_at_start: u64 },
-    Rewrite { base_seq: u64 },
+    Bgsave {
+        dirty_at_start: u64,
+    },
+    Rewrite {
+        base_seq: u64,
+    },
+    /// The first base of a log switched on at run time (CONFIG SET appendonly yes).
+    EnableLog {
+        base_seq: u64,
+    },
 }
 
 struct ActiveJob {
@@ -91,6 +101,10 @@ struct ActiveJob {
 }
 
 pub type SharedEngine = Arc<Mutex<Engine>>;
+
+/// The engine's current log, for the event loop's group-commit kick when it goes idle
+/// (`SyncShared::kick`). Updated whenever the log is switched on or off.
+pub type KickCell = Arc<Mutex<Option<Arc<SyncShared>>>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -156,6 +170,17 @@ pub struct Engine {
     /// The LSN the last pub/sub messages held for durability wait for: later messages
     /// wait at least as long, so that none overtakes an earlier one.
     held_messages_lsn: u64,
+    /// How a log opened at run time is written, and what its failure under `always` does
+    /// (from [`OpenOptions`]).
+    log_config: LogConfig,
+    fatal: FatalHook,
+    /// Counts the log being switched on or off: a connection holding the log's sync state
+    /// looks it up again when this moved ([`Engine::log_epoch`]).
+    log_epoch: u64,
+    kick: KickCell,
+    /// The last LSN of a log switched off: a log switched on later continues above it,
+    /// so that an LSN never names two writes in one process.
+    lsn_floor: u64,
 }
 
 impl Drop for Engine {
@@ -190,6 +215,16 @@ pub fn apply_record(st: &mut State, rec: Record, now: u64) -> Result<(), String>
     command::replay(st, rec.db as usize, rec.args, now)
 }
 
+/// How log files are written: preallocated in chunks of `prealloc_chunk` bytes, the next
+/// chunk reserved once a quarter of one is left.
+fn log_config(prealloc_chunk: u64) -> LogConfig {
+    LogConfig {
+        prealloc_chunk,
+        low_watermark: prealloc_chunk / 4,
+        ..LogConfig::default()
+    }
+}
+
 /// Threads that decode snapshot chunks and fill tables at startup: one per core, 2 to 8.
 fn load_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
@@ -213,6 +248,11 @@ impl Engine {
             rewrite_scheduled: false,
             last_bgsave_try_ms: 0,
             held_messages_lsn: 0,
+            log_config: log_config(crate::persistence::DEFAULT_PREALLOC_CHUNK),
+            fatal: exit_on_fatal(),
+            log_epoch: 0,
+            kick: KickCell::default(),
+            lsn_floor: 0,
         }
     }
 
@@ -257,6 +297,17 @@ impl Engine {
     /// The log's sync state, for connections that wait for durability.
     pub fn sync_shared(&self) -> Option<Arc<SyncShared>> {
         self.dur.as_ref().map(|d| d.shared())
+    }
+
+    /// Moves whenever the log is switched on or off: [`Engine::sync_shared`] may then
+    /// answer differently.
+    pub fn log_epoch(&self) -> u64 {
+        self.log_epoch
+    }
+
+    /// The current log as the event loop's idle hook sees it.
+    pub fn kick_cell(&self) -> KickCell {
+        self.kick.clone()
     }
 
     /// Register a new connection; returns its session.
@@ -371,7 +422,12 @@ impl Engine {
                 break;
             }
             if let Some(req) = self.st.persist_request.take() {
+                let at = out.len();
                 self.persist_command(req, out);
+                // CLIENT REPLY OFF/SKIP covers the reply the engine writes for it.
+                if sess.reply.drop_late {
+                    out.truncate(at);
+                }
             }
             if let Some(s) = self.st.shutdown {
                 outcome.shutdown = Some(s);
@@ -487,6 +543,12 @@ impl Engine {
         }
         let now = crate::util::now_ms();
         command::pubsub_tick(&mut self.st, now);
+        if self.st.config.appendonly != self.dur.is_some() {
+            if let Err(e) = self.reconcile_log() {
+                warn!("could not turn the append-only log on: {e}");
+                self.st.config.appendonly = false;
+            }
+        }
         self.automatic_persistence(now);
         self.refresh_persist_info();
         let mut cursor = self.expire_cursor;
@@ -549,6 +611,19 @@ impl Engine {
                     Err(e) => out.error(&format!("ERR Error trying to load the RDB dump: {e}")),
                 }
             }
+            PersistRequest::AppendOnly { reply } => {
+                match self.reconcile_log() {
+                    Ok(()) if reply => out.ok(),
+                    Ok(()) => {}
+                    Err(e) => {
+                        warn!("could not turn the append-only log on: {e}");
+                        self.st.config.appendonly = self.dur.is_some();
+                        if reply {
+                            out.error(&format!("ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF: {e}"));
+                        }
+                    }
+                }
+            }
             PersistRequest::Rewrite => {
                 if self.dur.is_none() {
                     return out.error("ERR the append-only log is off (appendonly no): there is nothing to rewrite");
@@ -594,8 +669,7 @@ impl Engine {
     /// BGSAVE: snapshot into `dbfilename` (write temp, fsync, rename, fsync dir).
     fn start_bgsave(&mut self) -> Result<(), String> {
         let dir = self.st.config.dir.clone();
-        self.vfs
-            .create_dir_all(&dir)
+        crate::persistence::fs::create_dir_durable(&*self.vfs, &dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let path = dir.join(&self.st.config.dbfilename);
         let tmp = dir.join(format!(
@@ -631,7 +705,201 @@ impl Engine {
         }
         self.job
             .as_ref()
-            .map(|j| matches!(j.kind, JobKind::Rewrite { .. }))
+            .map(|j| !matches!(j.kind, JobKind::Bgsave { .. }))
+    }
+
+    /// Bring the log in line with `appendonly` (CONFIG SET, or a change made while
+    /// loading): switch it off at once; switch it on now, or once the loading or the
+    /// BGSAVE in progress is over (the periodic tick looks again; INFO shows it as a
+    /// scheduled rewrite).
+    fn reconcile_log(&mut self) -> Result<(), String> {
+        match (self.st.config.appendonly, self.dur.is_some()) {
+            (false, true) => {
+                self.disable_log();
+                Ok(())
+            }
+            (true, false) if self.st.persist.loading || self.busy().is_some() => Ok(()),
+            (true, false) => self.enable_log(),
+            _ => Ok(()),
+        }
+    }
+
+    /// CONFIG SET appendonly yes: the log starts at this instant. A fresh incremental log
+    /// takes every write from here while the keyspace as it is now is written as its base
+    /// (the fork-free snapshot of BGREWRITEAOF). Only once that base is durable does a new
+    /// manifest name the two, replacing whatever manifest an earlier run left (its files
+    /// are deleted after); until then a crash leaves the directory as it was, and the
+    /// log's fsyncs count for nothing: under `always`, replies to writes wait for the
+    /// install ([`Durability::hold_until_installed`]).
+    fn enable_log(&mut self) -> Result<(), String> {
+        let dir = self.st.config.dir.clone();
+        let vfs = self.vfs.clone();
+        let io = |what: String, e: &dyn std::fmt::Display| format!("{what}: {e}");
+        crate::persistence::fs::create_dir_durable(&*vfs, &dir)
+            .map_err(|e| io(format!("creating {}", dir.display()), &e))?;
+        // What an earlier attempt that failed left goes first.
+        let cleaned =
+            crate::persistence::manifest::clean_pending(&*vfs, &dir).map_err(|e| e.to_string())?;
+        if !cleaned.is_empty() {
+            info!("removed {cleaned:?}, left by an earlier attempt to switch the log on");
+        }
+        let old = match Manifest::load(&*vfs, &dir) {
+            Ok(m) => m,
+            Err(e) => {
+                warn!("{e}; turning the log on replaces it");
+                None
+            }
+        };
+        // New files take sequence numbers nothing in the directory uses.
+        let names = vfs
+            .list_dir(&dir)
+            .map_err(|e| io(format!("listing {}", dir.display()), &e))?;
+        let mut m = Manifest {
+            base: None,
+            incrs: Vec::new(),
+            next_seq: old.as_ref().map_or(1, |m| m.next_seq),
+        };
+        for n in &names {
+            if let Some(seq) = crate::persistence::manifest::file_seq(n) {
+                m.next_seq = m.next_seq.max(seq + 1);
+            }
+        }
+        let base_seq = m.allocate_seq();
+        let incr_seq = m.allocate_seq();
+        m.add_incr(incr_seq).map_err(|e| e.to_string())?;
+        // Recorded before any of its files exists: an interruption is cleaned up later.
+        let mut pending = m.clone();
+        pending.install_base(base_seq).map_err(|e| e.to_string())?;
+        pending
+            .store_pending(&*vfs, &dir)
+            .map_err(|e| e.to_string())?;
+        let lsn = self.lsn_floor;
+        let path = dir.join(incr_file_name(incr_seq));
+        let writer = LogWriter::create(
+            &*vfs,
+            &path,
+            LogHeader::new(incr_seq, lsn + 1),
+            self.log_config,
+        )
+        .map_err(|e| e.to_string())?;
+        let files = LogDir {
+            vfs: vfs.clone(),
+            dir: dir.clone(),
+            manifest: m,
+            config: self.log_config,
+        };
+        let policy = self.st.config.appendfsync;
+        let latency = self.st.latency.clone();
+        let mut dur = Durability::new(writer, files, policy, self.fatal.clone(), latency);
+        dur.hold_until_installed();
+        let old_files: Vec<String> = old
+            .iter()
+            .flat_map(|m| m.live_names().map(String::from))
+            .chain([crate::persistence::manifest::PENDING_NAME.to_string()])
+            .collect();
+        let installer = dur.installer(base_seq, old_files);
+        let sync = dur.shared();
+        let install: Install = Box::new(move |_| {
+            installer()?;
+            sync.open_gate();
+            Ok(())
+        });
+        let base_path = dir.join(crate::persistence::base_file_name(base_seq));
+        let job = match SnapshotJob::start(&mut self.st.ks, vfs.clone(), base_path, lsn, install) {
+            Ok(job) => job,
+            Err(e) => {
+                drop(dur.close());
+                drop(crate::persistence::manifest::clean_pending(&*vfs, &dir));
+                return Err(e);
+            }
+        };
+        info!(
+            "turning the append-only log on: new log {} from LSN {}, its base being written",
+            path.display(),
+            lsn + 1
+        );
+        self.job = Some(ActiveJob {
+            job,
+            kind: JobKind::EnableLog { base_seq },
+        });
+        self.log_opened(dur);
+        Ok(())
+    }
+
+    /// The log `dur` takes the writes from now on (opened at startup or switched on).
+    fn log_opened(&mut self, dur: Durability) {
+        let st = &mut self.st;
+        st.logging = true;
+        st.pending.enabled = dur.policy() == FsyncPolicy::Always;
+        st.pending.last_lsn = dur.last_lsn();
+        let sync = dur.shared();
+        st.durable_lsn = Some(Arc::new(move || sync.durable_lsn()));
+        st.persist.aof_enabled = true;
+        st.persist.aof_last_write_ok = true;
+        st.persist.aof_current_size = dur.log_bytes();
+        st.persist.aof_base_size = st.persist.aof_current_size;
+        *self.kick.lock().unwrap_or_else(|p| p.into_inner()) = Some(dur.shared());
+        self.log_epoch += 1;
+        self.dur = Some(dur);
+    }
+
+    /// CONFIG SET appendonly no: what was logged is made durable and the log closed; a
+    /// rewrite in progress is abandoned (the files it would replace stay). The files stay
+    /// on disk, as Redis leaves them: a restart with `appendonly yes` loads them. Writes
+    /// still waiting for a log that never got its first base are released: they have the
+    /// guarantee of `appendonly no`, which is what the server now offers.
+    fn disable_log(&mut self) {
+        self.rewrite_presync = None;
+        self.rewrite_scheduled = false;
+        if self
+            .job
+            .as_ref()
+            .is_some_and(|j| !matches!(j.kind, JobKind::Bgsave { .. }))
+        {
+            let mut j = self.job.take().expect("checked");
+            drop(j.job.join_abandoned(&mut self.st.ks));
+            info!("abandoned the log rewrite in progress: the log is being turned off");
+        }
+        let Some(mut d) = self.dur.take() else {
+            return;
+        };
+        // This batch's writes so far go into the log before it closes.
+        let mut effects = std::mem::take(&mut self.st.effects);
+        if !effects.is_empty() {
+            if let Err(e) = d.log_effects(&mut effects) {
+                warn!("could not log the last writes before turning the log off: {e}");
+            }
+        }
+        d.shared().open_gate();
+        if let Err(e) = d.close() {
+            warn!("the append-only log was closed with an error: {e}");
+        }
+        // A log switched off before its first base was installed leaves files no
+        // manifest names.
+        match crate::persistence::manifest::clean_pending(&*d.files.vfs, &d.files.dir) {
+            Ok(removed) if !removed.is_empty() => {
+                info!("removed {removed:?}: the log was never installed")
+            }
+            Ok(_) => {}
+            Err(e) => warn!("could not remove the files of the unfinished log: {e}"),
+        }
+        self.lsn_floor = self.lsn_floor.max(d.last_lsn());
+        let st = &mut self.st;
+        st.logging = false;
+        st.pending.enabled = false;
+        st.pending.keys.clear();
+        st.pending.global = 0;
+        st.durable_lsn = None;
+        st.write_refusal = None;
+        let p = &mut st.persist;
+        p.aof_enabled = false;
+        p.aof_last_write_ok = true;
+        p.aof_last_write_error.clear();
+        p.aof_current_size = 0;
+        p.aof_base_size = 0;
+        *self.kick.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.log_epoch += 1;
+        info!("the append-only log is off (appendonly no); its files are left in place");
     }
 
     /// BGREWRITEAOF: a new base snapshot + a fresh log from this instant, swapped in by
@@ -694,7 +962,7 @@ impl Engine {
     fn switch_logs_and_snapshot(&mut self) -> Result<(), String> {
         let d = self.dur.as_mut().ok_or("the append-only log is off")?;
         let rot = d.rotate()?;
-        let installer = d.installer(rot.base_seq);
+        let installer = d.installer(rot.base_seq, Vec::new());
         let install: Install = Box::new(move |_| installer());
         let job = SnapshotJob::start(
             &mut self.st.ks,
@@ -773,6 +1041,7 @@ impl Engine {
         let now = crate::util::now_ms();
         let secs = (now.saturating_sub(res.started_ms) / 1000) as i64;
         let p = &mut self.st.persist;
+        let mut turn_off = false;
         match (&kind, &res.stats) {
             (JobKind::Bgsave { dirty_at_start }, Ok(stats)) => {
                 info!(
@@ -789,11 +1058,12 @@ impl Engine {
                 p.rdb_last_bgsave_ok = false;
                 p.last_snapshot_error = format!("bgsave: {e}");
             }
-            (JobKind::Rewrite { base_seq }, Ok(stats)) => {
-                info!(
-                    "Background AOF rewrite finished successfully: base of {} keys, {} bytes",
-                    stats.keys, stats.file_bytes
-                );
+            (JobKind::Rewrite { base_seq } | JobKind::EnableLog { base_seq }, Ok(stats)) => {
+                let what = match kind {
+                    JobKind::EnableLog { .. } => "The append-only log is on: its first base",
+                    _ => "Background AOF rewrite finished successfully: base",
+                };
+                info!("{what} of {} keys, {} bytes", stats.keys, stats.file_bytes);
                 p.aof_last_bgrewrite_ok = true;
                 p.last_snapshot_error.clear();
                 if let Some(d) = self.dur.as_mut() {
@@ -806,6 +1076,12 @@ impl Engine {
                 p.aof_last_bgrewrite_ok = false;
                 p.last_snapshot_error = format!("bgrewriteaof: {e}");
             }
+            (JobKind::EnableLog { .. }, Err(e)) => {
+                warn!("could not turn the append-only log on: writing its base failed: {e}. The log is off again (appendonly no)");
+                p.aof_last_bgrewrite_ok = false;
+                p.last_snapshot_error = format!("appendonly: {e}");
+                turn_off = true;
+            }
         }
         let cow = res.peak_bytes;
         match kind {
@@ -813,10 +1089,14 @@ impl Engine {
                 p.rdb_last_bgsave_time_sec = secs;
                 p.rdb_last_cow_size = cow;
             }
-            JobKind::Rewrite { .. } => {
+            JobKind::Rewrite { .. } | JobKind::EnableLog { .. } => {
                 p.aof_last_rewrite_time_sec = secs;
                 p.aof_last_cow_size = cow;
             }
+        }
+        if turn_off {
+            self.st.config.appendonly = false;
+            self.disable_log();
         }
     }
 
@@ -904,7 +1184,11 @@ impl Engine {
         p.aof_rewrite_in_progress = rewrite;
         p.rdb_current_bgsave_time_sec = if bgsave { running } else { -1 };
         p.aof_current_rewrite_time_sec = if rewrite { running } else { -1 };
-        p.aof_rewrite_scheduled = self.rewrite_scheduled;
+        // A log switched on while a BGSAVE runs starts after it, as Redis schedules its
+        // rewrite, and counts as on meanwhile (as Redis's "waiting for rewrite" state).
+        p.aof_enabled = self.st.config.appendonly;
+        p.aof_rewrite_scheduled =
+            self.rewrite_scheduled || (self.st.config.appendonly && self.dur.is_none());
         if let Some(d) = &self.dur {
             p.aof_current_size = d.log_bytes();
         }
@@ -915,6 +1199,20 @@ impl Engine {
     /// would replace stay authoritative.
     pub fn shutdown_persist(&mut self, mode: Shutdown) -> Result<(), String> {
         self.rewrite_presync = None;
+        // A log being switched on has no base yet: abandoned, it would leave a directory
+        // without the keyspace for a restart with `appendonly yes` (Redis refuses to shut
+        // down then). Finish it instead.
+        if self
+            .job
+            .as_ref()
+            .is_some_and(|j| matches!(j.kind, JobKind::EnableLog { .. }))
+        {
+            info!("finishing the base of the log being switched on before exiting");
+            while self.job.is_some() {
+                self.snapshot_pump(usize::MAX);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
         if let Some(mut j) = self.job.take() {
             drop(j.job.join_abandoned(&mut self.st.ks));
             info!("abandoned the snapshot in progress for shutdown");

@@ -151,6 +151,48 @@ pub fn is_no_space(err: &io::Error) -> bool {
 // RealFs
 // ---------------------------------------------------------------------------------------
 
+/// Creates `dir` (and missing parents) so that it survives a power loss: its parent is
+/// fsynced, or a crash may drop the new directory's entry with everything in it.
+pub fn create_dir_durable(vfs: &dyn Vfs, dir: &Path) -> io::Result<()> {
+    vfs.create_dir_all(dir)?;
+    match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => vfs.sync_dir(parent),
+        None => Ok(()),
+    }
+}
+
+/// Copies `from` to `to` durably: into `tmp` (same directory as `to`) in 1 MiB steps,
+/// fdatasync, rename over `to`. The caller fsyncs the directory. Errors name the step
+/// and the file, as [`replace_file`]'s.
+pub fn copy_file(
+    vfs: &dyn Vfs,
+    from: &Path,
+    to: &Path,
+    tmp: &Path,
+) -> Result<(), (&'static str, PathBuf, io::Error)> {
+    let src = vfs
+        .open_read(from)
+        .map_err(|e| ("open", from.to_path_buf(), e))?;
+    let len = src.len().map_err(|e| ("stat", from.to_path_buf(), e))?;
+    let dst = vfs
+        .create(tmp)
+        .map_err(|e| ("create", tmp.to_path_buf(), e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0u64;
+    while pos < len {
+        let n = (len - pos).min(buf.len() as u64) as usize;
+        src.read_exact_at(&mut buf[..n], pos)
+            .map_err(|e| ("read", from.to_path_buf(), e))?;
+        dst.write_all_at(&buf[..n], pos)
+            .map_err(|e| ("write", tmp.to_path_buf(), e))?;
+        pos += n as u64;
+    }
+    dst.sync_data()
+        .map_err(|e| ("fdatasync", tmp.to_path_buf(), e))?;
+    vfs.rename(tmp, to)
+        .map_err(|e| ("rename", to.to_path_buf(), e))
+}
+
 /// Replaces `path` with `bytes` atomically: write `tmp` (same directory), fdatasync it,
 /// rename it over `path`, fsync the directory. On `Ok` the new content is durable; on
 /// `Err` the old file is untouched (a temp file may be left) and the error names the

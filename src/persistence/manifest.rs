@@ -57,6 +57,13 @@ use super::fs::Vfs;
 pub const MANIFEST_NAME: &str = "strata.manifest";
 /// Name of the temporary file used to replace the manifest atomically.
 pub const MANIFEST_TMP_NAME: &str = "strata.manifest.tmp";
+/// A live set being built (a log switched on at run time, or `dump.rdb` adopted as the
+/// first base at startup) is described here, in the manifest's format, before any of its
+/// files is created, and removed once `strata.manifest` names them: files it names that
+/// the manifest does not are what an unfinished build left ([`clean_pending`]).
+pub const PENDING_NAME: &str = "strata.pending";
+/// Temp file of [`PENDING_NAME`]'s atomic replacement.
+pub const PENDING_TMP_NAME: &str = "strata.pending.tmp";
 /// Manifest format version written by this code.
 pub const MANIFEST_VERSION: u32 = 1;
 /// Largest manifest the decoder accepts (about 15,000 files).
@@ -70,6 +77,19 @@ pub fn incr_file_name(seq: u64) -> String {
 /// File name of base snapshot `seq`.
 pub fn base_file_name(seq: u64) -> String {
     format!("strata.{seq}.base")
+}
+
+/// The sequence number in a name of [`incr_file_name`] or [`base_file_name`]'s form
+/// (`None` for any other name).
+pub fn file_seq(name: &str) -> Option<u64> {
+    let rest = name.strip_prefix("strata.")?;
+    let digits = rest
+        .strip_suffix(".incr")
+        .or_else(|| rest.strip_suffix(".base"))?;
+    if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// One file named by the manifest.
@@ -190,7 +210,14 @@ fn validate_name(name: &str) -> Result<(), ManifestProblem> {
     {
         return bad("only [A-Za-z0-9._-] allowed");
     }
-    if name == MANIFEST_NAME || name == MANIFEST_TMP_NAME {
+    if [
+        MANIFEST_NAME,
+        MANIFEST_TMP_NAME,
+        PENDING_NAME,
+        PENDING_TMP_NAME,
+    ]
+    .contains(&name)
+    {
         return bad("reserved for the manifest");
     }
     Ok(())
@@ -423,7 +450,20 @@ impl Manifest {
 
     /// Reads `<dir>/strata.manifest`; `Ok(None)` if it does not exist.
     pub fn load(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Manifest>, ManifestError> {
-        let path = dir.join(MANIFEST_NAME);
+        Self::load_named(vfs, dir, MANIFEST_NAME)
+    }
+
+    /// Reads `<dir>/strata.pending` (see [`PENDING_NAME`]); `Ok(None)` if it does not exist.
+    pub fn load_pending(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Manifest>, ManifestError> {
+        Self::load_named(vfs, dir, PENDING_NAME)
+    }
+
+    fn load_named(
+        vfs: &dyn Vfs,
+        dir: &Path,
+        name: &str,
+    ) -> Result<Option<Manifest>, ManifestError> {
+        let path = dir.join(name);
         let bytes = match vfs.read_all(&path, MAX_MANIFEST_LEN) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -450,15 +490,65 @@ impl Manifest {
     /// Atomically replaces `<dir>/strata.manifest` (temp file, fdatasync, rename, fsync of
     /// the directory). When this returns `Ok`, the new manifest is durable.
     pub fn store(&self, vfs: &dyn Vfs, dir: &Path) -> Result<(), ManifestError> {
-        let path = dir.join(MANIFEST_NAME);
+        self.store_named(vfs, dir, MANIFEST_NAME, MANIFEST_TMP_NAME)
+    }
+
+    /// Durably records this live set as being built (`<dir>/strata.pending`, replaced
+    /// atomically like the manifest): store it before creating any file it names.
+    pub fn store_pending(&self, vfs: &dyn Vfs, dir: &Path) -> Result<(), ManifestError> {
+        self.store_named(vfs, dir, PENDING_NAME, PENDING_TMP_NAME)
+    }
+
+    fn store_named(
+        &self,
+        vfs: &dyn Vfs,
+        dir: &Path,
+        name: &str,
+        tmp: &str,
+    ) -> Result<(), ManifestError> {
+        let path = dir.join(name);
         let bytes = self.encode().map_err(|problem| ManifestError::Invalid {
             path: path.clone(),
             problem,
         })?;
-        let tmp = dir.join(MANIFEST_TMP_NAME);
+        let tmp = dir.join(tmp);
         super::fs::replace_file(vfs, &path, &tmp, &bytes)
             .map_err(|(op, path, source)| ManifestError::Io { path, op, source })
     }
+}
+
+/// Finish what an interrupted build of a live set left (see [`PENDING_NAME`]): delete the
+/// files `strata.pending` names that `strata.manifest` does not (they were never
+/// authoritative), then `strata.pending` itself, and fsync the directory. Once the
+/// manifest names the set, this deletes only the pending file. Returns the names deleted.
+pub fn clean_pending(vfs: &dyn Vfs, dir: &Path) -> Result<Vec<String>, ManifestError> {
+    let Some(pending) = Manifest::load_pending(vfs, dir)? else {
+        return Ok(Vec::new());
+    };
+    let live = Manifest::load(vfs, dir)?;
+    let io = |op: &'static str, path: PathBuf| move |source| ManifestError::Io { path, op, source };
+    let mut removed = Vec::new();
+    for name in pending.live_names() {
+        if live
+            .as_ref()
+            .is_some_and(|m| m.live_names().any(|n| n == name))
+        {
+            continue;
+        }
+        let path = dir.join(name);
+        match vfs.remove_file(&path) {
+            Ok(()) => removed.push(name.to_string()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("remove", path)(e)),
+        }
+    }
+    vfs.sync_dir(dir)
+        .map_err(io("fsync directory", dir.to_path_buf()))?;
+    let path = dir.join(PENDING_NAME);
+    vfs.remove_file(&path).map_err(io("remove", path))?;
+    vfs.sync_dir(dir)
+        .map_err(io("fsync directory", dir.to_path_buf()))?;
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -483,6 +573,22 @@ mod tests {
                 },
             ],
             next_seq: 5,
+        }
+    }
+
+    #[test]
+    fn file_seq_reads_only_log_and_base_names() {
+        assert_eq!(file_seq(&incr_file_name(7)), Some(7));
+        assert_eq!(file_seq(&base_file_name(12)), Some(12));
+        for other in [
+            "strata.manifest",
+            "strata..incr",
+            "strata.x1.base",
+            "strata.1.incr.tmp",
+            "dump.rdb",
+            "strata.99999999999999999999.incr",
+        ] {
+            assert_eq!(file_seq(other), None, "{other}");
         }
     }
 

@@ -42,7 +42,7 @@ pub use log::{
 };
 pub use manifest::{
     base_file_name, incr_file_name, FileEntry, Manifest, ManifestError, ManifestProblem,
-    MANIFEST_NAME,
+    MANIFEST_NAME, PENDING_NAME,
 };
 pub use record::{
     EncodeError, HeaderProblem, Limits, LogHeader, PayloadProblem, Record, RecordProblem,

@@ -33,7 +33,10 @@ use thiserror::Error;
 
 use super::fs::Vfs;
 use super::log::{LogConfig, LogError, LogReader, LogWriter, StopReason, DEFAULT_READ_CHUNK};
-use super::manifest::{incr_file_name, Manifest, ManifestError, MANIFEST_NAME, MANIFEST_TMP_NAME};
+use super::manifest::{
+    base_file_name, clean_pending, incr_file_name, FileEntry, Manifest, ManifestError,
+    MANIFEST_NAME, MANIFEST_TMP_NAME,
+};
 use super::record::{HeaderProblem, LogHeader, Record, RecordProblem, HEADER_LEN};
 
 /// Options for opening a data directory.
@@ -295,6 +298,8 @@ pub struct DataDir {
     manifest: Manifest,
     created: bool,
     options: RecoveryOptions,
+    cleaned: Vec<String>,
+    adopted: Option<PathBuf>,
 }
 
 fn is_data_looking(name: &str) -> bool {
@@ -308,15 +313,42 @@ impl DataDir {
         dir: &Path,
         options: RecoveryOptions,
     ) -> Result<DataDir, RecoveryError> {
+        Self::open_adopting(vfs, dir, options, None)
+    }
+
+    /// Like [`open`](Self::open); when the directory has no live set yet (no manifest,
+    /// nothing but what an interrupted creation leaves) and the snapshot `adopt` exists
+    /// (the `dump.rdb` a server without the log wrote), the new live set starts from a
+    /// copy of it as its base instead of from nothing. Turning the log on by editing the
+    /// config file and restarting thus keeps the data (Redis starts empty then:
+    /// redis/redis#837).
+    pub fn open_adopting(
+        vfs: Arc<dyn Vfs>,
+        dir: &Path,
+        options: RecoveryOptions,
+        adopt: Option<&Path>,
+    ) -> Result<DataDir, RecoveryError> {
         let io = |path: &Path, op: &'static str| {
             let path = path.to_path_buf();
             move |source| RecoveryError::Io { path, op, source }
         };
         let mut created = false;
-        let manifest = if !vfs.exists(dir).map_err(io(dir, "stat"))? {
+        let mut cleaned = Vec::new();
+        let mut adopted = None;
+        let mut init = |vfs: &dyn Vfs| -> Result<Manifest, RecoveryError> {
             created = true;
-            init_dir(&*vfs, dir, &options)?
+            match adopt.filter(|p| vfs.exists(p).unwrap_or(false)) {
+                Some(from) => {
+                    adopted = Some(from.to_path_buf());
+                    init_dir_adopting(vfs, dir, &options, from)
+                }
+                None => init_dir(vfs, dir, &options),
+            }
+        };
+        let manifest = if !vfs.exists(dir).map_err(io(dir, "stat"))? {
+            init(&*vfs)?
         } else {
+            cleaned = clean_pending(&*vfs, dir)?;
             match Manifest::load(&*vfs, dir)? {
                 Some(m) => m,
                 None => {
@@ -332,8 +364,7 @@ impl DataDir {
                             files: data,
                         });
                     }
-                    created = true;
-                    init_dir(&*vfs, dir, &options)?
+                    init(&*vfs)?
                 }
             }
         };
@@ -352,7 +383,20 @@ impl DataDir {
             manifest,
             created,
             options,
+            cleaned,
+            adopted,
         })
+    }
+
+    /// Files an interrupted build of a live set left, deleted at open (see
+    /// [`crate::persistence::manifest::PENDING_NAME`]).
+    pub fn cleaned(&self) -> &[String] {
+        &self.cleaned
+    }
+
+    /// The snapshot [`open_adopting`](Self::open_adopting) took as the first base.
+    pub fn adopted(&self) -> Option<&Path> {
+        self.adopted.as_deref()
     }
 
     /// The data directory.
@@ -412,6 +456,7 @@ impl DataDir {
             manifest,
             created,
             options,
+            ..
         } = self;
         let mut stats = RecoveryStats {
             created,
@@ -621,12 +666,7 @@ fn init_dir(
         let path = path.to_path_buf();
         move |source| RecoveryError::Io { path, op, source }
     };
-    vfs.create_dir_all(dir)
-        .map_err(io(dir, "create directory"))?;
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        vfs.sync_dir(parent)
-            .map_err(io(parent, "fsync directory"))?;
-    }
+    super::fs::create_dir_durable(vfs, dir).map_err(io(dir, "create directory"))?;
     let manifest = Manifest::initial();
     let first = &manifest.incrs[0];
     let path = dir.join(&first.name);
@@ -638,6 +678,48 @@ fn init_dir(
     )?);
     vfs.sync_dir(dir).map_err(io(dir, "fsync directory"))?;
     manifest.store(vfs, dir)?;
+    Ok(manifest)
+}
+
+/// Like [`init_dir`], with a copy of the snapshot `from` as the base of the new live set
+/// (`strata.1.base`, then the first log `strata.2.incr`). `strata.pending` is stored
+/// first, so an interruption anywhere is undone at the next open and the adoption redone.
+fn init_dir_adopting(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    options: &RecoveryOptions,
+    from: &Path,
+) -> Result<Manifest, RecoveryError> {
+    let io = |path: &Path, op: &'static str| {
+        let path = path.to_path_buf();
+        move |source| RecoveryError::Io { path, op, source }
+    };
+    super::fs::create_dir_durable(vfs, dir).map_err(io(dir, "create directory"))?;
+    let manifest = Manifest {
+        base: Some(FileEntry {
+            name: base_file_name(1),
+            seq: 1,
+        }),
+        incrs: vec![FileEntry {
+            name: incr_file_name(2),
+            seq: 2,
+        }],
+        next_seq: 3,
+    };
+    manifest.store_pending(vfs, dir)?;
+    let base = dir.join(base_file_name(1));
+    let tmp = dir.join(format!("{}.tmp", base_file_name(1)));
+    super::fs::copy_file(vfs, from, &base, &tmp)
+        .map_err(|(op, path, source)| RecoveryError::Io { path, op, source })?;
+    drop(LogWriter::create(
+        vfs,
+        &dir.join(incr_file_name(2)),
+        LogHeader::new(2, 1),
+        options.log,
+    )?);
+    vfs.sync_dir(dir).map_err(io(dir, "fsync directory"))?;
+    manifest.store(vfs, dir)?;
+    clean_pending(vfs, dir)?;
     Ok(manifest)
 }
 

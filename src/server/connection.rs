@@ -97,11 +97,11 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         let n = pushed.clone();
         Arc::new(Outbox::new(Box::new(move || n.notify_one())))
     };
-    let (mut sess, sync) = {
+    let (mut sess, mut sync, mut log_epoch) = {
         let mut eng = Engine::lock(&shared.engine);
         let mut sess = eng.connect(peer.to_string(), laddr, local, kill);
         eng.attach_outbox(&mut sess, outbox.clone());
-        (sess, eng.sync_shared())
+        (sess, eng.sync_shared(), eng.log_epoch())
     };
     // Blocking commands (BLPOP...): the engine wakes this when the client is served.
     let woken = Arc::new(tokio::sync::Notify::new());
@@ -215,6 +215,12 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             aof_wait = outcome.aof_wait;
             paused = outcome.paused;
             dec.set_authenticated(sess.authenticated);
+            // The log was switched on or off (CONFIG SET appendonly): wait for the new one.
+            if eng.log_epoch() != log_epoch {
+                log_epoch = eng.log_epoch();
+                sync = eng.sync_shared();
+                durable_rx = sync.as_ref().map(|s| s.subscribe());
+            }
             shared.live.update(&eng.st.config);
             // (Drained messages are counted once written, through the outbox.)
             eng.st.stats.net_output_bytes += (out.len() - drained) as u64;

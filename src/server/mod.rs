@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::protocol::Limits;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 
 use crate::command::Shutdown;
 use crate::config::Config;
-use crate::engine::{Engine, EngineError, OpenOptions, SharedEngine, SyncShared};
+use crate::engine::{Engine, EngineError, KickCell, OpenOptions, SharedEngine};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -216,10 +216,7 @@ fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, ServerError> 
     Ok(out)
 }
 
-/// The log's fsync handle, once the engine has opened its log (after loading).
-type SyncCell = Arc<OnceLock<Arc<SyncShared>>>;
-
-fn build_runtime(config: &Config, sync: SyncCell) -> Result<tokio::runtime::Runtime, ServerError> {
+fn build_runtime(config: &Config, kick: KickCell) -> Result<tokio::runtime::Runtime, ServerError> {
     let mut b = if config.io_threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -229,9 +226,12 @@ fn build_runtime(config: &Config, sync: SyncCell) -> Result<tokio::runtime::Runt
     };
     // Group commit: when the loop is about to sleep, every ready connection has appended
     // its batch, so that is the moment to write + fsync them together.
+    // (The engine swaps the log in the cell when it opens one; never wait for it here.)
     b.on_thread_park(move || {
-        if let Some(s) = sync.get() {
-            s.kick();
+        if let Ok(log) = kick.try_lock() {
+            if let Some(s) = log.as_ref() {
+                s.kick();
+            }
         }
     });
     b.enable_all().build().map_err(ServerError::Runtime)
@@ -257,11 +257,8 @@ pub fn spawn(mut config: Config) -> Result<ServerHandle, ServerError> {
     let thread = std::thread::Builder::new()
         .name("strata-server".into())
         .spawn(move || {
-            let sync = SyncCell::default();
-            if let Some(s) = Engine::lock(&engine).sync_shared() {
-                let _ = sync.set(s);
-            }
-            let rt = build_runtime(&config, sync)?;
+            let kick = Engine::lock(&engine).kick_cell();
+            let rt = build_runtime(&config, kick)?;
             rt.block_on(serve(listeners, engine, stop2, false, None))
         })
         .map_err(ServerError::Runtime)?;
@@ -282,20 +279,13 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     let listeners = bind_all(&config)?;
     let opts = OpenOptions::default();
     let engine = Engine::loading(config.clone(), opts.vfs.clone()).shared();
-    let sync = SyncCell::default();
-    let rt = build_runtime(&config, sync.clone())?;
+    let rt = build_runtime(&config, Engine::lock(&engine).kick_cell())?;
     let (tx, loaded) = oneshot::channel();
     let loading = engine.clone();
     std::thread::Builder::new()
         .name("strata-load".into())
         .spawn(move || {
-            let r = Engine::load(&loading, opts);
-            if r.is_ok() {
-                if let Some(s) = Engine::lock(&loading).sync_shared() {
-                    let _ = sync.set(s);
-                }
-            }
-            let _ = tx.send(r);
+            let _ = tx.send(Engine::load(&loading, opts));
         })
         .map_err(ServerError::Runtime)?;
     let (stop, _) = watch::channel(None);

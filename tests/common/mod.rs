@@ -56,6 +56,19 @@ pub fn connect(port: u16) -> redis::Connection {
         .expect("connect")
 }
 
+/// `len` printable characters from the xorshift state `x`: values that LZ4 cannot shrink,
+/// for tests that need a snapshot to really take the space.
+pub fn incompressible(len: usize, x: &mut u64) -> String {
+    (0..len)
+        .map(|_| {
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            char::from(b'!' + (*x % 90) as u8)
+        })
+        .collect()
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use strata::persistence::record::HEADER_LEN;
 use strata::persistence::{
     LogHeader, LogReader, Manifest, ManifestError, ReadAt, Record, RecordProblem, StopReason, Vfs,
-    VfsFile, MANIFEST_NAME,
+    VfsFile, MANIFEST_NAME, PENDING_NAME,
 };
 
 use crate::base::{check_base, BaseOutcome, BaseReport};
@@ -233,6 +233,49 @@ fn is_data_looking(name: &str) -> bool {
     name.ends_with(".incr") || name.ends_with(".base") || name.starts_with(MANIFEST_NAME)
 }
 
+/// The files `strata.pending` names that the manifest does not (with a note saying the
+/// server deletes them), plus the pending file itself. Empty without a pending file.
+fn unfinished_build(
+    fs: &ReadOnlyFs,
+    dir: &Path,
+    report: &mut DirReport,
+) -> Result<Vec<String>, ScanError> {
+    let pending = match Manifest::load_pending(fs, dir) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) => {
+            report.notes.push(format!(
+                "{PENDING_NAME} is unreadable ({e}); the server refuses to start until it is removed"
+            ));
+            return Ok(Vec::new());
+        }
+    };
+    let live = Manifest::load(fs, dir).ok().flatten();
+    let mut left: Vec<String> = pending
+        .live_names()
+        .filter(|n| {
+            !live
+                .as_ref()
+                .is_some_and(|m| m.live_names().any(|l| l == *n))
+        })
+        .filter(|n| fs.exists(&dir.join(n)).unwrap_or(false))
+        .map(String::from)
+        .collect();
+    report.notes.push(if left.is_empty() {
+        format!(
+            "{PENDING_NAME} is left from a build the manifest now names; the server deletes it at its next start"
+        )
+    } else {
+        format!(
+            "{PENDING_NAME}: a log switched on at run time (or a dump being adopted) did not \
+             finish; the server deletes {left:?} and {PENDING_NAME} at its next start (they \
+             were never part of the data set)"
+        )
+    });
+    left.push(PENDING_NAME.to_string());
+    Ok(left)
+}
+
 /// Reads and checks the data directory `dir` without modifying anything.
 pub fn scan(dir: &Path) -> Result<DirReport, ScanError> {
     let fs = ReadOnlyFs;
@@ -251,10 +294,24 @@ pub fn scan(dir: &Path) -> Result<DirReport, ScanError> {
         stray: Vec::new(),
         notes: Vec::new(),
     };
+    // What an unfinished build of a live set left (a log switched on at run time, or a
+    // dump being adopted): the server deletes those files at its next start.
+    let unfinished = unfinished_build(&fs, dir, &mut report)?;
+    let names: Vec<String> = names
+        .into_iter()
+        .filter(|n| !unfinished.contains(n))
+        .collect();
     let manifest = match Manifest::load(&fs, dir) {
         Ok(Some(m)) => m,
         Ok(None) => {
             let data: Vec<&String> = names.iter().filter(|n| is_data_looking(n)).collect();
+            if data.is_empty() && !unfinished.is_empty() {
+                report.notes.push(format!(
+                    "no {MANIFEST_NAME}: only an unfinished build; the server starts this \
+                     directory afresh (from dump.rdb if there is one)"
+                ));
+                return Ok(report);
+            }
             if data.is_empty() {
                 return Err(ScanError(format!(
                     "{} holds no {MANIFEST_NAME} and no data files: not a Strata data directory \
@@ -308,6 +365,7 @@ pub fn scan(dir: &Path) -> Result<DirReport, ScanError> {
             !live.contains(&n.as_str())
                 && n.as_str() != MANIFEST_NAME
                 && n.as_str() != strata::persistence::manifest::MANIFEST_TMP_NAME
+                && n.as_str() != PENDING_NAME
         })
         .cloned()
         .collect();

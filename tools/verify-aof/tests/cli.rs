@@ -10,7 +10,7 @@ use strata::config::{Config, FsyncPolicy};
 use strata::engine::{exit_on_fatal, Engine, OpenOptions};
 use strata::persistence::record::encode_record;
 use strata::persistence::{
-    LogConfig, LogHeader, LogReader, LogWriter, Manifest, RealFs, Record, Vfs,
+    FileEntry, LogConfig, LogHeader, LogReader, LogWriter, Manifest, RealFs, Record, Vfs,
 };
 use strata::protocol::ReplyBuf;
 
@@ -350,6 +350,49 @@ fn missing_manifest_entry_and_missing_manifest_exit_2() {
     let (c, v) = check(t.path());
     assert_eq!(c, 2, "{v:#}");
     assert_eq!(v["problems"][0]["kind"], "corrupt-manifest");
+}
+
+/// The files of an unfinished build (`strata.pending`, a log switched on at run time and
+/// cut short) are reported as what the server deletes at its next start, not as strays
+/// or as a directory without a manifest.
+#[test]
+fn an_unfinished_switch_is_a_note_not_a_problem() {
+    let t = two_log_dir();
+    let pending = Manifest {
+        base: Some(FileEntry {
+            name: "strata.9.base".into(),
+            seq: 9,
+        }),
+        incrs: vec![FileEntry {
+            name: "strata.10.incr".into(),
+            seq: 10,
+        }],
+        next_seq: 11,
+    };
+    pending.store_pending(&RealFs, t.path()).unwrap();
+    std::fs::write(t.path().join("strata.9.base"), b"partial").unwrap();
+    std::fs::write(t.path().join("strata.10.incr"), b"partial").unwrap();
+    let (c, v) = check(t.path());
+    assert_eq!(c, 0, "{v:#}");
+    assert_eq!(v["stray_files"], serde_json::json!([]), "{v:#}");
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains(
+            r#"the server deletes [\"strata.9.base\", \"strata.10.incr\"] and strata.pending"#
+        ),
+        "{notes}"
+    );
+    // Without a manifest, only the unfinished build: the server starts afresh.
+    std::fs::remove_file(t.path().join("strata.manifest")).unwrap();
+    for f in ["strata.1.incr", "strata.2.incr"] {
+        std::fs::remove_file(t.path().join(f)).unwrap();
+    }
+    let (c, v) = check(t.path());
+    assert_eq!(c, 0, "{v:#}");
+    assert!(
+        v["notes"].to_string().contains("only an unfinished build"),
+        "{v:#}"
+    );
 }
 
 #[test]
