@@ -143,6 +143,7 @@ pub struct Config {
     pub auto_aof_rewrite_min_size: u64,
     pub maxmemory: u64,
     pub maxmemory_policy: String,
+    pub maxmemory_samples: usize,
     pub protected_mode: bool,
     pub hz: u64,
     pub io_threads: usize,
@@ -203,6 +204,7 @@ impl Default for Config {
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
+            maxmemory_samples: 5,
             protected_mode: true,
             hz: 10,
             io_threads: 1,
@@ -270,7 +272,6 @@ pub mod events {
     pub const HASH: u32 = 1 << 6;
     pub const ZSET: u32 = 1 << 7;
     pub const EXPIRED: u32 = 1 << 8;
-    /// Never published: Strata does not evict (accepted for configuration files).
     pub const EVICTED: u32 = 1 << 9;
     /// Never published: no streams yet.
     pub const STREAM: u32 = 1 << 10;
@@ -675,23 +676,38 @@ pub static PARAMS: &[Param] = &[
     p!(
         "maxmemory-policy",
         true,
-        "only noeviction is supported so far",
+        "what happens above maxmemory: noeviction (writes refused), allkeys-random, volatile-random, volatile-ttl (keys evicted); the LRU and LFU policies are not available",
         |c| c.maxmemory_policy.clone(),
         |c, v| {
-            const REDIS: &[&str] = &[
-                "volatile-lru",
-                "allkeys-lru",
-                "volatile-lfu",
-                "allkeys-lfu",
-                "volatile-random",
-                "allkeys-random",
-                "volatile-ttl",
-            ];
+            const NEED_ACCESS_TIMES: &[&str] =
+                &["volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu"];
             let l = v.to_ascii_lowercase();
-            if REDIS.contains(&l.as_str()) {
-                return Err(format!("'{l}' is not supported: Strata does not evict keys; only 'noeviction' (refuse writes once used_memory > maxmemory) is available"));
+            if NEED_ACCESS_TIMES.contains(&l.as_str()) {
+                return Err(format!("'{l}' is not supported: Strata keeps no access time or frequency per key; use allkeys-random, volatile-random, volatile-ttl or noeviction"));
             }
-            c.maxmemory_policy = one_of(v, &["noeviction"])?;
+            c.maxmemory_policy = one_of(
+                v,
+                &[
+                    "noeviction",
+                    "allkeys-random",
+                    "volatile-random",
+                    "volatile-ttl",
+                ],
+            )?;
+            Ok(())
+        }
+    ),
+    p!(
+        "maxmemory-samples",
+        true,
+        "keys volatile-ttl samples to pick the one closest to expiring (1-64)",
+        |c| c.maxmemory_samples.to_string(),
+        |c, v| {
+            let n = parse_u64(v)?;
+            if !(1..=64).contains(&n) {
+                return Err("argument must be between 1 and 64 inclusive".into());
+            }
+            c.maxmemory_samples = n as usize;
             Ok(())
         }
     ),

@@ -126,10 +126,11 @@ fn maxmemory_noeviction_refuses_denyoom_commands() {
     );
     assert_eq!(c.q("CONFIG SET maxmemory 0"), ok());
     assert_eq!(c.q("SET a b"), ok());
-    // Eviction policies are not implemented: refused with the reason.
+    // The policies that need access times are refused with the reason (the others are
+    // in tests/eviction.rs).
     assert_eq!(
         c.q("CONFIG SET maxmemory-policy allkeys-lru"),
-        err("ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - 'allkeys-lru' is not supported: Strata does not evict keys; only 'noeviction' (refuse writes once used_memory > maxmemory) is available")
+        err("ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - 'allkeys-lru' is not supported: Strata keeps no access time or frequency per key; use allkeys-random, volatile-random, volatile-ttl or noeviction")
     );
     assert_eq!(
         c.q("CONFIG GET maxmemory-policy"),

@@ -12,6 +12,7 @@ mod bitmaps;
 pub mod blocking;
 mod docs;
 mod dump;
+mod evict;
 mod geo;
 mod hashes;
 mod histogram;
@@ -563,11 +564,9 @@ fn dispatch_as(
             return reject(st, sess, Some(spec), &args, is_exec, out, &denied.message());
         }
     }
-    if arriving
-        && st.config.maxmemory > 0
-        && oom_applies(spec, sess)
-        && server::used_memory(st) > st.config.maxmemory
-    {
+    // Above maxmemory, keys are evicted first (by the policy) before any command, as in
+    // Redis; one that may grow memory is refused if that did not bring memory down.
+    if arriving && st.config.maxmemory > 0 && evict::over_limit(st) && oom_applies(spec, sess) {
         return reject(st, sess, Some(spec), &args, is_exec, out, OOM);
     }
     if let Some(refusal) = &st.write_refusal {

@@ -64,6 +64,7 @@ pub struct Stats {
     pub total_connections: u64,
     pub rejected_connections: u64,
     pub expired_keys: u64,
+    pub evicted_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub net_input_bytes: u64,
@@ -378,6 +379,8 @@ pub struct State {
     pub replaying: bool,
     pub shutdown: Option<Shutdown>,
     pub rng: rand::rngs::SmallRng,
+    /// The db eviction looks in next (`evict`: databases take turns).
+    pub evict_next_db: usize,
     pub persist: PersistInfo,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: bool,
@@ -441,6 +444,7 @@ impl State {
             replaying: false,
             shutdown: None,
             rng,
+            evict_next_db: 0,
             persist: PersistInfo {
                 aof_last_write_ok: true,
                 rdb_last_bgsave_ok: true,

@@ -1079,6 +1079,34 @@ impl Table {
         self.iter().next()
     }
 
+    /// A pseudo-random entry with an expiry (uniform within a random segment holding
+    /// some), or None when no key has one.
+    pub fn random_expiring(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
+        if self.expiring == 0 {
+            return None;
+        }
+        fn with_ttl(s: &Segment, i: usize) -> Option<&Entry> {
+            s.table
+                .iter()
+                .filter(|e| e.expire_at != 0)
+                .nth(i)
+                .map(|b| &**b)
+        }
+        for _ in 0..64 {
+            let seg = &self.segments[rng.gen_range(0..self.segments.len())];
+            if seg.expiring > 0 {
+                return with_ttl(seg, rng.gen_range(0..seg.expiring));
+            }
+        }
+        // Few segments hold one: the first from a random place.
+        let n = self.segments.len();
+        let start = rng.gen_range(0..n);
+        (0..n)
+            .map(|i| &self.segments[(start + i) % n])
+            .find(|s| s.expiring > 0)
+            .and_then(|s| with_ttl(s, 0))
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.segments
             .iter()
