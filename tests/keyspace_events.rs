@@ -488,3 +488,51 @@ fn expiry_publishes_expired() {
     c.q("DEBUG SET-ACTIVE-EXPIRE 1");
     c.call(&["CONFIG", "SET", "notify-keyspace-events", ""]);
 }
+
+/// A non-empty GEORADIUS ... STORE or GEOSEARCHSTORE replaces an expired destination as
+/// Redis's setKey does: `expired`, then `new`, then its own event (it published only its
+/// own event before). An empty result deletes the destination, expired or not, publishing
+/// `del` (Redis's dbDelete does not look at the TTL).
+#[test]
+fn geo_store_over_an_expired_destination_publishes_expired_then_new() {
+    let s = start();
+    let mut c = s.raw();
+    c.call(&["CONFIG", "SET", "notify-keyspace-events", "Egxzn"]);
+    c.q("DEBUG SET-ACTIVE-EXPIRE 0");
+    c.q("GEOADD src 13.361389 38.115556 Palermo 15.087269 37.502669 Catania");
+    let ev_of = |c: &mut Raw, ev: &mut Events, line: &str| {
+        c.q(line);
+        ev.take_raw()
+            .into_iter()
+            .map(|(ch, key)| format!("{} {key}", ch.trim_start_matches("__keyevent@0__:")))
+            .collect::<Vec<_>>()
+    };
+    let mut ev = Events::new(s.port());
+    for dst in ["dst1", "dst2", "dst3"] {
+        c.call(&["SET", dst, "x", "PX", "1"]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    ev.take_raw();
+    assert_eq!(
+        ev_of(&mut c, &mut ev, "GEORADIUS src 15 37 200 km STORE dst1"),
+        ["expired dst1", "new dst1", "georadiusstore dst1"]
+    );
+    assert_eq!(
+        ev_of(
+            &mut c,
+            &mut ev,
+            "GEOSEARCHSTORE dst2 src FROMLONLAT 15 37 BYRADIUS 200 km"
+        ),
+        ["expired dst2", "new dst2", "geosearchstore dst2"]
+    );
+    assert_eq!(
+        ev_of(
+            &mut c,
+            &mut ev,
+            "GEOSEARCHSTORE dst3 src FROMLONLAT 15 37 BYRADIUS 1 km"
+        ),
+        ["del dst3"]
+    );
+    c.q("DEBUG SET-ACTIVE-EXPIRE 1");
+    c.call(&["CONFIG", "SET", "notify-keyspace-events", ""]);
+}

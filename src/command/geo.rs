@@ -822,6 +822,12 @@ fn search_generic(ctx: &mut Ctx, kind: Form, readonly: bool) {
         hits.iter()
             .map(|h| (h.member.clone(), if storedist { h.dist } else { h.score })),
     );
+    // A non-empty result replaces an expired destination as a write's lookup would:
+    // `expired`, then `new` (Redis's setKey). An empty one deletes it, expired or not,
+    // publishing `del` (Redis's dbDelete does not look at the TTL).
+    if returned > 0 {
+        ctx.expire_if_needed(&dst);
+    }
     if super::store_typed(ctx, &dst, z) {
         if returned > 0 {
             let event = if store_form {
