@@ -119,4 +119,8 @@ fn late_replies_are_dropped_as_well() {
     assert_eq!(c.q("CLIENT REPLY ON"), ok());
     assert_eq!(c.q("GET k"), bulk("v"));
     assert_eq!(c.q("PING"), simple("PONG"));
+    // The replies the server writes after a command (BGSAVE's, CONFIG SET appendonly's)
+    // are dropped too (they came back before).
+    c.send(b"CLIENT REPLY SKIP\r\nBGSAVE\r\n");
+    assert_eq!(c.q("PING"), simple("PONG"));
 }
