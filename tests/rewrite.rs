@@ -3,7 +3,6 @@
 //! a power loss at any I/O step of a rewrite recovers every acknowledged write; and a
 //! rewrite that finds much of the log unsynced has it synced off the event loop first.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,24 +17,7 @@ use strata::persistence::{FaultError, OpKind, RealFs, SimFs, Vfs};
 use strata::protocol::{Frame, ReplyBuf};
 
 mod common;
-use common::sim::info_persistence;
-
-type Digest = BTreeMap<(usize, Vec<u8>), (Vec<u8>, u64)>;
-
-fn digest(e: &Engine) -> Digest {
-    let mut m = Digest::new();
-    for (db, t) in e.st.ks.dbs().iter().enumerate() {
-        for en in t.iter() {
-            let v = en
-                .value
-                .as_string()
-                .expect("strings only here")
-                .into_owned();
-            m.insert((db, en.key.to_vec()), (v, en.expire_at));
-        }
-    }
-    m
-}
+use common::sim::{digest, info_persistence, Digest};
 
 fn cmd(e: &mut Engine, s: &mut Session, args: &[&str]) -> (Frame, u64) {
     let mut cmds = vec![args

@@ -973,7 +973,7 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
             p.rdb_last_bgsave_time_sec,
             p.rdb_current_bgsave_time_sec,
             p.rdb_last_cow_size,
-            p.aof_enabled as u8,
+            st.config.appendonly as u8,
             p.aof_rewrite_in_progress as u8,
             p.aof_rewrite_scheduled as u8,
             p.aof_last_rewrite_time_sec,

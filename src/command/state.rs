@@ -125,7 +125,6 @@ impl InstantMetrics {
 /// Persistence status shown by INFO; owned by the engine, read by commands.
 #[derive(Debug, Default, Clone)]
 pub struct PersistInfo {
-    pub aof_enabled: bool,
     pub aof_last_write_ok: bool,
     pub aof_last_write_error: String,
     pub aof_delayed_fsync: u64,

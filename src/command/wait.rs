@@ -74,7 +74,7 @@ pub fn waitaof(ctx: &mut Ctx) {
     let logged_is_durable = durable_lsn() >= ctx.st.pending.last_lsn;
     // Inside a transaction it may not block: it answers for what was logged before the
     // transaction, as Redis does (the transaction's own writes are not logged yet).
-    if ctx.sess.blocking.deny {
+    if ctx.sess.in_exec() {
         return reply(ctx, logged_is_durable);
     }
     // Writes earlier in this batch are logged once the batch ends.

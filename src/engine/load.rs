@@ -204,10 +204,11 @@ impl Engine {
             fatal,
             prealloc_chunk,
         } = o;
+        let log_config = super::log_config(prealloc_chunk);
         let config = {
             let mut e = Engine::lock(shared);
             // A log switched on later is written the same way.
-            e.log_config = super::log_config(prealloc_chunk);
+            e.log_config = log_config;
             e.fatal = fatal.clone();
             e.st.config.clone()
         };
@@ -232,11 +233,10 @@ impl Engine {
         }
         let opts = RecoveryOptions {
             load_truncated: config.aof_load_truncated,
-            log: super::log_config(prealloc_chunk),
+            log: log_config,
             ..RecoveryOptions::default()
         };
         let t0 = Instant::now();
-        let log_config = opts.log;
         // With no live set yet, the snapshot a server without the log wrote becomes its
         // first base (see `DataDir::open_adopting`).
         let dump = dir.join(&config.dbfilename);

@@ -544,10 +544,8 @@ impl Engine {
         let now = crate::util::now_ms();
         command::pubsub_tick(&mut self.st, now);
         if self.st.config.appendonly != self.dur.is_some() {
-            if let Err(e) = self.reconcile_log() {
-                warn!("could not turn the append-only log on: {e}");
-                self.st.config.appendonly = false;
-            }
+            // A failure is logged and undone by `reconcile_log`.
+            let _ = self.reconcile_log();
         }
         self.automatic_persistence(now);
         self.refresh_persist_info();
@@ -613,15 +611,9 @@ impl Engine {
             }
             PersistRequest::AppendOnly { reply } => {
                 match self.reconcile_log() {
-                    Ok(()) if reply => out.ok(),
-                    Ok(()) => {}
-                    Err(e) => {
-                        warn!("could not turn the append-only log on: {e}");
-                        self.st.config.appendonly = self.dur.is_some();
-                        if reply {
-                            out.error(&format!("ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF: {e}"));
-                        }
-                    }
+                    _ if !reply => {}
+                    Ok(()) => out.ok(),
+                    Err(e) => out.error(&format!("ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF: {e}")),
                 }
             }
             PersistRequest::Rewrite => {
@@ -711,7 +703,8 @@ impl Engine {
     /// Bring the log in line with `appendonly` (CONFIG SET, or a change made while
     /// loading): switch it off at once; switch it on now, or once the loading or the
     /// BGSAVE in progress is over (the periodic tick looks again; INFO shows it as a
-    /// scheduled rewrite).
+    /// scheduled rewrite). A log that cannot be switched on is logged, and `appendonly`
+    /// goes back to `no`.
     fn reconcile_log(&mut self) -> Result<(), String> {
         match (self.st.config.appendonly, self.dur.is_some()) {
             (false, true) => {
@@ -719,7 +712,10 @@ impl Engine {
                 Ok(())
             }
             (true, false) if self.st.persist.loading || self.busy().is_some() => Ok(()),
-            (true, false) => self.enable_log(),
+            (true, false) => self.enable_log().inspect_err(|e| {
+                warn!("could not turn the append-only log on: {e}");
+                self.st.config.appendonly = false;
+            }),
             _ => Ok(()),
         }
     }
@@ -832,15 +828,22 @@ impl Engine {
         st.logging = true;
         st.pending.enabled = dur.policy() == FsyncPolicy::Always;
         st.pending.last_lsn = dur.last_lsn();
-        let sync = dur.shared();
-        st.durable_lsn = Some(Arc::new(move || sync.durable_lsn()));
-        st.persist.aof_enabled = true;
         st.persist.aof_last_write_ok = true;
         st.persist.aof_current_size = dur.log_bytes();
         st.persist.aof_base_size = st.persist.aof_current_size;
-        *self.kick.lock().unwrap_or_else(|p| p.into_inner()) = Some(dur.shared());
-        self.log_epoch += 1;
+        self.log_switched(Some(dur.shared()));
         self.dur = Some(dur);
+    }
+
+    /// Point whatever follows the log (WAITAOF's durable LSN, the event loop's
+    /// group-commit kick, connections through the epoch) at `sync`, or at no log.
+    fn log_switched(&mut self, sync: Option<Arc<SyncShared>>) {
+        self.st.durable_lsn = sync.clone().map(|s| {
+            let f: command::DurableLsn = Arc::new(move || s.durable_lsn());
+            f
+        });
+        *self.kick.lock().unwrap_or_else(|p| p.into_inner()) = sync;
+        self.log_epoch += 1;
     }
 
     /// CONFIG SET appendonly no: what was logged is made durable and the log closed; a
@@ -851,12 +854,9 @@ impl Engine {
     fn disable_log(&mut self) {
         self.rewrite_presync = None;
         self.rewrite_scheduled = false;
-        if self
-            .job
-            .as_ref()
-            .is_some_and(|j| !matches!(j.kind, JobKind::Bgsave { .. }))
-        {
-            let mut j = self.job.take().expect("checked");
+        // A rewrite, or the base of a log being switched on (BGSAVE goes on).
+        if self.busy() == Some(true) {
+            let mut j = self.job.take().expect("busy with a job");
             drop(j.job.join_abandoned(&mut self.st.ks));
             info!("abandoned the log rewrite in progress: the log is being turned off");
         }
@@ -889,16 +889,13 @@ impl Engine {
         st.pending.enabled = false;
         st.pending.keys.clear();
         st.pending.global = 0;
-        st.durable_lsn = None;
         st.write_refusal = None;
         let p = &mut st.persist;
-        p.aof_enabled = false;
         p.aof_last_write_ok = true;
         p.aof_last_write_error.clear();
         p.aof_current_size = 0;
         p.aof_base_size = 0;
-        *self.kick.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.log_epoch += 1;
+        self.log_switched(None);
         info!("the append-only log is off (appendonly no); its files are left in place");
     }
 
@@ -1185,8 +1182,8 @@ impl Engine {
         p.rdb_current_bgsave_time_sec = if bgsave { running } else { -1 };
         p.aof_current_rewrite_time_sec = if rewrite { running } else { -1 };
         // A log switched on while a BGSAVE runs starts after it, as Redis schedules its
-        // rewrite, and counts as on meanwhile (as Redis's "waiting for rewrite" state).
-        p.aof_enabled = self.st.config.appendonly;
+        // rewrite (INFO's `aof_enabled` follows `appendonly`, as Redis's wait-rewrite
+        // state counts as on).
         p.aof_rewrite_scheduled =
             self.rewrite_scheduled || (self.st.config.appendonly && self.dur.is_none());
         if let Some(d) = &self.dur {

@@ -1065,46 +1065,42 @@ impl Table {
 
     /// A pseudo-random entry (uniform within a random segment), or None when empty.
     pub fn random(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
-        if self.len == 0 {
-            return None;
-        }
-        for _ in 0..64 {
-            let seg = &self.segments[rng.gen_range(0..self.segments.len())];
-            if seg.table.is_empty() {
-                continue;
-            }
-            let i = rng.gen_range(0..seg.table.len());
-            return seg.table.iter().nth(i).map(|b| &**b);
-        }
-        self.iter().next()
+        self.random_where(rng, false)
     }
 
     /// A pseudo-random entry with an expiry (uniform within a random segment holding
     /// some), or None when no key has one.
     pub fn random_expiring(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
-        if self.expiring == 0 {
-            return None;
-        }
-        fn with_ttl(s: &Segment, i: usize) -> Option<&Entry> {
+        self.random_where(rng, true)
+    }
+
+    /// A random segment holding entries (with an expiry, for `ttl_only`), then a random
+    /// one of those; after 64 misses (few segments hold any), the first such segment from
+    /// a random place.
+    fn random_where(&self, rng: &mut impl rand::Rng, ttl_only: bool) -> Option<&Entry> {
+        let held = |s: &Segment| if ttl_only { s.expiring } else { s.table.len() };
+        fn nth(s: &Segment, i: usize, ttl_only: bool) -> Option<&Entry> {
             s.table
                 .iter()
-                .filter(|e| e.expire_at != 0)
+                .filter(|e| !ttl_only || e.expire_at != 0)
                 .nth(i)
                 .map(|b| &**b)
         }
+        if (if ttl_only { self.expiring } else { self.len }) == 0 {
+            return None;
+        }
+        let n = self.segments.len();
         for _ in 0..64 {
-            let seg = &self.segments[rng.gen_range(0..self.segments.len())];
-            if seg.expiring > 0 {
-                return with_ttl(seg, rng.gen_range(0..seg.expiring));
+            let seg = &self.segments[rng.gen_range(0..n)];
+            if held(seg) > 0 {
+                return nth(seg, rng.gen_range(0..held(seg)), ttl_only);
             }
         }
-        // Few segments hold one: the first from a random place.
-        let n = self.segments.len();
         let start = rng.gen_range(0..n);
         (0..n)
             .map(|i| &self.segments[(start + i) % n])
-            .find(|s| s.expiring > 0)
-            .and_then(|s| with_ttl(s, 0))
+            .find(|s| held(s) > 0)
+            .and_then(|s| nth(s, 0, ttl_only))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {

@@ -337,13 +337,9 @@ impl DataDir {
         let mut adopted = None;
         let mut init = |vfs: &dyn Vfs| -> Result<Manifest, RecoveryError> {
             created = true;
-            match adopt.filter(|p| vfs.exists(p).unwrap_or(false)) {
-                Some(from) => {
-                    adopted = Some(from.to_path_buf());
-                    init_dir_adopting(vfs, dir, &options, from)
-                }
-                None => init_dir(vfs, dir, &options),
-            }
+            let from = adopt.filter(|p| vfs.exists(p).unwrap_or(false));
+            adopted = from.map(Path::to_path_buf);
+            init_dir(vfs, dir, &options, from)
         };
         let manifest = if !vfs.exists(dir).map_err(io(dir, "stat"))? {
             init(&*vfs)?
@@ -656,18 +652,41 @@ impl DataDir {
     }
 }
 
-/// Creates the directory, the first log and the manifest, durably, in that order.
+/// Creates the directory, the first log and the manifest, durably, in that order. With
+/// `base`, the new live set starts from a copy of that snapshot (`strata.1.base`, then the
+/// first log `strata.2.incr`), recorded in `strata.pending` before any file is created,
+/// so that an interruption anywhere is undone at the next open and the copy redone.
 fn init_dir(
     vfs: &dyn Vfs,
     dir: &Path,
     options: &RecoveryOptions,
+    base: Option<&Path>,
 ) -> Result<Manifest, RecoveryError> {
     let io = |path: &Path, op: &'static str| {
         let path = path.to_path_buf();
         move |source| RecoveryError::Io { path, op, source }
     };
     super::fs::create_dir_durable(vfs, dir).map_err(io(dir, "create directory"))?;
-    let manifest = Manifest::initial();
+    let manifest = match base {
+        None => Manifest::initial(),
+        Some(_) => Manifest {
+            base: Some(FileEntry {
+                name: base_file_name(1),
+                seq: 1,
+            }),
+            incrs: vec![FileEntry {
+                name: incr_file_name(2),
+                seq: 2,
+            }],
+            next_seq: 3,
+        },
+    };
+    if let (Some(from), Some(b)) = (base, &manifest.base) {
+        manifest.store_pending(vfs, dir)?;
+        let tmp = dir.join(format!("{}.tmp", b.name));
+        super::fs::copy_file(vfs, from, &dir.join(&b.name), &tmp)
+            .map_err(|(op, path, source)| RecoveryError::Io { path, op, source })?;
+    }
     let first = &manifest.incrs[0];
     let path = dir.join(&first.name);
     drop(LogWriter::create(
@@ -678,48 +697,9 @@ fn init_dir(
     )?);
     vfs.sync_dir(dir).map_err(io(dir, "fsync directory"))?;
     manifest.store(vfs, dir)?;
-    Ok(manifest)
-}
-
-/// Like [`init_dir`], with a copy of the snapshot `from` as the base of the new live set
-/// (`strata.1.base`, then the first log `strata.2.incr`). `strata.pending` is stored
-/// first, so an interruption anywhere is undone at the next open and the adoption redone.
-fn init_dir_adopting(
-    vfs: &dyn Vfs,
-    dir: &Path,
-    options: &RecoveryOptions,
-    from: &Path,
-) -> Result<Manifest, RecoveryError> {
-    let io = |path: &Path, op: &'static str| {
-        let path = path.to_path_buf();
-        move |source| RecoveryError::Io { path, op, source }
-    };
-    super::fs::create_dir_durable(vfs, dir).map_err(io(dir, "create directory"))?;
-    let manifest = Manifest {
-        base: Some(FileEntry {
-            name: base_file_name(1),
-            seq: 1,
-        }),
-        incrs: vec![FileEntry {
-            name: incr_file_name(2),
-            seq: 2,
-        }],
-        next_seq: 3,
-    };
-    manifest.store_pending(vfs, dir)?;
-    let base = dir.join(base_file_name(1));
-    let tmp = dir.join(format!("{}.tmp", base_file_name(1)));
-    super::fs::copy_file(vfs, from, &base, &tmp)
-        .map_err(|(op, path, source)| RecoveryError::Io { path, op, source })?;
-    drop(LogWriter::create(
-        vfs,
-        &dir.join(incr_file_name(2)),
-        LogHeader::new(2, 1),
-        options.log,
-    )?);
-    vfs.sync_dir(dir).map_err(io(dir, "fsync directory"))?;
-    manifest.store(vfs, dir)?;
-    clean_pending(vfs, dir)?;
+    if base.is_some() {
+        clean_pending(vfs, dir)?;
+    }
     Ok(manifest)
 }
 

@@ -12,6 +12,25 @@ use strata::engine::{Engine, OpenOptions};
 use strata::persistence::SimFs;
 use strata::protocol::{Frame, ReplyBuf};
 
+/// A keyspace of strings: (db, key) -> (value, expiry).
+pub type Digest = BTreeMap<(usize, Vec<u8>), (Vec<u8>, u64)>;
+
+/// Every key of `e` (strings only) with its value and expiry.
+pub fn digest(e: &Engine) -> Digest {
+    let mut m = Digest::new();
+    for (db, t) in e.st.ks.dbs().iter().enumerate() {
+        for en in t.iter() {
+            let v = en
+                .value
+                .as_string()
+                .expect("strings only here")
+                .into_owned();
+            m.insert((db, en.key.to_vec()), (v, en.expire_at));
+        }
+    }
+    m
+}
+
 /// Open an engine on `sim` (data dir `/data`, 4 KiB preallocation steps) under `policy`;
 /// a fatal log error sets `fatal` instead of exiting.
 pub fn open(sim: &SimFs, policy: FsyncPolicy, fatal: Arc<AtomicBool>) -> Result<Engine, String> {
