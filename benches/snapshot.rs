@@ -37,10 +37,12 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
 
 fn strings(n: u64) -> Vec<Entry> {
     (0..n)
-        .map(|i| Entry {
-            key: format!("key:{i:012}").into_bytes().into(),
-            value: Value::Str(noise(i, 64)),
-            expire_at: 0,
+        .map(|i| {
+            Entry::new(
+                format!("key:{i:012}").into_bytes().into(),
+                Value::Str(noise(i, 64)),
+                0,
+            )
         })
         .collect()
 }
@@ -54,11 +56,11 @@ fn hashes(keys: u64, fields: u64) -> Vec<Entry> {
                     noise(i * 1000 + f, 16),
                 )
             }));
-            Entry {
-                key: format!("hash:{i:010}").into_bytes().into(),
-                value: Value::Hash(h),
-                expire_at: 0,
-            }
+            Entry::new(
+                format!("hash:{i:010}").into_bytes().into(),
+                Value::Hash(h),
+                0,
+            )
         })
         .collect()
 }

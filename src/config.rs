@@ -144,6 +144,8 @@ pub struct Config {
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub maxmemory_samples: usize,
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u32,
     pub protected_mode: bool,
     pub hz: u64,
     pub io_threads: usize,
@@ -205,6 +207,8 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             maxmemory_samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             protected_mode: true,
             hz: 10,
             io_threads: 1,
@@ -345,6 +349,17 @@ fn parse_bool(v: &str) -> Result<bool, String> {
         "no" => Ok(false),
         _ => Err("argument must be 'yes' or 'no'".into()),
     }
+}
+
+/// A value Redis keeps in a C int (0 to 2^31-1).
+fn parse_u32(v: &str) -> Result<u32, String> {
+    let n = v
+        .parse::<i64>()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    u32::try_from(n)
+        .ok()
+        .filter(|&n| n <= i32::MAX as u32)
+        .ok_or_else(|| "argument must be between 0 and 2147483647 inclusive".into())
 }
 
 fn parse_u64(v: &str) -> Result<u64, String> {
@@ -676,22 +691,21 @@ pub static PARAMS: &[Param] = &[
     p!(
         "maxmemory-policy",
         true,
-        "what happens above maxmemory: noeviction (writes refused), allkeys-random, volatile-random, volatile-ttl (keys evicted); the LRU and LFU policies are not available",
+        "what happens above maxmemory: noeviction (writes refused), or keys evicted: allkeys-lru, allkeys-lfu, allkeys-random (any key), volatile-lru, volatile-lfu, volatile-random, volatile-ttl (keys with a TTL)",
         |c| c.maxmemory_policy.clone(),
         |c, v| {
-            const NEED_ACCESS_TIMES: &[&str] =
-                &["volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu"];
-            let l = v.to_ascii_lowercase();
-            if NEED_ACCESS_TIMES.contains(&l.as_str()) {
-                return Err(format!("'{l}' is not supported: Strata keeps no access time or frequency per key; use allkeys-random, volatile-random, volatile-ttl or noeviction"));
-            }
             c.maxmemory_policy = one_of(
                 v,
+                // Redis's order, which its error message lists.
                 &[
-                    "noeviction",
-                    "allkeys-random",
+                    "volatile-lru",
+                    "volatile-lfu",
                     "volatile-random",
                     "volatile-ttl",
+                    "allkeys-lru",
+                    "allkeys-lfu",
+                    "allkeys-random",
+                    "noeviction",
                 ],
             )?;
             Ok(())
@@ -700,7 +714,7 @@ pub static PARAMS: &[Param] = &[
     p!(
         "maxmemory-samples",
         true,
-        "keys volatile-ttl samples to pick the one closest to expiring (1-64)",
+        "keys sampled per eviction by the LRU, LFU and volatile-ttl policies (1-64)",
         |c| c.maxmemory_samples.to_string(),
         |c, v| {
             let n = parse_u64(v)?;
@@ -708,6 +722,26 @@ pub static PARAMS: &[Param] = &[
                 return Err("argument must be between 1 and 64 inclusive".into());
             }
             c.maxmemory_samples = n as usize;
+            Ok(())
+        }
+    ),
+    p!(
+        "lfu-log-factor",
+        true,
+        "how many hits an LFU counter step takes: a counter above 5 grows with probability 1/((counter-5)*factor+1)",
+        |c| c.lfu_log_factor.to_string(),
+        |c, v| {
+            c.lfu_log_factor = parse_u32(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "lfu-decay-time",
+        true,
+        "minutes after which an unused key's LFU counter drops by one (0: never)",
+        |c| c.lfu_decay_time.to_string(),
+        |c, v| {
+            c.lfu_decay_time = parse_u32(v)?;
             Ok(())
         }
     ),

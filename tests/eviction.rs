@@ -1,11 +1,14 @@
 //! Guards `maxmemory` eviction: allkeys-random keeps memory under the limit and logs each
 //! eviction (a restart recovers the same keyspace); volatile-ttl evicts the keys closest to
-//! expiring and never a key without a TTL; volatile-* refuse writes with OOM when no key
-//! has a TTL; the LRU/LFU policies are refused with the reason; `evicted` is published.
+//! expiring and never a key without a TTL; allkeys-lru / volatile-lru evict the keys idle
+//! longest (and volatile-lru never a key without a TTL), allkeys-lfu the keys used least;
+//! volatile-* refuse writes with OOM when no key has a TTL; `evicted` is published.
 
+use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use strata::command::Session;
 use strata::config::FsyncPolicy;
 use strata::engine::Engine;
@@ -165,7 +168,7 @@ fn volatile_policies_refuse_writes_when_no_key_has_a_ttl() {
 }
 
 #[test]
-fn lru_and_lfu_policies_are_refused_with_the_reason() {
+fn maxmemory_samples_is_bounded() {
     let sim = SimFs::new(4);
     let mut e = open(
         &sim,
@@ -174,20 +177,164 @@ fn lru_and_lfu_policies_are_refused_with_the_reason() {
     )
     .unwrap();
     let mut s = Session::new(1, true);
-    let (r, _) = run(
-        &mut e,
-        &mut s,
-        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
-    );
-    assert_eq!(
-        r,
-        Frame::Error("ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - 'allkeys-lru' is not supported: Strata keeps no access time or frequency per key; use allkeys-random, volatile-random, volatile-ttl or noeviction".into())
-    );
     let (r, _) = run(&mut e, &mut s, &["CONFIG", "SET", "maxmemory-samples", "0"]);
     assert_eq!(
         r,
         Frame::Error("ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - argument must be between 1 and 64 inclusive".into())
     );
+}
+
+/// RESTORE `key` (a 100-byte string) with `opt` (IDLETIME or FREQ) `n`, and `ttl_ms`
+/// (0: none).
+fn restore(e: &mut Engine, s: &mut Session, key: &str, ttl_ms: u64, opt: &str, n: u64) {
+    let (f, _) = run(e, s, &["SET", "__src", &value()]);
+    assert_eq!(f, ok());
+    let (Frame::Bulk(payload), _) = run(e, s, &["DUMP", "__src"]) else {
+        panic!("DUMP")
+    };
+    run(e, s, &["DEL", "__src"]);
+    let mut cmd = vec![
+        Bytes::from_static(b"RESTORE"),
+        Bytes::copy_from_slice(key.as_bytes()),
+        Bytes::from(ttl_ms.to_string()),
+        Bytes::from(payload),
+        Bytes::copy_from_slice(opt.as_bytes()),
+        Bytes::from(n.to_string()),
+    ];
+    let mut out = strata::protocol::ReplyBuf::new(false);
+    e.execute_batch(s, &mut vec![std::mem::take(&mut cmd)], &mut out);
+    assert_eq!(out.as_bytes(), b"+OK\r\n", "RESTORE {key}");
+}
+
+/// Write fresh keys until at least `n` keys were evicted; returns the keys left in db 0
+/// and the evictions so far (any command may evict, INFO too: both are read after the
+/// last one).
+fn write_until_evicted(e: &mut Engine, s: &mut Session, n: u64) -> (HashSet<String>, u64) {
+    let mut i = 0;
+    let evicted = loop {
+        let evicted = info_field(e, s, "stats", "evicted_keys");
+        if evicted >= n {
+            break evicted;
+        }
+        let (r, _) = run(e, s, &["SET", &format!("new{i}"), &value()]);
+        assert_eq!(r, ok());
+        i += 1;
+        assert!(i < 100_000, "nothing was evicted");
+    };
+    let left =
+        e.st.ks
+            .db(0)
+            .iter()
+            .map(|x| String::from_utf8(x.key.to_vec()).unwrap())
+            .collect();
+    (left, evicted)
+}
+
+#[test]
+fn allkeys_lru_evicts_the_keys_idle_longest() {
+    let sim = SimFs::new(5);
+    let (mut e, mut s) = limited(&sim, "allkeys-lru", 150_000);
+    run(
+        &mut e,
+        &mut s,
+        &["CONFIG", "SET", "maxmemory-samples", "64"],
+    );
+    // 400 keys idle 10,000 s and more, 400 idle at most 399 s; fresh keys then written
+    // until 100 were evicted.
+    for i in 0..400u64 {
+        restore(
+            &mut e,
+            &mut s,
+            &format!("old{i}"),
+            0,
+            "IDLETIME",
+            10_000 + i,
+        );
+        restore(&mut e, &mut s, &format!("hot{i}"), 0, "IDLETIME", i);
+    }
+    let (left, evicted) = write_until_evicted(&mut e, &mut s, 100);
+    let gone: Vec<u64> = (0..400)
+        .filter(|i| !left.contains(&format!("old{i}")))
+        .collect();
+    assert!(
+        (0..400).all(|i| left.contains(&format!("hot{i}"))),
+        "a recently used key went while older ones stayed"
+    );
+    assert!(
+        left.iter().filter(|k| k.starts_with("new")).count() > 0,
+        "fresh keys stay"
+    );
+    assert_eq!(gone.len() as u64, evicted, "all evictions were old keys");
+    // The oldest go first (sampled, so roughly): the evicted ones are the older half.
+    let mean = gone.iter().sum::<u64>() / evicted;
+    assert!(
+        mean > 250,
+        "mean index of evicted old keys {mean}: {gone:?}"
+    );
+}
+
+#[test]
+fn allkeys_lfu_evicts_the_keys_used_least() {
+    let sim = SimFs::new(6);
+    let (mut e, mut s) = limited(&sim, "allkeys-lfu", 150_000);
+    run(
+        &mut e,
+        &mut s,
+        &["CONFIG", "SET", "maxmemory-samples", "64"],
+    );
+    for i in 0..400 {
+        restore(&mut e, &mut s, &format!("rare{i}"), 0, "FREQ", 1);
+        restore(&mut e, &mut s, &format!("often{i}"), 0, "FREQ", 100);
+    }
+    // Fresh keys start at 5: only the rarely used keys rank below them.
+    let (left, evicted) = write_until_evicted(&mut e, &mut s, 100);
+    let rare_left = (0..400)
+        .filter(|i| left.contains(&format!("rare{i}")))
+        .count() as u64;
+    assert_eq!(
+        rare_left,
+        400 - evicted,
+        "every eviction took a key used rarely"
+    );
+    assert!((0..400).all(|i| left.contains(&format!("often{i}"))));
+}
+
+#[test]
+fn volatile_lru_evicts_only_keys_with_a_ttl_and_oldest_first() {
+    let sim = SimFs::new(7);
+    let (mut e, mut s) = limited(&sim, "volatile-lru", 250_000);
+    run(
+        &mut e,
+        &mut s,
+        &["CONFIG", "SET", "maxmemory-samples", "64"],
+    );
+    for i in 0..300u64 {
+        // Keys without a TTL are the oldest of all, and stay.
+        restore(
+            &mut e,
+            &mut s,
+            &format!("keep{i}"),
+            0,
+            "IDLETIME",
+            50_000 + i,
+        );
+        restore(
+            &mut e,
+            &mut s,
+            &format!("old{i}"),
+            3_600_000,
+            "IDLETIME",
+            10_000 + i,
+        );
+        restore(&mut e, &mut s, &format!("hot{i}"), 3_600_000, "IDLETIME", i);
+    }
+    let (left, evicted) = write_until_evicted(&mut e, &mut s, 50);
+    assert!((0..300).all(|i| left.contains(&format!("keep{i}"))));
+    assert!((0..300).all(|i| left.contains(&format!("hot{i}"))));
+    let old_left = (0..300)
+        .filter(|i| left.contains(&format!("old{i}")))
+        .count() as u64;
+    assert_eq!(old_left, 300 - evicted);
 }
 
 #[test]

@@ -126,11 +126,11 @@ fn maxmemory_noeviction_refuses_denyoom_commands() {
     );
     assert_eq!(c.q("CONFIG SET maxmemory 0"), ok());
     assert_eq!(c.q("SET a b"), ok());
-    // The policies that need access times are refused with the reason (the others are
+    // An unknown policy is refused and the old one stays (the policies themselves are
     // in tests/eviction.rs).
     assert_eq!(
-        c.q("CONFIG SET maxmemory-policy allkeys-lru"),
-        err("ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - 'allkeys-lru' is not supported: Strata keeps no access time or frequency per key; use allkeys-random, volatile-random, volatile-ttl or noeviction")
+        c.q("CONFIG SET maxmemory-policy allkeys-oldest"),
+        err("ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction")
     );
     assert_eq!(
         c.q("CONFIG GET maxmemory-policy"),

@@ -115,7 +115,7 @@ fn bgsave_is_the_keyspace_at_its_start_despite_concurrent_writes() {
         |db, en| {
             got.insert(
                 (db as usize, en.key.to_vec()),
-                (en.value.as_string().unwrap().into_owned(), en.expire_at),
+                (en.value.as_string().unwrap().into_owned(), en.expire_at()),
             );
             Ok::<(), String>(())
         },

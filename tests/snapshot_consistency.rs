@@ -42,7 +42,7 @@ impl Collect {
             let e = unsafe { h.entry() };
             let v = e.value.as_string().unwrap().into_owned();
             if got
-                .insert((*db, e.key.to_vec()), (v, e.expire_at))
+                .insert((*db, e.key.to_vec()), (v, e.expire_at()))
                 .is_some()
             {
                 dup += 1;
@@ -58,7 +58,7 @@ fn image(ks: &Keyspace) -> Image {
         for e in t.iter() {
             m.insert(
                 (db, e.key.to_vec()),
-                (e.value.as_string().unwrap().into_owned(), e.expire_at),
+                (e.value.as_string().unwrap().into_owned(), e.expire_at()),
             );
         }
     }
@@ -225,7 +225,7 @@ fn a_reader_thread_sees_the_start_state_while_writes_continue() {
                 // after this batch is read) or the main thread has joined us.
                 let e = unsafe { h.entry() };
                 let v = e.value.as_string().unwrap().into_owned();
-                got.insert((db, e.key.to_vec()), (v, e.expire_at));
+                got.insert((db, e.key.to_vec()), (v, e.expire_at()));
             }
             progress2.store(seq, Ordering::Release);
         }
@@ -279,7 +279,7 @@ fn a_reader_thread_sees_the_start_state_while_writes_continue() {
                 _ => {
                     for s in 0..ks.db(db).segment_count() {
                         ks.db_mut(db)
-                            .expire_segment(s, |e| e.expire_at == 1, |_| {});
+                            .expire_segment(s, |e| e.expire_at() == 1, |_| {});
                     }
                 }
             }

@@ -122,11 +122,7 @@ fn invalid(stop: &SnapshotStop) -> SnapshotProblem {
 }
 
 fn e(key: &[u8], value: Value, expire_at: u64) -> Entry {
-    Entry {
-        key: key.into(),
-        value,
-        expire_at,
-    }
+    Entry::new(key.into(), value, expire_at)
 }
 
 fn list(n: usize, width: usize) -> Value {

@@ -106,14 +106,7 @@ fn entries_from(data: &[u8]) -> Vec<(u16, Entry)> {
         } else {
             0
         };
-        out.push((
-            u16::from(sel % 3),
-            Entry {
-                key: key.into(),
-                value,
-                expire_at,
-            },
-        ));
+        out.push((u16::from(sel % 3), Entry::new(key.into(), value, expire_at)));
     }
     out
 }

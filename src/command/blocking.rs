@@ -381,10 +381,9 @@ pub fn serve_ready(st: &mut State, now: u64) {
                 continue;
             };
             let kind = b.kind;
-            let has_data =
-                st.ks.db(rk.0).get(&rk.1).is_some_and(|e| {
-                    e.value.kind() == kind && (e.expire_at == 0 || e.expire_at > now)
-                });
+            let has_data = st.ks.db(rk.0).get(&rk.1).is_some_and(|e| {
+                e.value.kind() == kind && (e.expire_at() == 0 || e.expire_at() > now)
+            });
             if !has_data {
                 break;
             }

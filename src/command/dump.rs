@@ -25,29 +25,29 @@ pub fn dump(ctx: &mut Ctx) {
 pub fn restore(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     let (mut replace, mut absttl) = (false, false);
-    // IDLETIME and FREQ are accepted and checked as Redis checks them; Strata keeps no
-    // LRU clock or LFU counter for them to set.
-    let (mut idle, mut freq) = (false, false);
+    // IDLETIME sets the access field under an LRU-reading policy, FREQ under an LFU one;
+    // the other is ignored, as in Redis (objectSetLRUOrLFU).
+    let (mut idle, mut freq) = (None::<u64>, None::<u8>);
     let mut i = 4;
     while i < ctx.args.len() {
         let more = i + 1 < ctx.args.len();
         match ctx.args[i].to_ascii_uppercase().as_slice() {
             b"REPLACE" => replace = true,
             b"ABSTTL" => absttl = true,
-            b"IDLETIME" if more && !freq => {
+            b"IDLETIME" if more && freq.is_none() => {
                 let Some(v) = ctx.int_arg(i + 1) else { return };
                 if v < 0 {
                     return ctx.error("ERR Invalid IDLETIME value, must be >= 0");
                 }
-                idle = true;
+                idle = Some(v as u64);
                 i += 1;
             }
-            b"FREQ" if more && !idle => {
+            b"FREQ" if more && idle.is_none() => {
                 let Some(v) = ctx.int_arg(i + 1) else { return };
                 if !(0..=255).contains(&v) {
                     return ctx.error("ERR Invalid FREQ value, must be >= 0 and <= 255");
                 }
-                freq = true;
+                freq = Some(v as u8);
                 i += 1;
             }
             _ => return ctx.error(super::SYNTAX),
@@ -90,11 +90,17 @@ pub fn restore(ctx: &mut Ctx) {
             Bytes::from_static(b"ABSTTL"),
         ]);
     }
-    ctx.st.ks.db_mut(db).insert(Entry {
-        key: key.as_ref().into(),
-        value,
-        expire_at,
-    });
+    let table = ctx.st.ks.db_mut(db);
+    table.insert(Entry::new(key.as_ref().into(), value, expire_at));
+    let clock = table.clock();
+    let field = match (clock.is_lfu(), idle, freq) {
+        (false, Some(secs), _) => Some(clock.idle_field(secs)),
+        (true, _, Some(f)) => Some(clock.freq_field(f)),
+        _ => None,
+    };
+    if let (Some(f), Some(e)) = (field, table.peek(&key)) {
+        e.set_access(f);
+    }
     ctx.modified(&key);
     // A replaced key is deleted and added again, as in Redis: `new` either way.
     ctx.notify(class::NEW, "new", &key);

@@ -3,12 +3,15 @@
 //! excess, as Redis's performEvictions does; a command that may grow memory is refused
 //! with OOM only when nothing (more) can be evicted.
 //!
-//! Strata keeps no access time or frequency per key (an entry is exactly 64 bytes, and a
-//! read that wrote one would race with a snapshot reading it), so the policies are the
-//! ones that need none: `allkeys-random`, `volatile-random`, and `volatile-ttl` (of
-//! `maxmemory-samples` keys with a TTL, the one closest to expiring). An eviction is a
-//! deletion like any other: logged as DEL, WATCHes and client-side caches told, keyspace
-//! event `evicted`, INFO `evicted_keys`.
+//! Policies: `allkeys-*` pick from every key, `volatile-*` from keys with a TTL; `lru`
+//! evicts the key idle longest, `lfu` the one used least often, `ttl` the one closest to
+//! expiring, `random` any. The three ordered ones are approximations, as in Redis: each
+//! round samples `maxmemory-samples` keys per database into a pool of the 16 best
+//! candidates seen so far (kept across rounds and commands), and the best candidate still
+//! present goes. Idle time and frequency come from the entry's access field
+//! ([`crate::keyspace::access`]). An eviction is a deletion like any other: logged as
+//! DEL, WATCHes and client-side caches told, keyspace event `evicted`, INFO
+//! `evicted_keys`.
 //!
 //! What is counted: `used_memory` minus what a snapshot in progress keeps alive (old
 //! versions of entries written since it began), which eviction could not free; Redis
@@ -19,6 +22,8 @@ use bytes::Bytes;
 use super::notify::{self, class};
 use super::state::Effect;
 use super::State;
+use crate::keyspace::access::Policy as AccessPolicy;
+use crate::keyspace::Entry;
 
 /// Entries evicted per command at most: a single huge write can be over by far more than
 /// a few keys hold, and clients wait while this runs. The next command goes on.
@@ -27,20 +32,79 @@ const MAX_PER_CALL: usize = 10_000;
 /// Table overhead per key beyond its entry (a slot and its share of the segment).
 const SLOT_BYTES: u64 = 16;
 
+/// Candidates kept between rounds (Redis's EVPOOL_SIZE).
+const POOL_SIZE: usize = 16;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Policy {
-    NoEviction,
-    AllKeysRandom,
-    VolatileRandom,
-    VolatileTtl,
+enum Order {
+    Random,
+    /// By the access field: idle time or frequency, as the keyspace clock reads it.
+    Access,
+    Ttl,
 }
 
-fn policy(st: &State) -> Policy {
-    match st.config.maxmemory_policy.as_str() {
-        "allkeys-random" => Policy::AllKeysRandom,
-        "volatile-random" => Policy::VolatileRandom,
-        "volatile-ttl" => Policy::VolatileTtl,
-        _ => Policy::NoEviction,
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Policy {
+    /// Only keys with a TTL.
+    volatile: bool,
+    order: Order,
+}
+
+/// `None`: noeviction.
+fn policy(st: &State) -> Option<Policy> {
+    let p = st.config.maxmemory_policy.as_str();
+    let (scope, order) = p.split_once('-')?;
+    let order = match order {
+        "random" => Order::Random,
+        "lru" | "lfu" => Order::Access,
+        "ttl" => Order::Ttl,
+        _ => return None,
+    };
+    Some(Policy {
+        volatile: scope == "volatile",
+        order,
+    })
+}
+
+/// Point the keyspace's access fields at what `maxmemory-policy` reads: LFU counters for
+/// the `lfu` policies, LRU times otherwise (so OBJECT IDLETIME works without eviction, as
+/// in Redis). Call after the configuration changes.
+pub fn sync_access_policy(st: &mut State) {
+    let policy = if st.config.maxmemory_policy.ends_with("-lfu") {
+        AccessPolicy::Lfu {
+            log_factor: st.config.lfu_log_factor,
+            decay_minutes: st.config.lfu_decay_time,
+        }
+    } else {
+        AccessPolicy::Lru
+    };
+    st.ks.set_access_policy(policy);
+    // Scores of another policy would not compare.
+    st.evict_pool = Pool::default();
+}
+
+/// The best candidates sampled so far, worst first (Redis's eviction pool).
+#[derive(Debug, Default)]
+pub struct Pool {
+    /// (score: larger evicts first, db, key), ascending by score.
+    slots: Vec<(u64, usize, Box<[u8]>)>,
+}
+
+impl Pool {
+    fn offer(&mut self, score: u64, db: usize, key: &[u8]) {
+        if self.slots.iter().any(|(_, d, k)| *d == db && **k == *key) {
+            return;
+        }
+        let at = self.slots.partition_point(|(s, _, _)| *s < score);
+        if self.slots.len() == POOL_SIZE {
+            if at == 0 {
+                return;
+            }
+            self.slots.remove(0);
+            self.slots.insert(at - 1, (score, db, key.into()));
+        } else {
+            self.slots.insert(at, (score, db, key.into()));
+        }
     }
 }
 
@@ -57,8 +121,10 @@ pub fn over_limit(st: &mut State) -> bool {
     if used <= limit {
         return false;
     }
-    let policy = policy(st);
-    if policy == Policy::NoEviction || st.replaying || st.persist.loading {
+    let Some(policy) = policy(st) else {
+        return true;
+    };
+    if st.replaying || st.persist.loading {
         return true;
     }
     let excess = used - limit;
@@ -86,26 +152,83 @@ pub fn over_limit(st: &mut State) -> bool {
     freed < excess
 }
 
-/// The next key to evict: its db, name and the bytes it holds. Databases take turns, as
-/// in Redis, so no one db is emptied first.
+/// The next key to evict: its db, name and the bytes it holds.
 fn pick(st: &mut State, policy: Policy) -> Option<(usize, Box<[u8]>, u64)> {
+    match policy.order {
+        Order::Random => pick_random(st, policy.volatile),
+        Order::Access | Order::Ttl => pick_pooled(st, policy),
+    }
+}
+
+/// What a key costs, as eviction counts what it frees.
+fn cost(e: &Entry) -> u64 {
+    e.mem_size() as u64 + SLOT_BYTES
+}
+
+/// Databases take turns, as in Redis, so no one db is emptied first.
+fn pick_random(st: &mut State, volatile: bool) -> Option<(usize, Box<[u8]>, u64)> {
     let dbs = st.ks.db_count();
     for _ in 0..dbs {
         let db = st.evict_next_db % dbs;
         st.evict_next_db = st.evict_next_db.wrapping_add(1);
         let table = st.ks.db(db);
-        let rng = &mut st.rng;
-        let chosen = match policy {
-            Policy::AllKeysRandom => table.random(rng),
-            Policy::VolatileRandom => table.random_expiring(rng),
-            Policy::VolatileTtl => (0..st.config.maxmemory_samples)
-                .filter_map(|_| table.random_expiring(rng))
-                .min_by_key(|e| e.expire_at),
-            Policy::NoEviction => None,
+        let chosen = if volatile {
+            table.random_expiring(&mut st.rng)
+        } else {
+            table.random(&mut st.rng)
         };
         if let Some(e) = chosen {
-            return Some((db, Box::from(&*e.key), e.mem_size() as u64 + SLOT_BYTES));
+            return Some((db, Box::from(&*e.key), cost(e)));
         }
     }
     None
+}
+
+/// Sample every database into the pool, then take its best candidate that is still
+/// there (keys deleted, or stripped of their TTL under a volatile policy, since they were
+/// sampled are dropped). Redis's performEvictions loop for its ordered policies.
+fn pick_pooled(st: &mut State, policy: Policy) -> Option<(usize, Box<[u8]>, u64)> {
+    loop {
+        let mut candidates = 0;
+        for db in 0..st.ks.db_count() {
+            let table = st.ks.db(db);
+            let n = if policy.volatile {
+                table.expiring()
+            } else {
+                table.len()
+            };
+            if n == 0 {
+                continue;
+            }
+            candidates += n;
+            let clock = *table.clock();
+            for _ in 0..st.config.maxmemory_samples {
+                let e = if policy.volatile {
+                    table.random_expiring(&mut st.rng)
+                } else {
+                    table.random(&mut st.rng)
+                };
+                let Some(e) = e else { break };
+                let score = match policy.order {
+                    Order::Ttl => u64::MAX - e.expire_at(),
+                    _ => clock.eviction_score(e.access()),
+                };
+                st.evict_pool.offer(score, db, &e.key);
+            }
+        }
+        if candidates == 0 || st.evict_pool.slots.is_empty() {
+            return None;
+        }
+        while let Some((_, db, key)) = st.evict_pool.slots.pop() {
+            let live = st
+                .ks
+                .db(db)
+                .peek(&key)
+                .filter(|e| !policy.volatile || e.expire_at() != 0);
+            if let Some(e) = live {
+                let bytes = cost(e);
+                return Some((db, key, bytes));
+            }
+        }
+    }
 }

@@ -31,7 +31,7 @@ pub fn exists(ctx: &mut Ctx) {
     let mut n = 0;
     for i in 1..ctx.args.len() {
         let key = ctx.args[i].clone();
-        if ctx.exists(&key) {
+        if ctx.lookup_notouch(&key).is_some() {
             n += 1;
         }
     }
@@ -40,7 +40,9 @@ pub fn exists(ctx: &mut Ctx) {
 
 pub fn type_(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
-    let name = ctx.kind_of(&key).map_or("none", Kind::name);
+    let name = ctx
+        .lookup_notouch(&key)
+        .map_or("none", |e| e.value.kind().name());
     ctx.out.simple(name);
 }
 
@@ -57,12 +59,9 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) {
         return ctx.out.int(0);
     }
     let table = ctx.st.ks.db_mut(db);
-    let e = table.remove(&src).expect("checked above");
-    table.insert(Entry {
-        key: dst.as_ref().into(),
-        value: e.value,
-        expire_at: e.expire_at,
-    });
+    let mut e = table.remove(&src).expect("checked above");
+    e.key = dst.as_ref().into();
+    table.insert_moved(e);
     ctx.modified(&src);
     ctx.modified(&dst);
     ctx.notify(class::NEW, "new", &dst);
@@ -95,7 +94,7 @@ pub fn keys(ctx: &mut Ctx) {
         .ks
         .db(ctx.sess.db)
         .iter()
-        .filter(|e| replaying || e.expire_at == 0 || e.expire_at > now)
+        .filter(|e| replaying || e.expire_at() == 0 || e.expire_at() > now)
         .filter(|e| all || glob_match(&pattern, &e.key, false))
         .map(|e| Box::<[u8]>::from(&*e.key))
         .collect();
@@ -136,7 +135,7 @@ pub fn scan(ctx: &mut Ctx) {
     let now = ctx.now;
     let mut found: Vec<Box<[u8]>> = Vec::new();
     let next = ctx.st.ks.db(ctx.sess.db).scan(cursor, count, |e| {
-        if e.expire_at != 0 && e.expire_at <= now {
+        if e.expire_at() != 0 && e.expire_at() <= now {
             return;
         }
         if let Some(p) = &pattern {
@@ -232,11 +231,11 @@ pub fn copy(ctx: &mut Ctx) {
     if dst_exists && !replace {
         return ctx.out.int(0);
     }
-    ctx.st.ks.db_mut(target).insert(Entry {
-        key: dst.as_ref().into(),
-        value: e.value,
-        expire_at: e.expire_at,
-    });
+    let expire_at = e.expire_at();
+    ctx.st
+        .ks
+        .db_mut(target)
+        .insert(Entry::new(dst.as_ref().into(), e.value, expire_at));
     ctx.st.signal_modified(target, &dst);
     ctx.st.dirty += 1;
     super::notify::notify(ctx.st, class::NEW, "new", &dst, target);
@@ -264,7 +263,7 @@ pub fn move_(ctx: &mut Ctx) {
         return ctx.out.int(0);
     }
     let e = ctx.st.ks.db_mut(here).remove(&key).expect("checked above");
-    ctx.st.ks.db_mut(target).insert(e);
+    ctx.st.ks.db_mut(target).insert_moved(e);
     ctx.modified(&key);
     ctx.st.signal_modified(target, &key);
     super::notify::notify(ctx.st, class::NEW, "new", &key, target);
@@ -303,11 +302,17 @@ pub fn object(ctx: &mut Ctx) {
         return ctx.out.null();
     };
     let encoding = e.value.encoding();
+    let access = e.access();
+    let clock = *ctx.st.ks.clock();
     match sub.as_slice() {
         b"ENCODING" => ctx.out.bulk(encoding.as_bytes()),
         b"REFCOUNT" => ctx.out.int(1),
-        b"IDLETIME" => ctx.out.int(0),
-        b"FREQ" => ctx.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
+        // A key whose expiry needs the access field's bits (past the year 2527) reads as
+        // just used: idle 0, counter at its maximum (see keyspace::access).
+        b"IDLETIME" if clock.is_lfu() => ctx.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
+        b"IDLETIME" => ctx.out.int(access.map_or(0, |f| clock.idle_ms(f) / 1000) as i64),
+        b"FREQ" if !clock.is_lfu() => ctx.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
+        b"FREQ" => ctx.out.int(access.map_or(255, |f| clock.freq(f)) as i64),
         _ => unknown_subcommand(ctx),
     }
 }
@@ -363,7 +368,7 @@ fn expire_generic(ctx: &mut Ctx, unit: i64, absolute: bool) {
         return ctx.error(&format!("ERR invalid expire time in '{name}' command"));
     };
     let key = ctx.args[1].clone();
-    let Some(cur) = ctx.lookup(&key).map(|e| e.expire_at) else {
+    let Some(cur) = ctx.lookup(&key).map(|e| e.expire_at()) else {
         return ctx.out.int(0);
     };
     // No TTL counts as an infinite one for GT/LT.
@@ -412,10 +417,10 @@ pub fn pexpireat(ctx: &mut Ctx) {
 fn ttl_generic(ctx: &mut Ctx, f: fn(u64, u64) -> i64) {
     let key = ctx.args[1].clone();
     let now = ctx.now;
-    let r = match ctx.lookup(&key) {
+    let r = match ctx.lookup_notouch(&key) {
         None => -2,
-        Some(e) if e.expire_at == 0 => -1,
-        Some(e) => f(e.expire_at, now),
+        Some(e) if e.expire_at() == 0 => -1,
+        Some(e) => f(e.expire_at(), now),
     };
     ctx.out.int(r);
 }
@@ -440,7 +445,7 @@ pub fn pexpiretime(ctx: &mut Ctx) {
 
 pub fn persist(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
-    let has_ttl = ctx.lookup(&key).is_some_and(|e| e.expire_at != 0);
+    let has_ttl = ctx.lookup(&key).is_some_and(|e| e.expire_at() != 0);
     if !has_ttl {
         return ctx.out.int(0);
     }

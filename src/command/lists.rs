@@ -56,11 +56,10 @@ fn pop_event(front: bool) -> &'static str {
 /// Create `key` holding `l`, publishing `new` and `event`.
 fn create(ctx: &mut Ctx, key: &[u8], l: List, event: &'static str) {
     let db = ctx.sess.db;
-    ctx.st.ks.db_mut(db).insert(Entry {
-        key: key.into(),
-        value: Value::List(Box::new(l)),
-        expire_at: 0,
-    });
+    ctx.st
+        .ks
+        .db_mut(db)
+        .insert(Entry::new(key.into(), Value::List(Box::new(l)), 0));
     ctx.modified(key);
     ctx.notify(class::NEW, "new", key);
     ctx.notify(class::LIST, event, key);

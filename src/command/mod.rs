@@ -94,7 +94,7 @@ impl<'a> Ctx<'a> {
     /// True when `e` is logically gone. While replaying the log nothing expires: the
     /// deletions that happened live are in the log as DEL records.
     fn is_expired(&self, e: &Entry) -> bool {
-        e.expire_at != 0 && e.expire_at <= self.now && !self.st.replaying
+        e.expire_at() != 0 && e.expire_at() <= self.now && !self.st.replaying
     }
 
     /// Delete `key` if it has expired, logging the deletion. Returns true if it has
@@ -107,7 +107,7 @@ impl<'a> Ctx<'a> {
         if self.st.ks.db(db).expiring() == 0 {
             return false;
         }
-        let expired = match self.st.ks.db(db).get(key) {
+        let expired = match self.st.ks.db(db).peek(key) {
             Some(e) => self.is_expired(e),
             None => false,
         };
@@ -129,9 +129,20 @@ impl<'a> Ctx<'a> {
         expired
     }
 
-    /// The live entry for `key` (expired keys are deleted first). A miss publishes
-    /// `keymiss` when the running command is a read, as Redis's lookups for reading do.
+    /// The live entry for `key` (expired keys are deleted first), recording the access
+    /// for LRU/LFU. A miss publishes `keymiss` when the running command is a read, as
+    /// Redis's lookups for reading do.
     pub fn lookup(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.lookup_touching(key, true)
+    }
+
+    /// [`Ctx::lookup`] that leaves the access field alone: Redis's LOOKUP_NOTOUCH, which
+    /// EXISTS, TYPE and the TTL family pass.
+    pub fn lookup_notouch(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.lookup_touching(key, false)
+    }
+
+    fn lookup_touching(&mut self, key: &[u8], touch: bool) -> Option<&Entry> {
         let expired = self.expire_if_needed(key);
         let db = self.sess.db;
         if self.missing_for_keymiss(key, expired) {
@@ -140,14 +151,20 @@ impl<'a> Ctx<'a> {
             }
             return None;
         }
-        self.st.ks.db(db).get(key).filter(|_| !expired)
+        let table = self.st.ks.db(db);
+        let e = table.peek(key).filter(|_| !expired)?;
+        if touch {
+            table.touch(e);
+        }
+        Some(e)
     }
 
-    /// [`Ctx::lookup`] that never publishes `keymiss` (OBJECT's, as Redis's).
+    /// [`Ctx::lookup`] that neither publishes `keymiss` nor records an access (OBJECT's,
+    /// as Redis's).
     pub fn lookup_quiet(&mut self, key: &[u8]) -> Option<&Entry> {
         let expired = self.expire_if_needed(key);
         let db = self.sess.db;
-        self.st.ks.db(db).get(key).filter(|_| !expired)
+        self.st.ks.db(db).peek(key).filter(|_| !expired)
     }
 
     /// With `keymiss` published, whether `key` is missing (`expired`: the expiry check
@@ -155,7 +172,7 @@ impl<'a> Ctx<'a> {
     /// cannot see that a miss leaves nothing borrowed.
     fn missing_for_keymiss(&self, key: &[u8], expired: bool) -> bool {
         self.st.config.notify_keyspace_events & notify::class::KEY_MISS != 0
-            && (expired || self.st.ks.db(self.sess.db).get(key).is_none())
+            && (expired || self.st.ks.db(self.sess.db).peek(key).is_none())
     }
 
     /// Like [`Ctx::lookup`] but counts a keyspace hit or miss (GET-like reads).
@@ -262,7 +279,7 @@ impl<'a> Ctx<'a> {
 
 /// The `T` at `key` in `db`, if the key holds one.
 pub(crate) fn typed<'a, T: Aggregate>(st: &'a State, db: usize, key: &[u8]) -> Option<&'a T> {
-    st.ks.db(db).get(key).and_then(|e| T::of(&e.value))
+    st.ks.db(db).peek(key).and_then(|e| T::of(&e.value))
 }
 
 /// A keyspace event: its class and Redis's name for it.
@@ -317,11 +334,7 @@ pub(crate) fn store_typed<T: Aggregate>(ctx: &mut Ctx, key: &[u8], v: T) -> bool
         }
         return deleted;
     }
-    let replaced = table.insert(Entry {
-        key: key.into(),
-        value: v.into_value(),
-        expire_at: 0,
-    });
+    let replaced = table.insert(Entry::new(key.into(), v.into_value(), 0));
     ctx.modified(key);
     if !replaced {
         ctx.notify(notify::class::NEW, "new", key);
@@ -482,6 +495,7 @@ fn dispatch_as(
     now: u64,
     arriving: bool,
 ) {
+    st.ks.set_now(now);
     // rename-command applies to what clients send; the log and MULTI queues hold the
     // real name.
     let renamed = if arriving {
@@ -750,6 +764,7 @@ pub fn replay(st: &mut State, db: usize, args: Args, now: u64) -> Result<(), Str
             st.ks.db_count()
         ));
     }
+    st.ks.set_now(now);
     let mut sess = Session::replayer(db);
     let mut out = ReplyBuf::new(false);
     let mut ctx = Ctx {

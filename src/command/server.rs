@@ -1182,6 +1182,7 @@ pub fn config(ctx: &mut Ctx) {
             }
             let log_switch = cfg.appendonly != ctx.st.config.appendonly;
             ctx.st.config = cfg;
+            super::evict::sync_access_policy(ctx.st);
             if seen.contains(&"requirepass") {
                 // As Redis: requirepass replaces the default user's passwords.
                 let pass = ctx.st.config.requirepass.clone();
@@ -1444,13 +1445,16 @@ pub fn debug(ctx: &mut Ctx) {
         }
         b"OBJECT" if ctx.args.len() == 3 => {
             let key = ctx.args[2].clone();
-            let Some(e) = ctx.lookup(&key) else {
+            let clock = *ctx.st.ks.clock();
+            let Some(e) = ctx.lookup_quiet(&key) else {
                 return ctx.error("ERR no such key");
             };
             let line = format!(
-                "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+                "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
                 e.value.encoding(),
-                e.value.heap_size()
+                e.value.heap_size(),
+                e.access().unwrap_or(0),
+                e.access().map_or(0, |f| clock.idle_ms(f) / 1000)
             );
             ctx.out.simple(&line);
         }
@@ -1508,11 +1512,11 @@ fn populate(ctx: &mut Ctx) {
         if let Some(s) = size {
             val.resize(s, 0);
         }
-        ctx.st.ks.db_mut(db).insert(Entry {
-            key: key.as_slice().into(),
-            value: Value::from_bytes(&val),
-            expire_at: 0,
-        });
+        ctx.st.ks.db_mut(db).insert(Entry::new(
+            key.as_slice().into(),
+            Value::from_bytes(&val),
+            0,
+        ));
         ctx.st.dirty += 1;
         ctx.notify(super::notify::class::NEW, "new", &key);
     }

@@ -380,6 +380,8 @@ pub struct State {
     pub rng: rand::rngs::SmallRng,
     /// The db eviction looks in next (`evict`: databases take turns).
     pub evict_next_db: usize,
+    /// Eviction candidates kept between commands.
+    pub evict_pool: super::evict::Pool,
     pub persist: PersistInfo,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: bool,
@@ -444,6 +446,7 @@ impl State {
             shutdown: None,
             rng,
             evict_next_db: 0,
+            evict_pool: Default::default(),
             persist: PersistInfo {
                 aof_last_write_ok: true,
                 rdb_last_bgsave_ok: true,
@@ -463,6 +466,7 @@ impl State {
             logging: false,
         };
         st.stats.used_memory_startup = super::server::used_memory(&st);
+        super::evict::sync_access_policy(&mut st);
         st
     }
 
@@ -513,7 +517,7 @@ impl State {
         self.pending.changed_all |= self.pending.enabled;
         super::tracking::flushed(self);
         for ((d, key), ids) in &self.watches {
-            if db.is_none_or(|x| x == *d) && self.ks.db(*d).get(key).is_some() {
+            if db.is_none_or(|x| x == *d) && self.ks.db(*d).peek(key).is_some() {
                 self.dirty_watchers.extend(ids.iter().copied());
             }
         }
@@ -529,7 +533,7 @@ impl State {
         super::tracking::flushed(self);
         for ((d, key), ids) in &self.watches {
             if (*d == a || *d == b)
-                && (self.ks.db(a).get(key).is_some() || self.ks.db(b).get(key).is_some())
+                && (self.ks.db(a).peek(key).is_some() || self.ks.db(b).peek(key).is_some())
             {
                 self.dirty_watchers.extend(ids.iter().copied());
             }
@@ -577,7 +581,7 @@ impl State {
             if table.expiring() > 0 {
                 examined += 1 + table.expire_segment(
                     seg,
-                    |e| e.expire_at <= now,
+                    |e| e.expire_at() <= now,
                     |e| {
                         deleted.push((db, Box::<[u8]>::from(&*e.key)));
                     },

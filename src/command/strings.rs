@@ -369,7 +369,13 @@ pub fn getex(ctx: &mut Ctx) {
             ]);
         }
         Expiry::Persist => {
-            if ctx.st.ks.db(db).get(&key).is_some_and(|e| e.expire_at != 0) {
+            if ctx
+                .st
+                .ks
+                .db(db)
+                .peek(&key)
+                .is_some_and(|e| e.expire_at() != 0)
+            {
                 ctx.st.ks.db_mut(db).set_expire(&key, 0);
                 ctx.modified(&key);
                 ctx.notify(class::GENERIC, "persist", &key);
@@ -614,11 +620,7 @@ fn incr_by(ctx: &mut Ctx, by: i64) {
     if cur.is_some() {
         table.update(&key, |v| *v = Value::Int(new));
     } else {
-        table.insert(Entry {
-            key: key.as_ref().into(),
-            value: Value::Int(new),
-            expire_at: 0,
-        });
+        table.insert(Entry::new(key.as_ref().into(), Value::Int(new), 0));
         ctx.notify(class::NEW, "new", &key);
     }
     incr_done(ctx, &key, new);

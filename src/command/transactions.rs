@@ -72,7 +72,7 @@ fn watched_key_expired(ctx: &Ctx) -> bool {
                 .ks
                 .db(*db)
                 .get(key)
-                .is_some_and(|e| e.expire_at != 0 && e.expire_at <= ctx.now)
+                .is_some_and(|e| e.expire_at() != 0 && e.expire_at() <= ctx.now)
         })
 }
 

@@ -116,6 +116,8 @@ fn read_snapshot(
 /// Index what [`read_snapshot`] read into the (empty) keyspace: each table is sized once
 /// for its whole content and filled by [`load_threads`] threads.
 fn install_snapshot(st: &mut State, per_db: PerDb) {
+    // Loaded keys count as used at load time (the snapshot keeps no access fields).
+    st.ks.set_now(crate::util::now_ms());
     for (db, entries) in per_db.into_iter().enumerate() {
         if !entries.is_empty() {
             st.ks.db_mut(db).bulk_load(entries, load_threads());
@@ -151,7 +153,11 @@ fn load_shared(
     delay_us: u64,
 ) -> Result<u64, EngineError> {
     let t0 = Instant::now();
-    let dbs = Engine::lock(shared).st.ks.db_count();
+    let (dbs, clock) = {
+        let mut e = Engine::lock(shared);
+        e.st.ks.set_now(crate::util::now_ms());
+        (e.st.ks.db_count(), *e.st.ks.clock())
+    };
     let (per_db, keys) = read_snapshot(vfs, path, dbs, delay_us)?;
     let read = t0.elapsed();
     let tables: Vec<(usize, Table)> = per_db
@@ -161,6 +167,7 @@ fn load_shared(
         .map(|(db, entries)| {
             let mut t = Table::new();
             t.set_db_index(db);
+            t.set_clock(clock);
             t.bulk_load(entries, load_threads());
             (db, t)
         })

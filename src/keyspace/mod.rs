@@ -1,8 +1,10 @@
-//! The dataset: numbered databases of keys with values and absolute expiry times.
+//! The dataset: numbered databases of keys with values, absolute expiry times and access
+//! fields (last use, for LRU/LFU eviction).
 //!
 //! Pure data structures, no I/O and no policy: lazy expiry, logging and watch
 //! invalidation are the command layer's job (it knows whether it is replaying the log).
 
+pub mod access;
 pub mod dump;
 mod hash;
 mod key;
@@ -39,6 +41,8 @@ pub enum Warm {
 #[derive(Debug)]
 pub struct Keyspace {
     dbs: Vec<Table>,
+    /// Every table's copy of the access clock is this one.
+    clock: access::Clock,
     snap_epoch: u64,
     snap_cursor: usize,
 }
@@ -54,6 +58,7 @@ impl Keyspace {
             .collect();
         Keyspace {
             dbs,
+            clock: access::Clock::default(),
             snap_epoch: 0,
             snap_cursor: 0,
         }
@@ -124,6 +129,34 @@ impl Keyspace {
 
     pub fn snapshot_active(&self) -> bool {
         self.dbs.iter().any(|t| t.snapshot_active())
+    }
+
+    /// Advance the access clock to `now_ms` (called before each command; cheap when the
+    /// second has not changed).
+    #[inline]
+    pub fn set_now(&mut self, now_ms: u64) {
+        if self.clock.set_now(now_ms) {
+            self.spread_clock();
+        }
+    }
+
+    /// What access fields record from now on (`maxmemory-policy`, `lfu-*`).
+    pub fn set_access_policy(&mut self, policy: access::Policy) {
+        if self.clock.policy() != policy {
+            self.clock = self.clock.with_policy(policy);
+            self.spread_clock();
+        }
+    }
+
+    /// The access clock tables stamp entries with.
+    pub fn clock(&self) -> &access::Clock {
+        &self.clock
+    }
+
+    fn spread_clock(&mut self) {
+        for t in &mut self.dbs {
+            t.set_clock(self.clock);
+        }
     }
 
     pub fn db_count(&self) -> usize {

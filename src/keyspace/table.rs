@@ -20,6 +20,7 @@
 //! owns every hash whose top `d` bits equal its prefix, i.e. a contiguous range of hash
 //! space and of directory slots.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
 use std::hash::BuildHasher;
 use std::ptr::NonNull;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 
+use super::access::{Clock, Stamp};
 use super::key::Key;
 use super::value::{alloc_size, Value};
 
@@ -39,15 +41,49 @@ pub(super) const SPLIT_PREFETCH: usize = 8;
 /// the segment for a snapshot in progress (a few hundred pointers).
 const SEGMENT_MAX: usize = 448;
 
-/// One key with its value and absolute expiry (Unix ms; 0 = none).
+/// One key with its value, absolute expiry (Unix ms; 0 = none) and access field (see
+/// [`super::access`]).
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub key: Key,
     pub value: Value,
-    pub expire_at: u64,
+    stamp: Stamp,
 }
 
 impl Entry {
+    /// A table stamps the access field when the entry goes in.
+    pub fn new(key: Key, value: Value, expire_at: u64) -> Entry {
+        Entry {
+            key,
+            value,
+            stamp: Stamp::new(expire_at, 0),
+        }
+    }
+
+    /// Absolute Unix ms; 0 = none.
+    #[inline]
+    pub fn expire_at(&self) -> u64 {
+        self.stamp.expire_at()
+    }
+
+    /// Set the expiry of an entry not in a table yet (a table's entries change expiry
+    /// through [`Table::set_expire`], which keeps its counters right).
+    pub fn set_expire_at(&mut self, at: u64) {
+        self.stamp.set_expire_at(at, 0);
+    }
+
+    /// The access field: LRU second or LFU minute and counter (see [`super::access`]);
+    /// `None` when the expiry needs the whole word.
+    #[inline]
+    pub fn access(&self) -> Option<u32> {
+        self.stamp.field()
+    }
+
+    /// Overwrite the access field (RESTORE IDLETIME/FREQ, RENAME keeping the old one).
+    pub fn set_access(&self, field: u32) {
+        self.stamp.set_field(field);
+    }
+
     /// Start loading the key's and a string value's bytes into the cache (a reader about
     /// to walk many cold entries prefetches a few ahead of the one it reads).
     #[inline]
@@ -79,7 +115,7 @@ impl Item {
     fn new(hash: u64, entry: Box<Entry>) -> Item {
         Item {
             hash,
-            meta: (entry.mem_size() as u64) << 1 | (entry.expire_at != 0) as u64,
+            meta: (entry.mem_size() as u64) << 1 | (entry.expire_at() != 0) as u64,
             entry,
         }
     }
@@ -130,7 +166,8 @@ pub struct Held(NonNull<Entry>);
 // SAFETY: a `Held` is only created by a table with a hold active, and while the hold lasts
 // that table neither changes nor frees the entry (changes copy it first, removals retire
 // it: see `Hold`). Reading it from another thread is a shared read of data nobody
-// writes, and `Entry` is `Sync` (plain owned data, no interior mutability).
+// writes, except the access field, which lives in an atomic word (reads record accesses
+// through `&Entry`; see `keyspace::access`); `Entry` is `Sync`.
 unsafe impl Send for Held {}
 
 impl Held {
@@ -186,6 +223,23 @@ struct Hold {
 /// purpose: they are the table's allocations, read by the writer at the captured address.
 #[allow(clippy::vec_box)]
 pub type Retired = Vec<Box<Entry>>;
+
+/// Record an access to `e` by `clock` (`rng`: the LFU coin's xorshift state).
+#[inline]
+fn touch(clock: &Clock, rng: &Cell<u32>, e: &Entry) {
+    let Some(old) = e.stamp.field() else { return };
+    let rand = if clock.is_lfu() {
+        let mut x = rng.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        rng.set(x);
+        x
+    } else {
+        0
+    };
+    e.stamp.set_field(clock.touched(old, rand));
+}
 
 /// Sequence number for retired entries of an earlier, unreleased hold: never encoded.
 const NEVER: u64 = u64::MAX;
@@ -308,6 +362,10 @@ pub struct Table {
     /// Heap bytes held by keys and values (slots are counted separately).
     heap: usize,
     hasher: foldhash::fast::RandomState,
+    /// What an access writes into an entry's access field.
+    clock: Clock,
+    /// xorshift state for the LFU counter's coin flips.
+    rng: Cell<u32>,
 }
 
 impl Default for Table {
@@ -329,6 +387,8 @@ impl Table {
             expiring: 0,
             heap: 0,
             hasher: foldhash::fast::RandomState::default(),
+            clock: Clock::default(),
+            rng: Cell::new(0x9E37_79B9),
         }
     }
 
@@ -382,8 +442,32 @@ impl Table {
         self.dir[slot] as usize
     }
 
+    /// The entry for `key`, recording the access (Redis's lookupKey). Use
+    /// [`Table::peek`] where Redis passes LOOKUP_NOTOUCH (TYPE, EXISTS, TTL, OBJECT).
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        let e = self.get_hashed(key, self.hash(key))?;
+        self.touch(e);
+        Some(e)
+    }
+
+    /// The entry for `key`, leaving its access field alone.
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
         self.get_hashed(key, self.hash(key))
+    }
+
+    /// Record an access to `e` in its access field.
+    #[inline]
+    pub fn touch(&self, e: &Entry) {
+        touch(&self.clock, &self.rng, e);
+    }
+
+    /// The clock access fields are written and read with.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
     }
 
     /// [`Table::get`] with `h = self.hash(key)` already computed.
@@ -422,7 +506,9 @@ impl Table {
         let slot = seg.table.find_mut(Self::inner(h), |e| &*e.key == key)?;
         let d = writable(&mut self.hold, slot, seg.snap_seq);
         self.heap = (self.heap as isize + d) as usize;
-        Some(&mut **slot)
+        let e = &mut **slot;
+        touch(&self.clock, &self.rng, e);
+        Some(e)
     }
 
     /// Change the value of an existing key in place, keeping memory accounting right.
@@ -434,6 +520,7 @@ impl Table {
         let seg = &mut self.segments[s];
         let e = seg.table.find_mut(Self::inner(h), |e| &*e.key == key)?;
         let d = writable(&mut self.hold, e, seg.snap_seq);
+        touch(&self.clock, &self.rng, e);
         let before = e.value.heap_size();
         let r = f(&mut e.value);
         let after = e.value.heap_size();
@@ -450,12 +537,12 @@ impl Table {
         let Some(e) = seg.table.find_mut(Self::inner(h), |e| &*e.key == key) else {
             return false;
         };
-        if e.expire_at == at {
+        if e.expire_at() == at {
             return true;
         }
         let d = writable(&mut self.hold, e, seg.snap_seq);
         self.heap = (self.heap as isize + d) as usize;
-        match (e.expire_at != 0, at != 0) {
+        match (e.expire_at() != 0, at != 0) {
             (false, true) => {
                 seg.expiring += 1;
                 self.expiring += 1;
@@ -466,7 +553,7 @@ impl Table {
             }
             _ => {}
         }
-        e.expire_at = at;
+        e.stamp.set_expire_at(at, self.clock.fresh());
         true
     }
 
@@ -476,7 +563,19 @@ impl Table {
     }
 
     /// [`Table::insert`] for an entry already on the heap (as the table keeps it).
+    /// The entry's access field is set as for a new key.
     pub fn insert_boxed(&mut self, entry: Box<Entry>) -> bool {
+        entry.set_access(self.clock.fresh());
+        self.put_boxed(entry)
+    }
+
+    /// Insert an entry taken from another key or database (RENAME, MOVE): it keeps its
+    /// access field, as Redis moves the object itself.
+    pub fn insert_moved(&mut self, entry: Entry) -> bool {
+        self.put_boxed(Box::new(entry))
+    }
+
+    fn put_boxed(&mut self, entry: Box<Entry>) -> bool {
         let h = self.hash(&entry.key);
         let s = self.segment_for_write(h, &entry.key);
         if let Some(hold) = &mut self.hold {
@@ -523,7 +622,7 @@ impl Table {
         };
         if let Some(o) = &old {
             d.heap -= o.mem_size() as isize;
-            d.expiring -= (o.expire_at != 0) as isize;
+            d.expiring -= (o.expire_at() != 0) as isize;
             d.len = 0;
         }
         seg.expiring = (seg.expiring as isize + d.expiring) as usize;
@@ -569,6 +668,7 @@ impl Table {
             }
         };
         let hasher = self.hasher;
+        let fresh = self.clock.fresh();
         // 1. Each thread hashes a slice of the entries and sorts them by destination thread.
         let per = n.div_ceil(threads).max(1);
         let mut chunks = Vec::with_capacity(threads);
@@ -587,6 +687,7 @@ impl Table {
                             .map(|_| Vec::with_capacity(chunk.len() / threads + 64))
                             .collect();
                         for e in chunk {
+                            e.set_access(fresh);
                             let h = hasher.hash_one(&*e.key);
                             out[seg_of(h) / span].push(Item::new(h, e));
                         }
@@ -696,21 +797,27 @@ impl Table {
             hashbrown::hash_table::Entry::Occupied(mut o) => {
                 let e = o.get_mut();
                 existed = true;
-                exp_before = e.expire_at != 0;
+                exp_before = e.expire_at() != 0;
+                // A write is an access; under LFU the new value inherits the count, as
+                // Redis's dbOverwrite copies it.
+                touch(&self.clock, &self.rng, e);
                 let seq = seg.snap_seq;
                 match self.hold.as_mut().filter(|hold| hold.shared(e, seq)) {
                     // Held by a snapshot: a new entry takes its place (the value is
                     // replaced anyway, so nothing is copied but the key).
                     Some(hold) => {
-                        let new = Box::new(Entry {
+                        let mut new = Box::new(Entry {
                             key: e.key.clone(),
                             value,
-                            expire_at: expire.unwrap_or(e.expire_at),
+                            stamp: e.stamp.clone(),
                         });
+                        if let Some(t) = expire {
+                            new.stamp.set_expire_at(t, self.clock.fresh());
+                        }
                         hold.adopt(&new);
                         heap_before = e.mem_size();
                         heap_after = new.mem_size();
-                        exp_after = new.expire_at != 0;
+                        exp_after = new.expire_at() != 0;
                         hold.retire(std::mem::replace(e, new), seq);
                     }
                     None => {
@@ -718,9 +825,9 @@ impl Table {
                         heap_after = value.heap_size();
                         e.value = value;
                         if let Some(t) = expire {
-                            e.expire_at = t;
+                            e.stamp.set_expire_at(t, self.clock.fresh());
                         }
-                        exp_after = e.expire_at != 0;
+                        exp_after = e.expire_at() != 0;
                     }
                 }
             }
@@ -728,13 +835,13 @@ impl Table {
                 let e = Entry {
                     key: key.into(),
                     value,
-                    expire_at: expire.unwrap_or(0),
+                    stamp: Stamp::new(expire.unwrap_or(0), self.clock.fresh()),
                 };
                 existed = false;
                 heap_before = 0;
                 heap_after = e.mem_size();
                 exp_before = false;
-                exp_after = e.expire_at != 0;
+                exp_after = e.expire_at() != 0;
                 let b = Box::new(e);
                 if let Some(hold) = &mut self.hold {
                     hold.adopt(&b);
@@ -798,7 +905,7 @@ impl Table {
         };
         self.len -= 1;
         self.heap -= e.mem_size();
-        if e.expire_at != 0 {
+        if e.expire_at() != 0 {
             seg.expiring -= 1;
             self.expiring -= 1;
         }
@@ -820,6 +927,7 @@ impl Table {
             snap: self.snap.take(),
             hold,
             hasher: self.hasher,
+            clock: self.clock,
             ..Table::new()
         };
         *self = fresh;
@@ -846,6 +954,7 @@ impl Table {
             return false;
         }
         filled.db = self.db;
+        filled.clock = self.clock;
         std::mem::swap(self, filled);
         true
     }
@@ -1007,7 +1116,7 @@ impl Table {
             h & bit != 0
         };
         for e in seg.table.extract_if(move_up) {
-            if e.expire_at != 0 {
+            if e.expire_at() != 0 {
                 upper.expiring += 1;
             }
             upper
@@ -1082,7 +1191,7 @@ impl Table {
         fn nth(s: &Segment, i: usize, ttl_only: bool) -> Option<&Entry> {
             s.table
                 .iter()
-                .filter(|e| !ttl_only || e.expire_at != 0)
+                .filter(|e| !ttl_only || e.expire_at() != 0)
                 .nth(i)
                 .map(|b| &**b)
         }
@@ -1131,14 +1240,14 @@ impl Table {
         }
         let examined = seg.table.len();
         // Only a segment that really changes needs serializing for a snapshot first.
-        if !seg.table.iter().any(|e| e.expire_at != 0 && expired(e)) {
+        if !seg.table.iter().any(|e| e.expire_at() != 0 && expired(e)) {
             return examined;
         }
         self.before_mutate(s);
         let seg = &mut self.segments[s];
         let removed: Vec<Box<Entry>> = seg
             .table
-            .extract_if(|e| e.expire_at != 0 && expired(e))
+            .extract_if(|e| e.expire_at() != 0 && expired(e))
             .collect();
         seg.expiring -= removed.len();
         self.expiring -= removed.len();
@@ -1171,11 +1280,7 @@ mod tests {
     use std::collections::HashSet;
 
     fn entry(k: &[u8]) -> Entry {
-        Entry {
-            key: k.into(),
-            value: Value::Int(1),
-            expire_at: 0,
-        }
+        Entry::new(k.into(), Value::Int(1), 0)
     }
 
     #[test]
@@ -1208,11 +1313,11 @@ mod tests {
     #[test]
     fn replace_empty_takes_a_filled_table_only_into_an_empty_one() {
         let make = |i: u32| {
-            Box::new(Entry {
-                key: format!("k{i}").into_bytes().into(),
-                value: Value::Str(b"v".to_vec()),
-                expire_at: 0,
-            })
+            Box::new(Entry::new(
+                format!("k{i}").into_bytes().into(),
+                Value::Str(b"v".to_vec()),
+                0,
+            ))
         };
         let mut filled = Table::new();
         filled.bulk_load((0..1000).map(make).collect(), 2);
@@ -1232,14 +1337,16 @@ mod tests {
     #[test]
     fn bulk_load_matches_one_by_one_inserts() {
         // Duplicates (the later one wins), expiring keys, and enough keys for many segments.
-        let make = |i: u32| Entry {
-            key: format!("k{}", i % 30_000).into_bytes().into(),
-            value: Value::Str(vec![b'v'; (i % 50) as usize]),
-            expire_at: if i.is_multiple_of(7) {
-                1_000 + i as u64
-            } else {
-                0
-            },
+        let make = |i: u32| {
+            Entry::new(
+                format!("k{}", i % 30_000).into_bytes().into(),
+                Value::Str(vec![b'v'; (i % 50) as usize]),
+                if i.is_multiple_of(7) {
+                    1_000 + i as u64
+                } else {
+                    0
+                },
+            )
         };
         let mut one = Table::new();
         for i in 0..40_000u32 {
@@ -1257,7 +1364,7 @@ mod tests {
                 let want = make(i);
                 let got = bulk.get(&want.key).expect("key present");
                 assert_eq!(got.value, want.value);
-                assert_eq!(got.expire_at, want.expire_at);
+                assert_eq!(got.expire_at(), want.expire_at());
             }
             // The table keeps working: inserts split segments, removes, scans see all.
             for i in 0..20_000u32 {
@@ -1335,7 +1442,7 @@ mod tests {
     fn expiry_counters() {
         let mut t = Table::new();
         let mut e = entry(b"a");
-        e.expire_at = 5;
+        e.set_expire_at(5);
         t.insert(e);
         t.insert(entry(b"b"));
         assert_eq!(t.expiring(), 1);
@@ -1343,7 +1450,7 @@ mod tests {
         assert_eq!(t.expiring(), 2);
         let mut removed = Vec::new();
         for s in 0..t.segment_count() {
-            t.expire_segment(s, |e| e.expire_at <= 7, |e| removed.push(e.key.clone()));
+            t.expire_segment(s, |e| e.expire_at() <= 7, |e| removed.push(e.key.clone()));
         }
         assert_eq!(removed, vec![Key::from(&b"a"[..])]);
         assert_eq!(t.expiring(), 1);

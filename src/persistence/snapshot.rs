@@ -748,7 +748,7 @@ pub struct RawChunk {
 /// use strata::keyspace::{Entry, Value};
 /// use strata::persistence::snapshot::ChunkEncoder;
 /// let mut enc = ChunkEncoder::new(1 << 20);
-/// enc.add(0, &Entry { key: b"k".to_vec().into(), value: Value::Int(7), expire_at: 0 });
+/// enc.add(0, &Entry::new(b"k".to_vec().into(), Value::Int(7), 0));
 /// assert!(enc.take_full().is_empty()); // far below the target
 /// let last = enc.finish().unwrap();
 /// assert_eq!((last.parts, last.keys), (1, 1));
@@ -790,7 +790,7 @@ impl ChunkEncoder {
     /// Keys and items must be shorter than 4 GiB (the protocol caps them at 512 MiB).
     pub fn add(&mut self, db: u16, entry: &Entry) {
         let key = &entry.key[..];
-        let exp = entry.expire_at;
+        let exp = entry.expire_at();
         match &entry.value {
             Value::Int(i) => {
                 self.begin(db, T_INT, true, exp, key);
@@ -1584,11 +1584,7 @@ fn decode_part(c: &mut Cursor<'_>, dbs: u32) -> Result<Decoded, EntryProblem> {
         // allocating (and first touching) their memory is part of the parallel work.
         return Ok(Decoded::Whole(
             db,
-            Box::new(Entry {
-                key: key.into(),
-                value: body.into_value(ty),
-                expire_at,
-            }),
+            Box::new(Entry::new(key.into(), body.into_value(ty), expire_at)),
         ));
     }
     Ok(Decoded::Part(Box::new(Piece {
@@ -1650,11 +1646,7 @@ impl Merger {
                 } = *acc;
                 Ok(Some((
                     db,
-                    Box::new(Entry {
-                        key: key.into(),
-                        value: body.into_value(ty),
-                        expire_at,
-                    }),
+                    Box::new(Entry::new(key.into(), body.into_value(ty), expire_at)),
                 )))
             }
         }
@@ -2066,11 +2058,7 @@ mod tests {
     use crate::persistence::fs::SimFs;
 
     fn entry(key: &[u8], value: Value, expire_at: u64) -> Entry {
-        Entry {
-            key: key.into(),
-            value,
-            expire_at,
-        }
+        Entry::new(key.into(), value, expire_at)
     }
 
     #[test]
@@ -2262,7 +2250,7 @@ mod tests {
         }
         assert_eq!(out.len(), 1);
         let (db, e) = &out[0];
-        assert_eq!((*db, &*e.key, e.expire_at), (2, &b"key"[..], 77));
+        assert_eq!((*db, &*e.key, e.expire_at()), (2, &b"key"[..], 77));
         match &e.value {
             Value::List(l) => {
                 let got: Vec<&[u8]> = l.iter().collect();

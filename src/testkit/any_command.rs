@@ -654,7 +654,7 @@ pub fn live_entries(ks: &Keyspace, cutoff: u64) -> Vec<CanonEntry> {
         out.extend(
             table
                 .iter()
-                .filter(|e| e.expire_at == 0 || e.expire_at > cutoff)
+                .filter(|e| e.expire_at() == 0 || e.expire_at() > cutoff)
                 .map(|e| match canon(i as u16, e) {
                     (db, k, at, Canon::Int(n)) => (db, k, at, Canon::Str(n.to_string().into())),
                     c => c,

@@ -774,14 +774,14 @@ pub fn canon(db: u16, e: &crate::keyspace::Entry) -> CanonEntry {
             Canon::ZSet(v)
         }
     };
-    (db, e.key.to_vec(), e.expire_at, v)
+    (db, e.key.to_vec(), e.expire_at(), v)
 }
 
 /// Database `i` of a keyspace in model form: key → (value, expire_at).
 pub fn db_state(ks: &Keyspace, i: usize) -> BTreeMap<Vec<u8>, (M, u64)> {
     ks.db(i)
         .iter()
-        .map(|e| (e.key.to_vec(), (to_model(&e.value), e.expire_at)))
+        .map(|e| (e.key.to_vec(), (to_model(&e.value), e.expire_at())))
         .collect()
 }
 

@@ -25,7 +25,7 @@ pub fn digest(e: &Engine) -> Digest {
                 .as_string()
                 .expect("strings only here")
                 .into_owned();
-            m.insert((db, en.key.to_vec()), (v, en.expire_at));
+            m.insert((db, en.key.to_vec()), (v, en.expire_at()));
         }
     }
     m
