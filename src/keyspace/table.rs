@@ -227,18 +227,16 @@ pub type Retired = Vec<Box<Entry>>;
 /// Record an access to `e` by `clock` (`rng`: the LFU coin's xorshift state).
 #[inline]
 fn touch(clock: &Clock, rng: &Cell<u32>, e: &Entry) {
+    if !clock.is_lfu() {
+        return e.stamp.touch_lru(clock.lru_bits());
+    }
     let Some(old) = e.stamp.field() else { return };
-    let rand = if clock.is_lfu() {
-        let mut x = rng.get();
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        rng.set(x);
-        x
-    } else {
-        0
-    };
-    e.stamp.set_field(clock.touched(old, rand));
+    let mut x = rng.get();
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    rng.set(x);
+    e.stamp.set_field(clock.touched(old, x));
 }
 
 /// Sequence number for retired entries of an earlier, unreleased hold: never encoded.
@@ -444,6 +442,7 @@ impl Table {
 
     /// The entry for `key`, recording the access (Redis's lookupKey). Use
     /// [`Table::peek`] where Redis passes LOOKUP_NOTOUCH (TYPE, EXISTS, TTL, OBJECT).
+    #[inline]
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
         let e = self.get_hashed(key, self.hash(key))?;
         self.touch(e);
