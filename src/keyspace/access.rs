@@ -166,10 +166,13 @@ impl Clock {
         matches!(self.policy, Policy::Lfu { .. })
     }
 
-    /// Returns whether the clock changed (the second did).
+    /// Returns whether the clock changed (the second did). Never goes back: callers'
+    /// notions of now differ by a few milliseconds (each batch fixes its own), and a
+    /// field stamped one second or minute "ahead" of the clock would read as idle for
+    /// 6 days or decayed by 34 hours, i.e. the key just used would be evicted first.
     pub fn set_now(&mut self, now_ms: u64) -> bool {
         let s = now_ms / 1000;
-        if s == self.now_s {
+        if s <= self.now_s {
             return false;
         }
         self.now_s = s;
@@ -298,6 +301,8 @@ mod tests {
         let f = c.fresh();
         let mut same = c;
         assert!(!same.set_now(NOW / 1000 * 1000 + 999), "same second");
+        assert!(!same.set_now(NOW - 1000), "the clock never goes back");
+        assert_eq!(same.idle_ms(f), 0);
         assert_eq!(c.idle_ms(f), 0);
         let later = Clock::new(Policy::Lru, NOW + 12_345);
         assert_eq!(later.idle_ms(f), 12_000);
