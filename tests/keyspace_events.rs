@@ -536,3 +536,14 @@ fn geo_store_over_an_expired_destination_publishes_expired_then_new() {
     c.q("DEBUG SET-ACTIVE-EXPIRE 1");
     c.call(&["CONFIG", "SET", "notify-keyspace-events", ""]);
 }
+
+#[test]
+fn sort_looks_up_every_by_key_before_failing_on_a_non_number() {
+    check(&[
+        ("SADD srt 1 2 3", "new srt@0, sadd srt@0"),
+        ("SET w_1 x", "new w_1@0, set w_1@0"),
+        // w_1 is not a number, yet w_2 and w_3 are looked up (and missed) first.
+        ("SORT srt BY w_*", "keymiss w_2@0, keymiss w_3@0"),
+        ("SORT_RO srt BY w_* GET w_*", "keymiss w_2@0, keymiss w_3@0"),
+    ]);
+}

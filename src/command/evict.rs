@@ -8,7 +8,8 @@
 //! expiring, `random` any. The three ordered ones are approximations, as in Redis: each
 //! round samples `maxmemory-samples` keys per database into a pool of the 16 best
 //! candidates seen so far (kept across rounds and commands), and the best candidate still
-//! present goes. Idle time and frequency come from the entry's access field
+//! present goes, unless it was used since it was sampled and no longer ranks first (then
+//! it goes back in at its current rank; Redis evicts it on its old score). Idle time and frequency come from the entry's access field
 //! ([`crate::keyspace::access`]). An eviction is a deletion like any other: logged as
 //! DEL, WATCHes and client-side caches told, keyspace event `evicted`, INFO
 //! `evicted_keys`.
@@ -22,7 +23,7 @@ use bytes::Bytes;
 use super::notify::{self, class};
 use super::state::Effect;
 use super::State;
-use crate::keyspace::access::Policy as AccessPolicy;
+use crate::keyspace::access::{Clock, Policy as AccessPolicy};
 use crate::keyspace::Entry;
 
 /// Entries evicted per command at most: a single huge write can be over by far more than
@@ -160,6 +161,14 @@ fn pick(st: &mut State, policy: Policy) -> Option<(usize, Box<[u8]>, u64)> {
     }
 }
 
+/// How strongly `policy` wants `e` evicted (larger first).
+fn score(policy: Policy, clock: &Clock, e: &Entry) -> u64 {
+    match policy.order {
+        Order::Ttl => u64::MAX - e.expire_at(),
+        _ => clock.eviction_score(e.access()),
+    }
+}
+
 /// What a key costs, as eviction counts what it frees.
 fn cost(e: &Entry) -> u64 {
     e.mem_size() as u64 + SLOT_BYTES
@@ -209,26 +218,28 @@ fn pick_pooled(st: &mut State, policy: Policy) -> Option<(usize, Box<[u8]>, u64)
                     table.random(&mut st.rng)
                 };
                 let Some(e) = e else { break };
-                let score = match policy.order {
-                    Order::Ttl => u64::MAX - e.expire_at(),
-                    _ => clock.eviction_score(e.access()),
-                };
-                st.evict_pool.offer(score, db, &e.key);
+                st.evict_pool.offer(score(policy, &clock, e), db, &e.key);
             }
         }
         if candidates == 0 || st.evict_pool.slots.is_empty() {
             return None;
         }
-        while let Some((_, db, key)) = st.evict_pool.slots.pop() {
-            let live = st
-                .ks
-                .db(db)
+        while let Some((was, db, key)) = st.evict_pool.slots.pop() {
+            let table = st.ks.db(db);
+            let live = table
                 .peek(&key)
                 .filter(|e| !policy.volatile || e.expire_at() != 0);
-            if let Some(e) = live {
-                let bytes = cost(e);
-                return Some((db, key, bytes));
+            let Some(e) = live else { continue };
+            // Used since it was sampled (Redis evicts it anyway): back in at its rank
+            // now, unless it still outranks the rest. Each return lowers its score, so
+            // this ends.
+            let now = score(policy, table.clock(), e);
+            if now < was && st.evict_pool.slots.last().is_some_and(|c| c.0 > now) {
+                st.evict_pool.offer(now, db, &key);
+                continue;
             }
+            let bytes = cost(e);
+            return Some((db, key, bytes));
         }
     }
 }

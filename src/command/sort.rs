@@ -256,6 +256,9 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) {
         elements
     } else {
         let mut keyed = Vec::with_capacity(elements.len());
+        // A value that is not a number fails the command only after every BY key was
+        // looked up, as in Redis (each lookup can publish `keymiss`).
+        let mut not_a_number = false;
         for e in elements {
             let value = match &by {
                 Some(p) => by_pattern(ctx, p, &e),
@@ -268,11 +271,15 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) {
                     None => Key::Score(0.0),
                     Some(Some(f)) => Key::Score(f),
                     Some(None) => {
-                        return ctx.error("ERR One or more scores can't be converted into double")
+                        not_a_number = true;
+                        Key::Score(0.0)
                     }
                 }
             };
             keyed.push((k, e));
+        }
+        if not_a_number {
+            return ctx.error("ERR One or more scores can't be converted into double");
         }
         keyed.sort_by(|(ka, ea), (kb, eb)| {
             let primary = match (ka, kb) {
