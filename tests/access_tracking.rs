@@ -2,7 +2,8 @@
 //! reads and writes (RENAME too) reset the idle time while EXISTS, TYPE, the TTL family and OBJECT do
 //! not; RESTORE IDLETIME / FREQ set it under the policy that reads it; FREQ and IDLETIME
 //! refuse under the other policy; a new key's LFU counter is 5 and its first read makes
-//! it 6; lfu-log-factor / lfu-decay-time take what Redis takes. Passes against
+//! it 6; each command counts as many accesses as in Redis; lfu-log-factor /
+//! lfu-decay-time take what Redis takes. Passes against
 //! redis-server 7.0 too (STRATA_TEST_EXTERNAL_PORT).
 
 mod common;
@@ -123,4 +124,129 @@ fn lfu_settings_round_trip_and_refuse_bad_values() {
         c.q("CONFIG SET maxmemory-policy allkeys-least"),
         err("ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction")
     );
+}
+
+/// Each command records as many accesses to its key as Redis 7.0.15 does (counted on
+/// redis-server: with the LFU counter restored to 0, each access below 5 adds exactly
+/// one). Catches a command that looks its key up twice, or not at all.
+#[test]
+fn each_command_records_as_many_accesses_as_in_redis() {
+    let s = start();
+    let mut c = s.raw();
+    // No decay: a minute turning between a command and OBJECT FREQ would take one off.
+    assert_eq!(
+        c.q("CONFIG SET maxmemory-policy allkeys-lfu lfu-decay-time 0"),
+        ok()
+    );
+    let setups = [
+        ("str", "SET k 10"),
+        ("list", "RPUSH k a b c"),
+        ("hash", "HSET k f 1 g 2"),
+        ("set", "SADD k a b c"),
+        ("zset", "ZADD k 1 a 2 b"),
+    ];
+    // (type of k, command, accesses recorded)
+    let cases = [
+        ("str", "GET k", 1),
+        ("str", "INCR k", 1),
+        ("str", "INCRBY k 2", 1),
+        ("str", "APPEND k x", 1),
+        ("str", "SETRANGE k 1 y", 1),
+        ("str", "GETRANGE k 0 1", 1),
+        ("str", "STRLEN k", 1),
+        ("str", "SET k v", 1),
+        ("str", "SET k v GET", 2),
+        ("str", "GETSET k v", 2),
+        ("str", "MGET k k", 2),
+        ("str", "EXPIRE k 100", 1),
+        ("str", "PERSIST k", 1),
+        ("str", "TOUCH k", 1),
+        ("str", "GETEX k", 1),
+        ("str", "SETNX k v", 1),
+        ("str", "INCRBYFLOAT k 1.5", 1),
+        ("str", "DUMP k", 1),
+        ("str", "COPY k k2", 1),
+        ("list", "LPUSH k x", 1),
+        ("list", "RPUSHX k x", 1),
+        ("list", "LPOP k", 1),
+        ("list", "LRANGE k 0 -1", 1),
+        ("list", "LLEN k", 1),
+        ("list", "LINDEX k 0", 1),
+        ("list", "LSET k 0 z", 1),
+        ("list", "LREM k 1 a", 1),
+        ("list", "LTRIM k 0 1", 1),
+        ("list", "LMOVE k k LEFT RIGHT", 2),
+        ("list", "BLPOP k 1", 1),
+        ("hash", "HGET k f", 1),
+        ("hash", "HSET k h 3", 1),
+        ("hash", "HINCRBY k f 1", 1),
+        ("hash", "HDEL k f", 1),
+        ("hash", "HGETALL k", 1),
+        ("hash", "HLEN k", 1),
+        ("hash", "HEXISTS k f", 1),
+        ("set", "SADD k d", 1),
+        ("set", "SREM k a", 1),
+        ("set", "SISMEMBER k a", 1),
+        ("set", "SMEMBERS k", 1),
+        ("set", "SCARD k", 1),
+        ("set", "SPOP k", 1),
+        ("set", "SINTER k k", 2),
+        ("set", "SUNIONSTORE k k", 2),
+        ("zset", "ZADD k 3 c", 1),
+        ("zset", "ZINCRBY k 1 a", 1),
+        ("zset", "ZSCORE k a", 1),
+        ("zset", "ZRANGE k 0 -1", 1),
+        ("zset", "ZREM k a", 1),
+        ("zset", "ZCARD k", 1),
+        ("zset", "ZPOPMIN k", 1),
+        ("str", "SETBIT k 3 1", 1),
+        ("str", "GETBIT k 3", 1),
+        ("str", "BITCOUNT k", 1),
+        ("str", "BITOP AND k k k", 3),
+        ("str", "BITFIELD k GET u8 0", 1),
+        ("str", "LCS k k", 2),
+        ("set", "SMOVE k k a", 2),
+        ("zset", "ZUNIONSTORE k 1 k", 2),
+        ("zset", "ZRANGESTORE k k 0 -1", 2),
+        ("list", "LPUSHX k y", 1),
+        ("hash", "HSETNX k q 1", 1),
+        ("hash", "HRANDFIELD k", 1),
+        ("set", "SRANDMEMBER k", 1),
+        ("zset", "ZRANDMEMBER k", 1),
+        ("str", "EXISTS k", 0),
+        ("str", "TYPE k", 0),
+        ("str", "TTL k", 0),
+        ("str", "OBJECT ENCODING k", 0),
+        ("str", "SORT k", 1),
+        ("list", "SORT k ALPHA", 1),
+    ];
+    let mut wrong = Vec::new();
+    for (ty, cmd, want) in cases {
+        c.q("DEL k k2");
+        let setup = setups.iter().find(|(t, _)| *t == ty).unwrap().1;
+        c.q(setup);
+        let Frame::Bulk(payload) = c.q("DUMP k") else {
+            panic!("DUMP")
+        };
+        let restored = c.call(&[
+            b"RESTORE".as_slice(),
+            b"k",
+            b"0",
+            &payload,
+            b"REPLACE",
+            b"FREQ",
+            b"0",
+        ]);
+        assert_eq!(restored, ok());
+        c.q(cmd);
+        let got = as_int(&c.q("OBJECT FREQ k"));
+        if got != want {
+            wrong.push(format!("{cmd}: {got} accesses, Redis {want}"));
+        }
+    }
+    assert_eq!(
+        c.q("CONFIG SET maxmemory-policy noeviction lfu-decay-time 1"),
+        ok()
+    );
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

@@ -49,7 +49,7 @@ fn probe_string(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
 /// Run `f` on the bytes of the string at `key` (empty if missing), without copying a
 /// stored string: a bitmap can be hundreds of megabytes.
 fn peek<R>(ctx: &Ctx, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
-    let e = ctx.st.ks.db(ctx.sess.db).get(key);
+    let e = ctx.st.ks.db(ctx.sess.db).peek(key);
     let s = e.and_then(|e| e.value.as_string()).unwrap_or_default();
     f(&s)
 }
@@ -64,7 +64,7 @@ fn edit_string<R>(
     f: impl FnOnce(&mut Vec<u8>) -> R,
 ) -> (R, bool) {
     let table = ctx.st.ks.db_mut(ctx.sess.db);
-    let mut grown = table.get(key).is_none();
+    let mut grown = table.peek(key).is_none();
     if grown {
         table.upsert(key, Value::Str(Vec::new()), Some(0));
         ctx.notify(class::NEW, "new", key);
@@ -275,7 +275,7 @@ pub fn bitop(ctx: &mut Ctx) {
     let srcs: Vec<_> = ctx.args[3..]
         .iter()
         .map(|k| {
-            let e = table.get(k);
+            let e = table.peek(k);
             e.and_then(|e| e.value.as_string()).unwrap_or_default()
         })
         .collect();

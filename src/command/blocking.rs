@@ -381,7 +381,7 @@ pub fn serve_ready(st: &mut State, now: u64) {
                 continue;
             };
             let kind = b.kind;
-            let has_data = st.ks.db(rk.0).get(&rk.1).is_some_and(|e| {
+            let has_data = st.ks.db(rk.0).peek(&rk.1).is_some_and(|e| {
                 e.value.kind() == kind && (e.expire_at() == 0 || e.expire_at() > now)
             });
             if !has_data {

@@ -28,7 +28,7 @@ fn hash<'a>(st: &'a State, db: usize, key: &[u8]) -> &'a Hash {
 /// type); deletes the key if it ends empty. Signals the change and publishes `event`
 /// (after `new` for a key created); the caller logs it.
 fn edit<R>(ctx: &mut Ctx, key: &[u8], event: &'static str, f: impl FnOnce(&mut Hash) -> R) -> R {
-    if ctx.st.ks.db(ctx.sess.db).get(key).is_some() {
+    if ctx.st.ks.db(ctx.sess.db).peek(key).is_some() {
         return super::edit_typed(ctx, key, (class::HASH, event), |h| (f(h), true));
     }
     let mut h = Hash::new();
@@ -289,7 +289,7 @@ pub fn hrandfield(ctx: &mut Ctx) {
             Ok(true) => {
                 let db = ctx.sess.db;
                 let st = &mut *ctx.st;
-                let h = match st.ks.db(db).get(&key).map(|e| &e.value) {
+                let h = match st.ks.db(db).peek(&key).map(|e| &e.value) {
                     Some(Value::Hash(h)) => h,
                     _ => unreachable!("checked above"),
                 };
@@ -330,7 +330,7 @@ pub fn hrandfield(ctx: &mut Ctx) {
     let db = ctx.sess.db;
     let resp3 = ctx.out.resp3();
     let st = &mut *ctx.st;
-    let h = match st.ks.db(db).get(&key).map(|e| &e.value) {
+    let h = match st.ks.db(db).peek(&key).map(|e| &e.value) {
         Some(Value::Hash(h)) => h,
         _ => unreachable!("checked above"),
     };

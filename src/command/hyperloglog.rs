@@ -466,7 +466,7 @@ fn union(ctx: &mut Ctx) -> Result<(Vec<u8>, bool), ()> {
 /// (and published `new`).
 fn create_if_missing(ctx: &mut Ctx, key: &[u8]) -> bool {
     let table = ctx.st.ks.db_mut(ctx.sess.db);
-    if table.get(key).is_some() {
+    if table.peek(key).is_some() {
         return false;
     }
     table.upsert(key, Value::Str(new_sparse()), Some(0));

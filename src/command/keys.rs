@@ -28,12 +28,24 @@ pub fn del(ctx: &mut Ctx) {
 }
 
 pub fn exists(ctx: &mut Ctx) {
+    count_existing(ctx, false);
+}
+
+/// EXISTS that records an access to each key.
+pub fn touch(ctx: &mut Ctx) {
+    count_existing(ctx, true);
+}
+
+fn count_existing(ctx: &mut Ctx, touch: bool) {
     let mut n = 0;
     for i in 1..ctx.args.len() {
         let key = ctx.args[i].clone();
-        if ctx.lookup_notouch(&key).is_some() {
-            n += 1;
-        }
+        let found = if touch {
+            ctx.lookup(&key).is_some()
+        } else {
+            ctx.lookup_notouch(&key).is_some()
+        };
+        n += found as i64;
     }
     ctx.out.int(n);
 }

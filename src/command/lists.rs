@@ -123,7 +123,7 @@ fn push(ctx: &mut Ctx, key: &Bytes, elems: &[Bytes], front: bool, only_existing:
 /// Push one element onto `key` (a list or absent; checked by the caller).
 fn push_one(ctx: &mut Ctx, key: &[u8], elem: &[u8], front: bool) {
     let db = ctx.sess.db;
-    if ctx.st.ks.db(db).get(key).is_some() {
+    if ctx.st.ks.db(db).peek(key).is_some() {
         edit(ctx, key, push_event(front), |l| {
             if front {
                 l.push_front(elem)

@@ -216,9 +216,10 @@ impl<'a> Ctx<'a> {
         self.lookup(key).is_some()
     }
 
-    /// The type of the live value at `key`, if any.
+    /// The type of the live value at `key`, if any: a check before the command's own
+    /// lookup, so not an access.
     pub fn kind_of(&mut self, key: &[u8]) -> Option<Kind> {
-        self.lookup(key).map(|e| e.value.kind())
+        self.lookup_notouch(key).map(|e| e.value.kind())
     }
 
     /// Record that `key` in the current db changed: invalidates WATCHes, counts a change.

@@ -1505,7 +1505,7 @@ fn populate(ctx: &mut Ctx) {
         key.extend_from_slice(&prefix);
         key.push(b':');
         key.extend_from_slice(itoa::Buffer::new().format(j).as_bytes());
-        if ctx.st.ks.db(db).get(&key).is_some() {
+        if ctx.st.ks.db(db).peek(&key).is_some() {
             continue;
         }
         let mut val = format!("value:{j}").into_bytes();

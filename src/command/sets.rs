@@ -232,7 +232,7 @@ pub fn srandmember(ctx: &mut Ctx) {
     }
     let db = ctx.sess.db;
     let st = &mut *ctx.st;
-    let s = match st.ks.db(db).get(&key).map(|e| &e.value) {
+    let s = match st.ks.db(db).peek(&key).map(|e| &e.value) {
         Some(Value::Set(s)) => s,
         _ => unreachable!("checked above"),
     };

@@ -351,7 +351,7 @@ pub fn getex(ctx: &mut Ctx) {
     }
     reply_string_or_nil(ctx, &key);
     let db = ctx.sess.db;
-    if ctx.st.ks.db(db).get(&key).is_none() {
+    if ctx.st.ks.db(db).peek(&key).is_none() {
         return;
     }
     match expiry {
@@ -659,7 +659,8 @@ pub fn incrbyfloat(ctx: &mut Ctx) {
     // Redis's order of checks: the key's type, its value, then the increment. The sum is
     // computed in x87 long double and printed as Redis does (see `ldouble`), so replies
     // match digit for digit (0.1 + 0.2 is 0.3, not 0.30000000000000004).
-    let cur = match ctx.lookup(&key).map(|e| &e.value) {
+    // Not an access yet: storing the result records it (one per command, as Redis).
+    let cur = match ctx.lookup_notouch(&key).map(|e| &e.value) {
         None => LongDouble::ZERO,
         Some(Value::Int(i)) => LongDouble::parse(i.to_string().as_bytes())
             .expect("an i64's decimal text is a valid long double"),

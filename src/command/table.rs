@@ -390,7 +390,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("keys", 2, "readonly @dangerous", NOKEY, "keyspace", "Returns all key names that match a pattern.", keys::keys),
     cmd!("scan", -2, "readonly", NOKEY, "keyspace", "Iterates over the key names in the database.", keys::scan),
     cmd!("randomkey", 1, "readonly", NOKEY, "keyspace", "Returns a random key name from the database.", keys::randomkey),
-    cmd!("touch", -2, "readonly fast", (1, -1, 1), "keyspace", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::exists),
+    cmd!("touch", -2, "readonly fast", (1, -1, 1), "keyspace", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::touch),
     cmd!("copy", -3, "write denyoom", (1, 2, 1), "keyspace", "Copies the value of a key to a new key.", keys::copy),
     cmd!("dump", 2, "readonly", KEY1, "keyspace", "Returns a serialized representation of the value stored at a key.", dump::dump),
     cmd!("restore", -4, "write denyoom @dangerous", KEY1, "keyspace", "Creates a key from the serialized representation of a value.", dump::restore),

@@ -1096,7 +1096,7 @@ pub fn zrandmember(ctx: &mut Ctx) {
     }
     let db = ctx.sess.db;
     let st = &mut *ctx.st;
-    let z = match st.ks.db(db).get(&key).map(|e| &e.value) {
+    let z = match st.ks.db(db).peek(&key).map(|e| &e.value) {
         Some(Value::ZSet(z)) => z,
         _ => unreachable!("checked above"),
     };
@@ -1197,7 +1197,7 @@ fn aggregate(target: &mut f64, v: f64, agg: Aggregate) {
 fn sources<'a>(st: &'a State, db: usize, keys: &[Bytes]) -> Vec<Src<'a>> {
     let table = st.ks.db(db);
     keys.iter()
-        .map(|k| match table.get(k).map(|e| &e.value) {
+        .map(|k| match table.peek(k).map(|e| &e.value) {
             Some(Value::ZSet(z)) => Src::Z(z),
             Some(Value::Set(s)) => Src::Set(s),
             _ => Src::None,

@@ -494,9 +494,10 @@ impl Table {
         Some(e)
     }
 
-    /// Mutable access for changes that keep the value's heap size; change values with
-    /// [`Table::update`] (which keeps memory accounting right) and expiry with
-    /// [`Table::set_expire`].
+    /// Mutable access for changes that keep the value's heap size, recording the access
+    /// (a command's one lookup of its key, as INCR's); change values with
+    /// [`Table::update`] (which keeps memory accounting right and, like
+    /// [`Table::set_expire`], is not an access: the command looked its key up first).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
         let s = self.seg_of(h);
@@ -519,7 +520,6 @@ impl Table {
         let seg = &mut self.segments[s];
         let e = seg.table.find_mut(Self::inner(h), |e| &*e.key == key)?;
         let d = writable(&mut self.hold, e, seg.snap_seq);
-        touch(&self.clock, &self.rng, e);
         let before = e.value.heap_size();
         let r = f(&mut e.value);
         let after = e.value.heap_size();
@@ -562,19 +562,20 @@ impl Table {
     }
 
     /// [`Table::insert`] for an entry already on the heap (as the table keeps it).
-    /// The entry's access field is set as for a new key.
+    /// The entry's access field is set as for a new key; replacing a key is an access
+    /// of it, and under LFU the new value keeps the count (Redis's dbOverwrite).
     pub fn insert_boxed(&mut self, entry: Box<Entry>) -> bool {
         entry.set_access(self.clock.fresh());
-        self.put_boxed(entry)
+        self.put_boxed(entry, true)
     }
 
     /// Insert an entry taken from another key or database (RENAME, MOVE): it keeps its
     /// access field, as Redis moves the object itself.
     pub fn insert_moved(&mut self, entry: Entry) -> bool {
-        self.put_boxed(Box::new(entry))
+        self.put_boxed(Box::new(entry), false)
     }
 
-    fn put_boxed(&mut self, entry: Box<Entry>) -> bool {
+    fn put_boxed(&mut self, entry: Box<Entry>, inherit: bool) -> bool {
         let h = self.hash(&entry.key);
         let s = self.segment_for_write(h, &entry.key);
         if let Some(hold) = &mut self.hold {
@@ -587,6 +588,12 @@ impl Table {
         self.apply(delta);
         match old {
             Some(o) => {
+                if let (true, true, Some(f)) = (inherit, self.clock.is_lfu(), o.access()) {
+                    if let Some(new) = self.peek(&o.key) {
+                        new.set_access(f);
+                        self.touch(new);
+                    }
+                }
                 discard(&mut self.hold, o, seq);
                 true
             }
