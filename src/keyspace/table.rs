@@ -411,10 +411,12 @@ impl Table {
     /// Estimated memory of the table itself, without the entries (MEMORY STATS's
     /// `overhead.hashtable.main`).
     pub fn overhead(&self) -> usize {
-        let slot = std::mem::size_of::<Box<Entry>>() + 1;
-        let slots: usize = self.segments.iter().map(|s| s.table.capacity()).sum();
-        // hashbrown keeps capacity at 7/8 of its buckets.
-        slots * 8 / 7 * slot + self.dir.len() * 4
+        let buckets: usize = self
+            .segments
+            .iter()
+            .map(|s| s.table.allocation_size())
+            .sum();
+        buckets + self.segments.len() * std::mem::size_of::<Segment>() + self.dir.len() * 4
     }
 
     #[inline]
@@ -584,6 +586,7 @@ impl Table {
         let hasher = &self.hasher;
         let seg = &mut self.segments[s];
         let (old, delta) = Self::put(seg, hasher, Item::new(h, entry));
+        Self::settle(seg, hasher);
         let seq = seg.snap_seq;
         self.apply(delta);
         match old {
@@ -598,6 +601,21 @@ impl Table {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Undo a doubling of `seg`'s buckets that deletions caused. A segment never holds
+    /// more than 448 entries (it splits first), which 512 buckets take; but deletions
+    /// leave tombstones that use up the table's growth room, and hashbrown then resizes
+    /// to 1024 buckets instead of rehashing in place once the table is over half full.
+    /// Under churn (TTL expiry, eviction, session stores) every segment drifted there:
+    /// ~20 more bytes per key. Rehashing back costs one pass over the segment per
+    /// doubling.
+    #[inline]
+    fn settle(seg: &mut Segment, hasher: &foldhash::fast::RandomState) {
+        if seg.table.capacity() > SEGMENT_MAX {
+            seg.table
+                .shrink_to(SEGMENT_MAX, |e| Self::inner(hasher.hash_one(&*e.key)));
         }
     }
 
@@ -853,6 +871,7 @@ impl Table {
                     hold.adopt(&b);
                 }
                 v.insert(b);
+                Self::settle(seg, hasher);
             }
         }
         match (exp_before, exp_after) {
@@ -1442,6 +1461,35 @@ mod tests {
         for i in 0..3000u32 {
             assert!(seen.contains(format!("old{i}").as_bytes()), "old{i} missed");
         }
+    }
+
+    #[test]
+    fn churn_keeps_segments_at_their_bucket_count() {
+        // Deleting and inserting at a steady key count leaves tombstones; hashbrown used
+        // to answer them by doubling a segment's buckets (see `settle`).
+        let mut t = Table::new();
+        let mut live: Vec<u32> = (0..20_000).collect();
+        for &i in &live {
+            t.insert(entry(format!("k{i}").as_bytes()));
+        }
+        let loaded = t.overhead();
+        let (mut next, mut x) = (20_000u32, 0x2545_F491_4F6C_DD1Du64);
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let gone = live.swap_remove((x % live.len() as u64) as usize);
+            assert!(t.delete(format!("k{gone}").as_bytes()));
+            t.insert(entry(format!("k{next}").as_bytes()));
+            live.push(next);
+            next += 1;
+        }
+        assert_eq!(t.len(), 20_000);
+        let churned = t.overhead();
+        assert!(
+            churned <= loaded * 5 / 4,
+            "bucket memory grew from {loaded} to {churned} bytes"
+        );
     }
 
     #[test]
