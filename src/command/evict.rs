@@ -9,8 +9,8 @@
 //! round samples `maxmemory-samples` keys per database into a pool of the 16 best
 //! candidates seen so far (kept across rounds and commands), and the best candidate still
 //! present goes, unless it was used since it was sampled and no longer ranks first (then
-//! it goes back in at its current rank; Redis evicts it on its old score). Idle time and frequency come from the entry's access field
-//! ([`crate::keyspace::access`]). An eviction is a deletion like any other: logged as
+//! it goes back in at its current rank; Redis evicts it on its old score). Idle time and
+//! frequency come from the entry's access field ([`crate::keyspace::access`]). An eviction is a deletion like any other: logged as
 //! DEL, WATCHes and client-side caches told, keyspace event `evicted`, INFO
 //! `evicted_keys`.
 //!
@@ -24,7 +24,7 @@ use super::notify::{self, class};
 use super::state::Effect;
 use super::State;
 use crate::keyspace::access::{Clock, Policy as AccessPolicy};
-use crate::keyspace::Entry;
+use crate::keyspace::{Entry, Table};
 
 /// Entries evicted per command at most: a single huge write can be over by far more than
 /// a few keys hold, and clients wait while this runs. The next command goes on.
@@ -174,6 +174,15 @@ fn cost(e: &Entry) -> u64 {
     e.mem_size() as u64 + SLOT_BYTES
 }
 
+/// A random key of `table`; `volatile`: one with a TTL.
+fn sample<'a>(table: &'a Table, rng: &mut impl rand::Rng, volatile: bool) -> Option<&'a Entry> {
+    if volatile {
+        table.random_expiring(rng)
+    } else {
+        table.random(rng)
+    }
+}
+
 /// Databases take turns, as in Redis, so no one db is emptied first.
 fn pick_random(st: &mut State, volatile: bool) -> Option<(usize, Box<[u8]>, u64)> {
     let dbs = st.ks.db_count();
@@ -181,11 +190,7 @@ fn pick_random(st: &mut State, volatile: bool) -> Option<(usize, Box<[u8]>, u64)
         let db = st.evict_next_db % dbs;
         st.evict_next_db = st.evict_next_db.wrapping_add(1);
         let table = st.ks.db(db);
-        let chosen = if volatile {
-            table.random_expiring(&mut st.rng)
-        } else {
-            table.random(&mut st.rng)
-        };
+        let chosen = sample(table, &mut st.rng, volatile);
         if let Some(e) = chosen {
             return Some((db, Box::from(&*e.key), cost(e)));
         }
@@ -212,11 +217,7 @@ fn pick_pooled(st: &mut State, policy: Policy) -> Option<(usize, Box<[u8]>, u64)
             candidates += n;
             let clock = *table.clock();
             for _ in 0..st.config.maxmemory_samples {
-                let e = if policy.volatile {
-                    table.random_expiring(&mut st.rng)
-                } else {
-                    table.random(&mut st.rng)
-                };
+                let e = sample(table, &mut st.rng, policy.volatile);
                 let Some(e) = e else { break };
                 st.evict_pool.offer(score(policy, &clock, e), db, &e.key);
             }

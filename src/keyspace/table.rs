@@ -79,7 +79,7 @@ impl Entry {
         self.stamp.field()
     }
 
-    /// Overwrite the access field (RESTORE IDLETIME/FREQ, RENAME keeping the old one).
+    /// Overwrite the access field (RESTORE IDLETIME/FREQ; the table stamping new entries).
     pub fn set_access(&self, field: u32) {
         self.stamp.set_field(field);
     }
