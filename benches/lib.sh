@@ -159,14 +159,15 @@ commands_processed() {
     | awk -F: '$1=="total_commands_processed"{print $2}'
 }
 
-# rb_csv PORT [redis-benchmark args...] -> "rps,p99_ms" of the last CSV line
+# rb_csv PORT [redis-benchmark args...] -> "rps,p99_ms" of the last CSV line (--csv goes
+# first, so the args may end with a command to run)
 # (Redis 7 CSV: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",
 #  "p95_latency_ms","p99_latency_ms","max_latency_ms").
 rb_csv() {
   local port=$1 out line rps p99
   shift
-  [[ ${QUIET_RB:-0} == 1 ]] || log "+ redis-benchmark -h 127.0.0.1 -p $port $* --csv"
-  out=$(redis-benchmark -h 127.0.0.1 -p "$port" "$@" --csv </dev/null 2>/dev/null) \
+  [[ ${QUIET_RB:-0} == 1 ]] || log "+ redis-benchmark -h 127.0.0.1 -p $port --csv $*"
+  out=$(redis-benchmark -h 127.0.0.1 -p "$port" --csv "$@" </dev/null 2>/dev/null) \
     || die "redis-benchmark failed on port $port"
   line=$(printf '%s\n' "$out" | tail -n 1 | tr -d '"\r')
   rps=$(cut -d, -f2 <<<"$line")

@@ -6,11 +6,13 @@
 //! Policies: `allkeys-*` pick from every key, `volatile-*` from keys with a TTL; `lru`
 //! evicts the key idle longest, `lfu` the one used least often, `ttl` the one closest to
 //! expiring, `random` any. The three ordered ones are approximations, as in Redis: each
-//! round samples `maxmemory-samples` keys per database into a pool of the 16 best
-//! candidates seen so far (kept across rounds and commands), and the best candidate still
-//! present goes, unless it was used since it was sampled and no longer ranks first (then
-//! it goes back in at its current rank; Redis evicts it on its old score). Idle time and
-//! frequency come from the entry's access field ([`crate::keyspace::access`]). An eviction is a deletion like any other: logged as
+//! round samples `maxmemory-samples` keys per database (adjacent slots of one random
+//! segment, [`Table::sample_into`], as Redis's dictGetSomeKeys takes adjacent buckets)
+//! into a pool of the 16 best candidates seen so far (kept across rounds and commands),
+//! and the best candidate still present goes, unless it was used since it was sampled and
+//! no longer ranks first (then it goes back in at its current rank; Redis evicts it on
+//! its old score). Idle time and frequency come from the entry's access field
+//! ([`crate::keyspace::access`]). An eviction is a deletion like any other: logged as
 //! DEL, WATCHes and client-side caches told, keyspace event `evicted`, INFO
 //! `evicted_keys`.
 //!
@@ -32,6 +34,9 @@ const MAX_PER_CALL: usize = 10_000;
 
 /// Table overhead per key beyond its entry (a slot and its share of the segment).
 const SLOT_BYTES: u64 = 16;
+
+/// `maxmemory-samples` at most (as in Redis).
+const MAX_SAMPLES: usize = 64;
 
 /// Candidates kept between rounds (Redis's EVPOOL_SIZE).
 const POOL_SIZE: usize = 16;
@@ -93,14 +98,17 @@ pub struct Pool {
 
 impl Pool {
     fn offer(&mut self, score: u64, db: usize, key: &[u8]) {
+        let at = self.slots.partition_point(|(s, _, _)| *s < score);
+        let full = self.slots.len() == POOL_SIZE;
+        // Once the pool is full most samples rank below all of it: decided before the
+        // duplicate check, which compares keys.
+        if full && at == 0 {
+            return;
+        }
         if self.slots.iter().any(|(_, d, k)| *d == db && **k == *key) {
             return;
         }
-        let at = self.slots.partition_point(|(s, _, _)| *s < score);
-        if self.slots.len() == POOL_SIZE {
-            if at == 0 {
-                return;
-            }
+        if full {
             self.slots.remove(0);
             self.slots.insert(at - 1, (score, db, key.into()));
         } else {
@@ -216,9 +224,10 @@ fn pick_pooled(st: &mut State, policy: Policy) -> Option<(usize, Box<[u8]>, u64)
             }
             candidates += n;
             let clock = *table.clock();
-            for _ in 0..st.config.maxmemory_samples {
-                let e = sample(table, &mut st.rng, policy.volatile);
-                let Some(e) = e else { break };
+            let mut picked = [None; MAX_SAMPLES];
+            let k = st.config.maxmemory_samples.min(MAX_SAMPLES);
+            let k = table.sample_into(&mut st.rng, policy.volatile, &mut picked[..k]);
+            for e in picked[..k].iter().flatten() {
                 st.evict_pool.offer(score(policy, &clock, e), db, &e.key);
             }
         }

@@ -158,6 +158,18 @@ struct Segment {
     snap_seq: u64,
 }
 
+impl Segment {
+    /// The first entry (with an expiry, for `ttl_only`) at or after bucket `from`,
+    /// wrapping around; None when the segment holds none.
+    fn entry_from(&self, from: usize, ttl_only: bool) -> Option<&Entry> {
+        let n = self.table.num_buckets();
+        (0..n)
+            .filter_map(|i| self.table.get_bucket((from + i) % n))
+            .map(|b| &**b)
+            .find(|e| !ttl_only || e.expire_at() != 0)
+    }
+}
+
 /// An entry captured for a snapshot in progress: a pointer that another thread may read
 /// through until the table that handed it out releases its hold.
 #[derive(Clone, Copy, Debug)]
@@ -619,6 +631,28 @@ impl Table {
         }
     }
 
+    /// Rebuild `seg`'s table at its usual 512 buckets, without tombstones. hashbrown would
+    /// do it on the next insert (or double the table, which [`Table::settle`] then undoes)
+    /// by rehashing every key in turn, a cache miss each; here the entries are prefetched
+    /// ahead as a split does, so the misses overlap. Under churn this runs every few
+    /// dozen inserts into a well-filled segment.
+    fn reclaim(seg: &mut Segment, hasher: &foldhash::fast::RandomState) {
+        let old = std::mem::replace(&mut seg.table, HashTable::with_capacity(SEGMENT_MAX));
+        let entries: Vec<Box<Entry>> = old.into_iter().collect();
+        let hashes: Vec<u64> = (0..entries.len())
+            .map(|i| {
+                if let Some(ahead) = entries.get(i + SPLIT_PREFETCH) {
+                    crate::util::prefetch(&**ahead as *const Entry);
+                }
+                Self::inner(hasher.hash_one(&*entries[i].key))
+            })
+            .collect();
+        for (e, h) in entries.into_iter().zip(hashes) {
+            seg.table
+                .insert_unique(h, e, |e| Self::inner(hasher.hash_one(&*e.key)));
+        }
+    }
+
     /// Insert `item` into `seg`, replacing an entry with the same key (returned).
     fn put(
         seg: &mut Segment,
@@ -793,9 +827,14 @@ impl Table {
         let s = self.seg_of(h);
         self.before_mutate(s);
         let seg = &self.segments[s];
-        if seg.table.len() < SEGMENT_MAX
-            || seg.table.find(Self::inner(h), |e| &*e.key == key).is_some()
-        {
+        if seg.table.len() < SEGMENT_MAX {
+            // No growth room left below SEGMENT_MAX entries: deletions' tombstones took it.
+            if seg.table.len() == seg.table.capacity() && seg.table.num_buckets() >= 512 {
+                Self::reclaim(&mut self.segments[s], &self.hasher);
+            }
+            return s;
+        }
+        if seg.table.find(Self::inner(h), |e| &*e.key == key).is_some() {
             return s;
         }
         self.split(s);
@@ -1197,44 +1236,99 @@ impl Table {
         }
     }
 
-    /// A pseudo-random entry (uniform within a random segment), or None when empty.
+    /// A pseudo-random entry, or None when empty. Uniform over all keys while every
+    /// segment has the same bucket count (the usual state: a segment splits before it
+    /// outgrows 512 buckets), since a try picks a bucket uniformly and retries on an empty
+    /// one; skewed toward keys in smaller segments otherwise.
     pub fn random(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
-        self.random_where(rng, false)
-    }
-
-    /// A pseudo-random entry with an expiry (uniform within a random segment holding
-    /// some), or None when no key has one.
-    pub fn random_expiring(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
-        self.random_where(rng, true)
-    }
-
-    /// A random segment holding entries (with an expiry, for `ttl_only`), then a random
-    /// one of those; after 64 misses (few segments hold any), the first such segment from
-    /// a random place.
-    fn random_where(&self, rng: &mut impl rand::Rng, ttl_only: bool) -> Option<&Entry> {
-        let held = |s: &Segment| if ttl_only { s.expiring } else { s.table.len() };
-        fn nth(s: &Segment, i: usize, ttl_only: bool) -> Option<&Entry> {
-            s.table
-                .iter()
-                .filter(|e| !ttl_only || e.expire_at() != 0)
-                .nth(i)
-                .map(|b| &**b)
-        }
-        if (if ttl_only { self.expiring } else { self.len }) == 0 {
+        if self.len == 0 {
             return None;
         }
         let n = self.segments.len();
+        // A segment is at least ~44% full once split, so 64 misses in a row are
+        // vanishingly rare unless the table is nearly empty; then scan.
         for _ in 0..64 {
             let seg = &self.segments[rng.gen_range(0..n)];
-            if held(seg) > 0 {
-                return nth(seg, rng.gen_range(0..held(seg)), ttl_only);
+            let buckets = seg.table.num_buckets();
+            if buckets == 0 {
+                continue;
+            }
+            if let Some(e) = seg.table.get_bucket(rng.gen_range(0..buckets)) {
+                return Some(e);
             }
         }
         let start = rng.gen_range(0..n);
         (0..n)
             .map(|i| &self.segments[(start + i) % n])
+            .find_map(|s| s.entry_from(0, false))
+    }
+
+    /// A pseudo-random entry with an expiry, or None when no key has one: a random segment
+    /// holding some, then the first such entry from a random bucket on (skewed toward
+    /// entries after runs of buckets without one, as Redis's bucket sampling is).
+    pub fn random_expiring(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
+        if self.expiring == 0 {
+            return None;
+        }
+        let n = self.segments.len();
+        for _ in 0..64 {
+            let seg = &self.segments[rng.gen_range(0..n)];
+            if seg.expiring > 0 {
+                return seg.entry_from(rng.gen_range(0..seg.table.num_buckets()), true);
+            }
+        }
+        let start = rng.gen_range(0..n);
+        (0..n)
+            .map(|i| &self.segments[(start + i) % n])
+            .find(|s| s.expiring > 0)
+            .and_then(|s| s.entry_from(0, true))
+    }
+
+    /// Fill `out` with up to `out.len()` entries (with an expiry, for `ttl_only`) from
+    /// consecutive buckets of one random segment, starting at a random bucket; returns how
+    /// many. Eviction's sampler, as Redis's dictGetSomeKeys: one segment and a few
+    /// adjacent slots cost a handful of cache misses, where independent random picks cost
+    /// three or four each, and a key's bucket says nothing about its idle time or
+    /// frequency. Each entry is prefetched, so the caller's reads of them overlap.
+    pub fn sample_into<'a>(
+        &'a self,
+        rng: &mut impl rand::Rng,
+        ttl_only: bool,
+        out: &mut [Option<&'a Entry>],
+    ) -> usize {
+        if out.is_empty() || (if ttl_only { self.expiring } else { self.len }) == 0 {
+            return 0;
+        }
+        let held = |s: &Segment| if ttl_only { s.expiring } else { s.table.len() };
+        let n = self.segments.len();
+        let start = rng.gen_range(0..n);
+        let seg = (0..64)
+            .map(|_| &self.segments[rng.gen_range(0..n)])
             .find(|s| held(s) > 0)
-            .and_then(|s| nth(s, 0, ttl_only))
+            .or_else(|| {
+                (0..n)
+                    .map(|i| &self.segments[(start + i) % n])
+                    .find(|s| held(s) > 0)
+            });
+        let Some(seg) = seg else { return 0 };
+        let buckets = seg.table.num_buckets();
+        let from = rng.gen_range(0..buckets);
+        let mut filled = 0;
+        for i in 0..buckets {
+            let Some(e) = seg.table.get_bucket((from + i) % buckets) else {
+                continue;
+            };
+            if ttl_only && e.expire_at() == 0 {
+                continue;
+            }
+            crate::util::prefetch(&**e as *const Entry);
+            out[filled] = Some(e);
+            filled += 1;
+            if filled == out.len() {
+                break;
+            }
+        }
+        filled
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
@@ -1485,11 +1579,84 @@ mod tests {
             next += 1;
         }
         assert_eq!(t.len(), 20_000);
+        // Segments were rebuilt many times over (`reclaim`): every live key is still found.
+        assert!(live
+            .iter()
+            .all(|i| t.get(format!("k{i}").as_bytes()).is_some()));
+        assert_eq!(t.iter().count(), 20_000);
         let churned = t.overhead();
         assert!(
             churned <= loaded * 5 / 4,
             "bucket memory grew from {loaded} to {churned} bytes"
         );
+    }
+
+    #[test]
+    fn random_draws_every_key_alike() {
+        // Segments of one bucket count: a uniform bucket, retried when empty, is a uniform
+        // key. Chi-square over 20,000 keys with 20 draws expected each.
+        use rand::SeedableRng;
+        let mut t = Table::new();
+        let n = 20_000u32;
+        for i in 0..n {
+            t.insert(entry(format!("k{i}").as_bytes()));
+        }
+        assert!(t.segment_count() > 32);
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
+        let mut seen = std::collections::HashMap::<Key, u32>::new();
+        let draws = 20 * n;
+        for _ in 0..draws {
+            *seen
+                .entry(t.random(&mut rng).unwrap().key.clone())
+                .or_default() += 1;
+        }
+        assert_eq!(seen.len(), n as usize, "some key was never drawn");
+        let expected = f64::from(draws / n);
+        let chi2: f64 = seen
+            .values()
+            .map(|&c| (f64::from(c) - expected).powi(2) / expected)
+            .sum();
+        // Degrees of freedom 19,999: mean 19,999, standard deviation 200.
+        assert!((19_000.0..21_000.0).contains(&chi2), "chi-square {chi2}");
+        assert!(Table::new().random(&mut rng).is_none());
+    }
+
+    #[test]
+    fn sample_into_takes_distinct_keys_and_honours_ttl_only() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(5);
+        let mut t = Table::new();
+        assert_eq!(t.sample_into(&mut rng, false, &mut [None; 8]), 0);
+        for i in 0..3 {
+            t.insert(entry(format!("k{i}").as_bytes()));
+        }
+        assert_eq!(
+            t.sample_into(&mut rng, false, &mut [None; 8]),
+            3,
+            "fewer keys than asked"
+        );
+        assert_eq!(
+            t.sample_into(&mut rng, true, &mut [None; 8]),
+            0,
+            "no key has a TTL"
+        );
+        for i in 3..5000u32 {
+            let mut e = entry(format!("k{i}").as_bytes());
+            if i % 10 == 0 {
+                e.set_expire_at(1_000 + u64::from(i));
+            }
+            t.insert(e);
+        }
+        let mut out = [None; 8];
+        for _ in 0..200 {
+            let got = t.sample_into(&mut rng, false, &mut out);
+            assert_eq!(got, 8);
+            let keys: HashSet<_> = out.iter().flatten().map(|e| e.key.clone()).collect();
+            assert_eq!(keys.len(), 8, "a key sampled twice");
+            let got = t.sample_into(&mut rng, true, &mut out[..4]);
+            assert!(got >= 1);
+            assert!(out[..got].iter().flatten().all(|e| e.expire_at() != 0));
+        }
     }
 
     #[test]
