@@ -929,6 +929,14 @@ pub fn find_param(name: &str) -> Option<&'static Param> {
 }
 
 impl Config {
+    /// Whether snapshots keep each key's access field: under an LRU or LFU
+    /// `maxmemory-policy`, whose eviction reads it (Redis's RDB keeps idle times and
+    /// counters under the same condition).
+    pub fn keeps_access(&self) -> bool {
+        let p = self.maxmemory_policy.as_str();
+        p.ends_with("-lru") || p.ends_with("-lfu")
+    }
+
     /// Set a parameter at startup (file or command line): mutability does not matter.
     pub fn set_startup(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let p = find_param(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;

@@ -3,7 +3,8 @@
 //! not; RESTORE IDLETIME / FREQ set it under the policy that reads it; FREQ and IDLETIME
 //! refuse under the other policy; a new key's LFU counter is 5 and its first read makes
 //! it 6; each command counts as many accesses as in Redis; lfu-log-factor /
-//! lfu-decay-time take what Redis takes. Passes against
+//! lfu-decay-time take what Redis takes; snapshots keep idle times and counters under
+//! LRU and LFU policies (as Redis's RDB), and a restart loads them. Passes against
 //! redis-server 7.0 too (STRATA_TEST_EXTERNAL_PORT).
 
 mod common;
@@ -54,20 +55,7 @@ fn idle_time_counts_from_the_last_read_or_write_only() {
 fn restore_sets_idle_time_or_frequency_by_policy() {
     let s = start();
     let mut c = s.raw();
-    assert_eq!(c.q("SET src v"), ok());
-    let Frame::Bulk(payload) = c.q("DUMP src") else {
-        panic!("DUMP")
-    };
-    let restore = |c: &mut Raw, key: &str, opt: &str, n: &str| {
-        c.call(&[
-            b"RESTORE".as_slice(),
-            key.as_bytes(),
-            b"0",
-            &payload,
-            opt.as_bytes(),
-            n.as_bytes(),
-        ])
-    };
+    let restore = restore_with;
     assert_eq!(restore(&mut c, "a", "IDLETIME", "1000"), ok());
     let a = idle(&mut c, "a");
     assert!((1000..=1001).contains(&a), "idle {a}");
@@ -249,4 +237,87 @@ fn each_command_records_as_many_accesses_as_in_redis() {
         ok()
     );
     assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// `RESTORE key 0 <DUMP of a string> opt n`.
+fn restore_with(c: &mut Raw, key: &str, opt: &str, n: &str) -> Frame {
+    c.q("SET dump-src v");
+    let Frame::Bulk(payload) = c.q("DUMP dump-src") else {
+        panic!("DUMP")
+    };
+    c.call(&[
+        b"RESTORE".as_slice(),
+        key.as_bytes(),
+        b"0",
+        &payload,
+        opt.as_bytes(),
+        n.as_bytes(),
+    ])
+}
+
+#[test]
+fn snapshots_keep_idle_times_and_counters_under_lru_and_lfu_policies() {
+    // As Redis's RDB: kept under an LRU or LFU policy (DEBUG RELOAD saves and loads the
+    // snapshot), not under noeviction.
+    let s = start_with(|cfg| cfg.enable_debug_command = "yes".into());
+    let mut c = s.raw();
+    assert_eq!(c.q("CONFIG SET maxmemory-policy allkeys-lru"), ok());
+    assert_eq!(restore_with(&mut c, "old", "IDLETIME", "5000"), ok());
+    assert_eq!(c.q("SET new v"), ok());
+    assert_eq!(c.q("DEBUG RELOAD"), ok());
+    let old = idle(&mut c, "old");
+    assert!((5000..=5005).contains(&old), "idle {old} after a reload");
+    assert!(idle(&mut c, "new") <= 5);
+
+    assert_eq!(
+        c.q("CONFIG SET maxmemory-policy allkeys-lfu lfu-decay-time 0"),
+        ok()
+    );
+    assert_eq!(restore_with(&mut c, "hot", "FREQ", "100"), ok());
+    assert_eq!(restore_with(&mut c, "cold", "FREQ", "1"), ok());
+    assert_eq!(c.q("DEBUG RELOAD"), ok());
+    assert_eq!(c.q("OBJECT FREQ hot"), int(100));
+    assert_eq!(c.q("OBJECT FREQ cold"), int(1));
+
+    assert_eq!(
+        c.q("CONFIG SET maxmemory-policy noeviction lfu-decay-time 1"),
+        ok()
+    );
+    assert_eq!(restore_with(&mut c, "idle", "IDLETIME", "5000"), ok());
+    assert_eq!(c.q("DEBUG RELOAD"), ok());
+    assert!(idle(&mut c, "idle") <= 5, "kept under noeviction");
+}
+
+#[test]
+fn a_restart_after_a_log_rewrite_keeps_idle_times() {
+    if std::env::var("STRATA_TEST_EXTERNAL_PORT").is_ok() {
+        return; // restarts an in-process server
+    }
+    let mut s = start_with(|c| {
+        c.appendonly = true;
+        c.maxmemory_policy = "allkeys-lru".into();
+    });
+    let mut c = s.raw();
+    assert_eq!(restore_with(&mut c, "old", "IDLETIME", "7000"), ok());
+    assert_eq!(
+        c.q("BGREWRITEAOF"),
+        Frame::Simple("Background append only file rewriting started".into())
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let in_progress = |c: &mut Raw| match c.q("INFO persistence") {
+        Frame::Bulk(b) => !String::from_utf8_lossy(&b).contains("aof_rewrite_in_progress:0"),
+        other => panic!("INFO: {other:?}"),
+    };
+    while in_progress(&mut c) {
+        assert!(std::time::Instant::now() < deadline, "rewrite did not end");
+        sleep(Duration::from_millis(20));
+    }
+    // Written after the rewrite: replayed from the new log, so just used.
+    assert_eq!(c.q("SET later v"), ok());
+    drop(c);
+    let s2 = restart_with_log(&mut s);
+    let mut c = s2.raw();
+    let old = idle(&mut c, "old");
+    assert!((7000..=7005).contains(&old), "idle {old} after the restart");
+    assert!(idle(&mut c, "later") <= 5);
 }

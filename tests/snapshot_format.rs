@@ -32,6 +32,7 @@ fn header(dbs: u32) -> SnapshotHeader {
         lsn: 1234,
         created_ms: 1_700_000_000_000,
         dbs,
+        access: false,
     }
 }
 

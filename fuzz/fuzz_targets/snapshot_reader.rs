@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
+use strata::keyspace::access::{Clock, Policy};
 use strata::keyspace::{Entry, Hash, List, Set, Value, ZSet};
 use strata::persistence::snapshot::{CHUNK_FRAME_LEN, SNAPSHOT_HEADER_LEN, TRAILER_LEN};
 use strata::persistence::{
@@ -31,6 +32,8 @@ fn header() -> SnapshotHeader {
         lsn: 5,
         created_ms: 6,
         dbs: 3,
+        // Entries may carry access fields: the decoder's IDLE / FREQ paths are fuzzed too.
+        access: true,
     }
 }
 
@@ -176,6 +179,17 @@ fuzz_target!(|data: &[u8]| {
     let entries = entries_from(&data[3..]);
     let target = 1 + usize::from(data[1]) * 8;
     let mut enc = ChunkEncoder::new(target);
+    if data[2] & 2 != 0 {
+        let policy = if data[2] & 4 != 0 {
+            Policy::Lru
+        } else {
+            Policy::Lfu {
+                log_factor: 10,
+                decay_minutes: 1,
+            }
+        };
+        enc.keep_access(Clock::new(policy, 1_700_000_000_000));
+    }
     let mut chunks = Vec::new();
     for (db, e) in &entries {
         enc.add(*db, e);

@@ -21,6 +21,7 @@ use super::{
     apply_record, load_threads, Durability, Engine, EngineError, LogDir, OpenOptions, SharedEngine,
 };
 use crate::command::State;
+use crate::keyspace::access::Clock;
 use crate::keyspace::{Entry, Table};
 use crate::persistence::snapshot::{load_snapshot_boxed, SnapshotLimits};
 use crate::persistence::{DataDir, RecoveryOptions, ReplayError, Vfs};
@@ -81,10 +82,12 @@ impl<'a> Slices<'a> {
 /// A snapshot file's entries, per database, read and decoded without the engine.
 type PerDb = Vec<Vec<Box<Entry>>>;
 
+/// Entries get their access fields at `clock`'s time (what the file kept, or fresh).
 fn read_snapshot(
     vfs: &dyn Vfs,
     path: &Path,
     dbs: usize,
+    clock: Clock,
     delay_us: u64,
 ) -> Result<(PerDb, u64), EngineError> {
     let mut per_db: PerDb = (0..dbs).map(|_| Vec::new()).collect();
@@ -93,6 +96,7 @@ fn read_snapshot(
         path,
         SnapshotLimits::default(),
         load_threads(),
+        Some(clock),
         |db: u16, e: Box<Entry>| {
             let db = db as usize;
             if delay_us > 0 {
@@ -116,8 +120,6 @@ fn read_snapshot(
 /// Index what [`read_snapshot`] read into the (empty) keyspace: each table is sized once
 /// for its whole content and filled by [`load_threads`] threads.
 fn install_snapshot(st: &mut State, per_db: PerDb) {
-    // Loaded keys count as used at load time (the snapshot keeps no access fields).
-    st.ks.set_now(crate::util::now_ms());
     for (db, entries) in per_db.into_iter().enumerate() {
         if !entries.is_empty() {
             st.ks.db_mut(db).bulk_load(entries, load_threads());
@@ -128,7 +130,9 @@ fn install_snapshot(st: &mut State, per_db: PerDb) {
 /// Load a snapshot file into the (empty) keyspace. Returns the number of keys.
 pub(super) fn load_into(st: &mut State, vfs: &dyn Vfs, path: &Path) -> Result<u64, EngineError> {
     let t0 = Instant::now();
-    let (per_db, keys) = read_snapshot(vfs, path, st.ks.db_count(), 0)?;
+    st.ks.set_now(crate::util::now_ms());
+    let clock = *st.ks.clock();
+    let (per_db, keys) = read_snapshot(vfs, path, st.ks.db_count(), clock, 0)?;
     let read = t0.elapsed();
     install_snapshot(st, per_db);
     log_loaded(path, keys, t0, read);
@@ -158,7 +162,7 @@ fn load_shared(
         e.st.ks.set_now(crate::util::now_ms());
         (e.st.ks.db_count(), *e.st.ks.clock())
     };
-    let (per_db, keys) = read_snapshot(vfs, path, dbs, delay_us)?;
+    let (per_db, keys) = read_snapshot(vfs, path, dbs, clock, delay_us)?;
     let read = t0.elapsed();
     let tables: Vec<(usize, Table)> = per_db
         .into_iter()

@@ -678,7 +678,8 @@ impl Engine {
             vfs.sync_dir(&dir).map_err(|e| format!("sync dir: {e}"))
         });
         self.last_bgsave_try_ms = crate::util::now_ms();
-        let job = SnapshotJob::start(&mut self.st.ks, self.vfs.clone(), tmp, lsn, install)?;
+        let keep = self.st.config.keeps_access();
+        let job = SnapshotJob::start(&mut self.st.ks, self.vfs.clone(), tmp, lsn, keep, install)?;
         info!("Background saving started");
         self.job = Some(ActiveJob {
             job,
@@ -801,14 +802,16 @@ impl Engine {
             Ok(())
         });
         let base_path = dir.join(crate::persistence::base_file_name(base_seq));
-        let job = match SnapshotJob::start(&mut self.st.ks, vfs.clone(), base_path, lsn, install) {
-            Ok(job) => job,
-            Err(e) => {
-                drop(dur.close());
-                drop(crate::persistence::manifest::clean_pending(&*vfs, &dir));
-                return Err(e);
-            }
-        };
+        let keep = self.st.config.keeps_access();
+        let job =
+            match SnapshotJob::start(&mut self.st.ks, vfs.clone(), base_path, lsn, keep, install) {
+                Ok(job) => job,
+                Err(e) => {
+                    drop(dur.close());
+                    drop(crate::persistence::manifest::clean_pending(&*vfs, &dir));
+                    return Err(e);
+                }
+            };
         info!(
             "turning the append-only log on: new log {} from LSN {}, its base being written",
             path.display(),
@@ -966,6 +969,7 @@ impl Engine {
             self.vfs.clone(),
             rot.base_path,
             rot.lsn,
+            self.st.config.keeps_access(),
             install,
         )?;
         info!(

@@ -22,6 +22,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use crate::keyspace::access::Clock;
 use crate::keyspace::{Held, Keyspace, Retired, SegmentSink};
 use crate::persistence::snapshot::{ChunkEncoder, SnapshotHeader, SnapshotStats, SnapshotWriter};
 use crate::persistence::Vfs;
@@ -142,11 +143,13 @@ pub type Install = Box<dyn FnOnce(&SnapshotStats) -> Result<(), String> + Send>;
 
 /// The writer thread: encode captured entries into chunks and write them, then finish the
 /// file and install it.
+/// `keep`: the keyspace's clock when access fields are kept (LRU and LFU policies).
 fn write_snapshot(
     rx: Receiver<Msg>,
     mut writer: SnapshotWriter,
     mem: Arc<SnapMemory>,
     encoded: Arc<AtomicU64>,
+    mut keep: Option<Clock>,
     install: Install,
 ) -> Result<SnapshotStats, String> {
     // Encoding, compressing and writing must not take CPU from the clients: on a small
@@ -156,6 +159,12 @@ fn write_snapshot(
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Entries(seq, db, held) => {
+                // Idle times are read at the time of encoding: entries used since the
+                // snapshot began carry later stamps than its start.
+                if let Some(clock) = keep.as_mut() {
+                    clock.set_now(crate::util::now_ms());
+                    enc.keep_access(*clock);
+                }
                 // Entries are cold (a snapshot reads each once): load the entry
                 // PREFETCH_AHEAD places ahead, and its key and value half as far ahead
                 // (once the entry itself has arrived), so misses overlap.
@@ -195,18 +204,23 @@ fn write_snapshot(
 impl SnapshotJob {
     /// Start snapshotting `ks` into `path` (written in full, fdatasynced), then run
     /// `install` on the writer thread (rename into place, or switch the manifest).
+    /// `keep_access`: keep each key's idle time or LFU counter (under an LRU or LFU
+    /// `maxmemory-policy`, as Redis's RDB does).
     pub fn start(
         ks: &mut Keyspace,
         vfs: Arc<dyn Vfs>,
         path: PathBuf,
         lsn: u64,
+        keep_access: bool,
         install: Install,
     ) -> Result<SnapshotJob, String> {
         let header = SnapshotHeader {
             lsn,
             created_ms: crate::util::now_ms(),
             dbs: ks.db_count() as u32,
+            access: keep_access,
         };
+        let keep = keep_access.then(|| *ks.clock());
         let writer = SnapshotWriter::create(&*vfs, &path, header).map_err(|e| e.to_string())?;
         let (tx, rx) = channel();
         let mem = Arc::new(SnapMemory::default());
@@ -215,7 +229,7 @@ impl SnapshotJob {
         let encoded2 = encoded.clone();
         let thread = std::thread::Builder::new()
             .name("strata-snapshot".into())
-            .spawn(move || write_snapshot(rx, writer, mem2, encoded2, install))
+            .spawn(move || write_snapshot(rx, writer, mem2, encoded2, keep, install))
             .map_err(|e| e.to_string())?;
         let sink = Arc::new(Mutex::new(CaptureSink {
             tx,

@@ -254,9 +254,10 @@ impl Clock {
         }
     }
 
-    /// The LRU field of a key idle `secs` seconds (RESTORE IDLETIME).
+    /// The LRU field of a key idle `secs` seconds (RESTORE IDLETIME); idle times the
+    /// field cannot hold read as its longest, 6.07 days.
     pub fn idle_field(&self, secs: u64) -> u32 {
-        let back = (secs % (1 << FIELD_BITS)) as u32;
+        let back = secs.min(FIELD_MASK) as u32;
         (self.secs + (1 << FIELD_BITS) - back) & FIELD_MASK as u32
     }
 
@@ -264,6 +265,38 @@ impl Clock {
     pub fn freq_field(&self, freq: u8) -> u32 {
         self.mins << 8 | freq as u32
     }
+
+    /// What a snapshot keeps of `field` (None: the key records no access), read at this
+    /// clock's time: idle seconds under LRU, the decayed counter under LFU, as Redis's
+    /// RDB keeps them (its IDLE and FREQ opcodes).
+    pub fn keep(&self, field: Option<u32>) -> Option<Kept> {
+        let f = field?;
+        Some(match self.policy {
+            Policy::Lru => Kept::Idle((self.idle_ms(f) / 1000) as u32),
+            Policy::Lfu { .. } => Kept::Freq(self.freq(f) as u8),
+        })
+    }
+
+    /// The field for a loaded key that kept `kept`: what it says, read at this clock's
+    /// time, when it was kept under the same kind of policy (idle times under LRU,
+    /// counters under LFU); a fresh field otherwise, as for a new key (Redis's
+    /// objectSetLRUOrLFU likewise ignores the other kind).
+    pub fn restore(&self, kept: Option<Kept>) -> u32 {
+        match (self.policy, kept) {
+            (Policy::Lru, Some(Kept::Idle(secs))) => self.idle_field(u64::from(secs)),
+            (Policy::Lfu { .. }, Some(Kept::Freq(c))) => self.freq_field(c),
+            _ => self.fresh(),
+        }
+    }
+}
+
+/// An access field as a snapshot keeps it, independent of when it is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// Seconds since the last access (LRU policies).
+    Idle(u32),
+    /// The logarithmic access counter (LFU policies).
+    Freq(u8),
 }
 
 #[cfg(test)]

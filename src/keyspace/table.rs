@@ -696,7 +696,8 @@ impl Table {
     /// Fill an empty table with `entries` (loading a snapshot): the directory is sized for
     /// them up front, so nothing splits, and `threads` threads fill disjoint ranges of
     /// segments. A later entry replaces an earlier one with the same key. A table that is
-    /// not empty (or is being snapshotted) takes them one by one.
+    /// not empty (or is being snapshotted) takes them one by one. Entries keep the access
+    /// fields they carry (a loader sets them: kept by the snapshot, or fresh).
     ///
     /// Cost model: the keys are hashed (and their sizes read) by all threads in parallel,
     /// then each thread groups its entries by segment (a counting sort) and fills one
@@ -705,7 +706,7 @@ impl Table {
     pub fn bulk_load(&mut self, mut entries: Vec<Box<Entry>>, threads: usize) {
         if self.len > 0 || self.segments.len() != 1 || self.snap.is_some() || self.hold.is_some() {
             for e in entries {
-                self.insert_boxed(e);
+                self.put_boxed(e, false);
             }
             return;
         }
@@ -726,7 +727,6 @@ impl Table {
             }
         };
         let hasher = self.hasher;
-        let fresh = self.clock.fresh();
         // 1. Each thread hashes a slice of the entries and sorts them by destination thread.
         let per = n.div_ceil(threads).max(1);
         let mut chunks = Vec::with_capacity(threads);
@@ -745,7 +745,6 @@ impl Table {
                             .map(|_| Vec::with_capacity(chunk.len() / threads + 64))
                             .collect();
                         for e in chunk {
-                            e.set_access(fresh);
                             let h = hasher.hash_one(&*e.key);
                             out[seg_of(h) / span].push(Item::new(h, e));
                         }

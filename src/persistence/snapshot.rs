@@ -42,7 +42,7 @@
 //! |-------:|-----:|------------|----------------------------------------------------------------|
 //! | 0      | 8    | magic      | `b"STRATASN"`                                                  |
 //! | 8      | 4    | version    | u32, format version, currently [`SNAPSHOT_FORMAT_VERSION`] (1) |
-//! | 12     | 4    | flags      | u32, must be 0 in version 1 (unknown flags are refused)        |
+//! | 12     | 4    | flags      | u32: bit 0 `ACCESS`, entries may keep access fields (below); other bits must be 0 (unknown flags are refused) |
 //! | 16     | 8    | lsn        | u64, the snapshot holds every record with LSN `<= lsn`; replay of the logs resumes after it |
 //! | 24     | 8    | created_ms | u64, Unix time in ms when the snapshot was taken (informational) |
 //! | 32     | 4    | dbs        | u32, number of databases, `1..=65536`; every entry's db is below it |
@@ -70,10 +70,16 @@
 //! | size      | field     | meaning                                                        |
 //! |----------:|-----------|----------------------------------------------------------------|
 //! | 2         | db        | u16, database index, `< dbs`                                  |
-//! | 1         | tag       | bits 0..=2: type (1 string, 2 int, 3 list, 4 hash, 5 set, 6 zset); bits 3..=5: 0; bit 6 `CONT`: this part continues the previous part's entry; bit 7 `MORE`: another part of this entry follows |
+//! | 1         | tag       | bits 0..=2: type (1 string, 2 int, 3 list, 4 hash, 5 set, 6 zset); bit 3 `IDLE`, bit 4 `FREQ`: the key's access field follows the expiry (at most one of them, only in a first part, only if the header has `ACCESS`); bit 5: 0; bit 6 `CONT`: this part continues the previous part's entry; bit 7 `MORE`: another part of this entry follows |
 //! | 8         | expire_at | u64, absolute Unix ms, 0 = no expiry; **only in a first part** (`CONT` clear) |
+//! | 4 or 1    | access    | with `IDLE`: u32, seconds since the key's last access when the snapshot was written; with `FREQ`: u8, its LFU counter then |
 //! | 4 + n     | key       | u32 length, then the key bytes (repeated in every part)        |
 //! | ...       | body      | by type, below                                                 |
+//!
+//! Access fields are kept only when the server runs an LRU or LFU `maxmemory-policy`
+//! (as Redis's RDB keeps its IDLE and FREQ opcodes); a loader under the same kind of
+//! policy gives the key that idle time or counter, any other takes the key as just used.
+//! Without them the file is byte for byte what earlier releases wrote.
 //!
 //! Bodies (`bytes` = u32 length then that many bytes):
 //!
@@ -135,6 +141,7 @@ use thiserror::Error;
 use super::fs::{is_no_space, Vfs, VfsFile};
 use super::log::ReadAt;
 use super::record::{le_u32, le_u64};
+use crate::keyspace::access::{Clock, Kept};
 use crate::keyspace::{Entry, Hash, List, Set, Value, ZSet};
 
 /// Magic bytes at the start of every snapshot file.
@@ -169,7 +176,11 @@ const T_HASH: u8 = 4;
 const T_SET: u8 = 5;
 const T_ZSET: u8 = 6;
 const TYPE_MASK: u8 = 0x07;
-const RESERVED_BITS: u8 = 0x38;
+const F_IDLE: u8 = 0x08;
+const F_FREQ: u8 = 0x10;
+const RESERVED_BITS: u8 = 0x20;
+/// Header flag: entries may keep access fields (`F_IDLE` / `F_FREQ`).
+const FLAG_ACCESS: u32 = 1;
 const F_CONT: u8 = 0x40;
 const F_MORE: u8 = 0x80;
 
@@ -198,6 +209,8 @@ pub struct SnapshotHeader {
     pub created_ms: u64,
     /// Number of databases (`1..=65536`).
     pub dbs: u32,
+    /// Entries may keep their access fields (header flag `ACCESS`).
+    pub access: bool,
 }
 
 impl SnapshotHeader {
@@ -206,7 +219,8 @@ impl SnapshotHeader {
         let mut out = [0u8; SNAPSHOT_HEADER_LEN];
         out[0..8].copy_from_slice(&SNAPSHOT_MAGIC);
         out[8..12].copy_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
-        out[12..16].copy_from_slice(&0u32.to_le_bytes());
+        let flags = if self.access { FLAG_ACCESS } else { 0 };
+        out[12..16].copy_from_slice(&flags.to_le_bytes());
         out[16..24].copy_from_slice(&self.lsn.to_le_bytes());
         out[24..32].copy_from_slice(&self.created_ms.to_le_bytes());
         out[32..36].copy_from_slice(&self.dbs.to_le_bytes());
@@ -237,7 +251,7 @@ impl SnapshotHeader {
             return Err(SnapshotHeaderProblem::UnsupportedVersion { found: version });
         }
         let flags = le_u32(&bytes[12..16]);
-        if flags != 0 {
+        if flags & !FLAG_ACCESS != 0 {
             return Err(SnapshotHeaderProblem::UnknownFlags { flags });
         }
         let dbs = le_u32(&bytes[32..36]);
@@ -248,6 +262,7 @@ impl SnapshotHeader {
             lsn: le_u64(&bytes[16..24]),
             created_ms: le_u64(&bytes[24..32]),
             dbs,
+            access: flags & FLAG_ACCESS != 0,
         })
     }
 }
@@ -760,6 +775,10 @@ pub struct ChunkEncoder {
     parts: u32,
     keys: u64,
     full: Vec<RawChunk>,
+    /// Keep access fields, read at this clock's time (the header must say `access`).
+    clock: Option<Clock>,
+    /// The access field kept for the entry being added.
+    kept: Option<Kept>,
 }
 
 impl ChunkEncoder {
@@ -772,7 +791,17 @@ impl ChunkEncoder {
             parts: 0,
             keys: 0,
             full: Vec::new(),
+            clock: None,
+            kept: None,
         }
+    }
+
+    /// Keep each entry's access field from now on, as idle seconds or counter read at
+    /// `clock`'s time (advance it as the snapshot is written: a field stamped after the
+    /// clock's second would read as idle for days). The file's header must have
+    /// [`SnapshotHeader::access`] set, or it will not load.
+    pub fn keep_access(&mut self, clock: Clock) {
+        self.clock = Some(clock);
     }
 
     /// The effective target chunk size.
@@ -789,6 +818,7 @@ impl ChunkEncoder {
     ///
     /// Keys and items must be shorter than 4 GiB (the protocol caps them at 512 MiB).
     pub fn add(&mut self, db: u16, entry: &Entry) {
+        self.kept = self.clock.and_then(|c| c.keep(entry.access()));
         let key = &entry.key[..];
         let exp = entry.expire_at();
         match &entry.value {
@@ -852,8 +882,22 @@ impl ChunkEncoder {
         self.cur.extend_from_slice(&db.to_le_bytes());
         let tag_pos = self.cur.len();
         if first {
-            self.cur.push(ty);
-            self.cur.extend_from_slice(&expire_at.to_le_bytes());
+            match self.kept {
+                None => {
+                    self.cur.push(ty);
+                    self.cur.extend_from_slice(&expire_at.to_le_bytes());
+                }
+                Some(Kept::Idle(secs)) => {
+                    self.cur.push(ty | F_IDLE);
+                    self.cur.extend_from_slice(&expire_at.to_le_bytes());
+                    self.cur.extend_from_slice(&secs.to_le_bytes());
+                }
+                Some(Kept::Freq(counter)) => {
+                    self.cur.push(ty | F_FREQ);
+                    self.cur.extend_from_slice(&expire_at.to_le_bytes());
+                    self.cur.push(counter);
+                }
+            }
             self.keys += 1;
         } else {
             self.cur.push(ty | F_CONT);
@@ -1385,6 +1429,8 @@ struct Piece {
     cont: bool,
     more: bool,
     expire_at: u64,
+    /// The access field a first part kept.
+    kept: Option<Kept>,
     key: Vec<u8>,
     body: Body,
 }
@@ -1430,7 +1476,7 @@ enum ChunkFail {
 }
 
 /// Verifies, decompresses and decodes one chunk. Runs on the loader's worker threads.
-fn decode_frame(f: &RawFrame, dbs: u32) -> Result<Vec<Decoded>, ChunkFail> {
+fn decode_frame(f: &RawFrame, rules: Rules) -> Result<Vec<Decoded>, ChunkFail> {
     let mut h = crc32fast::Hasher::new();
     h.update(&f.head);
     h.update(&f.data);
@@ -1454,16 +1500,57 @@ fn decode_frame(f: &RawFrame, dbs: u32) -> Result<Vec<Decoded>, ChunkFail> {
             actual: n as u64,
         }));
     }
-    decode_parts(&raw, f.parts(), dbs)
+    decode_parts(&raw, f.parts(), rules)
+}
+
+/// What the decoder needs beyond a chunk's bytes.
+#[derive(Clone, Copy)]
+struct Rules {
+    /// Databases the header declares.
+    dbs: u32,
+    /// The header allows access fields.
+    access: bool,
+    /// Turns kept access fields into the loading keyspace's (None: entries are left
+    /// with a zero field, for readers that do not load into a keyspace).
+    clock: Option<Clock>,
+}
+
+impl Rules {
+    fn new(header: &SnapshotHeader, clock: Option<Clock>) -> Rules {
+        Rules {
+            dbs: header.dbs,
+            access: header.access,
+            clock,
+        }
+    }
+
+    fn entry(&self, key: Vec<u8>, value: Value, expire_at: u64, kept: Option<Kept>) -> Entry {
+        entry_at(self.clock, key, value, expire_at, kept)
+    }
+}
+
+/// A decoded entry, its access field set from `kept` at `clock`'s time when given.
+fn entry_at(
+    clock: Option<Clock>,
+    key: Vec<u8>,
+    value: Value,
+    expire_at: u64,
+    kept: Option<Kept>,
+) -> Entry {
+    let e = Entry::new(key.into(), value, expire_at);
+    if let Some(c) = clock {
+        e.set_access(c.restore(kept));
+    }
+    e
 }
 
 /// Decodes exactly `parts` entry parts filling `raw`.
-fn decode_parts(raw: &[u8], parts: u32, dbs: u32) -> Result<Vec<Decoded>, ChunkFail> {
+fn decode_parts(raw: &[u8], parts: u32, rules: Rules) -> Result<Vec<Decoded>, ChunkFail> {
     let mut c = Cursor { b: raw, pos: 0 };
     // Every part takes at least 2 + 1 + 4 bytes.
     let mut out = Vec::with_capacity((parts as usize).min(raw.len() / 7 + 1));
     for part_index in 0..parts {
-        match decode_part(&mut c, dbs) {
+        match decode_part(&mut c, rules) {
             Ok(d) => out.push(d),
             Err(problem) => {
                 return Err(ChunkFail::Entry {
@@ -1527,23 +1614,31 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn decode_part(c: &mut Cursor<'_>, dbs: u32) -> Result<Decoded, EntryProblem> {
+fn decode_part(c: &mut Cursor<'_>, rules: Rules) -> Result<Decoded, EntryProblem> {
     let h = c.take(3, "db and type")?;
     let db = u16::from_le_bytes([h[0], h[1]]);
     let tag = h[2];
+    let dbs = rules.dbs;
     if u32::from(db) >= dbs {
         return Err(EntryProblem::DbOutOfRange { db, dbs });
     }
     let ty = tag & TYPE_MASK;
     let cont = tag & F_CONT != 0;
     let more = tag & F_MORE != 0;
+    let access_bits = tag & (F_IDLE | F_FREQ);
     if tag & RESERVED_BITS != 0
         || !(T_STR..=T_ZSET).contains(&ty)
         || (ty == T_INT && (cont || more))
+        || (access_bits != 0 && (cont || !rules.access || access_bits == F_IDLE | F_FREQ))
     {
         return Err(EntryProblem::BadTag { tag });
     }
     let expire_at = if cont { 0 } else { c.u64("expiry")? };
+    let kept = match access_bits {
+        F_IDLE => Some(Kept::Idle(c.u32("idle time")?)),
+        F_FREQ => Some(Kept::Freq(c.take(1, "access counter")?[0])),
+        _ => None,
+    };
     let key = c.bytes("key")?;
     let body = match ty {
         T_STR => Body::Str(c.bytes("string value")?.to_vec()),
@@ -1584,7 +1679,7 @@ fn decode_part(c: &mut Cursor<'_>, dbs: u32) -> Result<Decoded, EntryProblem> {
         // allocating (and first touching) their memory is part of the parallel work.
         return Ok(Decoded::Whole(
             db,
-            Box::new(Entry::new(key.into(), body.into_value(ty), expire_at)),
+            Box::new(rules.entry(key.to_vec(), body.into_value(ty), expire_at, kept)),
         ));
     }
     Ok(Decoded::Part(Box::new(Piece {
@@ -1593,6 +1688,7 @@ fn decode_part(c: &mut Cursor<'_>, dbs: u32) -> Result<Decoded, EntryProblem> {
         cont,
         more,
         expire_at,
+        kept,
         key: key.to_vec(),
         body,
     })))
@@ -1603,6 +1699,8 @@ fn decode_part(c: &mut Cursor<'_>, dbs: u32) -> Result<Decoded, EntryProblem> {
 struct Merger {
     pending: Option<Box<Piece>>,
     keys: u64,
+    /// As [`Rules::clock`].
+    clock: Option<Clock>,
 }
 
 impl Merger {
@@ -1640,13 +1738,20 @@ impl Merger {
                     db,
                     ty,
                     expire_at,
+                    kept,
                     key,
                     body,
                     ..
                 } = *acc;
                 Ok(Some((
                     db,
-                    Box::new(Entry::new(key.into(), body.into_value(ty), expire_at)),
+                    Box::new(entry_at(
+                        self.clock,
+                        key,
+                        body.into_value(ty),
+                        expire_at,
+                        kept,
+                    )),
                 )))
             }
         }
@@ -1880,7 +1985,7 @@ impl<S: ReadAt> SnapshotReader<S> {
                 Err(p) => SnapshotStop::Invalid(p),
             },
             Ok(Next::Chunk(f)) => {
-                let decoded = decode_frame(&f, header.dbs);
+                let decoded = decode_frame(&f, Rules::new(&header, None));
                 let mut out = Vec::new();
                 match self.merger.chunk(f.offset, f.index, decoded, &mut out) {
                     Ok(()) => {
@@ -1918,17 +2023,20 @@ pub fn load_snapshot<E>(
     threads: usize,
     mut on_entry: impl FnMut(u16, Entry) -> Result<(), E>,
 ) -> Result<SnapshotInfo, SnapshotLoadError<E>> {
-    load_snapshot_boxed(vfs, path, limits, threads, |db, e| on_entry(db, *e))
+    load_snapshot_boxed(vfs, path, limits, threads, None, |db, e| on_entry(db, *e))
 }
 
 /// [`load_snapshot`] delivering entries boxed, as the worker threads allocated them (the
 /// keyspace keeps entries boxed; this saves the loading thread an allocation and a copy
-/// per entry).
+/// per entry). With `clock` (the loading keyspace's), every entry's access field is set:
+/// from what the file kept, read at the clock's time, or fresh (see
+/// [`Clock::restore`]); without, entries carry a zero field.
 pub fn load_snapshot_boxed<E>(
     vfs: &dyn Vfs,
     path: &Path,
     limits: SnapshotLimits,
     threads: usize,
+    clock: Option<Clock>,
     mut on_entry: impl FnMut(u16, Box<Entry>) -> Result<(), E>,
 ) -> Result<SnapshotInfo, SnapshotLoadError<E>> {
     let io_err = |op, source| SnapshotLoadError::Io {
@@ -1945,7 +2053,11 @@ pub fn load_snapshot_boxed<E>(
         .map_err(|e| io_err("read", e))?
         .map_err(invalid)?;
     let header = frames.header;
-    let mut merger = Merger::default();
+    let rules = Rules::new(&header, clock);
+    let mut merger = Merger {
+        clock,
+        ..Merger::default()
+    };
     let mut batch = Vec::new();
     let mut deliver = |merger: &mut Merger,
                        offset: u64,
@@ -1971,7 +2083,7 @@ pub fn load_snapshot_boxed<E>(
             match frames.next().map_err(|e| io_err("read", e))? {
                 Err(p) => return Err(invalid(p)),
                 Ok(Next::Chunk(f)) => {
-                    let decoded = decode_frame(&f, header.dbs);
+                    let decoded = decode_frame(&f, rules);
                     deliver(&mut merger, f.offset, f.index, decoded)?;
                 }
                 Ok(Next::End { offset, trailer }) => {
@@ -1995,8 +2107,7 @@ pub fn load_snapshot_boxed<E>(
                 let Ok(f) = job else { break };
                 // A panic (a bug) is carried to the calling thread and re-raised there;
                 // otherwise the caller would wait forever for this chunk's result.
-                let decoded =
-                    panic::catch_unwind(AssertUnwindSafe(|| decode_frame(&f, header.dbs)));
+                let decoded = panic::catch_unwind(AssertUnwindSafe(|| decode_frame(&f, rules)));
                 let meta = (f.index, f.offset, f.cost());
                 if res_tx.send((meta, decoded)).is_err() {
                     break;
@@ -2061,14 +2172,114 @@ mod tests {
         Entry::new(key.into(), value, expire_at)
     }
 
+    fn rules(dbs: u32, access: bool, clock: Option<Clock>) -> Rules {
+        Rules { dbs, access, clock }
+    }
+
+    /// Decodes one chunk of whole entries.
+    fn whole(raw: &RawChunk, rules: Rules) -> Vec<Entry> {
+        decode_parts(&raw.bytes, raw.parts, rules)
+            .unwrap_or_else(|_| panic!("chunk refused"))
+            .into_iter()
+            .map(|d| match d {
+                Decoded::Whole(_, e) => *e,
+                Decoded::Part(_) => panic!("split entry"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn access_fields_are_kept_and_restored() {
+        use crate::keyspace::access::Policy;
+        const T0: u64 = 1_700_000_000_000;
+        let lfu = Policy::Lfu {
+            log_factor: 10,
+            decay_minutes: 1,
+        };
+        // LRU: a key last used 100 s before the snapshot was written.
+        let at_write = Clock::new(Policy::Lru, T0);
+        let e = entry(b"k", Value::Int(1), 0);
+        e.set_access(at_write.idle_field(100));
+        let mut enc = ChunkEncoder::new(1 << 20);
+        enc.keep_access(at_write);
+        enc.add(0, &e);
+        let raw = enc.finish().unwrap();
+        #[rustfmt::skip]
+        let expected: Vec<u8> = [
+            &[0, 0, T_INT | F_IDLE][..], &[0; 8], &100u32.to_le_bytes(), &[1, 0, 0, 0], b"k",
+            &1i64.to_le_bytes(),
+        ]
+        .concat();
+        assert_eq!(raw.bytes, expected);
+        // Loaded an hour later: idle 100 s (the downtime does not count, as in Redis).
+        let at_load = Clock::new(Policy::Lru, T0 + 3_600_000);
+        let got = whole(&raw, rules(1, true, Some(at_load)));
+        assert_eq!(at_load.idle_ms(got[0].access().unwrap()), 100_000);
+        // Under LFU an idle time means nothing: a new key's counter.
+        let lfu_load = Clock::new(lfu, T0);
+        let got = whole(&raw, rules(1, true, Some(lfu_load)));
+        assert_eq!(lfu_load.freq(got[0].access().unwrap()), 5);
+        // Without the header's ACCESS flag the bit is refused.
+        assert!(matches!(
+            decode_parts(&raw.bytes, 1, rules(1, false, None)),
+            Err(ChunkFail::Entry {
+                problem: EntryProblem::BadTag { tag },
+                ..
+            }) if tag == T_INT | F_IDLE
+        ));
+
+        // LFU: the counter, decayed at the time of writing.
+        let at_write = Clock::new(lfu, T0);
+        let e = entry(b"f", Value::Str(b"v".to_vec()), 9);
+        e.set_access(at_write.freq_field(40));
+        let mut enc = ChunkEncoder::new(1 << 20);
+        enc.keep_access(Clock::new(lfu, T0 + 3 * 60_000));
+        enc.add(0, &e);
+        let raw = enc.finish().unwrap();
+        assert_eq!(raw.bytes[2], T_STR | F_FREQ);
+        assert_eq!(raw.bytes[11], 37, "40 less 3 minutes of decay");
+        let at_load = Clock::new(lfu, T0 + 86_400_000);
+        let got = whole(&raw, rules(1, true, Some(at_load)));
+        assert_eq!(at_load.freq(got[0].access().unwrap()), 37);
+        assert_eq!(got[0].expire_at(), 9);
+        // Under LRU a counter means nothing: the key counts as just used.
+        let lru_load = Clock::new(Policy::Lru, T0);
+        let got = whole(&raw, rules(1, true, Some(lru_load)));
+        assert_eq!(lru_load.idle_ms(got[0].access().unwrap()), 0);
+
+        // Both bits, a continuation part with one, a truncated idle time: refused.
+        for bad in [T_INT | F_IDLE | F_FREQ, T_STR | F_IDLE | F_CONT] {
+            let mut v = expected.clone();
+            v[2] = bad;
+            assert!(matches!(
+                decode_parts(&v, 1, rules(1, true, None)),
+                Err(ChunkFail::Entry {
+                    part_index: 0,
+                    problem: EntryProblem::BadTag { tag },
+                }) if tag == bad
+            ));
+        }
+        assert!(matches!(
+            decode_parts(&expected[..13], 1, rules(1, true, None)),
+            Err(ChunkFail::Entry {
+                problem: EntryProblem::Truncated { field: "idle time" },
+                ..
+            })
+        ));
+    }
+
     #[test]
     fn header_layout_is_exact_little_endian() {
         let h = SnapshotHeader {
             lsn: 0x0102_0304_0506_0708,
             created_ms: 0x1112_1314_1516_1718,
             dbs: 16,
+            access: false,
         };
         let b = h.encode();
+        let with_access = SnapshotHeader { access: true, ..h }.encode();
+        assert_eq!(&with_access[12..16], &[1, 0, 0, 0]);
+        assert!(SnapshotHeader::decode(&with_access).unwrap().access);
         assert_eq!(&b[0..8], b"STRATASN");
         assert_eq!(&b[8..12], &[1, 0, 0, 0]);
         assert_eq!(&b[12..16], &[0, 0, 0, 0]);
@@ -2088,6 +2299,7 @@ mod tests {
             lsn: 1,
             created_ms: 2,
             dbs: 1,
+            access: false,
         }
         .encode();
         assert_eq!(
@@ -2104,6 +2316,12 @@ mod tests {
         assert_eq!(
             SnapshotHeader::decode(&resign(v)),
             Err(SnapshotHeaderProblem::UnsupportedVersion { found: 2 })
+        );
+        let mut v = b;
+        v[12] = 0x02;
+        assert_eq!(
+            SnapshotHeader::decode(&resign(v)),
+            Err(SnapshotHeaderProblem::UnknownFlags { flags: 2 })
         );
         let mut v = b;
         v[15] = 0x80;
@@ -2162,6 +2380,7 @@ mod tests {
                 lsn: 9,
                 created_ms: 10,
                 dbs: 4,
+                access: false,
             },
         )
         .unwrap();
@@ -2245,7 +2464,7 @@ mod tests {
         let mut m = Merger::default();
         let mut out = Vec::new();
         for c in &chunks {
-            let d = decode_parts(&c.bytes, c.parts, 4);
+            let d = decode_parts(&c.bytes, c.parts, rules(4, false, None));
             m.chunk(0, 0, d, &mut out).unwrap();
         }
         assert_eq!(out.len(), 1);
@@ -2274,7 +2493,7 @@ mod tests {
 
     #[test]
     fn bad_entry_parts_are_rejected() {
-        let dec = |b: &[u8], parts| match decode_parts(b, parts, 2) {
+        let dec = |b: &[u8], parts| match decode_parts(b, parts, rules(2, false, None)) {
             Err(ChunkFail::Entry {
                 part_index,
                 problem,
@@ -2286,7 +2505,7 @@ mod tests {
         int.extend_from_slice(&[0; 8]);
         int.extend_from_slice(&[0, 0, 0, 0]);
         int.extend_from_slice(&5i64.to_le_bytes());
-        assert!(decode_parts(&int, 1, 2).is_ok());
+        assert!(decode_parts(&int, 1, rules(2, false, None)).is_ok());
         assert_eq!(
             dec(&int[..int.len() - 1], 1),
             (
@@ -2353,6 +2572,7 @@ mod tests {
                 cont,
                 more,
                 expire_at: 0,
+                kept: None,
                 key: key.to_vec(),
                 body: Body::Str(b"x".to_vec()),
             }))
@@ -2384,6 +2604,7 @@ mod tests {
             lsn: 0,
             created_ms: 0,
             dbs: 1,
+            access: false,
         };
         let mut w = SnapshotWriter::create(&fs, Path::new("/d/s"), h).unwrap();
         w.write_chunk(RawChunk::default()).unwrap();
