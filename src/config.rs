@@ -152,7 +152,10 @@ pub struct Config {
     pub pidfile: String,
     pub appendfilename: String,
     pub appenddirname: String,
+    /// DEL frees big values off the event loop, as UNLINK does.
     pub lazyfree_lazy_user_del: bool,
+    /// FLUSHALL / FLUSHDB without ASYNC or SYNC free off the event loop.
+    pub lazyfree_lazy_user_flush: bool,
     /// `notify-keyspace-events`: which keyspace notifications are published, as
     /// [`events`] bits (0: none, the default).
     pub notify_keyspace_events: u32,
@@ -216,6 +219,7 @@ impl Default for Config {
             appendfilename: "appendonly.aof".into(),
             appenddirname: "appendonlydir".into(),
             lazyfree_lazy_user_del: false,
+            lazyfree_lazy_user_flush: false,
             notify_keyspace_events: 0,
             tracking_table_max_keys: 1_000_000,
             acllog_max_len: 128,
@@ -808,10 +812,20 @@ pub static PARAMS: &[Param] = &[
     p!(
         "lazyfree-lazy-user-del",
         true,
-        "accepted for compatibility",
+        "DEL frees big values (more than 64 elements) on a background thread, as UNLINK does",
         |c| yesno(c.lazyfree_lazy_user_del),
         |c, v| {
             c.lazyfree_lazy_user_del = parse_bool(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "lazyfree-lazy-user-flush",
+        true,
+        "FLUSHALL and FLUSHDB without ASYNC / SYNC free on a background thread, as with ASYNC",
+        |c| yesno(c.lazyfree_lazy_user_flush),
+        |c, v| {
+            c.lazyfree_lazy_user_flush = parse_bool(v)?;
             Ok(())
         }
     ),

@@ -12,13 +12,6 @@ use strata::config::Config;
 
 const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
-fn info_field(c: &mut Raw, section: &str, field: &str) -> String {
-    let text = as_text(&c.call(&["INFO", section]));
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
-        .unwrap_or_else(|| panic!("INFO has no {field}"))
-}
-
 #[test]
 fn rename_command_from_the_config_file() {
     let dir = tempfile::tempdir().unwrap();

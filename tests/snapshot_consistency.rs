@@ -1,14 +1,15 @@
 //! Guards fork-free snapshots: what a snapshot captures (segments as entry pointers, read
 //! later or on another thread while the keyspace holds them copy-on-write) is exactly the
 //! keyspace at the instant it began, whatever writes, deletes, expiries, segment splits,
-//! flushes and db swaps happen while it is being taken, and until the hold is released.
+//! flushes (lazy ones too) and db swaps happen while it is being taken, and until the hold
+//! is released.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
-use strata::keyspace::{Held, Keyspace, SegmentSink, Value};
+use strata::keyspace::{lazyfree, Held, Keyspace, SegmentSink, Value};
 
 type Image = BTreeMap<(usize, Vec<u8>), (Vec<u8>, u64)>;
 
@@ -71,7 +72,8 @@ enum Op {
     Del(u8, u16),
     Append(u8, u16),
     Expire(u8, u16, u64),
-    Flush(u8),
+    /// Database, and whether lazily (FLUSHALL ASYNC).
+    Flush(u8, bool),
     Swap(u8, u8),
     Step(u16),
 }
@@ -82,7 +84,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..3u8, any::<u16>()).prop_map(|(d, k)| Op::Del(d, k)),
         2 => (0..3u8, any::<u16>()).prop_map(|(d, k)| Op::Append(d, k)),
         1 => (0..3u8, any::<u16>(), 1..1000u64).prop_map(|(d, k, t)| Op::Expire(d, k, t)),
-        1 => (0..3u8).prop_map(Op::Flush),
+        1 => (0..3u8, any::<bool>()).prop_map(|(d, lazy)| Op::Flush(d, lazy)),
         1 => (0..3u8, 0..3u8).prop_map(|(a, b)| Op::Swap(a, b)),
         4 => (1..3000u16).prop_map(Op::Step),
     ]
@@ -101,6 +103,11 @@ fn apply(ks: &mut Keyspace, op: &Op) {
                 Some(0),
             );
         }
+        // Odd keys as UNLINK: the entry goes to the lazy-free thread.
+        Op::Del(d, k) if k % 2 == 1 => {
+            ks.db_mut(*d as usize)
+                .delete_with(&key(*k), |e| lazyfree::free(e, 1));
+        }
         Op::Del(d, k) => {
             ks.db_mut(*d as usize).remove(&key(*k));
         }
@@ -114,7 +121,13 @@ fn apply(ks: &mut Keyspace, op: &Op) {
         Op::Expire(d, k, t) => {
             ks.db_mut(*d as usize).set_expire(&key(*k), *t);
         }
-        Op::Flush(d) => ks.db_mut(*d as usize).clear(),
+        Op::Flush(d, false) => ks.db_mut(*d as usize).clear(),
+        Op::Flush(d, true) => {
+            if let Some(old) = ks.db_mut(*d as usize).clear_detached() {
+                let n = old.keys() as u64;
+                lazyfree::free(old, n);
+            }
+        }
         Op::Swap(a, b) => ks.swap(*a as usize, *b as usize),
         Op::Step(n) => {
             ks.snapshot_step(*n as usize);

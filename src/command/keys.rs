@@ -4,16 +4,41 @@ use bytes::Bytes;
 
 use super::notify::class;
 use super::{Ctx, NOT_INTEGER, SYNTAX};
-use crate::keyspace::{Entry, Kind};
+use crate::keyspace::{lazyfree, Entry, Kind};
 use crate::util::glob_match;
 
 pub fn del(ctx: &mut Ctx) {
+    let lazy = ctx.st.config.lazyfree_lazy_user_del;
+    delete_keys(ctx, lazy);
+}
+
+/// DEL whose big values are freed off the event loop ([`crate::keyspace::lazyfree`]).
+pub fn unlink(ctx: &mut Ctx) {
+    delete_keys(ctx, true);
+}
+
+/// Drop `e` here, or on the lazy-free thread when that frees many allocations.
+pub(super) fn free_entry(e: Box<Entry>) {
+    if e.value.free_effort() > lazyfree::THRESHOLD {
+        lazyfree::free(e, 1);
+    } else {
+        drop(e);
+    }
+}
+
+fn delete_keys(ctx: &mut Ctx, lazy: bool) {
     let db = ctx.sess.db;
     let mut n = 0;
     for i in 1..ctx.args.len() {
         let key = ctx.args[i].clone();
         ctx.expire_if_needed(&key);
-        if ctx.st.ks.db_mut(db).delete(&key) {
+        let t = ctx.st.ks.db_mut(db);
+        let deleted = if lazy {
+            t.delete_with(&key, free_entry)
+        } else {
+            t.delete(&key)
+        };
+        if deleted {
             ctx.modified(&key);
             ctx.notify(class::GENERIC, "del", &key);
             n += 1;

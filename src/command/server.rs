@@ -740,40 +740,57 @@ pub fn dbsize(ctx: &mut Ctx) {
     ctx.out.int(n as i64);
 }
 
-fn flush_mode_ok(ctx: &mut Ctx) -> bool {
-    if ctx.args.len() > 2
-        || (ctx.args.len() == 2
-            && !matches!(
-                ctx.args[1].to_ascii_uppercase().as_slice(),
-                b"ASYNC" | b"SYNC"
-            ))
-    {
-        ctx.error(SYNTAX);
-        return false;
+/// FLUSHALL / FLUSHDB's `[ASYNC|SYNC]`: Some(whether to free off the event loop; without
+/// an argument `lazyfree-lazy-user-flush` decides), None after a syntax error reply.
+fn flush_mode(ctx: &mut Ctx) -> Option<bool> {
+    match (
+        ctx.args.len(),
+        ctx.args.get(1).map(|a| a.to_ascii_uppercase()),
+    ) {
+        (1, _) => Some(ctx.st.config.lazyfree_lazy_user_flush),
+        (2, Some(m)) if m == b"ASYNC" => Some(true),
+        (2, Some(m)) if m == b"SYNC" => Some(false),
+        _ => {
+            ctx.error(SYNTAX);
+            None
+        }
     }
-    true
+}
+
+/// Empty database `db`; `lazy`: its keys are freed on the lazy-free thread.
+fn empty_db(st: &mut super::State, db: usize, lazy: bool) {
+    let t = st.ks.db_mut(db);
+    if !lazy {
+        return t.clear();
+    }
+    if let Some(old) = t.clear_detached() {
+        match old.keys() {
+            0 => drop(old),
+            n => crate::keyspace::lazyfree::free(old, n as u64),
+        }
+    }
 }
 
 pub fn flushdb(ctx: &mut Ctx) {
-    if !flush_mode_ok(ctx) {
+    let Some(lazy) = flush_mode(ctx) else {
         return;
-    }
+    };
     let db = ctx.sess.db;
     ctx.st.dirty += ctx.st.ks.db(db).len() as u64;
     ctx.st.signal_flush(Some(db));
-    ctx.st.ks.db_mut(db).clear();
+    empty_db(ctx.st, db, lazy);
     ctx.propagate(vec![Bytes::from_static(b"FLUSHDB")]);
     ctx.out.ok();
 }
 
 pub fn flushall(ctx: &mut Ctx) {
-    if !flush_mode_ok(ctx) {
+    let Some(lazy) = flush_mode(ctx) else {
         return;
-    }
+    };
     ctx.st.dirty += ctx.st.ks.total_keys() as u64;
     ctx.st.signal_flush(None);
     for i in 0..ctx.st.ks.db_count() {
-        ctx.st.ks.db_mut(i).clear();
+        empty_db(ctx.st, i, lazy);
     }
     ctx.propagate(vec![Bytes::from_static(b"FLUSHALL")]);
     ctx.out.ok();
@@ -944,7 +961,7 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         let peak = st.stats.used_memory_peak.max(used);
         let _ = write!(
             o,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_clients_normal:{}\r\nmem_allocator:{}\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_clients_normal:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n\r\n",
             human_bytes(used),
             human_bytes(rss),
             human_bytes(peak),
@@ -957,6 +974,8 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
             if used > 0 { rss as f64 / used as f64 } else { 0.0 },
             clients_memory(st),
             MEM_ALLOCATOR,
+            crate::keyspace::lazyfree::pending(),
+            crate::keyspace::lazyfree::freed(),
         );
     }
     if want("persistence") {

@@ -382,7 +382,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("geosearchstore", -8, "write denyoom", (1, 2, 1), "geo", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", geo::geosearchstore),
     // keys
     cmd!("del", -2, "write", (1, -1, 1), "keyspace", "Deletes one or more keys.", keys::del),
-    cmd!("unlink", -2, "write fast", (1, -1, 1), "keyspace", "Asynchronously deletes one or more keys.", keys::del),
+    cmd!("unlink", -2, "write fast", (1, -1, 1), "keyspace", "Asynchronously deletes one or more keys.", keys::unlink),
     cmd!("exists", -2, "readonly fast", (1, -1, 1), "keyspace", "Determines whether one or more keys exist.", keys::exists),
     cmd!("type", 2, "readonly fast", KEY1, "keyspace", "Determines the type of value stored at a key.", keys::type_),
     cmd!("rename", 3, "write", (1, 2, 1), "keyspace", "Renames a key and overwrites the destination.", keys::rename),

@@ -3,11 +3,14 @@
 //!
 //! Pure data structures, no I/O and no policy: lazy expiry, logging and watch
 //! invalidation are the command layer's job (it knows whether it is replaying the log).
+//! One thread lives here: [`lazyfree`]'s, which drops what UNLINK and FLUSHALL ASYNC
+//! unlinked.
 
 pub mod access;
 pub mod dump;
 mod hash;
 mod key;
+pub mod lazyfree;
 mod list;
 mod members;
 mod set;
@@ -19,7 +22,7 @@ pub use hash::Hash;
 pub use key::{Key, INLINE_MAX};
 pub use list::List;
 pub use set::Set;
-pub use table::{Entry, Held, Retired, SegmentSink, SharedSink, Table};
+pub use table::{Detached, Entry, Held, Retired, SegmentSink, SharedSink, Table};
 pub use value::{alloc_size, Aggregate, Kind, Value};
 pub use zset::ZSet;
 

@@ -170,6 +170,21 @@ impl Segment {
     }
 }
 
+/// A table's former contents, unlinked by [`Table::clear_detached`]: dropping it frees
+/// every entry.
+pub struct Detached {
+    keys: usize,
+    /// Only ever dropped.
+    _segments: Vec<Segment>,
+}
+
+impl Detached {
+    /// Keys it holds.
+    pub fn keys(&self) -> usize {
+        self.keys
+    }
+}
+
 /// An entry captured for a snapshot in progress: a pointer that another thread may read
 /// through until the table that handed it out releases its hold.
 #[derive(Clone, Copy, Debug)]
@@ -973,6 +988,42 @@ impl Table {
             self.expiring -= 1;
         }
         Some((e, seg.snap_seq))
+    }
+
+    /// [`Table::delete`], handing the entry to `free` instead of dropping it here (UNLINK).
+    /// An entry a snapshot in progress still reads is kept for it as usual.
+    pub fn delete_with(&mut self, key: &[u8], free: impl FnOnce(Box<Entry>)) -> bool {
+        match self.take(key) {
+            Some((b, seq)) => {
+                match &mut self.hold {
+                    Some(h) => h.retire(b, seq),
+                    None => free(b),
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Empty the table like [`Table::clear`], returning the old contents to be dropped
+    /// elsewhere (FLUSHALL ASYNC). With a snapshot in progress the table is cleared as
+    /// `clear` does (the snapshot keeps what it still reads) and nothing is returned.
+    pub fn clear_detached(&mut self) -> Option<Detached> {
+        if self.snap.is_some() || self.hold.is_some() {
+            self.clear();
+            return None;
+        }
+        let fresh = Table {
+            db: self.db,
+            hasher: self.hasher,
+            clock: self.clock,
+            ..Table::new()
+        };
+        let old = std::mem::replace(self, fresh);
+        Some(Detached {
+            keys: old.len,
+            _segments: old.segments,
+        })
     }
 
     pub fn clear(&mut self) {

@@ -139,6 +139,19 @@ impl Value {
         }
     }
 
+    /// Roughly how many allocations dropping the value frees (Redis's
+    /// lazyfreeGetFreeEffort): 1 for strings and compact encodings, the element count
+    /// otherwise. Compared with [`super::lazyfree::THRESHOLD`].
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Value::List(l) if l.encoding() != "listpack" => l.len(),
+            Value::Hash(h) if h.encoding() != "listpack" => h.len(),
+            Value::Set(s) if !matches!(s.encoding(), "listpack" | "intset") => s.len(),
+            Value::ZSet(z) if z.encoding() != "listpack" => z.len(),
+            _ => 1,
+        }
+    }
+
     /// OBJECT ENCODING name.
     pub fn encoding(&self) -> &'static str {
         match self {

@@ -355,6 +355,14 @@ pub fn sorted_texts(f: Frame) -> Vec<String> {
     v
 }
 
+/// The value of `field` in `INFO section` (panics when the section has no such field).
+pub fn info_field(c: &mut Raw, section: &str, field: &str) -> String {
+    let text = as_text(&c.call(&["INFO", section]));
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+        .unwrap_or_else(|| panic!("INFO {section} has no {field}: {text}"))
+}
+
 /// Wait until `cond` holds, polling every 10 ms, for at most `ms`.
 pub fn wait_for(ms: u64, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + Duration::from_millis(ms);

@@ -1,0 +1,110 @@
+//! Guards lazy freeing (Redis's lazyfree): UNLINK, FLUSHALL / FLUSHDB ASYNC and the
+//! `lazyfree-lazy-user-del` / `lazyfree-lazy-user-flush` options unlink at once (the
+//! keys are gone for the next command) and count what the background thread frees in
+//! INFO memory's `lazyfreed_objects` (values of more than 64 elements, or a database's keys).
+//! Passes against redis-server 7.0 too (STRATA_TEST_EXTERNAL_PORT).
+
+mod common;
+
+use common::*;
+
+fn counter(c: &mut Raw, field: &str) -> u64 {
+    info_field(c, "memory", field).trim().parse().unwrap()
+}
+
+/// `lazyfreed_objects` reaches at least `want` (the counter is process-wide: other
+/// tests of this binary add to it too).
+fn wait_freed(c: &mut Raw, want: u64) {
+    let reached = wait_for(10_000, || counter(c, "lazyfreed_objects") >= want);
+    assert!(
+        reached,
+        "lazyfreed_objects {} < {want}",
+        counter(c, "lazyfreed_objects")
+    );
+}
+
+fn big_hash(c: &mut Raw, key: &str, fields: usize) {
+    let mut args = vec!["HSET".to_string(), key.to_string()];
+    for i in 0..fields {
+        args.push(format!("field:{i}"));
+        args.push(format!("value:{i}"));
+    }
+    assert_eq!(c.call(&args), int(fields as i64));
+}
+
+#[test]
+fn unlink_frees_big_values_in_the_background() {
+    let s = start();
+    let mut c = s.raw();
+    big_hash(&mut c, "big", 1000);
+    assert_eq!(c.q("SET small v"), ok());
+    let before = counter(&mut c, "lazyfreed_objects");
+    assert_eq!(c.q("UNLINK big small nosuchkey"), int(2));
+    assert_eq!(c.q("EXISTS big small"), int(0));
+    wait_freed(&mut c, before + 1);
+    assert_eq!(counter(&mut c, "lazyfree_pending_objects"), 0);
+    // The key can be written again at once.
+    big_hash(&mut c, "big", 10);
+    assert_eq!(c.q("HLEN big"), int(10));
+
+    // DEL frees in place unless lazyfree-lazy-user-del is on.
+    assert_eq!(c.q("CONFIG SET lazyfree-lazy-user-del yes"), ok());
+    big_hash(&mut c, "big2", 1000);
+    let before = counter(&mut c, "lazyfreed_objects");
+    assert_eq!(c.q("DEL big2"), int(1));
+    assert_eq!(c.q("EXISTS big2"), int(0));
+    wait_freed(&mut c, before + 1);
+    assert_eq!(c.q("CONFIG SET lazyfree-lazy-user-del no"), ok());
+}
+
+#[test]
+fn flush_async_empties_at_once_and_frees_in_the_background() {
+    let s = start();
+    let mut c = s.raw();
+    for i in 0..500 {
+        assert_eq!(c.call(&["SET", &format!("k{i}"), "v"]), ok());
+    }
+    assert_eq!(c.q("SELECT 1"), ok());
+    assert_eq!(c.q("SET other v"), ok());
+    let before = counter(&mut c, "lazyfreed_objects");
+    assert_eq!(c.q("SELECT 0"), ok());
+    assert_eq!(c.q("FLUSHDB ASYNC"), ok());
+    assert_eq!(c.q("DBSIZE"), int(0));
+    assert_eq!(c.q("GET k1"), nil());
+    wait_freed(&mut c, before + 500);
+    assert_eq!(c.q("SELECT 1"), ok());
+    assert_eq!(
+        c.q("GET other"),
+        bulk("v"),
+        "FLUSHDB leaves other databases"
+    );
+    // The emptied database takes writes at once.
+    assert_eq!(c.q("SELECT 0"), ok());
+    assert_eq!(c.q("SET k1 again"), ok());
+    assert_eq!(c.q("GET k1"), bulk("again"));
+
+    let before = counter(&mut c, "lazyfreed_objects");
+    assert_eq!(c.q("FLUSHALL ASYNC"), ok());
+    assert_eq!(c.q("DBSIZE"), int(0));
+    assert_eq!(c.q("SELECT 1"), ok());
+    assert_eq!(c.q("DBSIZE"), int(0));
+    wait_freed(&mut c, before + 2);
+
+    // Without ASYNC / SYNC, lazyfree-lazy-user-flush decides; SYNC always frees in place.
+    assert_eq!(c.q("CONFIG SET lazyfree-lazy-user-flush yes"), ok());
+    assert_eq!(
+        c.q("CONFIG GET lazyfree-lazy-user-flush"),
+        bulks(&["lazyfree-lazy-user-flush", "yes"])
+    );
+    for i in 0..300 {
+        assert_eq!(c.call(&["SET", &format!("k{i}"), "v"]), ok());
+    }
+    let before = counter(&mut c, "lazyfreed_objects");
+    assert_eq!(c.q("FLUSHALL"), ok());
+    assert_eq!(c.q("DBSIZE"), int(0));
+    wait_freed(&mut c, before + 300);
+    assert_eq!(c.q("CONFIG SET lazyfree-lazy-user-flush no"), ok());
+    assert_eq!(c.q("FLUSHALL SYNC"), ok());
+    assert_eq!(c.q("FLUSHALL LAZY"), err("ERR syntax error"));
+    assert_eq!(c.q("FLUSHDB ASYNC SYNC"), err("ERR syntax error"));
+}
