@@ -156,6 +156,10 @@ pub struct Config {
     pub lazyfree_lazy_user_del: bool,
     /// FLUSHALL / FLUSHDB without ASYNC or SYNC free off the event loop.
     pub lazyfree_lazy_user_flush: bool,
+    /// Evicted keys' big values are freed off the event loop.
+    pub lazyfree_lazy_eviction: bool,
+    /// Expired keys' big values are freed off the event loop.
+    pub lazyfree_lazy_expire: bool,
     /// `notify-keyspace-events`: which keyspace notifications are published, as
     /// [`events`] bits (0: none, the default).
     pub notify_keyspace_events: u32,
@@ -220,6 +224,8 @@ impl Default for Config {
             appenddirname: "appendonlydir".into(),
             lazyfree_lazy_user_del: false,
             lazyfree_lazy_user_flush: false,
+            lazyfree_lazy_eviction: false,
+            lazyfree_lazy_expire: false,
             notify_keyspace_events: 0,
             tracking_table_max_keys: 1_000_000,
             acllog_max_len: 128,
@@ -826,6 +832,26 @@ pub static PARAMS: &[Param] = &[
         |c| yesno(c.lazyfree_lazy_user_flush),
         |c, v| {
             c.lazyfree_lazy_user_flush = parse_bool(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "lazyfree-lazy-eviction",
+        true,
+        "evicted keys' big values are freed on a background thread",
+        |c| yesno(c.lazyfree_lazy_eviction),
+        |c, v| {
+            c.lazyfree_lazy_eviction = parse_bool(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "lazyfree-lazy-expire",
+        true,
+        "expired keys' big values are freed on a background thread",
+        |c| yesno(c.lazyfree_lazy_expire),
+        |c, v| {
+            c.lazyfree_lazy_expire = parse_bool(v)?;
             Ok(())
         }
     ),

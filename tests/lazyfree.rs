@@ -1,5 +1,5 @@
 //! Guards lazy freeing (Redis's lazyfree): UNLINK, FLUSHALL / FLUSHDB ASYNC and the
-//! `lazyfree-lazy-user-del` / `lazyfree-lazy-user-flush` options unlink at once (the
+//! `lazyfree-lazy-user-del` / `-user-flush` / `-expire` / `-eviction` options unlink at once (the
 //! keys are gone for the next command) and count what the background thread frees in
 //! INFO memory's `lazyfreed_objects` (values of more than 64 elements, or a database's keys).
 //! Passes against redis-server 7.0 too (STRATA_TEST_EXTERNAL_PORT).
@@ -12,8 +12,8 @@ fn counter(c: &mut Raw, field: &str) -> u64 {
     info_field(c, "memory", field).trim().parse().unwrap()
 }
 
-/// `lazyfreed_objects` reaches at least `want` (the counter is process-wide: other
-/// tests of this binary add to it too).
+/// `lazyfreed_objects` reaches `want` and stops there. The counter is process-wide: the
+/// tests of this binary take [`SERIAL`] so that theirs are the only frees counted.
 fn wait_freed(c: &mut Raw, want: u64) {
     let reached = wait_for(10_000, || counter(c, "lazyfreed_objects") >= want);
     assert!(
@@ -21,6 +21,14 @@ fn wait_freed(c: &mut Raw, want: u64) {
         "lazyfreed_objects {} < {want}",
         counter(c, "lazyfreed_objects")
     );
+    assert_eq!(counter(c, "lazyfreed_objects"), want);
+    assert_eq!(counter(c, "lazyfree_pending_objects"), 0);
+}
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn big_hash(c: &mut Raw, key: &str, fields: usize) {
@@ -34,6 +42,7 @@ fn big_hash(c: &mut Raw, key: &str, fields: usize) {
 
 #[test]
 fn unlink_frees_big_values_in_the_background() {
+    let _serial = serial();
     let s = start();
     let mut c = s.raw();
     big_hash(&mut c, "big", 1000);
@@ -59,6 +68,7 @@ fn unlink_frees_big_values_in_the_background() {
 
 #[test]
 fn flush_async_empties_at_once_and_frees_in_the_background() {
+    let _serial = serial();
     let s = start();
     let mut c = s.raw();
     for i in 0..500 {
@@ -107,4 +117,48 @@ fn flush_async_empties_at_once_and_frees_in_the_background() {
     assert_eq!(c.q("FLUSHALL SYNC"), ok());
     assert_eq!(c.q("FLUSHALL LAZY"), err("ERR syntax error"));
     assert_eq!(c.q("FLUSHDB ASYNC SYNC"), err("ERR syntax error"));
+}
+
+#[test]
+fn expired_and_evicted_big_values_are_freed_in_the_background_when_asked() {
+    let _serial = serial();
+    let s = start();
+    let mut c = s.raw();
+    assert_eq!(c.q("CONFIG SET lazyfree-lazy-expire yes"), ok());
+    // Expired on access.
+    big_hash(&mut c, "soon", 1000);
+    assert_eq!(c.q("PEXPIRE soon 1"), int(1));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let before = counter(&mut c, "lazyfreed_objects");
+    assert_eq!(c.q("EXISTS soon"), int(0));
+    wait_freed(&mut c, before + 1);
+    // Expired by the active cycle.
+    big_hash(&mut c, "later", 1000);
+    let before = counter(&mut c, "lazyfreed_objects");
+    assert_eq!(c.q("PEXPIRE later 1"), int(1));
+    assert!(wait_for(10_000, || c.q("DBSIZE") == int(0)), "not expired");
+    wait_freed(&mut c, before + 1);
+    assert_eq!(c.q("CONFIG SET lazyfree-lazy-expire no"), ok());
+
+    // Evicted: the only key with a TTL, under volatile-ttl, just above the limit.
+    assert_eq!(c.q("CONFIG SET lazyfree-lazy-eviction yes"), ok());
+    big_hash(&mut c, "victim", 1000);
+    assert_eq!(c.q("EXPIRE victim 100000"), int(1));
+    assert_eq!(c.q("CONFIG SET maxmemory-policy volatile-ttl"), ok());
+    let used: u64 = info_field(&mut c, "memory", "used_memory")
+        .trim()
+        .parse()
+        .unwrap();
+    let before = counter(&mut c, "lazyfreed_objects");
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "maxmemory", &(used - 1000).to_string()]),
+        ok()
+    );
+    assert_eq!(c.q("SET x y"), ok());
+    assert_eq!(c.q("EXISTS victim"), int(0));
+    wait_freed(&mut c, before + 1);
+    assert_eq!(
+        c.q("CONFIG SET maxmemory 0 maxmemory-policy noeviction lazyfree-lazy-eviction no"),
+        ok()
+    );
 }

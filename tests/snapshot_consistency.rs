@@ -292,7 +292,7 @@ fn a_reader_thread_sees_the_start_state_while_writes_continue() {
                 _ => {
                     for s in 0..ks.db(db).segment_count() {
                         ks.db_mut(db)
-                            .expire_segment(s, |e| e.expire_at() == 1, |_| {});
+                            .expire_segment(s, |e| e.expire_at() == 1, |_| {}, drop);
                     }
                 }
             }

@@ -143,7 +143,13 @@ pub fn over_limit(st: &mut State) -> bool {
         let Some((db, key, bytes)) = pick(st, policy) else {
             break;
         };
-        if st.ks.db_mut(db).remove(&key).is_none() {
+        let t = st.ks.db_mut(db);
+        let gone = if st.config.lazyfree_lazy_eviction {
+            t.delete_with(&key, super::keys::free_entry)
+        } else {
+            t.delete(&key)
+        };
+        if !gone {
             break;
         }
         freed += bytes;

@@ -115,7 +115,12 @@ impl<'a> Ctx<'a> {
             return true;
         }
         if expired {
-            self.st.ks.db_mut(db).delete(key);
+            let t = self.st.ks.db_mut(db);
+            if self.st.config.lazyfree_lazy_expire {
+                t.delete_with(key, keys::free_entry);
+            } else {
+                t.delete(key);
+            }
             self.st.stats.expired_keys += 1;
             self.st.signal_modified(db, key);
             self.notify(notify::class::EXPIRED, "expired", key);

@@ -575,6 +575,7 @@ impl State {
         let mut deleted = Vec::new();
         let total_segments: usize = self.ks.dbs().iter().map(|d| d.segment_count()).sum();
         let mut steps = 0;
+        let lazy = self.config.lazyfree_lazy_expire;
         loop {
             let (db, seg) = *cursor;
             let table = self.ks.db_mut(db);
@@ -584,6 +585,11 @@ impl State {
                     |e| e.expire_at() <= now,
                     |e| {
                         deleted.push((db, Box::<[u8]>::from(&*e.key)));
+                    },
+                    |e| {
+                        if lazy {
+                            super::keys::free_entry(e)
+                        }
                     },
                 );
             }

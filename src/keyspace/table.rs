@@ -1400,6 +1400,7 @@ impl Table {
         s: usize,
         mut expired: impl FnMut(&Entry) -> bool,
         mut on_removed: impl FnMut(&Entry),
+        mut free: impl FnMut(Box<Entry>),
     ) -> usize {
         let Some(seg) = self.segments.get(s) else {
             return 0;
@@ -1425,7 +1426,10 @@ impl Table {
         for e in removed {
             self.heap -= e.mem_size();
             on_removed(&e);
-            discard(&mut self.hold, e, seq);
+            match &mut self.hold {
+                Some(h) => h.retire(e, seq),
+                None => free(e),
+            }
         }
         examined
     }
@@ -1721,7 +1725,12 @@ mod tests {
         assert_eq!(t.expiring(), 2);
         let mut removed = Vec::new();
         for s in 0..t.segment_count() {
-            t.expire_segment(s, |e| e.expire_at() <= 7, |e| removed.push(e.key.clone()));
+            t.expire_segment(
+                s,
+                |e| e.expire_at() <= 7,
+                |e| removed.push(e.key.clone()),
+                drop,
+            );
         }
         assert_eq!(removed, vec![Key::from(&b"a"[..])]);
         assert_eq!(t.expiring(), 1);
