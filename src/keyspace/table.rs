@@ -40,6 +40,8 @@ pub(super) const SPLIT_PREFETCH: usize = 8;
 /// Small segments bound the work any single change can trigger: a split, or capturing
 /// the segment for a snapshot in progress (a few hundred pointers).
 const SEGMENT_MAX: usize = 448;
+/// The buckets a table sized for SEGMENT_MAX entries has.
+const SEGMENT_BUCKETS: usize = SEGMENT_MAX * 8 / 7;
 
 /// One key with its value, absolute expiry (Unix ms; 0 = none) and access field (see
 /// [`super::access`]).
@@ -646,7 +648,7 @@ impl Table {
         }
     }
 
-    /// Rebuild `seg`'s table at its usual 512 buckets, without tombstones. hashbrown would
+    /// Rebuild `seg`'s table at its usual [`SEGMENT_BUCKETS`], without tombstones. hashbrown would
     /// do it on the next insert (or double the table, which [`Table::settle`] then undoes)
     /// by rehashing every key in turn, a cache miss each; here the entries are prefetched
     /// ahead as a split does, so the misses overlap. Under churn this runs every few
@@ -843,7 +845,8 @@ impl Table {
         let seg = &self.segments[s];
         if seg.table.len() < SEGMENT_MAX {
             // No growth room left below SEGMENT_MAX entries: deletions' tombstones took it.
-            if seg.table.len() == seg.table.capacity() && seg.table.num_buckets() >= 512 {
+            if seg.table.len() == seg.table.capacity() && seg.table.num_buckets() >= SEGMENT_BUCKETS
+            {
                 Self::reclaim(&mut self.segments[s], &self.hasher);
             }
             return s;
@@ -1643,6 +1646,14 @@ mod tests {
             churned <= loaded * 5 / 4,
             "bucket memory grew from {loaded} to {churned} bytes"
         );
+    }
+
+    #[test]
+    fn a_full_segment_takes_segment_buckets() {
+        // `reclaim` and `settle` rely on it: hashbrown's 7/8 load for SEGMENT_MAX entries.
+        let t = HashTable::<Box<Entry>>::with_capacity(SEGMENT_MAX);
+        assert_eq!(t.num_buckets(), SEGMENT_BUCKETS);
+        assert_eq!(t.capacity(), SEGMENT_MAX);
     }
 
     #[test]
