@@ -249,7 +249,7 @@ class Gen:
             (["SWAPDB", "0", "1"], False),
             (["COPY", k, self.key(), "DB", r.choice(["0", "1"])] + r.choice([[], ["REPLACE"]]), False),
             (["DBSIZE"], False),
-            (["FLUSHDB"] if r.random() < 0.1 else ["DBSIZE"], False),
+            (["FLUSHDB"] + r.choice([[], ["ASYNC"], ["SYNC"]]) if r.random() < 0.1 else ["DBSIZE"], False),
         ])
 
     def g_random(self):
