@@ -160,6 +160,8 @@ pub struct Config {
     pub lazyfree_lazy_eviction: bool,
     /// Expired keys' big values are freed off the event loop.
     pub lazyfree_lazy_expire: bool,
+    /// Big values replaced by a write are freed off the event loop.
+    pub lazyfree_lazy_server_del: bool,
     /// `notify-keyspace-events`: which keyspace notifications are published, as
     /// [`events`] bits (0: none, the default).
     pub notify_keyspace_events: u32,
@@ -226,6 +228,7 @@ impl Default for Config {
             lazyfree_lazy_user_flush: false,
             lazyfree_lazy_eviction: false,
             lazyfree_lazy_expire: false,
+            lazyfree_lazy_server_del: false,
             notify_keyspace_events: 0,
             tracking_table_max_keys: 1_000_000,
             acllog_max_len: 128,
@@ -852,6 +855,16 @@ pub static PARAMS: &[Param] = &[
         |c| yesno(c.lazyfree_lazy_expire),
         |c, v| {
             c.lazyfree_lazy_expire = parse_bool(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "lazyfree-lazy-server-del",
+        true,
+        "big values replaced by a write (SET over a big hash, RENAME onto one) are freed on a background thread",
+        |c| yesno(c.lazyfree_lazy_server_del),
+        |c, v| {
+            c.lazyfree_lazy_server_del = parse_bool(v)?;
             Ok(())
         }
     ),

@@ -162,3 +162,34 @@ fn expired_and_evicted_big_values_are_freed_in_the_background_when_asked() {
         ok()
     );
 }
+
+#[test]
+fn values_replaced_by_writes_are_freed_in_the_background_when_asked() {
+    let _serial = serial();
+    let s = start();
+    let mut c = s.raw();
+    // By default a replaced value is freed in place: nothing is counted.
+    big_hash(&mut c, "h", 1000);
+    let before = counter(&mut c, "lazyfreed_objects");
+    assert_eq!(c.q("SET h v"), ok());
+    assert_eq!(counter(&mut c, "lazyfreed_objects"), before);
+
+    assert_eq!(c.q("CONFIG SET lazyfree-lazy-server-del yes"), ok());
+    // SET over a big hash.
+    big_hash(&mut c, "h2", 1000);
+    let before = counter(&mut c, "lazyfreed_objects");
+    assert_eq!(c.q("SET h2 v"), ok());
+    assert_eq!(c.q("GET h2"), bulk("v"));
+    wait_freed(&mut c, before + 1);
+    // RENAME onto a big hash.
+    big_hash(&mut c, "target", 1000);
+    assert_eq!(c.q("SET src w"), ok());
+    assert_eq!(c.q("RENAME src target"), ok());
+    assert_eq!(c.q("GET target"), bulk("w"));
+    wait_freed(&mut c, before + 2);
+    // A small value replaced is freed in place even so.
+    assert_eq!(c.q("HSET small f v"), int(1));
+    assert_eq!(c.q("SET small v"), ok());
+    assert_eq!(counter(&mut c, "lazyfreed_objects"), before + 2);
+    assert_eq!(c.q("CONFIG SET lazyfree-lazy-server-del no"), ok());
+}

@@ -145,7 +145,7 @@ pub fn over_limit(st: &mut State) -> bool {
         };
         let t = st.ks.db_mut(db);
         let gone = if st.config.lazyfree_lazy_eviction {
-            t.delete_with(&key, super::keys::free_entry)
+            t.delete_with(&key, crate::keyspace::lazyfree::drop_entry)
         } else {
             t.delete(&key)
         };

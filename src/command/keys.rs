@@ -17,15 +17,6 @@ pub fn unlink(ctx: &mut Ctx) {
     delete_keys(ctx, true);
 }
 
-/// Drop `e` here, or on the lazy-free thread when that frees many allocations.
-pub(super) fn free_entry(e: Box<Entry>) {
-    if e.value.free_effort() > lazyfree::THRESHOLD {
-        lazyfree::free(e, 1);
-    } else {
-        drop(e);
-    }
-}
-
 fn delete_keys(ctx: &mut Ctx, lazy: bool) {
     let db = ctx.sess.db;
     let mut n = 0;
@@ -34,7 +25,7 @@ fn delete_keys(ctx: &mut Ctx, lazy: bool) {
         ctx.expire_if_needed(&key);
         let t = ctx.st.ks.db_mut(db);
         let deleted = if lazy {
-            t.delete_with(&key, free_entry)
+            t.delete_with(&key, lazyfree::drop_entry)
         } else {
             t.delete(&key)
         };

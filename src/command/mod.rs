@@ -117,7 +117,7 @@ impl<'a> Ctx<'a> {
         if expired {
             let t = self.st.ks.db_mut(db);
             if self.st.config.lazyfree_lazy_expire {
-                t.delete_with(key, keys::free_entry);
+                t.delete_with(key, crate::keyspace::lazyfree::drop_entry);
             } else {
                 t.delete(key);
             }

@@ -467,6 +467,7 @@ impl State {
         };
         st.stats.used_memory_startup = super::server::used_memory(&st);
         super::evict::sync_access_policy(&mut st);
+        st.ks.set_lazy_replace(st.config.lazyfree_lazy_server_del);
         st
     }
 
@@ -588,7 +589,7 @@ impl State {
                     },
                     |e| {
                         if lazy {
-                            super::keys::free_entry(e)
+                            crate::keyspace::lazyfree::drop_entry(e)
                         }
                     },
                 );

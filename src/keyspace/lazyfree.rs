@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::OnceLock;
 
+use super::{Entry, Value};
+
 /// A value whose dropping frees more allocations than this goes to the thread; smaller
 /// ones are cheaper to drop than to hand over (Redis's LAZYFREE_THRESHOLD).
 pub const THRESHOLD: usize = 64;
@@ -53,6 +55,24 @@ pub fn free<T: Send + 'static>(garbage: T, objects: u64) {
         drop(g);
         PENDING.fetch_sub(objects, Relaxed);
         FREED.fetch_add(objects, Relaxed);
+    }
+}
+
+/// Drop `e` here, or on the freeing thread when that frees many allocations.
+pub fn drop_entry(e: Box<Entry>) {
+    if e.value.free_effort() > THRESHOLD {
+        free(e, 1);
+    } else {
+        drop(e);
+    }
+}
+
+/// [`drop_entry`] for a value replaced by a write (`lazyfree-lazy-server-del`).
+pub fn drop_value(v: Value) {
+    if v.free_effort() > THRESHOLD {
+        free(v, 1);
+    } else {
+        drop(v);
     }
 }
 

@@ -151,6 +151,14 @@ impl Keyspace {
         }
     }
 
+    /// Big values replaced by writes are freed on the lazy-free thread
+    /// (`lazyfree-lazy-server-del`).
+    pub fn set_lazy_replace(&mut self, lazy: bool) {
+        for t in &mut self.dbs {
+            t.set_lazy_replace(lazy);
+        }
+    }
+
     /// The access clock tables stamp entries with.
     pub fn clock(&self) -> &access::Clock {
         &self.clock

@@ -393,6 +393,9 @@ pub struct Table {
     clock: Clock,
     /// xorshift state for the LFU counter's coin flips.
     rng: Cell<u32>,
+    /// Values replaced by a write go to the lazy-free thread when big
+    /// (`lazyfree-lazy-server-del`).
+    lazy_replace: bool,
 }
 
 impl Default for Table {
@@ -416,6 +419,22 @@ impl Table {
             hasher: foldhash::fast::RandomState::default(),
             clock: Clock::default(),
             rng: Cell::new(0x9E37_79B9),
+            lazy_replace: false,
+        }
+    }
+
+    /// Free big values replaced by writes on the lazy-free thread (see
+    /// [`super::lazyfree`]).
+    pub fn set_lazy_replace(&mut self, lazy: bool) {
+        self.lazy_replace = lazy;
+    }
+
+    /// Drop an entry replaced by a write (or keep it for the snapshot that reads it).
+    fn discard_replaced(&mut self, e: Box<Entry>, seq: u64) {
+        match &mut self.hold {
+            Some(h) => h.retire(e, seq),
+            None if self.lazy_replace => super::lazyfree::drop_entry(e),
+            None => drop(e),
         }
     }
 
@@ -626,7 +645,7 @@ impl Table {
                         self.touch(new);
                     }
                 }
-                discard(&mut self.hold, o, seq);
+                self.discard_replaced(o, seq);
                 true
             }
             None => false,
@@ -903,7 +922,10 @@ impl Table {
                     None => {
                         heap_before = e.value.heap_size();
                         heap_after = value.heap_size();
-                        e.value = value;
+                        let old = std::mem::replace(&mut e.value, value);
+                        if self.lazy_replace {
+                            super::lazyfree::drop_value(old);
+                        }
                         if let Some(t) = expire {
                             e.stamp.set_expire_at(t, self.clock.fresh());
                         }
@@ -1020,6 +1042,7 @@ impl Table {
             db: self.db,
             hasher: self.hasher,
             clock: self.clock,
+            lazy_replace: self.lazy_replace,
             ..Table::new()
         };
         let old = std::mem::replace(self, fresh);
@@ -1045,6 +1068,7 @@ impl Table {
             hold,
             hasher: self.hasher,
             clock: self.clock,
+            lazy_replace: self.lazy_replace,
             ..Table::new()
         };
         *self = fresh;
@@ -1072,6 +1096,7 @@ impl Table {
         }
         filled.db = self.db;
         filled.clock = self.clock;
+        filled.lazy_replace = self.lazy_replace;
         std::mem::swap(self, filled);
         true
     }
