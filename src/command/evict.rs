@@ -74,7 +74,7 @@ fn policy(st: &State) -> Option<Policy> {
 
 /// Point the keyspace's access fields at what `maxmemory-policy` reads: LFU counters for
 /// the `lfu` policies, LRU times otherwise (so OBJECT IDLETIME works without eviction, as
-/// in Redis). Call after the configuration changes.
+/// in Redis). Part of [`State::sync_keyspace_config`].
 pub fn sync_access_policy(st: &mut State) {
     let policy = if st.config.maxmemory_policy.ends_with("-lfu") {
         AccessPolicy::Lfu {
@@ -143,13 +143,8 @@ pub fn over_limit(st: &mut State) -> bool {
         let Some((db, key, bytes)) = pick(st, policy) else {
             break;
         };
-        let t = st.ks.db_mut(db);
-        let gone = if st.config.lazyfree_lazy_eviction {
-            t.delete_with(&key, crate::keyspace::lazyfree::drop_entry)
-        } else {
-            t.delete(&key)
-        };
-        if !gone {
+        let free = crate::keyspace::lazyfree::dropper(st.config.lazyfree_lazy_eviction);
+        if !st.ks.db_mut(db).delete_with(&key, free) {
             break;
         }
         freed += bytes;

@@ -23,13 +23,12 @@ fn delete_keys(ctx: &mut Ctx, lazy: bool) {
     for i in 1..ctx.args.len() {
         let key = ctx.args[i].clone();
         ctx.expire_if_needed(&key);
-        let t = ctx.st.ks.db_mut(db);
-        let deleted = if lazy {
-            t.delete_with(&key, lazyfree::drop_entry)
-        } else {
-            t.delete(&key)
-        };
-        if deleted {
+        if ctx
+            .st
+            .ks
+            .db_mut(db)
+            .delete_with(&key, lazyfree::dropper(lazy))
+        {
             ctx.modified(&key);
             ctx.notify(class::GENERIC, "del", &key);
             n += 1;

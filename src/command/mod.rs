@@ -115,12 +115,8 @@ impl<'a> Ctx<'a> {
             return true;
         }
         if expired {
-            let t = self.st.ks.db_mut(db);
-            if self.st.config.lazyfree_lazy_expire {
-                t.delete_with(key, crate::keyspace::lazyfree::drop_entry);
-            } else {
-                t.delete(key);
-            }
+            let free = crate::keyspace::lazyfree::dropper(self.st.config.lazyfree_lazy_expire);
+            self.st.ks.db_mut(db).delete_with(key, free);
             self.st.stats.expired_keys += 1;
             self.st.signal_modified(db, key);
             self.notify(notify::class::EXPIRED, "expired", key);

@@ -1201,9 +1201,7 @@ pub fn config(ctx: &mut Ctx) {
             }
             let log_switch = cfg.appendonly != ctx.st.config.appendonly;
             ctx.st.config = cfg;
-            super::evict::sync_access_policy(ctx.st);
-            let lazy = ctx.st.config.lazyfree_lazy_server_del;
-            ctx.st.ks.set_lazy_replace(lazy);
+            ctx.st.sync_keyspace_config();
             if seen.contains(&"requirepass") {
                 // As Redis: requirepass replaces the default user's passwords.
                 let pass = ctx.st.config.requirepass.clone();

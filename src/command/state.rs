@@ -466,9 +466,17 @@ impl State {
             logging: false,
         };
         st.stats.used_memory_startup = super::server::used_memory(&st);
-        super::evict::sync_access_policy(&mut st);
-        st.ks.set_lazy_replace(st.config.lazyfree_lazy_server_del);
+        st.sync_keyspace_config();
         st
+    }
+
+    /// Point the keyspace at what the configuration asks of it: the access fields
+    /// `maxmemory-policy` reads, and lazy freeing of replaced values. Call after the
+    /// configuration changes.
+    pub fn sync_keyspace_config(&mut self) {
+        super::evict::sync_access_policy(self);
+        self.ks
+            .set_lazy_replace(self.config.lazyfree_lazy_server_del);
     }
 
     /// A command read `key` in `db`: its reply depends on that key's last change.
@@ -576,7 +584,7 @@ impl State {
         let mut deleted = Vec::new();
         let total_segments: usize = self.ks.dbs().iter().map(|d| d.segment_count()).sum();
         let mut steps = 0;
-        let lazy = self.config.lazyfree_lazy_expire;
+        let free = crate::keyspace::lazyfree::dropper(self.config.lazyfree_lazy_expire);
         loop {
             let (db, seg) = *cursor;
             let table = self.ks.db_mut(db);
@@ -587,11 +595,7 @@ impl State {
                     |e| {
                         deleted.push((db, Box::<[u8]>::from(&*e.key)));
                     },
-                    |e| {
-                        if lazy {
-                            crate::keyspace::lazyfree::drop_entry(e)
-                        }
-                    },
+                    free,
                 );
             }
             let segs = self.ks.db(db).segment_count();

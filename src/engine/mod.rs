@@ -658,6 +658,18 @@ impl Engine {
         Ok(())
     }
 
+    /// Start snapshotting the keyspace into `path` ([`SnapshotJob::start`]), keeping access
+    /// fields when `maxmemory-policy` reads them.
+    fn start_snapshot_job(
+        &mut self,
+        path: std::path::PathBuf,
+        lsn: u64,
+        install: Install,
+    ) -> Result<SnapshotJob, String> {
+        let keep = self.st.config.keeps_access();
+        SnapshotJob::start(&mut self.st.ks, self.vfs.clone(), path, lsn, keep, install)
+    }
+
     /// BGSAVE: snapshot into `dbfilename` (write temp, fsync, rename, fsync dir).
     fn start_bgsave(&mut self) -> Result<(), String> {
         let dir = self.st.config.dir.clone();
@@ -678,8 +690,7 @@ impl Engine {
             vfs.sync_dir(&dir).map_err(|e| format!("sync dir: {e}"))
         });
         self.last_bgsave_try_ms = crate::util::now_ms();
-        let keep = self.st.config.keeps_access();
-        let job = SnapshotJob::start(&mut self.st.ks, self.vfs.clone(), tmp, lsn, keep, install)?;
+        let job = self.start_snapshot_job(tmp, lsn, install)?;
         info!("Background saving started");
         self.job = Some(ActiveJob {
             job,
@@ -802,16 +813,14 @@ impl Engine {
             Ok(())
         });
         let base_path = dir.join(crate::persistence::base_file_name(base_seq));
-        let keep = self.st.config.keeps_access();
-        let job =
-            match SnapshotJob::start(&mut self.st.ks, vfs.clone(), base_path, lsn, keep, install) {
-                Ok(job) => job,
-                Err(e) => {
-                    drop(dur.close());
-                    drop(crate::persistence::manifest::clean_pending(&*vfs, &dir));
-                    return Err(e);
-                }
-            };
+        let job = match self.start_snapshot_job(base_path, lsn, install) {
+            Ok(job) => job,
+            Err(e) => {
+                drop(dur.close());
+                drop(crate::persistence::manifest::clean_pending(&*vfs, &dir));
+                return Err(e);
+            }
+        };
         info!(
             "turning the append-only log on: new log {} from LSN {}, its base being written",
             path.display(),
@@ -964,14 +973,7 @@ impl Engine {
         let rot = d.rotate()?;
         let installer = d.installer(rot.base_seq, Vec::new());
         let install: Install = Box::new(move |_| installer());
-        let job = SnapshotJob::start(
-            &mut self.st.ks,
-            self.vfs.clone(),
-            rot.base_path,
-            rot.lsn,
-            self.st.config.keeps_access(),
-            install,
-        )?;
+        let job = self.start_snapshot_job(rot.base_path, rot.lsn, install)?;
         info!(
             "Background append only file rewriting started (base at LSN {})",
             rot.lsn

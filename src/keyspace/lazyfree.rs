@@ -58,22 +58,36 @@ pub fn free<T: Send + 'static>(garbage: T, objects: u64) {
     }
 }
 
+/// Drop `garbage` here, or on the freeing thread when that frees more than
+/// [`THRESHOLD`] allocations (`effort`).
+fn drop_by_effort<T: Send + 'static>(garbage: T, effort: usize) {
+    if effort > THRESHOLD {
+        free(garbage, 1);
+    } else {
+        drop(garbage);
+    }
+}
+
 /// Drop `e` here, or on the freeing thread when that frees many allocations.
 pub fn drop_entry(e: Box<Entry>) {
-    if e.value.free_effort() > THRESHOLD {
-        free(e, 1);
+    let effort = e.value.free_effort();
+    drop_by_effort(e, effort);
+}
+
+/// What frees an unlinked entry: [`drop_entry`] when lazy freeing is on for that kind of
+/// deletion, a plain drop otherwise.
+pub fn dropper(lazy: bool) -> fn(Box<Entry>) {
+    if lazy {
+        drop_entry
     } else {
-        drop(e);
+        drop
     }
 }
 
 /// [`drop_entry`] for a value replaced by a write (`lazyfree-lazy-server-del`).
 pub fn drop_value(v: Value) {
-    if v.free_effort() > THRESHOLD {
-        free(v, 1);
-    } else {
-        drop(v);
-    }
+    let effort = v.free_effort();
+    drop_by_effort(v, effort);
 }
 
 /// Objects handed over and not dropped yet.

@@ -31,6 +31,7 @@ use hashbrown::HashTable;
 
 use super::access::{Clock, Stamp};
 use super::key::Key;
+use super::lazyfree;
 use super::value::{alloc_size, Value};
 
 /// How far ahead a segment split (keyspace or hash) prefetches the entries it hashes.
@@ -161,14 +162,23 @@ struct Segment {
 }
 
 impl Segment {
-    /// The first entry (with an expiry, for `ttl_only`) at or after bucket `from`,
-    /// wrapping around; None when the segment holds none.
-    fn entry_from(&self, from: usize, ttl_only: bool) -> Option<&Entry> {
+    /// The entries (with an expiry, for `ttl_only`) in bucket order from bucket `from`,
+    /// wrapping around.
+    fn entries_from(&self, from: usize, ttl_only: bool) -> impl Iterator<Item = &Entry> {
         let n = self.table.num_buckets();
         (0..n)
-            .filter_map(|i| self.table.get_bucket((from + i) % n))
+            .filter_map(move |i| self.table.get_bucket((from + i) % n))
             .map(|b| &**b)
-            .find(|e| !ttl_only || e.expire_at() != 0)
+            .filter(move |e| !ttl_only || e.expire_at() != 0)
+    }
+
+    /// Entries held: all, or those with an expiry for `ttl_only`.
+    fn held(&self, ttl_only: bool) -> usize {
+        if ttl_only {
+            self.expiring
+        } else {
+            self.table.len()
+        }
     }
 }
 
@@ -352,12 +362,13 @@ fn writable(hold: &mut Option<Hold>, slot: &mut Box<Entry>, seq: u64) -> isize {
     d
 }
 
-/// Free `e`, or retire it if the writer may still read it.
+/// Hand `e` to `free` (`drop`, or the lazy-free thread), or retire it if the writer may
+/// still read it.
 #[inline]
-fn discard(hold: &mut Option<Hold>, e: Box<Entry>, seq: u64) {
+fn discard(hold: &mut Option<Hold>, e: Box<Entry>, seq: u64, free: impl FnOnce(Box<Entry>)) {
     match hold {
         Some(h) => h.retire(e, seq),
-        None => drop(e),
+        None => free(e),
     }
 }
 
@@ -431,11 +442,7 @@ impl Table {
 
     /// Drop an entry replaced by a write (or keep it for the snapshot that reads it).
     fn discard_replaced(&mut self, e: Box<Entry>, seq: u64) {
-        match &mut self.hold {
-            Some(h) => h.retire(e, seq),
-            None if self.lazy_replace => super::lazyfree::drop_entry(e),
-            None => drop(e),
-        }
+        discard(&mut self.hold, e, seq, lazyfree::dropper(self.lazy_replace));
     }
 
     pub fn len(&self) -> usize {
@@ -924,7 +931,7 @@ impl Table {
                         heap_after = value.heap_size();
                         let old = std::mem::replace(&mut e.value, value);
                         if self.lazy_replace {
-                            super::lazyfree::drop_value(old);
+                            lazyfree::drop_value(old);
                         }
                         if let Some(t) = expire {
                             e.stamp.set_expire_at(t, self.clock.fresh());
@@ -986,13 +993,7 @@ impl Table {
 
     /// Remove `key`. Returns whether it was present.
     pub fn delete(&mut self, key: &[u8]) -> bool {
-        match self.take(key) {
-            Some((b, seq)) => {
-                discard(&mut self.hold, b, seq);
-                true
-            }
-            None => false,
-        }
+        self.delete_with(key, drop)
     }
 
     /// Unlink `key`'s entry from the table (the caller retires or frees it), with the
@@ -1020,10 +1021,7 @@ impl Table {
     pub fn delete_with(&mut self, key: &[u8], free: impl FnOnce(Box<Entry>)) -> bool {
         match self.take(key) {
             Some((b, seq)) => {
-                match &mut self.hold {
-                    Some(h) => h.retire(b, seq),
-                    None => free(b),
-                }
+                discard(&mut self.hold, b, seq, free);
                 true
             }
             None => false,
@@ -1338,28 +1336,36 @@ impl Table {
         let start = rng.gen_range(0..n);
         (0..n)
             .map(|i| &self.segments[(start + i) % n])
-            .find_map(|s| s.entry_from(0, false))
+            .find_map(|s| s.entries_from(0, false).next())
     }
 
     /// A pseudo-random entry with an expiry, or None when no key has one: a random segment
     /// holding some, then the first such entry from a random bucket on (skewed toward
     /// entries after runs of buckets without one, as Redis's bucket sampling is).
     pub fn random_expiring(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
-        if self.expiring == 0 {
+        let seg = self.random_segment(rng, true)?;
+        let from = rng.gen_range(0..seg.table.num_buckets());
+        seg.entries_from(from, true).next()
+    }
+
+    /// A random segment holding entries (with an expiry, for `ttl_only`); after 64 misses
+    /// (few segments hold any), the first such segment from a random place. None when
+    /// no segment holds one.
+    fn random_segment(&self, rng: &mut impl rand::Rng, ttl_only: bool) -> Option<&Segment> {
+        if (if ttl_only { self.expiring } else { self.len }) == 0 {
             return None;
         }
         let n = self.segments.len();
         for _ in 0..64 {
             let seg = &self.segments[rng.gen_range(0..n)];
-            if seg.expiring > 0 {
-                return seg.entry_from(rng.gen_range(0..seg.table.num_buckets()), true);
+            if seg.held(ttl_only) > 0 {
+                return Some(seg);
             }
         }
         let start = rng.gen_range(0..n);
         (0..n)
             .map(|i| &self.segments[(start + i) % n])
-            .find(|s| s.expiring > 0)
-            .and_then(|s| s.entry_from(0, true))
+            .find(|s| s.held(ttl_only) > 0)
     }
 
     /// Fill `out` with up to `out.len()` entries (with an expiry, for `ttl_only`) from
@@ -1374,37 +1380,18 @@ impl Table {
         ttl_only: bool,
         out: &mut [Option<&'a Entry>],
     ) -> usize {
-        if out.is_empty() || (if ttl_only { self.expiring } else { self.len }) == 0 {
+        if out.is_empty() {
             return 0;
         }
-        let held = |s: &Segment| if ttl_only { s.expiring } else { s.table.len() };
-        let n = self.segments.len();
-        let start = rng.gen_range(0..n);
-        let seg = (0..64)
-            .map(|_| &self.segments[rng.gen_range(0..n)])
-            .find(|s| held(s) > 0)
-            .or_else(|| {
-                (0..n)
-                    .map(|i| &self.segments[(start + i) % n])
-                    .find(|s| held(s) > 0)
-            });
-        let Some(seg) = seg else { return 0 };
-        let buckets = seg.table.num_buckets();
-        let from = rng.gen_range(0..buckets);
+        let Some(seg) = self.random_segment(rng, ttl_only) else {
+            return 0;
+        };
+        let from = rng.gen_range(0..seg.table.num_buckets());
         let mut filled = 0;
-        for i in 0..buckets {
-            let Some(e) = seg.table.get_bucket((from + i) % buckets) else {
-                continue;
-            };
-            if ttl_only && e.expire_at() == 0 {
-                continue;
-            }
-            crate::util::prefetch(&**e as *const Entry);
-            out[filled] = Some(e);
+        for (slot, e) in out.iter_mut().zip(seg.entries_from(from, ttl_only)) {
+            crate::util::prefetch(e as *const Entry);
+            *slot = Some(e);
             filled += 1;
-            if filled == out.len() {
-                break;
-            }
         }
         filled
     }
@@ -1454,10 +1441,7 @@ impl Table {
         for e in removed {
             self.heap -= e.mem_size();
             on_removed(&e);
-            match &mut self.hold {
-                Some(h) => h.retire(e, seq),
-                None => free(e),
-            }
+            discard(&mut self.hold, e, seq, &mut free);
         }
         examined
     }

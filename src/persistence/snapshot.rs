@@ -882,21 +882,17 @@ impl ChunkEncoder {
         self.cur.extend_from_slice(&db.to_le_bytes());
         let tag_pos = self.cur.len();
         if first {
+            let access = match self.kept {
+                None => 0,
+                Some(Kept::Idle(_)) => F_IDLE,
+                Some(Kept::Freq(_)) => F_FREQ,
+            };
+            self.cur.push(ty | access);
+            self.cur.extend_from_slice(&expire_at.to_le_bytes());
             match self.kept {
-                None => {
-                    self.cur.push(ty);
-                    self.cur.extend_from_slice(&expire_at.to_le_bytes());
-                }
-                Some(Kept::Idle(secs)) => {
-                    self.cur.push(ty | F_IDLE);
-                    self.cur.extend_from_slice(&expire_at.to_le_bytes());
-                    self.cur.extend_from_slice(&secs.to_le_bytes());
-                }
-                Some(Kept::Freq(counter)) => {
-                    self.cur.push(ty | F_FREQ);
-                    self.cur.extend_from_slice(&expire_at.to_le_bytes());
-                    self.cur.push(counter);
-                }
+                None => {}
+                Some(Kept::Idle(secs)) => self.cur.extend_from_slice(&secs.to_le_bytes()),
+                Some(Kept::Freq(counter)) => self.cur.push(counter),
             }
             self.keys += 1;
         } else {
@@ -1523,10 +1519,6 @@ impl Rules {
             clock,
         }
     }
-
-    fn entry(&self, key: Vec<u8>, value: Value, expire_at: u64, kept: Option<Kept>) -> Entry {
-        entry_at(self.clock, key, value, expire_at, kept)
-    }
 }
 
 /// A decoded entry, its access field set from `kept` at `clock`'s time when given.
@@ -1679,7 +1671,13 @@ fn decode_part(c: &mut Cursor<'_>, rules: Rules) -> Result<Decoded, EntryProblem
         // allocating (and first touching) their memory is part of the parallel work.
         return Ok(Decoded::Whole(
             db,
-            Box::new(rules.entry(key.to_vec(), body.into_value(ty), expire_at, kept)),
+            Box::new(entry_at(
+                rules.clock,
+                key.to_vec(),
+                body.into_value(ty),
+                expire_at,
+                kept,
+            )),
         ));
     }
     Ok(Decoded::Part(Box::new(Piece {
