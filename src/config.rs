@@ -171,6 +171,9 @@ pub struct Config {
     /// `acllog-max-len`: ACL LOG keeps at most this many entries.
     pub acllog_max_len: u64,
     pub slowlog_log_slower_than: i64,
+    /// `busy-reply-threshold` (alias `lua-time-limit`), ms: a script that has run this
+    /// long without writing is stopped (0: never).
+    pub busy_reply_threshold: u64,
     pub slowlog_max_len: u64,
     pub latency_monitor_threshold: u64,
     pub latency_tracking: bool,
@@ -233,6 +236,7 @@ impl Default for Config {
             tracking_table_max_keys: 1_000_000,
             acllog_max_len: 128,
             slowlog_log_slower_than: 10000,
+            busy_reply_threshold: 5000,
             slowlog_max_len: 128,
             latency_monitor_threshold: 0,
             latency_tracking: true,
@@ -897,6 +901,26 @@ pub static PARAMS: &[Param] = &[
         |c| c.tracking_table_max_keys.to_string(),
         |c, v| {
             c.tracking_table_max_keys = parse_u64(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "busy-reply-threshold",
+        true,
+        "ms a Lua script may run without writing before it is stopped (0: no limit)",
+        |c| c.busy_reply_threshold.to_string(),
+        |c, v| {
+            c.busy_reply_threshold = parse_u64(v)?;
+            Ok(())
+        }
+    ),
+    p!(
+        "lua-time-limit",
+        true,
+        "old name of busy-reply-threshold",
+        |c| c.busy_reply_threshold.to_string(),
+        |c, v| {
+            c.busy_reply_threshold = parse_u64(v)?;
             Ok(())
         }
     ),

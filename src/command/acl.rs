@@ -133,7 +133,8 @@ pub fn categories(s: &Spec) -> u32 {
     let mut c = explicit_cats(s.flags);
     if s.is_write() {
         c |= bit("write");
-    } else if s.has(super::flag::READONLY) {
+    } else if s.has(super::flag::READONLY) && s.group != "scripting" {
+        // (As Redis: a read-only script command is @scripting, not @read.)
         c |= bit("read");
     }
     c |= match s.group {
@@ -149,6 +150,7 @@ pub fn categories(s: &Spec) -> u32 {
         "pubsub" => bit("pubsub"),
         "transactions" => bit("transaction"),
         "connection" => bit("connection"),
+        "scripting" => bit("scripting"),
         _ => 0,
     };
     c |= if s.has(super::flag::FAST) {
@@ -648,6 +650,23 @@ impl Denied {
             Denied::Channel(_) => {
                 "NOPERM this user has no permissions to access one of the channels used as arguments"
                     .into()
+            }
+        }
+    }
+
+    /// The refusal of a command a script called, as Redis 7.0 words it.
+    pub fn script_message(&self) -> &'static str {
+        match self {
+            Denied::Command(_) => {
+                "ERR The user executing the script can't run this command or subcommand"
+            }
+            Denied::Key(_) => {
+                "ERR The user executing the script can't access at least one of the keys \
+                 mentioned in the command arguments"
+            }
+            Denied::Channel(_) => {
+                "ERR The user executing the script can't publish to the channel mentioned in \
+                 the command"
             }
         }
     }

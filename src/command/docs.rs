@@ -195,6 +195,18 @@ pub static DOCS: &[Doc] = &[
     doc!("pexpiretime", "7.0.0", "O(1)", "key"),
     doc!("persist", "2.2.0", "O(1)", "key"),
     // transactions
+    // scripting
+    doc!("eval", "2.6.0", "Depends on the script that is executed.", "script numkeys [key [key ...]] [arg [arg ...]]"),
+    doc!("evalsha", "2.6.0", "Depends on the script that is executed.", "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+    doc!("eval_ro", "7.0.0", "Depends on the script that is executed.", "script numkeys [key [key ...]] [arg [arg ...]]"),
+    doc!("evalsha_ro", "7.0.0", "Depends on the script that is executed.", "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+    doc!("script", "2.6.0", "Depends on subcommand.", ""),
+    doc!("script|debug", "3.2.0", "O(1)", "Sets the debug mode of server-side Lua scripts (only NO is supported).", "YES|SYNC|NO"),
+    doc!("script|exists", "2.6.0", "O(N) with N being the number of scripts to check", "Determines whether server-side Lua scripts exist in the script cache.", "sha1 [sha1 ...]"),
+    doc!("script|flush", "2.6.0", "O(N) with N being the number of scripts in cache", "Removes all server-side Lua scripts from the script cache.", "[ASYNC|SYNC]"),
+    doc!("script|kill", "2.6.0", "O(1)", "Terminates a server-side Lua script during execution (Strata: none is ever in execution when it is read).", ""),
+    doc!("script|load", "2.6.0", "O(N) with N being the length in bytes of the script body.", "Loads a server-side Lua script to the script cache.", "script"),
+    doc!("script|help", "5.0.0", "O(1)", "Returns helpful text about the different subcommands.", ""),
     doc!("multi", "1.2.0", "O(1)", ""),
     doc!("exec", "1.2.0", "Depends on commands in the transaction", ""),
     doc!("discard", "2.0.0", "O(N) where N is the number of queued commands", ""),

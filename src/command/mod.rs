@@ -24,6 +24,7 @@ mod lists;
 mod monitor;
 pub mod notify;
 mod pubsub;
+pub mod scripting;
 mod server;
 mod sets;
 mod slowlog;
@@ -642,6 +643,29 @@ fn dispatch_as(
     monitor::feed(st, sess, spec, &args);
 }
 
+/// Run a command a script called, after the script's own checks (`scripting`): as the
+/// running command for notifications and client-side caching, its effects recorded.
+pub(crate) fn run_for_script(
+    st: &mut State,
+    sess: &mut Session,
+    spec: &'static Spec,
+    args: &[Bytes],
+    out: &mut ReplyBuf,
+    now: u64,
+) {
+    st.stats.total_commands += 1;
+    let outer = st.current_spec.replace(spec);
+    let mut ctx = Ctx {
+        st,
+        sess,
+        out,
+        args,
+        now,
+    };
+    (spec.handler)(&mut ctx);
+    st.current_spec = outer;
+}
+
 /// CLIENT TRACKING, after a command of a tracking client ran: a read's keys are
 /// remembered; CLIENT CACHING lasts for one command (a whole transaction, and CLIENT
 /// subcommands leave it), as in Redis.
@@ -668,8 +692,13 @@ pub fn paused_until(st: &mut State, sess: &Session, args: &[Bytes], now: u64) ->
     if p.all {
         return Some(p.until_ms);
     }
-    let may_change =
-        |s: &Spec| s.is_write() || matches!(s.name, "publish" | "spublish" | "pfcount");
+    let may_change = |s: &Spec| {
+        s.is_write()
+            || matches!(
+                s.name,
+                "publish" | "spublish" | "pfcount" | "eval" | "evalsha"
+            )
+    };
     let spec = match renamed(st, &args[0]) {
         Some(r) => r?,
         None => lookup(&args[0])?,

@@ -661,7 +661,7 @@ fn memory_stats(ctx: &mut Ctx) {
         ("clients.normal", clients),
         ("cluster.links", 0),
         ("aof.buffer", 0),
-        ("lua.caches", 0),
+        ("lua.caches", st.scripts.body_bytes() as u64),
         ("functions.caches", 0),
     ];
     for (k, v) in head {
@@ -961,7 +961,7 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         let peak = st.stats.used_memory_peak.max(used);
         let _ = write!(
             o,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_clients_normal:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_clients_normal:{}\r\nused_memory_lua:{}\r\nused_memory_lua_human:{}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\nnumber_of_cached_scripts:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n\r\n",
             human_bytes(used),
             human_bytes(rss),
             human_bytes(peak),
@@ -973,6 +973,11 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
             st.config.maxmemory_policy,
             if used > 0 { rss as f64 / used as f64 } else { 0.0 },
             clients_memory(st),
+            st.scripts.vm_bytes(),
+            human_bytes(st.scripts.vm_bytes() as u64),
+            st.scripts.body_bytes(),
+            human_bytes(st.scripts.body_bytes() as u64),
+            st.scripts.count(),
             MEM_ALLOCATOR,
             crate::keyspace::lazyfree::pending(),
             crate::keyspace::lazyfree::freed(),

@@ -405,6 +405,8 @@ pub struct State {
     /// `rename-command`: incoming (lower-case) name -> the command it runs, `None` for a
     /// name that was renamed away or disabled. Empty when nothing is renamed.
     pub renames: HashMap<Vec<u8>, Option<&'static super::Spec>>,
+    /// The Lua interpreter and the script cache (EVAL, SCRIPT LOAD).
+    pub scripts: super::scripting::Scripts,
 }
 
 impl State {
@@ -420,6 +422,7 @@ impl State {
         let mut st = State {
             acl,
             renames,
+            scripts: Default::default(),
             tracking: Default::default(),
             current_client: 0,
             current_spec: None,

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::{
-    acl, bitmaps, dump, geo, hashes, hyperloglog, keys, latency, lists, monitor, pubsub, server,
-    sets, slowlog, sort, strings, transactions, wait, zsets, Ctx,
+    acl, bitmaps, dump, geo, hashes, hyperloglog, keys, latency, lists, monitor, pubsub, scripting,
+    server, sets, slowlog, sort, strings, transactions, wait, zsets, Ctx,
 };
 
 pub type Handler = fn(&mut Ctx);
@@ -49,6 +49,7 @@ pub mod flag {
     /// Not a Redis flag: the command has [`super::Spec::subs`] for the dispatcher to
     /// check (a bit, so that the check costs no extra load per command).
     pub const CONTAINER: u32 = 1 << 10;
+    pub const NOSCRIPT: u32 = 1 << 11;
 
     pub(super) const NAMES: &[(&str, u32)] = &[
         ("write", WRITE),
@@ -61,6 +62,7 @@ pub mod flag {
         ("loading", LOADING),
         ("blocking", BLOCKING),
         ("skip_slowlog", SKIP_SLOWLOG),
+        ("noscript", NOSCRIPT),
     ];
 }
 
@@ -215,6 +217,7 @@ const CONTAINERS: &[(&str, &[(&str, i32)])] = &[
     ("memory", MEMORY_SUBS),
     ("object", OBJECT_SUBS),
     ("pubsub", PUBSUB_SUBS),
+    ("script", SCRIPT_SUBS),
     ("slowlog", SLOWLOG_SUBS),
 ];
 
@@ -297,6 +300,14 @@ const COMMAND_SUBS: &[(&str, i32)] = &[
     ("getkeys", -4),
     ("help", 2),
 ];
+const SCRIPT_SUBS: &[(&str, i32)] = &[
+    ("debug", 3),
+    ("exists", -3),
+    ("flush", -2),
+    ("kill", 2),
+    ("load", 3),
+    ("help", 2),
+];
 const SLOWLOG_SUBS: &[(&str, i32)] = &[("get", -2), ("len", 2), ("reset", 2), ("help", 2)];
 
 const NOKEY: (i32, i32, i32) = (0, 0, 0);
@@ -306,13 +317,13 @@ pub static COMMANDS: &[Spec] = &[
     // connection
     cmd!("ping", -1, "fast stale", NOKEY, "connection", "Returns the server's liveliness response.", server::ping),
     cmd!("echo", 2, "fast", NOKEY, "connection", "Returns the given string.", server::echo),
-    cmd!("quit", -1, "no_auth fast stale", NOKEY, "connection", "Closes the connection.", server::quit),
+    cmd!("quit", -1, "no_auth noscript fast stale", NOKEY, "connection", "Closes the connection.", server::quit),
     cmd!("select", 2, "loading stale fast", NOKEY, "connection", "Changes the selected database.", server::select),
-    cmd!("auth", -2, "no_auth loading stale fast", NOKEY, "connection", "Authenticates the connection.", server::auth),
-    cmd!("hello", -1, "no_auth loading stale fast", NOKEY, "connection", "Handshakes with the Redis server.", server::hello),
+    cmd!("auth", -2, "no_auth noscript loading stale fast", NOKEY, "connection", "Authenticates the connection.", server::auth),
+    cmd!("hello", -1, "no_auth noscript loading stale fast", NOKEY, "connection", "Handshakes with the Redis server.", server::hello),
     cmd!("client", -2, "loading stale", NOKEY, "connection", "A container for client connection commands.", server::client),
-    cmd!("acl", -2, "noscript loading stale", NOKEY, "server", "A container for Access List Control commands.", acl::acl),
-    cmd!("reset", 1, "no_auth loading stale fast", NOKEY, "connection", "Resets the connection.", server::reset),
+    cmd!("acl", -2, "loading stale", NOKEY, "server", "A container for Access List Control commands.", acl::acl),
+    cmd!("reset", 1, "no_auth noscript loading stale fast", NOKEY, "connection", "Resets the connection.", server::reset),
     // server
     cmd!("dbsize", 1, "readonly fast @keyspace", NOKEY, "server", "Returns the number of keys in the database.", server::dbsize),
     cmd!("flushdb", -1, "write @keyspace @dangerous", NOKEY, "server", "Removes all keys from the current database.", server::flushdb),
@@ -408,6 +419,11 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("pexpiretime", 2, "readonly fast", KEY1, "keyspace", "Returns the expiration time of a key as a Unix milliseconds timestamp.", keys::pexpiretime),
     cmd!("persist", 2, "write fast", KEY1, "keyspace", "Removes the expiration time of a key.", keys::persist),
     // transactions
+    cmd!("eval", -3, "noscript stale skip_monitor no_mandatory_keys movablekeys", NOKEY, "scripting", "Executes a server-side Lua script.", scripting::eval),
+    cmd!("evalsha", -3, "noscript stale skip_monitor no_mandatory_keys movablekeys", NOKEY, "scripting", "Executes a server-side Lua script by SHA1 digest.", scripting::evalsha),
+    cmd!("eval_ro", -3, "readonly noscript stale skip_monitor no_mandatory_keys movablekeys", NOKEY, "scripting", "Executes a read-only server-side Lua script.", scripting::eval_ro),
+    cmd!("evalsha_ro", -3, "readonly noscript stale skip_monitor no_mandatory_keys movablekeys", NOKEY, "scripting", "Executes a read-only server-side Lua script by SHA1 digest.", scripting::evalsha_ro),
+    cmd!("script", -2, "", NOKEY, "scripting", "A container for Lua scripts management commands.", scripting::script),
     cmd!("multi", 1, "noscript loading stale fast", NOKEY, "transactions", "Starts a transaction.", transactions::multi),
     cmd!("exec", 1, "noscript loading stale skip_slowlog", NOKEY, "transactions", "Executes all commands in a transaction.", transactions::exec),
     cmd!("discard", 1, "noscript loading stale fast", NOKEY, "transactions", "Discards a transaction.", transactions::discard),
@@ -571,7 +587,7 @@ fn key_positions_of(
         "zunion" | "zinter" | "zdiff" | "sintercard" | "zintercard" | "lmpop" | "zmpop" => {
             numkeys(1, 2)
         }
-        "blmpop" | "bzmpop" => numkeys(2, 3),
+        "blmpop" | "bzmpop" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => numkeys(2, 3),
         "memory"
             if args
                 .get(1)

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::{dispatch_queued, Ctx, Effect};
+use super::{dispatch_queued, Ctx, Effect, State};
 
 pub fn multi(ctx: &mut Ctx) {
     if ctx.sess.multi.is_some() {
@@ -46,17 +46,23 @@ pub fn exec(ctx: &mut Ctx) {
         dispatch_queued(ctx.st, ctx.sess, args, ctx.out, ctx.now);
     }
     ctx.sess.blocking.deny = false;
-    let n = ctx.st.effects.len() - first_effect;
+    bracket(ctx.st, first_effect);
+}
+
+/// Bracket the effects from `first` on with MULTI/EXEC when there are several, so the
+/// log keeps them as one unit (a transaction's, a script's).
+pub(crate) fn bracket(st: &mut State, first: usize) {
+    let n = st.effects.len() - first;
     if n > 1 {
-        let db = ctx.st.effects[first_effect].db;
-        ctx.st.effects.insert(
-            first_effect,
+        let db = st.effects[first].db;
+        st.effects.insert(
+            first,
             Effect {
                 db,
                 args: vec![Bytes::from_static(b"MULTI")],
             },
         );
-        ctx.st.effects.push(Effect {
+        st.effects.push(Effect {
             db,
             args: vec![Bytes::from_static(b"EXEC")],
         });

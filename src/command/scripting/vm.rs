@@ -1,0 +1,307 @@
+//! The Lua 5.1 interpreter scripts run in, set up as Redis 7.0 sets up its own: the base,
+//! table, string and math libraries plus `redis`, `bit` and `cjson`; no `io`, `os`,
+//! `debug`, `package`, `print`, `dofile`, `loadfile`, `getfenv`, `setfenv` or `newproxy`;
+//! binary chunks refused; globals read-only, and reading one that does not exist is an
+//! error. One interpreter serves every script (compiled scripts stay in it, as in Redis)
+//! until SCRIPT FLUSH replaces it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
+
+use super::libs;
+
+/// How often (in VM instructions) the time limit is looked at: a fraction of a
+/// millisecond of Lua.
+const HOOK_EVERY: u32 = 100_000;
+
+/// The name compiled scripts carry, which Lua puts in its error messages
+/// (`user_script:1: ...`) and Redis's replies name (`on @user_script:1.`).
+pub const SCRIPT_SOURCE: &str = "@user_script";
+
+/// What the instruction hook needs to know about the script running now.
+#[derive(Default)]
+struct Running {
+    started: Option<Instant>,
+    /// `busy-reply-threshold`; zero: no limit.
+    limit: Duration,
+    /// The script ran a write command: stopping it would leave half its writes.
+    wrote: bool,
+    warned: bool,
+    /// Stopped for running too long: every later look raises again, so that a `pcall`
+    /// in the script cannot swallow it.
+    killed: bool,
+}
+
+/// The limit on a script's running time, shared with the VM's instruction hook.
+#[derive(Default, Clone)]
+pub struct Watch(Arc<Mutex<Running>>);
+
+impl Watch {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Running> {
+        // The hook never panics holding it; a poisoned lock still holds valid fields.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn start(&self, limit_ms: u64) {
+        *self.lock() = Running {
+            started: Some(Instant::now()),
+            limit: Duration::from_millis(limit_ms),
+            wrote: false,
+            warned: false,
+            killed: false,
+        };
+    }
+
+    pub fn wrote(&self) {
+        self.lock().wrote = true;
+    }
+
+    pub fn has_written(&self) -> bool {
+        self.lock().wrote
+    }
+
+    /// The script ended. Returns whether it was stopped for running too long.
+    pub fn stop(&self) -> bool {
+        let mut r = self.lock();
+        r.started = None;
+        std::mem::take(&mut r.killed)
+    }
+
+    /// Called by the instruction hook: past the limit, a script that has not written is
+    /// stopped (the error it raises becomes its reply; `true` the first time, when the
+    /// hook must start firing on every instruction). One that has written runs on, as
+    /// Redis leaves it (SCRIPT KILL refuses it there too), with a warning.
+    fn check(&self) -> (mlua::Result<VmState>, bool) {
+        let mut r = self.lock();
+        let Some(started) = r.started else {
+            return (Ok(VmState::Continue), false);
+        };
+        if !r.killed && (r.limit.is_zero() || started.elapsed() < r.limit) {
+            return (Ok(VmState::Continue), false);
+        }
+        if !r.wrote {
+            let ms = r.limit.as_millis();
+            let first = !std::mem::replace(&mut r.killed, true);
+            let e = mlua::Error::RuntimeError(format!(
+                "Script killed: it ran longer than busy-reply-threshold ({ms} ms) without \
+                 writing. Strata runs scripts on the event loop, so it stops such a script \
+                 itself instead of waiting for SCRIPT KILL; raise busy-reply-threshold (0: \
+                 no limit) if it is meant to run this long"
+            ));
+            return (Err(e), first);
+        }
+        if !r.warned {
+            r.warned = true;
+            tracing::warn!(
+                "a script has run for over {} ms after writing: it cannot be stopped without \
+                 losing the atomicity of its writes; every client waits for it (kill -9 the \
+                 server to give up: restart recovers the state before the script)",
+                r.limit.as_millis()
+            );
+        }
+        (Ok(VmState::Continue), false)
+    }
+}
+
+/// Look at the time limit every `every` instructions, in every coroutine too (a global
+/// hook is inherited by the threads a script creates).
+pub fn install_hook(lua: &Lua, watch: Watch, every: u32) -> mlua::Result<()> {
+    lua.set_global_hook(
+        HookTriggers::new().every_nth_instruction(every),
+        move |lua, _| {
+            let (state, killed_now) = watch.check();
+            if killed_now {
+                install_hook(lua, watch.clone(), 1)?;
+            }
+            state
+        },
+    )
+}
+
+/// The interpreter and the handles the runner needs each time.
+pub struct Vm {
+    pub lua: Lua,
+    /// `resp` (set by `redis.setresp`) and `raised`, the error table of the last
+    /// failed `redis.call` (Rust cannot raise a table: the error raised is an mlua
+    /// error, and `pcall` and the handler look here for what it stands for).
+    pub bridge: Table,
+    /// The `redis` table, where each script's `call` and `pcall` are set.
+    pub redis: Table,
+    pub xpcall: Function,
+    /// xpcall's message handler: turns any error into `{err=..., source=..., line=...}`.
+    pub handler: Function,
+    pub watch: Watch,
+}
+
+/// Lua run once in a new interpreter (its chunk name keeps its frames out of the
+/// locations reported for script errors).
+const PRELUDE: &str = r#"
+local bridge = ...
+local error, type, rawpcall = error, type, pcall
+-- Redis 7.0's pcall: an error `redis.call` raised reaches the script as its message.
+local function settle(ok, ...)
+  if ok then return ok, ... end
+  local e = ...
+  local raised = bridge.raised
+  bridge.raised = nil
+  if raised ~= nil and type(e) == 'userdata' then return false, raised.err end
+  if type(e) == 'table' and type(e.err) == 'string' then return false, e.err end
+  return false, ...
+end
+pcall = function(...) return settle(rawpcall(...)) end
+redis.error_reply = function(m)
+  if type(m) ~= 'string' then error("wrong number or type of arguments", 2) end
+  return {err = m}
+end
+redis.status_reply = function(m)
+  if type(m) ~= 'string' then error("wrong number or type of arguments", 2) end
+  return {ok = m}
+end
+redis.set_repl = function(flags)
+  if type(flags) ~= 'number' then error("redis.set_repl() requires one argument.", 2) end
+end
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = "7.0.15", 0x07000f
+for _, name in ipairs({'print', 'dofile', 'loadfile', 'getfenv', 'setfenv', 'newproxy',
+                       'module', 'require'}) do
+  _G[name] = nil
+end
+setmetatable(_G, {
+  __index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+  __newindex = function() error("Attempt to modify a readonly table", 2) end,
+  __metatable = false,
+})
+"#;
+
+impl Vm {
+    pub fn new() -> mlua::Result<Vm> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        let globals = lua.globals();
+        let redis = libs::redis(&lua)?;
+        globals.raw_set("redis", redis.clone())?;
+        globals.raw_set("bit", libs::bit(&lua)?)?;
+        globals.raw_set("cjson", libs::cjson(&lua)?)?;
+        // Text only: crafted bytecode can break the VM's memory safety.
+        let loadstring =
+            lua.create_function(|lua, (code, name): (mlua::LuaString, Option<String>)| {
+                let name = name.unwrap_or_else(|| "=(loadstring)".into());
+                match lua
+                    .load(code.as_bytes().to_vec())
+                    .set_name(name)
+                    .set_mode(mlua::chunk::ChunkMode::Text)
+                    .into_function()
+                {
+                    Ok(f) => Ok((Value::Function(f), Value::Nil)),
+                    Err(e) => Ok((Value::Nil, Value::String(lua.create_string(message(&e))?))),
+                }
+            })?;
+        globals.raw_set("loadstring", loadstring.clone())?;
+        globals.raw_set("load", Value::Nil)?;
+        let bridge = lua.create_table()?;
+        // In Rust, so that `return redis.setresp(4)` keeps the script's frame for the
+        // error's location (a Lua function would replace it: a tail call).
+        let resp = bridge.clone();
+        let setresp = lua.create_function(move |_, v: Value| match v {
+            Value::Integer(n @ (2 | 3)) => resp.raw_set("resp", n),
+            Value::Number(n) if n == 2.0 || n == 3.0 => resp.raw_set("resp", n as i64),
+            _ => Err(mlua::Error::RuntimeError(
+                "RESP version must be 2 or 3.".into(),
+            )),
+        })?;
+        redis.raw_set("setresp", setresp)?;
+        lua.load(PRELUDE)
+            .set_name("=strata")
+            .call::<()>(bridge.clone())?;
+        let xpcall: Function = globals.raw_get("xpcall")?;
+        let raised = bridge.clone();
+        let handler = lua.create_function(move |lua, err: Value| error_table(lua, &raised, err))?;
+        let watch = Watch::default();
+        install_hook(&lua, watch.clone(), HOOK_EVERY)?;
+        Ok(Vm {
+            lua,
+            bridge,
+            redis,
+            xpcall,
+            handler,
+            watch,
+        })
+    }
+
+    /// Back to the usual hook after a script was stopped.
+    pub fn reset_hook(&self) -> mlua::Result<()> {
+        install_hook(&self.lua, self.watch.clone(), HOOK_EVERY)
+    }
+
+    /// Compile a script's body (as a function of no arguments, the way Redis wraps it).
+    pub fn compile(&self, body: &[u8]) -> Result<Function, String> {
+        self.lua
+            .load(body)
+            .set_name(SCRIPT_SOURCE)
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .into_function()
+            .map_err(|e| format!("ERR Error compiling script (new function): {}", message(&e)))
+    }
+}
+
+/// The text of a Lua error without mlua's wrapping (callback tracebacks and the like).
+pub fn message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => message(cause),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::MemoryError(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// xpcall's handler: any error becomes a table with `err` (prefixed `ERR ` unless it
+/// already is an error table, as from `redis.call` or `error({err=...})`), and the
+/// script's innermost frame as `source` and `line`.
+fn error_table(lua: &Lua, bridge: &Table, err: Value) -> mlua::Result<Table> {
+    let raised = bridge.raw_get::<Value>("raised")?;
+    bridge.raw_set("raised", Value::Nil)?;
+    let t = match (err, raised) {
+        (Value::Error(_), Value::Table(t)) => t,
+        (Value::Table(t), _) if matches!(t.raw_get::<Value>("err")?, Value::String(_)) => t,
+        (other, _) => {
+            let text = match &other {
+                Value::String(s) => s.to_string_lossy(),
+                Value::Error(e) => message(e),
+                v => v.to_string().unwrap_or_else(|_| v.type_name().to_string()),
+            };
+            let t = lua.create_table()?;
+            t.raw_set("err", format!("ERR {text}"))?;
+            t
+        }
+    };
+    for level in 1..64 {
+        let found = lua.inspect_stack(level, |d| {
+            let src = d.source();
+            (src.what != "C" && src.source.as_deref() == Some(SCRIPT_SOURCE))
+                .then(|| d.current_line())
+        });
+        match found {
+            None => break,
+            Some(Some(line)) => {
+                t.raw_set("source", SCRIPT_SOURCE)?;
+                if let Some(line) = line {
+                    t.raw_set("line", line)?;
+                }
+                break;
+            }
+            Some(None) => {}
+        }
+    }
+    Ok(t)
+}
