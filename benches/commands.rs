@@ -1,5 +1,5 @@
 //! Measures command execution through the engine (`Engine::execute_batch`, no sockets):
-//! SET/GET/INCR/MSET, LPUSH/LPOP, HSET, SADD, ZADD shaped like redis-benchmark's (-d 64,
+//! SET/GET/INCR/MSET, LPUSH/LPOP, HSET, SADD, ZADD, EVALSHA (INCR in Lua) shaped like redis-benchmark's (-d 64,
 //! random keys/members), one command per batch (pipeline 1) and 16 per batch, with the log
 //! off and, for SET/GET, with the log on (`appendfsync everysec`, real file: one write
 //! per batch).
@@ -23,6 +23,8 @@ const VALUE: &[u8; 64] = b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 const KEYSPACE: u64 = 100_000;
 /// Commands built (untimed) and then executed (timed) at a time.
 const CHUNK: usize = 4096;
+/// The script EVALSHA runs.
+const SCRIPT: &str = "return redis.call('INCR', KEYS[1])";
 /// LPUSH's list is emptied (untimed) when it grows past this.
 const MAX_LIST: u64 = 1_000_000;
 
@@ -65,6 +67,13 @@ fn make(name: &str, r: &mut Rng) -> Args {
             }
             a
         }
+        // INCR through a cached Lua script (SCRIPT LOAD in `Bench::new`).
+        "EVALSHA" => vec![
+            b("EVALSHA"),
+            Bytes::from(strata::command::scripting::sha1_hex(SCRIPT.as_bytes())),
+            b("1"),
+            Bytes::from(format!("counter:{:012}", r.below(KEYSPACE))),
+        ],
         "LPUSH" => vec![b("LPUSH"), b("mylist"), v],
         "LPOP" => vec![b("LPOP"), b("mylist")],
         "HSET" => vec![b("HSET"), b("myhash"), member(r.below(KEYSPACE)), v],
@@ -111,6 +120,7 @@ impl Bench {
             rng: Rng(0x9E37_79B9_7F4A_7C15),
             _dir: dir,
         };
+        bench.run(&mut vec![vec![b("SCRIPT"), b("LOAD"), b(SCRIPT)]]);
         // GET hits: preload every key.
         for chunk in (0..KEYSPACE).collect::<Vec<_>>().chunks(1000) {
             let mut cmds: Vec<Args> = chunk
@@ -178,7 +188,7 @@ impl Bench {
 fn apply(c: &mut Criterion) {
     let mut bench = Bench::new(false);
     let names = [
-        "SET", "GET", "INCR", "MSET10", "LPUSH", "LPOP", "HSET", "SADD", "ZADD",
+        "SET", "GET", "INCR", "MSET10", "LPUSH", "LPOP", "HSET", "SADD", "ZADD", "EVALSHA",
     ];
     for pipe in [1usize, 16] {
         let mut g = c.benchmark_group(format!("apply/log_off/p{pipe}"));

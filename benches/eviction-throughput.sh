@@ -31,14 +31,8 @@ N=${N:-400000}
 REPS=${REPS:-3}
 MAXMEMORY=${MAXMEMORY:-30mb}
 EXTRA_ARGS=("$@")
-for v in N REPS; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
-
-ensure_redis_tools
-build_strata
-bench_workdir strata-evict
-bench_traps
+positive_ints N REPS
+bench_begin strata-evict
 NAMES=(new redis)
 declare -A BINS=([new]=$STRATA_BIN [redis]=$REDIS_SERVER)
 if [[ -n $OLD ]]; then

@@ -123,6 +123,23 @@ stop_all_servers() {
 # bench_workdir PREFIX: create WORK=/tmp/PREFIX.XXXXXX.
 bench_workdir() { WORK=$(mktemp -d "/tmp/$1.XXXXXX"); }
 
+# positive_ints VAR...: die unless each named variable holds a positive integer.
+positive_ints() {
+  local v
+  for v in "$@"; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+  done
+}
+
+# bench_begin PREFIX: what a side-by-side run needs first: redis tools, the release
+# build, a work directory (WORK=/tmp/PREFIX.XXXXXX) and the exit traps.
+bench_begin() {
+  ensure_redis_tools
+  build_strata
+  bench_workdir "$1"
+  bench_traps
+}
+
 # bench_traps: on exit stop our servers; remove WORK on success, keep it (logs) on failure.
 bench_traps() {
   trap _bench_on_exit EXIT
@@ -170,8 +187,9 @@ rb_csv() {
   out=$(redis-benchmark -h 127.0.0.1 -p "$port" --csv "$@" </dev/null 2>/dev/null) \
     || die "redis-benchmark failed on port $port"
   line=$(printf '%s\n' "$out" | tail -n 1 | tr -d '"\r')
-  rps=$(cut -d, -f2 <<<"$line")
-  p99=$(cut -d, -f7 <<<"$line")
+  # (From the end: the test name may hold commas, as an EVAL body does.)
+  rps=$(awk -F, '{print $(NF-6)}' <<<"$line")
+  p99=$(awk -F, '{print $(NF-1)}' <<<"$line")
   [[ $rps =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "unexpected redis-benchmark output on port $port: $out"
   echo "$rps,${p99:-}"
 }

@@ -33,6 +33,7 @@ for t in "${TARGETS[@]}"; do
   [[ -d fuzz/seeds/$t ]] && seeds=("fuzz/seeds/$t")
   dict=()
   [[ $t == resp_decode ]] && dict=(-dict=fuzz/dict/resp.dict)
+  [[ $t == scripts ]] && dict=(-dict=fuzz/dict/lua.dict)
   marker=$(mktemp)
   echo "==== $t: ${SECS}s"
   cargo fuzz run --sanitizer none "$t" "fuzz/corpus/$t" "${seeds[@]}" -- \

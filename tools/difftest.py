@@ -46,6 +46,20 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# The script g_script runs: ARGV is `call` or `pcall`, then per command its argument
+# count and its arguments; it returns the list of what each command returned.
+SCRIPT = """local call = ARGV[1] == 'call' and redis.call or redis.pcall
+local out, i = {}, 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local a = {}
+  for j = 1, n do a[j] = ARGV[i + j] end
+  out[#out + 1] = call(unpack(a))
+  i = i + n + 1
+end
+return out"""
+
+
 # --- RESP2 client ---------------------------------------------------------------------
 
 
@@ -219,8 +233,8 @@ class Gen:
         if self.families:
             return getattr(self, "g_" + r.choice(self.families))()
         family = r.choices(["string", "bitmap", "hll", "geo", "key", "list", "hash", "set", "zset",
-                            "bad", "db", "random", "scan"],
-                           [22, 8, 8, 10, 12, 18, 14, 14, 18, 2, 3, 3, 3])[0]
+                            "bad", "db", "random", "scan", "script"],
+                           [22, 8, 8, 10, 12, 18, 14, 14, 18, 2, 3, 3, 3, 6])[0]
         return getattr(self, "g_" + family)()
 
     def commands(self):
@@ -272,6 +286,22 @@ class Gen:
             typ = r.choice([[], [], ["TYPE", "string"], ["TYPE", "list"], ["TYPE", "zset"]])
             return ["SCAN", "0"] + match + count + typ, "scan"
         return [which, k, "0"] + match + count, "scan"
+
+    def g_script(self):
+        # EVAL of SCRIPT over 1-3 commands of the other families whose reply is ordered
+        # and not random: the script returns what each returned (converted to Lua and
+        # back), or, under redis.call, the first error with the script's name and line.
+        r = self.r
+        argv = [r.choice(["call", "pcall"])]
+        for _ in range(r.randint(1, 3)):
+            for _ in range(20):
+                fam = r.choice(["string", "key", "list", "hash", "set", "zset", "bitmap", "hll",
+                                "bad"])
+                args, how = getattr(self, "g_" + fam)()
+                if how is False and args[0] not in ("SORT", "SORT_RO", "SELECT"):
+                    argv += [str(len(args))] + [str(a) for a in args]
+                    break
+        return ["EVAL", SCRIPT, "0"] + argv, False
 
     def g_bad(self):
         r = self.r

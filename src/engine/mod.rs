@@ -57,7 +57,7 @@ const PRESYNC_BYTES: u64 = 256 * 1024;
 fn warm_up(table: &Table, cmds: &[Args]) {
     let mut hashes = [0u64; WARM_AHEAD];
     for (c, h) in cmds.iter().zip(&mut hashes) {
-        if let Some(key) = c.get(1) {
+        if let Some(key) = warm_key(c) {
             *h = table.hash(key);
             table.prefetch_segment(*h);
         }
@@ -65,10 +65,10 @@ fn warm_up(table: &Table, cmds: &[Args]) {
     let mut inner: [Option<(&Entry, &[u8])>; WARM_AHEAD] = [None; WARM_AHEAD];
     let mut any_inner = false;
     for ((c, &h), slot) in cmds.iter().zip(&hashes).zip(&mut inner) {
-        let Some(e) = c.get(1).and_then(|key| table.prefetch(key, h)) else {
+        let Some(e) = warm_key(c).and_then(|key| table.prefetch(key, h)) else {
             continue;
         };
-        if let Some(m) = c.get(2) {
+        if let Some(m) = c.get(2).filter(|_| !is_eval(&c[0])) {
             if e.value.prefetch_member(m, Warm::Slot) {
                 *slot = Some((e, &m[..]));
                 any_inner = true;
@@ -80,6 +80,24 @@ fn warm_up(table: &Table, cmds: &[Args]) {
             e.value.prefetch_member(m, Warm::Member);
         }
     }
+}
+
+/// The key a command most likely reads first: its first argument, or for the EVAL
+/// family (whose first argument is the script or its digest) the first of its KEYS.
+fn warm_key(c: &Args) -> Option<&Bytes> {
+    if is_eval(&c[0]) {
+        return c
+            .get(3)
+            .filter(|_| c.get(2).is_some_and(|n| n.as_ref() != b"0"));
+    }
+    c.get(1)
+}
+
+fn is_eval(name: &[u8]) -> bool {
+    name.first().is_some_and(|b| b | 0x20 == b'e')
+        && [&b"eval"[..], b"evalsha", b"eval_ro", b"evalsha_ro"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
 }
 
 enum JobKind {

@@ -9,6 +9,7 @@
 //! from tiny alphabets so commands collide; a few TTLs are a millisecond or two so keys
 //! expire during a run and lazy expiry is logged too. Blocking commands are only issued
 //! inside MULTI, where they never block (a harness without an event loop cannot wait).
+//! Some commands run inside a Lua script (EVAL), which logs their effects as one unit.
 
 use bytes::Bytes;
 
@@ -16,6 +17,19 @@ use super::{canon, Canon, CanonEntry, OpReader, Ran, SimEngine};
 use crate::config::FsyncPolicy;
 use crate::keyspace::Keyspace;
 use crate::persistence::SimFs;
+
+/// The script [`AnyCommands`] runs: ARGV is `call` or `pcall`, then per command its
+/// argument count and its arguments.
+const SCRIPT: &str = "local call = ARGV[1] == 'call' and redis.call or redis.pcall
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local a = {}
+  for j = 1, n do a[j] = ARGV[i + j] end
+  call(unpack(a))
+  i = i + n + 1
+end
+return 1";
 
 const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4", "k5"];
 const MEMBERS: &[&str] = &["m0", "m1", "m2", "m3", "m4", "1", "10"];
@@ -161,6 +175,9 @@ impl<'a> AnyCommands<'a> {
     /// The next command; one time in 24 a MULTI block (MULTI, up to 4 commands, EXEC or
     /// DISCARD), returned as its separate commands.
     pub fn next_commands(&mut self) -> Vec<Vec<Bytes>> {
+        if self.maybe(16) {
+            return vec![self.script()];
+        }
         if !self.maybe(24) {
             return vec![self.command(false)];
         }
@@ -176,6 +193,20 @@ impl<'a> AnyCommands<'a> {
         let end = if self.maybe(8) { "DISCARD" } else { "EXEC" };
         out.push(self.words(&[end]));
         out
+    }
+
+    /// An EVAL of [`SCRIPT`] running 1 to 4 generated commands with `redis.call` (the
+    /// first error stops the script, its earlier writes stay) or `redis.pcall` (errors
+    /// are skipped); commands scripts may not call are refused inside it.
+    fn script(&mut self) -> Vec<Bytes> {
+        let mode = if self.maybe(2) { "call" } else { "pcall" };
+        let mut args = self.words(&["EVAL", SCRIPT, "0", mode]);
+        for _ in 0..1 + self.r.u8() % 4 {
+            let c = self.command(true);
+            args.push(Bytes::from(c.len().to_string()));
+            args.extend(c);
+        }
+        args
     }
 
     fn pick<T: Copy>(&mut self, from: &[T]) -> T {
@@ -704,6 +735,47 @@ pub fn check_replay(data: &[u8]) -> Result<(), String> {
     }
     restart(e, &sim, &open).map_err(|err| format!("{err}\ncommands:\n{}", history(&ran)))?;
     Ok(())
+}
+
+/// The replay contract for one script: `body` runs (as EVAL with two keys and two
+/// arguments) over a few keys of every type, then the keyspace recovered from the log
+/// must equal the live one. Whatever the script does (fail half-way, loop until it is
+/// stopped, call any command) must not matter. Scripts are stopped after 50 ms, even
+/// one that wrote, so a fuzzer's endless loop ends.
+pub fn check_script(body: &[u8]) -> Result<(), String> {
+    let sim = SimFs::new(1);
+    let open = |sim: &SimFs| {
+        SimEngine::open(sim, FsyncPolicy::No).map_err(|e| format!("recovery failed: {e}"))
+    };
+    let mut e = open(&sim)?;
+    e.engine
+        .st
+        .scripts
+        .set_hard_limit(Some(std::time::Duration::from_millis(50)));
+    let words = |w: &[&str]| -> Vec<Bytes> {
+        w.iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
+    };
+    let setup = vec![
+        words(&["CONFIG", "SET", "busy-reply-threshold", "20"]),
+        words(&["SET", "k0", "12"]),
+        words(&["RPUSH", "k1", "a", "b", "c"]),
+        words(&["HSET", "k2", "f", "v", "g", "1"]),
+        words(&["SADD", "k3", "m0", "m1"]),
+        words(&["ZADD", "k4", "1", "m0", "2.5", "m1"]),
+        words(&["SET", "k5", "v", "PX", "100000"]),
+    ];
+    if e.run_batch(setup) != Ran::Acked {
+        return Err("the log failed during setup".into());
+    }
+    let mut eval = words(&["EVAL"]);
+    eval.push(Bytes::copy_from_slice(body));
+    eval.extend(words(&["2", "k0", "k1", "a1", "5"]));
+    if e.run_batch(vec![eval]) != Ran::Acked {
+        return Err("the log failed".into());
+    }
+    restart(e, &sim, &open).map(|_| ())
 }
 
 /// Close `e` cleanly, recover from the files, and compare the two keyspaces.

@@ -12,7 +12,7 @@
 
 mod any_command;
 
-pub use any_command::{check_replay, live_entries, AnyCommands};
+pub use any_command::{check_replay, check_script, live_entries, AnyCommands};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

@@ -70,6 +70,41 @@ pub fn redis(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
+/// C's `%.<precision>g`: that many significant digits, trailing zeros dropped,
+/// scientific notation below 1e-4 or from 10^precision on. Redis formats numbers a
+/// script passes to a command with `%.17g`, cjson with `%.14g`.
+pub fn format_g(x: f64, precision: usize) -> String {
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "nan".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let p = precision.clamp(1, 17);
+    let sci = format!("{x:.*e}", p - 1);
+    let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
+    let exp: i32 = exp.parse().expect("{:e} exponent");
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if exp < -4 || exp >= p as i32 {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
+    } else {
+        trim(&format!("{x:.*}", (p as i32 - 1 - exp) as usize))
+    }
+}
+
 // ---- bit ----------------------------------------------------------------------------
 
 /// LuaBitOp's normalisation: a number taken modulo 2^32 as a signed 32-bit integer.
@@ -80,25 +115,21 @@ fn tobit(x: f64) -> i32 {
     (x.rem_euclid(4294967296.0) as u64) as u32 as i32
 }
 
-fn num(v: &Value, i: usize) -> mlua::Result<f64> {
-    match v {
-        Value::Integer(n) => Ok(*n as f64),
-        Value::Number(n) => Ok(*n),
-        Value::String(s) => s
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .ok_or_else(|| bad_arg(i)),
-        _ => Err(bad_arg(i)),
-    }
-}
-
-fn bad_arg(i: usize) -> mlua::Error {
-    mlua::Error::RuntimeError(format!("bad argument #{i} (number expected)"))
-}
-
-fn first(args: &[Value]) -> mlua::Result<i32> {
-    Ok(tobit(num(args.first().unwrap_or(&Value::Nil), 1)?))
+/// Argument `i` (1-based) of the bit function `name` as a number, or LuaBitOp's error.
+fn num(args: &[Value], i: usize, name: &str) -> mlua::Result<f64> {
+    let v = args.get(i - 1);
+    let n = match v {
+        Some(Value::Integer(n)) => Some(*n as f64),
+        Some(Value::Number(n)) => Some(*n),
+        Some(Value::String(s)) => s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()),
+        _ => None,
+    };
+    n.ok_or_else(|| {
+        let got = v.map_or("no value", |v| v.type_name());
+        fail(format!(
+            "bad argument #{i} to '{name}' (number expected, got {got})"
+        ))
+    })
 }
 
 pub fn bit(lua: &Lua) -> mlua::Result<Table> {
@@ -112,7 +143,9 @@ pub fn bit(lua: &Lua) -> mlua::Result<Table> {
     for (name, f) in unary {
         t.raw_set(
             name,
-            lua.create_function(move |_, args: Variadic<Value>| Ok(f(first(&args)?) as f64))?,
+            lua.create_function(move |lua, args: Variadic<Value>| {
+                Ok(f(tobit(num(&args, 1, name).map_err(|e| located(lua, e))?)) as f64)
+            })?,
         )?;
     }
     type Fold = fn(i32, i32) -> i32;
@@ -124,12 +157,15 @@ pub fn bit(lua: &Lua) -> mlua::Result<Table> {
     for (name, f) in folds {
         t.raw_set(
             name,
-            lua.create_function(move |_, args: Variadic<Value>| {
-                let mut acc = first(&args)?;
-                for (i, v) in args.iter().enumerate().skip(1) {
-                    acc = f(acc, tobit(num(v, i + 1)?));
-                }
-                Ok(acc as f64)
+            lua.create_function(move |lua, args: Variadic<Value>| {
+                let fold = || -> mlua::Result<i32> {
+                    let mut acc = tobit(num(&args, 1, name)?);
+                    for i in 2..=args.len() {
+                        acc = f(acc, tobit(num(&args, i, name)?));
+                    }
+                    Ok(acc)
+                };
+                Ok(fold().map_err(|e| located(lua, e))? as f64)
             })?,
         )?;
     }
@@ -144,20 +180,23 @@ pub fn bit(lua: &Lua) -> mlua::Result<Table> {
     for (name, f) in shifts {
         t.raw_set(
             name,
-            lua.create_function(move |_, args: Variadic<Value>| {
-                let x = first(&args)?;
-                let n = tobit(num(args.get(1).unwrap_or(&Value::Nil), 2)?) as u32 & 31;
-                Ok(f(x, n) as f64)
+            lua.create_function(move |lua, args: Variadic<Value>| {
+                let shift = || -> mlua::Result<i32> {
+                    let x = tobit(num(&args, 1, name)?);
+                    let n = tobit(num(&args, 2, name)?) as u32 & 31;
+                    Ok(f(x, n))
+                };
+                Ok(shift().map_err(|e| located(lua, e))? as f64)
             })?,
         )?;
     }
     t.raw_set(
         "tohex",
-        lua.create_function(|_, args: Variadic<Value>| {
-            let x = first(&args)? as u32;
+        lua.create_function(|lua, args: Variadic<Value>| {
+            let x = tobit(num(&args, 1, "tohex").map_err(|e| located(lua, e))?) as u32;
             let n = match args.get(1) {
                 None | Some(Value::Nil) => 8,
-                Some(v) => tobit(num(v, 2)?),
+                Some(_) => tobit(num(&args, 2, "tohex").map_err(|e| located(lua, e))?),
             };
             let upper = n < 0;
             let digits = n.unsigned_abs().min(8) as usize;
@@ -181,16 +220,17 @@ pub fn cjson(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set(
         "encode",
-        lua.create_function(|_, v: Value| {
-            let json = to_json(&v, 0)?;
-            Ok(json.to_string())
+        lua.create_function(|lua, v: Value| {
+            let mut out = Vec::new();
+            encode(&v, &mut out, 0).map_err(|e| located(lua, e))?;
+            lua.create_string(out)
         })?,
     )?;
     t.raw_set(
         "decode",
         lua.create_function(|lua, s: mlua::LuaString| {
             let json: serde_json::Value = serde_json::from_slice(&s.as_bytes())
-                .map_err(|e| mlua::Error::RuntimeError(format!("cjson.decode: {e}")))?;
+                .map_err(|e| located(lua, fail(format!("cjson.decode: {e}"))))?;
             from_json(lua, json)
         })?,
     )?;
@@ -198,26 +238,46 @@ pub fn cjson(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
-fn to_json(v: &Value, depth: usize) -> mlua::Result<serde_json::Value> {
-    use serde_json::Value as J;
+fn fail(msg: String) -> mlua::Error {
+    mlua::Error::RuntimeError(msg)
+}
+
+/// `e` with the calling script's position in front (`user_script:3: ...`), as a C
+/// library's `luaL_error` words it.
+fn located(lua: &Lua, e: mlua::Error) -> mlua::Error {
+    let mlua::Error::RuntimeError(msg) = e else {
+        return e;
+    };
+    let at = lua.inspect_stack(1, |d| {
+        let src = d.source();
+        let line = d.current_line()?;
+        Some(format!("{}:{line}: ", src.short_src?))
+    });
+    fail(format!("{}{msg}", at.flatten().unwrap_or_default()))
+}
+
+/// cjson's encoding: strings byte for byte with `"`, `\`, `/` and control characters
+/// escaped; numbers as `%.14g`; a table with only positive integer keys is an array
+/// (unless excessively sparse), any other an object in `pairs` order (an empty one is
+/// `{}`).
+fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
     if depth > JSON_DEPTH {
-        return Err(mlua::Error::RuntimeError(format!(
-            "Cannot serialise, excessive nesting ({})",
-            depth
+        return Err(fail(format!(
+            "Cannot serialise, excessive nesting ({depth})"
         )));
     }
-    Ok(match v {
-        Value::Nil => J::Null,
-        Value::LightUserData(p) if p.0.is_null() => J::Null,
-        Value::Boolean(b) => J::Bool(*b),
-        Value::Integer(n) => J::from(*n),
-        Value::Number(n) => number(*n)?,
-        Value::String(s) => J::String(s.to_string_lossy()),
+    match v {
+        Value::Nil => out.extend_from_slice(b"null"),
+        Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
+        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Number(n) => number(*n, out)?,
+        Value::String(s) => string(&s.as_bytes(), out),
         Value::Table(t) => {
             let mut max = 0usize;
             let mut count = 0usize;
             let mut array = true;
-            for pair in t.clone().pairs::<Value, Value>() {
+            for pair in t.pairs::<Value, Value>() {
                 let (k, _) = pair?;
                 count += 1;
                 match k {
@@ -226,58 +286,87 @@ fn to_json(v: &Value, depth: usize) -> mlua::Result<serde_json::Value> {
                     _ => array = false,
                 }
             }
-            // cjson's rule: an empty table is an object; integer keys form an array
-            // unless it is "excessively sparse".
             if array && count > 0 {
                 if max > count * 2 && max > 10 {
-                    return Err(mlua::Error::RuntimeError(
+                    return Err(fail(
                         "Cannot serialise table: excessively sparse array".into(),
                     ));
                 }
-                let mut items = Vec::with_capacity(max);
+                out.push(b'[');
                 for i in 1..=max {
-                    items.push(to_json(&t.raw_get::<Value>(i)?, depth + 1)?);
+                    if i > 1 {
+                        out.push(b',');
+                    }
+                    encode(&t.raw_get::<Value>(i)?, out, depth + 1)?;
                 }
-                J::Array(items)
+                out.push(b']');
             } else {
-                let mut map = serde_json::Map::new();
-                for pair in t.clone().pairs::<Value, Value>() {
+                out.push(b'{');
+                for (n, pair) in t.pairs::<Value, Value>().enumerate() {
                     let (k, val) = pair?;
-                    let key = match k {
-                        Value::String(s) => s.to_string_lossy(),
-                        Value::Integer(i) => i.to_string(),
-                        Value::Number(f) => number(f)?.to_string(),
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    match k {
+                        Value::String(s) => string(&s.as_bytes(), out),
+                        Value::Integer(i) => string(i.to_string().as_bytes(), out),
+                        Value::Number(f) => {
+                            let mut key = Vec::new();
+                            number(f, &mut key)?;
+                            string(&key, out)
+                        }
                         _ => {
-                            return Err(mlua::Error::RuntimeError(
+                            return Err(fail(
                                 "Cannot serialise table: table key must be a number or string"
                                     .into(),
                             ))
                         }
-                    };
-                    map.insert(key, to_json(&val, depth + 1)?);
+                    }
+                    out.push(b':');
+                    encode(&val, out, depth + 1)?;
                 }
-                J::Object(map)
+                out.push(b'}');
             }
         }
         other => {
-            return Err(mlua::Error::RuntimeError(format!(
+            return Err(fail(format!(
                 "Cannot serialise {}: type not supported",
                 other.type_name()
             )))
         }
-    })
+    }
+    Ok(())
 }
 
-/// A Lua number in JSON: integral values without a fraction, as cjson writes them.
-fn number(n: f64) -> mlua::Result<serde_json::Value> {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        return Ok(serde_json::Value::from(n as i64));
+fn number(n: f64, out: &mut Vec<u8>) -> mlua::Result<()> {
+    if !n.is_finite() {
+        return Err(fail(
+            "Cannot serialise number: must not be NaN or Inf".into(),
+        ));
     }
-    serde_json::Number::from_f64(n)
-        .map(serde_json::Value::Number)
-        .ok_or_else(|| {
-            mlua::Error::RuntimeError("Cannot serialise number: must not be NaN or Inf".into())
-        })
+    out.extend_from_slice(format_g(n, 14).as_bytes());
+    Ok(())
+}
+
+fn string(s: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'/' => out.extend_from_slice(b"\\/"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            c if c < 0x20 || c == 0x7f => {
+                out.extend_from_slice(format!("\\u{c:04x}").as_bytes());
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(b'"');
 }
 
 fn from_json(lua: &Lua, j: serde_json::Value) -> mlua::Result<Value> {
@@ -311,6 +400,27 @@ mod tests {
     #[test]
     fn sha1_of_empty_string_is_the_known_digest() {
         assert_eq!(sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    }
+
+    #[test]
+    fn numbers_format_as_c_percent_g() {
+        for (x, p, want) in [
+            (0.1, 17, "0.10000000000000001"),
+            (1.0 / 3.0, 17, "0.33333333333333331"),
+            (3.0, 17, "3"),
+            (1e20, 17, "1e+20"),
+            (1e16, 17, "10000000000000000"),
+            (1e17, 17, "1e+17"),
+            (0.0001, 17, "0.0001"),
+            (0.00001, 17, "1.0000000000000001e-05"),
+            (-2.5, 17, "-2.5"),
+            (0.1, 14, "0.1"),
+            (1.0 / 3.0, 14, "0.33333333333333"),
+            (1e14, 14, "1e+14"),
+            (123456789.5, 14, "123456789.5"),
+        ] {
+            assert_eq!(format_g(x, p), want, "{x} %.{p}g");
+        }
     }
 
     #[test]

@@ -17,6 +17,9 @@ mod vm;
 
 use std::collections::HashMap;
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
 use bytes::Bytes;
 use mlua::{Function, MultiValue, Value};
 
@@ -27,11 +30,26 @@ pub use libs::sha1_hex;
 
 /// The script cache and the interpreter that holds the compiled scripts.
 pub struct Scripts {
-    vm: vm::Vm,
+    /// Shared so that a running script holds its handles without cloning each one (a
+    /// clone of an mlua handle is a new registry reference).
+    vm: Arc<vm::Vm>,
     /// SHA-1 (lower-case hex) -> compiled body.
-    cache: HashMap<String, Function>,
+    cache: HashMap<Digest, Arc<Function>, foldhash::fast::RandomState>,
     /// Bytes of the cached bodies (INFO `used_memory_scripts_eval`).
     body_bytes: usize,
+    /// The session scripts' commands run in, kept between scripts (see
+    /// [`script_session`]).
+    spare: Option<Session>,
+}
+
+/// A script's SHA-1 in lower-case hex.
+type Digest = [u8; 40];
+
+/// `text` as a digest (any case), if it can be one.
+fn digest(text: &[u8]) -> Option<Digest> {
+    let mut d: Digest = text.try_into().ok()?;
+    d.make_ascii_lowercase();
+    Some(d)
 }
 
 impl Default for Scripts {
@@ -39,9 +57,10 @@ impl Default for Scripts {
         Scripts {
             // Setting up a fresh interpreter runs only fixed code; failing means the
             // process cannot allocate, and nothing else could run either.
-            vm: vm::Vm::new().expect("create the Lua interpreter"),
-            cache: HashMap::new(),
+            vm: Arc::new(vm::Vm::new().expect("create the Lua interpreter")),
+            cache: HashMap::default(),
             body_bytes: 0,
+            spare: None,
         }
     }
 }
@@ -70,18 +89,27 @@ impl Scripts {
     }
 
     /// Compile `body` into the cache (if it is not there) and return its SHA-1.
-    fn load(&mut self, body: &[u8]) -> Result<String, String> {
-        let sha = sha1_hex(body);
+    fn load(&mut self, body: &[u8]) -> Result<Digest, String> {
+        let sha = digest(sha1_hex(body).as_bytes()).expect("a SHA-1 has 40 hex digits");
         if !self.cache.contains_key(&sha) {
             let f = self.vm.compile(body)?;
-            self.cache.insert(sha.clone(), f);
+            self.cache.insert(sha, Arc::new(f));
             self.body_bytes += body.len();
         }
         Ok(sha)
     }
 
+    /// Test harnesses only: stop any script after `limit`, even one that wrote (a
+    /// fuzzer's script may loop forever after writing). Kept across SCRIPT FLUSH.
+    #[doc(hidden)]
+    pub fn set_hard_limit(&self, limit: Option<std::time::Duration>) {
+        self.vm.watch.set_hard_limit(limit);
+    }
+
     fn flush(&mut self) {
+        let hard = self.vm.watch.hard_limit();
         *self = Scripts::default();
+        self.set_hard_limit(hard);
     }
 }
 
@@ -118,18 +146,18 @@ fn numkeys(ctx: &mut Ctx) -> Option<usize> {
 fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) {
     let Some(nkeys) = numkeys(ctx) else { return };
     let sha = if by_sha {
-        let sha = String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase();
-        if !ctx.st.scripts.cache.contains_key(&sha) {
-            return ctx.error("NOSCRIPT No matching script. Please use EVAL.");
-        }
-        sha
+        digest(&ctx.args[1])
     } else {
         match ctx.st.scripts.load(&ctx.args[1]) {
-            Ok(sha) => sha,
+            Ok(sha) => Some(sha),
             Err(e) => return ctx.error(&e),
         }
     };
-    let func = ctx.st.scripts.cache[&sha].clone();
+    let Some((sha, func)) = sha.and_then(|d| Some((d, ctx.st.scripts.cache.get(&d)?.clone())))
+    else {
+        return ctx.error("NOSCRIPT No matching script. Please use EVAL.");
+    };
+    let sha = std::str::from_utf8(&sha).unwrap_or_default();
     let keys = &ctx.args[3..3 + nkeys];
     let argv = &ctx.args[3 + nkeys..];
     // Redis decides once, before the script, whether memory is over the limit: then the
@@ -138,7 +166,7 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) {
     // Inside EXEC the transaction's bracket covers the script's effects too.
     let nested = ctx.sess.in_exec();
     let first_effect = ctx.st.effects.len();
-    let mut sess = script_session(ctx.sess);
+    let mut sess = script_session(ctx.st.scripts.spare.take(), ctx.sess);
     let mut call = Caller {
         st: &mut *ctx.st,
         sess: &mut sess,
@@ -155,26 +183,33 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) {
     }
     match result {
         Ok((true, v)) => {
-            let resp3 = vm.bridge.raw_get::<i64>("resp").is_ok_and(|r| r == 3);
+            let resp3 = vm.resp3.load(Ordering::Relaxed);
             if let Err(e) = convert::reply_from_lua(&v, ctx.out, resp3) {
                 ctx.error(&format!("ERR {}", vm::message(&e)));
             }
         }
-        Ok((false, v)) => ctx.error(&failure(&v, &sha)),
+        Ok((false, v)) => ctx.error(&failure(&v, sha)),
         Err(e) => ctx.error(&format!("ERR {} script: {sha}", vm::message(&e))),
     }
     if !nested {
         super::transactions::bracket(ctx.st, first_effect);
     }
+    ctx.st.scripts.spare = Some(sess);
 }
 
 /// The session a script's commands run in: its client's user and database, blocking
-/// refused; SELECT inside the script changes only this one (as in Redis 7.0).
-fn script_session(caller: &Session) -> Session {
-    let mut s = Session::new(caller.id, true);
-    s.user = caller.user.clone();
+/// refused; SELECT inside the script changes only this one (as in Redis 7.0). `spare`,
+/// the previous script's, is reused: what else a command could leave in a session
+/// (MULTI, WATCH, subscriptions, CLIENT settings) comes from `noscript` commands.
+fn script_session(spare: Option<Session>, caller: &Session) -> Session {
+    let mut s = spare.unwrap_or_else(|| Session::new(caller.id, true));
+    s.id = caller.id;
+    if s.user != caller.user {
+        s.user.clone_from(&caller.user);
+    }
     s.db = caller.db;
     s.local = caller.local;
+    s.resp3 = false;
     s.blocking.deny = true;
     s
 }
@@ -194,59 +229,45 @@ struct Caller<'a> {
 /// table)` it raised.
 fn execute(
     call: &mut Caller,
-    func: Function,
+    func: Arc<Function>,
     keys: &[Bytes],
     argv: &[Bytes],
 ) -> mlua::Result<(bool, Value)> {
-    let scripts = &call.st.scripts;
-    let lua = scripts.vm.lua.clone();
-    let bridge = scripts.vm.bridge.clone();
-    let redis = scripts.vm.redis.clone();
-    let xpcall = scripts.vm.xpcall.clone();
-    let handler = scripts.vm.handler.clone();
-    let watch = scripts.vm.watch.clone();
-    let globals = lua.globals();
-    globals.raw_set("KEYS", strings(&lua, keys)?)?;
-    globals.raw_set("ARGV", strings(&lua, argv)?)?;
-    bridge.raw_set("resp", 2)?;
-    bridge.raw_set("raised", Value::Nil)?;
-    watch.start(call.st.config.busy_reply_threshold);
-    call.watch = Some(watch);
-    // Both closures need the caller; they never run at the same time.
-    let call = std::cell::RefCell::new(call);
-    lua.scope(|scope| {
-        let pcall = scope.create_function(|lua, args: MultiValue| {
-            let resp3 = bridge.raw_get::<i64>("resp")? == 3;
-            redis_call(lua, &mut call.borrow_mut(), args, resp3)
-        })?;
-        // `redis.call` raises the error table (through `bridge.raised`: see `vm::Vm`).
-        let raising = scope.create_function(|lua, args: MultiValue| {
-            let resp3 = bridge.raw_get::<i64>("resp")? == 3;
-            let v = redis_call(lua, &mut call.borrow_mut(), args, resp3)?;
+    let vm = call.st.scripts.vm.clone();
+    fill(&vm, "KEYS", keys)?;
+    fill(&vm, "ARGV", argv)?;
+    vm.resp3.store(false, Ordering::Relaxed);
+    vm.watch
+        .start(call.now, call.st.config.busy_reply_threshold);
+    call.watch = Some(vm.watch.clone());
+    vm.lua.scope(|scope| {
+        // `redis.call`: an error reply raises (through `bridge.raised`: see `vm::Vm`);
+        // `redis.pcall` (Lua, in the prelude) catches that.
+        let f = scope.create_function_mut(|lua, args: MultiValue| {
+            let v = redis_call(lua, call, args, vm.resp3.load(Ordering::Relaxed))?;
             if let Value::Table(t) = &v {
                 if let Value::String(e) = t.raw_get::<Value>("err")? {
                     let text = e.to_string_lossy();
-                    bridge.raw_set("raised", t.clone())?;
+                    vm.bridge.raw_set("raised", t)?;
                     return Err(mlua::Error::RuntimeError(text));
                 }
             }
             Ok(v)
         })?;
-        redis.raw_set("call", raising)?;
-        redis.raw_set("pcall", pcall)?;
-        let r = xpcall.call::<(bool, Value)>((func, handler));
-        redis.raw_set("call", Value::Nil)?;
-        redis.raw_set("pcall", Value::Nil)?;
-        r
+        vm.redis.raw_set("call", &f)?;
+        vm.bridge.raw_set("call", f)?;
+        vm.xpcall.call::<(bool, Value)>((&*func, &vm.handler))
     })
 }
 
-fn strings(lua: &mlua::Lua, items: &[Bytes]) -> mlua::Result<mlua::Table> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
+/// Set the global `name` (KEYS or ARGV) to a new table of `items`: fresh for each
+/// script, as in Redis (a script may change them).
+fn fill(vm: &vm::Vm, name: &str, items: &[Bytes]) -> mlua::Result<()> {
+    let t = vm.lua.create_table_with_capacity(items.len(), 0)?;
     for (i, s) in items.iter().enumerate() {
-        t.raw_set(i + 1, lua.create_string(s)?)?;
+        t.raw_set(i + 1, vm.lua.create_string(s)?)?;
     }
-    Ok(t)
+    vm.globals.raw_set(name, t)
 }
 
 /// The reply for a script that raised `err` (the handler's table): Redis's
@@ -275,7 +296,7 @@ fn failure(err: &Value, sha: &str) -> String {
 /// reply (or a refusal) as `{err = message}` (which `redis.call` raises).
 fn redis_call(
     lua: &mlua::Lua,
-    call: &mut &mut Caller,
+    call: &mut Caller,
     args: MultiValue,
     resp3: bool,
 ) -> mlua::Result<Value> {
@@ -293,7 +314,7 @@ fn redis_call(
             Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
             Value::Integer(n) => argv.push(Bytes::from(n.to_string())),
             // "%.17g", as Redis converts numbers.
-            Value::Number(n) => argv.push(Bytes::from(format_g17(n))),
+            Value::Number(n) => argv.push(Bytes::from(libs::format_g(n, 17))),
             _ => return err(ARG_TYPES),
         }
     }
@@ -305,39 +326,6 @@ fn redis_call(
             Ok(Some((frame, _))) => convert::frame_to_lua(lua, frame),
             _ => err("ERR the command gave no reply"),
         },
-    }
-}
-
-/// C's `%.17g`: 17 significant digits, trailing zeros dropped, scientific notation
-/// below 1e-4 or from 1e17 on.
-fn format_g17(x: f64) -> String {
-    if !x.is_finite() {
-        return if x.is_nan() {
-            "nan".into()
-        } else if x > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    if x == 0.0 {
-        return if x.is_sign_negative() { "-0" } else { "0" }.into();
-    }
-    let sci = format!("{x:.16e}");
-    let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
-    let exp: i32 = exp.parse().expect("{:e} exponent");
-    let trim = |s: &str| -> String {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    if !(-4..17).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
-    } else {
-        trim(&format!("{x:.*}", (16 - exp) as usize))
     }
 }
 
@@ -397,14 +385,14 @@ pub fn script(ctx: &mut Ctx) {
     let sub = ctx.args[1].to_ascii_lowercase();
     match sub.as_slice() {
         b"load" => match ctx.st.scripts.load(&ctx.args[2]) {
-            Ok(sha) => ctx.out.bulk(sha.as_bytes()),
+            Ok(sha) => ctx.out.bulk(&sha),
             Err(e) => ctx.error(&e),
         },
         b"exists" => {
             ctx.out.array_len(ctx.args.len() - 2);
             for i in 2..ctx.args.len() {
-                let sha = String::from_utf8_lossy(&ctx.args[i]).to_ascii_lowercase();
-                let known = ctx.st.scripts.cache.contains_key(&sha);
+                let known =
+                    digest(&ctx.args[i]).is_some_and(|d| ctx.st.scripts.cache.contains_key(&d));
                 ctx.out.int(known as i64);
             }
         }
@@ -440,27 +428,5 @@ pub fn script(ctx: &mut Ctx) {
             "HELP",
             "    Prints this help.",
         ]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_g17;
-
-    #[test]
-    fn numbers_format_as_c_percent_17g() {
-        for (x, want) in [
-            (0.1, "0.10000000000000001"),
-            (1.0 / 3.0, "0.33333333333333331"),
-            (3.0, "3"),
-            (1e20, "1e+20"),
-            (1e16, "10000000000000000"),
-            (1e17, "1e+17"),
-            (0.0001, "0.0001"),
-            (0.00001, "1.0000000000000001e-05"),
-            (-2.5, "-2.5"),
-        ] {
-            assert_eq!(format_g17(x), want, "{x}");
-        }
     }
 }

@@ -5,8 +5,9 @@
 //! error. One interpreter serves every script (compiled scripts stay in it, as in Redis)
 //! until SCRIPT FLUSH replaces it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 
@@ -23,7 +24,8 @@ pub const SCRIPT_SOURCE: &str = "@user_script";
 /// What the instruction hook needs to know about the script running now.
 #[derive(Default)]
 struct Running {
-    started: Option<Instant>,
+    /// Unix ms the script started (its command's clock: no clock read per script).
+    started: Option<u64>,
     /// `busy-reply-threshold`; zero: no limit.
     limit: Duration,
     /// The script ran a write command: stopping it would leave half its writes.
@@ -32,6 +34,8 @@ struct Running {
     /// Stopped for running too long: every later look raises again, so that a `pcall`
     /// in the script cannot swallow it.
     killed: bool,
+    /// Test harnesses only (fuzzing): a limit that stops even a script that wrote.
+    hard: Option<Duration>,
 }
 
 /// The limit on a script's running time, shared with the VM's instruction hook.
@@ -44,14 +48,25 @@ impl Watch {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn start(&self, limit_ms: u64) {
-        *self.lock() = Running {
-            started: Some(Instant::now()),
+    pub fn start(&self, now_ms: u64, limit_ms: u64) {
+        let mut r = self.lock();
+        let hard = r.hard;
+        *r = Running {
+            hard,
+            started: Some(now_ms),
             limit: Duration::from_millis(limit_ms),
             wrote: false,
             warned: false,
             killed: false,
         };
+    }
+
+    pub fn set_hard_limit(&self, limit: Option<Duration>) {
+        self.lock().hard = limit;
+    }
+
+    pub fn hard_limit(&self) -> Option<Duration> {
+        self.lock().hard
     }
 
     pub fn wrote(&self) {
@@ -78,10 +93,12 @@ impl Watch {
         let Some(started) = r.started else {
             return (Ok(VmState::Continue), false);
         };
-        if !r.killed && (r.limit.is_zero() || started.elapsed() < r.limit) {
+        let elapsed = Duration::from_millis(crate::util::now_ms().saturating_sub(started));
+        if !r.killed && (r.limit.is_zero() || elapsed < r.limit) {
             return (Ok(VmState::Continue), false);
         }
-        if !r.wrote {
+        let hard = r.hard.is_some_and(|h| elapsed >= h);
+        if !r.wrote || hard {
             let ms = r.limit.as_millis();
             let first = !std::mem::replace(&mut r.killed, true);
             let e = mlua::Error::RuntimeError(format!(
@@ -123,12 +140,17 @@ pub fn install_hook(lua: &Lua, watch: Watch, every: u32) -> mlua::Result<()> {
 /// The interpreter and the handles the runner needs each time.
 pub struct Vm {
     pub lua: Lua,
-    /// `resp` (set by `redis.setresp`) and `raised`, the error table of the last
-    /// failed `redis.call` (Rust cannot raise a table: the error raised is an mlua
-    /// error, and `pcall` and the handler look here for what it stands for).
+    /// `call`, the running script's `redis.call` (which `redis.pcall` calls), and
+    /// `raised`, the error table of the last failed `redis.call` (Rust cannot raise a
+    /// table: the error raised is an mlua error, and `pcall`, `redis.pcall` and the
+    /// handler look here for what it stands for).
     pub bridge: Table,
-    /// The `redis` table, where each script's `call` and `pcall` are set.
+    /// The `redis` table, where each script's `call` is set.
     pub redis: Table,
+    /// The globals table (a handle kept: each `Lua::globals` makes a new reference).
+    pub globals: Table,
+    /// `redis.setresp(3)` was called by the running script.
+    pub resp3: Arc<AtomicBool>,
     pub xpcall: Function,
     /// xpcall's message handler: turns any error into `{err=..., source=..., line=...}`.
     pub handler: Function,
@@ -151,6 +173,14 @@ local function settle(ok, ...)
   return false, ...
 end
 pcall = function(...) return settle(rawpcall(...)) end
+redis.pcall = function(...)
+  local ok, r = rawpcall(bridge.call, ...)
+  if ok then return r end
+  local t = bridge.raised
+  bridge.raised = nil
+  if t ~= nil then return t end
+  return {err = 'ERR ' .. tostring(r)}
+end
 redis.error_reply = function(m)
   if type(m) ~= 'string' then error("wrong number or type of arguments", 2) end
   return {err = m}
@@ -183,10 +213,18 @@ setmetatable(_G, {
 
 impl Vm {
     pub fn new() -> mlua::Result<Vm> {
+        // A Rust panic inside a script (a command's bug) must not become a Lua error the
+        // script could catch: it propagates, and the engine treats it as fatal.
         let lua = Lua::new_with(
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
-            LuaOptions::default(),
+            LuaOptions::new().catch_rust_panics(false),
         )?;
+        // Each script leaves a little garbage (its arguments, a callback): collecting
+        // when the heap has grown 4x instead of 2x halves the collector's share of a
+        // short script's time, on a heap of a few hundred KB.
+        lua.gc_set_mode(mlua::prelude::LuaGcMode::Incremental(
+            mlua::prelude::LuaGcIncParams::default().pause(400),
+        ));
         let globals = lua.globals();
         let redis = libs::redis(&lua)?;
         globals.raw_set("redis", redis.clone())?;
@@ -211,13 +249,21 @@ impl Vm {
         let bridge = lua.create_table()?;
         // In Rust, so that `return redis.setresp(4)` keeps the script's frame for the
         // error's location (a Lua function would replace it: a tail call).
-        let resp = bridge.clone();
-        let setresp = lua.create_function(move |_, v: Value| match v {
-            Value::Integer(n @ (2 | 3)) => resp.raw_set("resp", n),
-            Value::Number(n) if n == 2.0 || n == 3.0 => resp.raw_set("resp", n as i64),
-            _ => Err(mlua::Error::RuntimeError(
-                "RESP version must be 2 or 3.".into(),
-            )),
+        let resp3 = Arc::new(AtomicBool::new(false));
+        let flag = resp3.clone();
+        let setresp = lua.create_function(move |_, v: Value| {
+            let n = match v {
+                Value::Integer(n) => n as f64,
+                Value::Number(n) => n,
+                _ => 0.0,
+            };
+            if n != 2.0 && n != 3.0 {
+                return Err(mlua::Error::RuntimeError(
+                    "RESP version must be 2 or 3.".into(),
+                ));
+            }
+            flag.store(n == 3.0, Ordering::Relaxed);
+            Ok(())
         })?;
         redis.raw_set("setresp", setresp)?;
         lua.load(PRELUDE)
@@ -232,6 +278,8 @@ impl Vm {
             lua,
             bridge,
             redis,
+            globals,
+            resp3,
             xpcall,
             handler,
             watch,

@@ -1,0 +1,1 @@
+redis.call('set', 'x', 1) redis.call('incr', 'k2')

@@ -1,0 +1,1 @@
+return cjson.encode({a = redis.call('hgetall', 'k2'), b = bit.band(ARGV[2], 3)})

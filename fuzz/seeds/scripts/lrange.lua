@@ -1,0 +1,1 @@
+local t = redis.call('lrange', KEYS[2], 0, -1) redis.call('del', KEYS[2]) return t

@@ -1,0 +1,1 @@
+local ok, e = pcall(redis.call, 'zincrby', 'k4', 'x', 'm0') redis.setresp(3) return {e, redis.call('zrange', 'k4', 0, -1, 'withscores')}

@@ -1,0 +1,1 @@
+redis.call('spop', 'k3') while true do redis.call('incr', 'n') end
