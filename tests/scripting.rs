@@ -545,3 +545,97 @@ fn a_runaway_script_is_stopped() {
         bulks(&["lua-time-limit", "200"])
     );
 }
+
+#[test]
+fn a_shebang_line_declares_what_a_script_may_do() {
+    let s = start();
+    let mut c = s.raw();
+    let e = |c: &mut Raw, script: &str| eval(c, script, &[], &[]);
+    // The line is blanked, so line numbers stay the body's.
+    let script = "#!lua\nreturn x";
+    assert_eq!(
+        e(&mut c, script),
+        err(&format!(
+            "ERR user_script:2: Script attempted to access nonexistent global variable 'x' script: {}, on @user_script:2.",
+            sha(script)
+        ))
+    );
+    let script = "#!lua flags=no-writes\nreturn redis.call('set', 'a', 'b')";
+    assert_eq!(
+        e(&mut c, script),
+        err(&format!(
+            "ERR Write commands are not allowed from read-only scripts. script: {}, on @user_script:2.",
+            sha(script)
+        ))
+    );
+    assert_eq!(
+        e(&mut c, "#!lua flags=no-writes,allow-oom\nreturn 1"),
+        int(1)
+    );
+    assert_eq!(
+        e(&mut c, "#!lua flags=bogus\nreturn 1"),
+        err("ERR Unexpected flag in script shebang: bogus")
+    );
+    assert_eq!(
+        e(&mut c, "#!py\nreturn 1"),
+        err("ERR Unexpected engine in script shebang: #!py")
+    );
+    assert_eq!(
+        e(&mut c, "#!lua name=x\nreturn 1"),
+        err("ERR Unknown lua shebang option: name=x")
+    );
+    assert_eq!(e(&mut c, "#!lua"), err("ERR Invalid script shebang"));
+    assert_eq!(
+        c.call(&["EVAL_RO", "#!lua\nreturn 1", "0"]),
+        err("ERR Can not execute a script with write flag using *_ro command.")
+    );
+    assert_eq!(
+        c.call(&["EVAL_RO", "#!lua flags=no-writes\nreturn 2", "0"]),
+        int(2)
+    );
+    // Over maxmemory a script that may write does not start; allow-oom lets it write.
+    assert_eq!(c.q("CONFIG SET maxmemory 1"), ok());
+    assert_eq!(
+        e(&mut c, "#!lua\nreturn 1"),
+        err("OOM command not allowed when used memory > 'maxmemory'.")
+    );
+    assert_eq!(e(&mut c, "#!lua flags=no-writes\nreturn 5"), int(5));
+    assert_eq!(
+        e(
+            &mut c,
+            "#!lua flags=allow-oom\nreturn redis.call('set', 'k', 'v')"
+        ),
+        ok()
+    );
+    // Without a shebang the script runs, and its first write that may grow memory fails.
+    let script = "return redis.call('set', 'k2', 'v')";
+    assert_eq!(
+        e(&mut c, script),
+        err(&format!(
+            "OOM command not allowed when used memory > 'maxmemory'. script: {}, on @user_script:1.",
+            sha(script)
+        ))
+    );
+    assert_eq!(c.q("CONFIG SET maxmemory 0"), ok());
+}
+
+#[test]
+fn commands_a_script_runs_count_in_commandstats() {
+    let s = start();
+    let mut c = s.raw();
+    assert_eq!(c.q("CONFIG RESETSTAT"), ok());
+    let script =
+        "redis.call('incr', 'cs') redis.call('incr', 'cs') return redis.pcall('incr', 'cs', 'x')";
+    let Frame::Error(_) = eval(&mut c, script, &[], &[]) else {
+        panic!("the wrong-arity INCR is the script's reply");
+    };
+    let line = info_field(&mut c, "commandstats", "cmdstat_incr");
+    let field = |name: &str| -> String {
+        line.split(',')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} in {line}"))
+            .to_string()
+    };
+    assert_eq!(field("calls"), "2", "{line}");
+    assert_eq!(field("rejected_calls"), "1", "{line}");
+}

@@ -180,13 +180,7 @@ pub fn record_call(
     nanos: u64,
     error: Option<&[u8]>,
 ) {
-    let track = st.config.latency_tracking;
-    let s = st.stats.calls.slot(spec, args);
-    s.calls += 1;
-    s.nanos += nanos;
-    if track {
-        s.hist.get_or_insert_with(Default::default).record(nanos);
-    }
+    let s = count_call(st, spec, args, nanos);
     let usec = nanos / 1000;
     if let Some(reply) = error {
         s.failed += 1;
@@ -213,6 +207,35 @@ pub fn record_call(
             max_len,
         );
     }
+}
+
+/// A command a script called ran for `nanos` ns: counted in INFO commandstats (and its
+/// latency histogram) as Redis counts it; the slow log keeps only the script.
+pub fn record_script_call(st: &mut State, spec: &'static Spec, args: &[Bytes], nanos: u64) {
+    count_call(st, spec, args, nanos);
+}
+
+/// Count one call of `spec` that took `nanos` ns (and its latency, if tracked).
+fn count_call<'a>(
+    st: &'a mut State,
+    spec: &'static Spec,
+    args: &[Bytes],
+    nanos: u64,
+) -> &'a mut CallStat {
+    let track = st.config.latency_tracking;
+    let s = st.stats.calls.slot(spec, args);
+    s.calls += 1;
+    s.nanos += nanos;
+    if track {
+        s.hist.get_or_insert_with(Default::default).record(nanos);
+    }
+    s
+}
+
+/// A command a script called was refused (wrong arity, `noscript`, ACL, read-only
+/// script, OOM): its `rejected_calls`, as in Redis.
+pub fn record_script_rejection(st: &mut State, spec: &'static Spec, args: &[Bytes]) {
+    st.stats.calls.slot(spec, args).rejected += 1;
 }
 
 /// A command was refused before it ran (arity, authentication, ACL, OOM, MULTI state...)

@@ -34,12 +34,59 @@ pub struct Scripts {
     /// clone of an mlua handle is a new registry reference).
     vm: Arc<vm::Vm>,
     /// SHA-1 (lower-case hex) -> compiled body.
-    cache: HashMap<Digest, Arc<Function>, foldhash::fast::RandomState>,
-    /// Bytes of the cached bodies (INFO `used_memory_scripts_eval`).
+    cache: HashMap<Digest, Cached, foldhash::fast::RandomState>,
+    /// Bytes of the cached bodies (INFO `used_memory_scripts`).
     body_bytes: usize,
     /// The session scripts' commands run in, kept between scripts (see
     /// [`script_session`]).
     spare: Option<Session>,
+}
+
+/// A compiled script and what its shebang line declared.
+#[derive(Clone)]
+struct Cached {
+    func: Arc<Function>,
+    shebang: Option<Flags>,
+}
+
+/// The flags of a `#!lua flags=...` line (Redis 7.0); the cluster and replica ones
+/// (`no-cluster`, `allow-cross-slot-keys`, `allow-stale`) change nothing here.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+struct Flags {
+    no_writes: bool,
+    allow_oom: bool,
+}
+
+/// Read a body's shebang line, Redis's way: `None` without one; else its flags and the
+/// body to compile (the line blanked, so line numbers stay).
+fn shebang(body: &[u8]) -> Result<Option<(Flags, Vec<u8>)>, String> {
+    if !body.starts_with(b"#!") {
+        return Ok(None);
+    }
+    let Some(end) = memchr::memchr(b'\n', body) else {
+        return Err("ERR Invalid script shebang".into());
+    };
+    let line = String::from_utf8_lossy(&body[..end]);
+    let mut words = line.split(' ').filter(|w| !w.is_empty());
+    let engine = words.next().unwrap_or_default();
+    if engine != "#!lua" {
+        return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
+    }
+    let mut flags = Flags::default();
+    for word in words {
+        let Some(list) = word.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {word}"));
+        };
+        for f in list.split(',').filter(|f| !f.is_empty()) {
+            match f {
+                "no-writes" => flags.no_writes = true,
+                "allow-oom" => flags.allow_oom = true,
+                "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
+            }
+        }
+    }
+    Ok(Some((flags, body[end..].to_vec())))
 }
 
 /// A script's SHA-1 in lower-case hex.
@@ -92,8 +139,12 @@ impl Scripts {
     fn load(&mut self, body: &[u8]) -> Result<Digest, String> {
         let sha = digest(sha1_hex(body).as_bytes()).expect("a SHA-1 has 40 hex digits");
         if !self.cache.contains_key(&sha) {
-            let f = self.vm.compile(body)?;
-            self.cache.insert(sha, Arc::new(f));
+            let (func, shebang) = match shebang(body)? {
+                Some((flags, rest)) => (self.vm.compile(&rest)?, Some(flags)),
+                None => (self.vm.compile(body)?, None),
+            };
+            let func = Arc::new(func);
+            self.cache.insert(sha, Cached { func, shebang });
             self.body_bytes += body.len();
         }
         Ok(sha)
@@ -153,16 +204,29 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) {
             Err(e) => return ctx.error(&e),
         }
     };
-    let Some((sha, func)) = sha.and_then(|d| Some((d, ctx.st.scripts.cache.get(&d)?.clone())))
+    let Some((sha, script)) = sha.and_then(|d| Some((d, ctx.st.scripts.cache.get(&d)?.clone())))
     else {
         return ctx.error("NOSCRIPT No matching script. Please use EVAL.");
     };
     let sha = std::str::from_utf8(&sha).unwrap_or_default();
     let keys = &ctx.args[3..3 + nkeys];
     let argv = &ctx.args[3 + nkeys..];
-    // Redis decides once, before the script, whether memory is over the limit: then the
-    // script may not start writing with a command that can grow memory.
+    // Redis decides once, before the script, whether memory is over the limit: then a
+    // script without a shebang may not start writing with a command that can grow
+    // memory, and one with a shebang (unless `no-writes` or `allow-oom`) does not run.
     let oom = ctx.st.config.maxmemory > 0 && super::evict::over_limit(ctx.st);
+    let mut read_only = read_only;
+    let mut oom_applies = oom;
+    if let Some(flags) = script.shebang {
+        if read_only && !flags.no_writes {
+            return ctx.error("ERR Can not execute a script with write flag using *_ro command.");
+        }
+        if oom && !flags.no_writes && !flags.allow_oom {
+            return ctx.error(super::OOM);
+        }
+        read_only |= flags.no_writes;
+        oom_applies = false;
+    }
     // Inside EXEC the transaction's bracket covers the script's effects too.
     let nested = ctx.sess.in_exec();
     let first_effect = ctx.st.effects.len();
@@ -172,10 +236,10 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) {
         sess: &mut sess,
         now: ctx.now,
         read_only,
-        oom,
+        oom: oom_applies,
         watch: None,
     };
-    let result = execute(&mut call, func, keys, argv);
+    let result = execute(&mut call, script.func, keys, argv);
     let vm = &ctx.st.scripts.vm;
     if vm.watch.stop() {
         // (Only fails if the interpreter cannot allocate; the faster hook stays then.)
@@ -333,22 +397,40 @@ const ARG_TYPES: &str = "ERR Lua redis lib command arguments must be strings or 
 
 /// Check and run one command for a script, with Redis's refusals (in Redis's order).
 fn script_command(call: &mut Caller, args: Vec<Bytes>, out: &mut ReplyBuf) -> Result<(), String> {
-    let st = &mut *call.st;
     let Some(spec) = lookup(&args[0]) else {
         return Err("ERR Unknown Redis command called from script".into());
     };
+    if let Err(refusal) = script_refusal(call, spec, &args) {
+        super::slowlog::record_script_rejection(call.st, spec, &args);
+        return Err(refusal);
+    }
+    if spec.is_write() {
+        if let Some(w) = &call.watch {
+            w.wrote();
+        }
+    }
+    let started = std::time::Instant::now();
+    super::run_for_script(call.st, call.sess, spec, &args, out, call.now);
+    let nanos = started.elapsed().as_nanos() as u64;
+    super::slowlog::record_script_call(call.st, spec, &args, nanos);
+    Ok(())
+}
+
+/// Why a script may not run `spec` with `args` now, if it may not.
+fn script_refusal(call: &Caller, spec: &'static super::Spec, args: &[Bytes]) -> Result<(), String> {
+    let st = &*call.st;
     if !spec.arity_ok(args.len()) {
         return Err("ERR Wrong number of args calling Redis command from script".into());
     }
-    if spec.has(flag::NOSCRIPT) || noscript_subcommand(spec.name, &args) {
+    if spec.has(flag::NOSCRIPT) || noscript_subcommand(spec.name, args) {
         return Err("ERR This Redis command is not allowed from script".into());
     }
     if spec.has(flag::CONTAINER) {
-        if let Some((_, msg)) = spec.subcommand_refusal(&args) {
+        if let Some((_, msg)) = spec.subcommand_refusal(args) {
             return Err(msg);
         }
     }
-    if let Err(denied) = st.acl.check(&call.sess.user, spec, &args) {
+    if let Err(denied) = st.acl.check(&call.sess.user, spec, args) {
         return Err(denied.script_message().into());
     }
     if spec.is_write() {
@@ -363,12 +445,6 @@ fn script_command(call: &mut Caller, args: Vec<Bytes>, out: &mut ReplyBuf) -> Re
     if call.oom && !wrote && spec.has(flag::DENYOOM) {
         return Err(super::OOM.into());
     }
-    if spec.is_write() {
-        if let Some(w) = &call.watch {
-            w.wrote();
-        }
-    }
-    super::run_for_script(st, call.sess, spec, &args, out, call.now);
     Ok(())
 }
 
