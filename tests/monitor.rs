@@ -139,3 +139,30 @@ fn a_monitor_that_disconnects_is_forgotten() {
     }
     assert!(as_int(&c.q("DECR n")) >= 0);
 }
+
+#[test]
+fn a_script_shows_up_before_the_commands_it_runs() {
+    let s = start();
+    let mut m = s.raw();
+    assert_eq!(m.q("MONITOR"), ok());
+    let mut c = s.raw();
+    let script =
+        "redis.call('select', 2) redis.call('set', KEYS[1], 'v') return redis.call('get', KEYS[1])";
+    assert_eq!(c.call(&["EVAL", script, "1", "sk"]), bulk("v"));
+    assert_eq!(
+        line(m.read()),
+        (0, format!("\"EVAL\" \"{script}\" \"1\" \"sk\""))
+    );
+    // The script's commands, as Redis shows them: `[<db> lua]`, in the database the
+    // script is in once the command ran.
+    for (db, want) in [
+        ("2", r#""select" "2""#),
+        ("2", r#""set" "sk" "v""#),
+        ("2", r#""get" "sk""#),
+    ] {
+        let Frame::Simple(l) = m.read() else {
+            panic!("a monitor line")
+        };
+        assert!(l.ends_with(&format!("[{db} lua] {want}")), "{l}");
+    }
+}

@@ -424,6 +424,30 @@ fn a_user_runs_in_its_scripts_only_what_its_acl_allows() {
             sha(script)
         ))
     );
+    // Both refusals are in ACL LOG, newest first, in the `lua` context.
+    let log = as_array(admin.q("ACL LOG 2"));
+    let fields = |entry: &Frame| -> Vec<String> {
+        as_array(entry.clone())
+            .iter()
+            .map(|f| match f {
+                Frame::Integer(n) => n.to_string(),
+                other => as_text(other),
+            })
+            .collect()
+    };
+    let after = |f: &[String], k: &str| f[f.iter().position(|x| x == k).unwrap() + 1].clone();
+    for (entry, reason, object) in [(&log[0], "command", "flushall"), (&log[1], "key", "other")] {
+        let f = fields(entry);
+        assert_eq!(
+            (
+                after(&f, "reason"),
+                after(&f, "context"),
+                after(&f, "object")
+            ),
+            (reason.to_string(), "lua".to_string(), object.to_string()),
+            "{f:?}"
+        );
+    }
     assert_eq!(
         eval(&mut c, "return redis.call('set', 'app:1', 'v')", &[], &[]),
         ok()

@@ -726,13 +726,14 @@ const LOG_GROUPING_MS: u64 = 60_000;
 
 /// Record in ACL LOG a refusal for `sess`: the command, key or channel `denied`, or with
 /// None a failed AUTH of `username` whose first argument was `auth_cmd`; with the
-/// client's CLIENT LIST line as it is now.
+/// client's CLIENT LIST line as it is now. `context` is Redis's: `toplevel`, `multi`
+/// or `lua`.
 pub fn log_refusal(
     st: &mut super::State,
     sess: &super::Session,
     denied: Option<&Denied>,
     auth_cmd: &[u8],
-    in_multi: bool,
+    context: &'static str,
     username: &str,
     now: u64,
 ) {
@@ -743,7 +744,7 @@ pub fn log_refusal(
     let entry = LogEntry {
         count: 1,
         reason,
-        context: if in_multi { "multi" } else { "toplevel" },
+        context,
         object,
         username: username.to_string(),
         client_info: super::server::client_info_now(st, sess, sess.last_cmd, now),

@@ -577,7 +577,8 @@ fn dispatch_as(
     if !spec.no_auth() {
         if let Err(denied) = st.acl.check(&sess.user, spec, &args) {
             let in_multi = sess.multi.is_some() || !arriving;
-            acl::log_refusal(st, sess, Some(&denied), b"", in_multi, &sess.user, now);
+            let context = if in_multi { "multi" } else { "toplevel" };
+            acl::log_refusal(st, sess, Some(&denied), b"", context, &sess.user, now);
             return reject(st, sess, Some(spec), &args, is_exec, out, &denied.message());
         }
     }
@@ -640,7 +641,9 @@ fn dispatch_as(
         _ => None,
     };
     slowlog::record_call(st, sess, spec, &args, nanos, error);
-    monitor::feed(st, sess, spec, &args);
+    if !spec.has(flag::SKIP_MONITOR) {
+        monitor::feed(st, sess, spec, &args);
+    }
 }
 
 /// Run a command a script called, after the script's own checks (`scripting`): as the
@@ -664,6 +667,7 @@ pub(crate) fn run_for_script(
     };
     (spec.handler)(&mut ctx);
     st.current_spec = outer;
+    monitor::feed_script(st, sess.db, spec, args);
 }
 
 /// CLIENT TRACKING, after a command of a tracking client ran: a read's keys are

@@ -54,22 +54,36 @@ fn hidden(spec: &Spec, args: &[Bytes]) -> bool {
     }
 }
 
-/// Send the command `sess` just ran to every monitoring client.
+/// Send the command `sess` just ran to every monitoring client. The EVAL family
+/// (`skip_monitor`) is sent by the script runner instead, before the script's commands.
 pub fn feed(st: &mut State, sess: &Session, spec: &Spec, args: &[Bytes]) {
     if st.monitors.is_empty() || hidden(spec, args) {
         return;
     }
-    let micros = crate::util::now_us();
     let addr = st
         .clients
         .by_id
         .get(&sess.id)
-        .map_or("", |c| c.addr.as_str());
+        .map_or("", |c| c.addr.as_str())
+        .to_string();
+    send(st, sess.db, &addr, spec, args);
+}
+
+/// Send a command a script ran, as Redis shows it: `[<db> lua]`.
+pub fn feed_script(st: &mut State, db: usize, spec: &Spec, args: &[Bytes]) {
+    if st.monitors.is_empty() || hidden(spec, args) {
+        return;
+    }
+    send(st, db, "lua", spec, args);
+}
+
+fn send(st: &mut State, db: usize, addr: &str, spec: &Spec, args: &[Bytes]) {
+    let micros = crate::util::now_us();
     let mut line = format!(
         "+{}.{:06} [{} {addr}]",
         micros / 1_000_000,
         micros % 1_000_000,
-        sess.db
+        db
     );
     for (i, a) in args.iter().enumerate() {
         line.push(' ');

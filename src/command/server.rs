@@ -79,7 +79,8 @@ fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> bool {
             let user = String::from_utf8_lossy(name).into_owned();
             let in_multi = ctx.sess.multi.is_some();
             let cmd = &ctx.args[0];
-            super::acl::log_refusal(ctx.st, ctx.sess, None, cmd, in_multi, &user, ctx.now);
+            let context = if in_multi { "multi" } else { "toplevel" };
+            super::acl::log_refusal(ctx.st, ctx.sess, None, cmd, context, &user, ctx.now);
             ctx.error(WRONGPASS);
             false
         }

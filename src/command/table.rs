@@ -50,6 +50,7 @@ pub mod flag {
     /// check (a bit, so that the check costs no extra load per command).
     pub const CONTAINER: u32 = 1 << 10;
     pub const NOSCRIPT: u32 = 1 << 11;
+    pub const SKIP_MONITOR: u32 = 1 << 12;
 
     pub(super) const NAMES: &[(&str, u32)] = &[
         ("write", WRITE),
@@ -63,6 +64,7 @@ pub mod flag {
         ("blocking", BLOCKING),
         ("skip_slowlog", SKIP_SLOWLOG),
         ("noscript", NOSCRIPT),
+        ("skip_monitor", SKIP_MONITOR),
     ];
 }
 

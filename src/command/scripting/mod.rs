@@ -195,6 +195,10 @@ fn numkeys(ctx: &mut Ctx) -> Option<usize> {
 }
 
 fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) {
+    // MONITOR shows the script before the commands it runs (`skip_monitor`).
+    if let Some(spec) = ctx.st.current_spec {
+        super::monitor::feed(ctx.st, ctx.sess, spec, ctx.args);
+    }
     let Some(nkeys) = numkeys(ctx) else { return };
     let sha = if by_sha {
         digest(&ctx.args[1])
@@ -273,6 +277,9 @@ fn script_session(spare: Option<Session>, caller: &Session) -> Session {
     }
     s.db = caller.db;
     s.local = caller.local;
+    // (For the CLIENT LIST line of an ACL LOG entry.)
+    s.last_cmd = caller.last_cmd;
+    s.name.clone_from(&caller.name);
     s.resp3 = false;
     s.blocking.deny = true;
     s
@@ -416,8 +423,13 @@ fn script_command(call: &mut Caller, args: Vec<Bytes>, out: &mut ReplyBuf) -> Re
     Ok(())
 }
 
-/// Why a script may not run `spec` with `args` now, if it may not.
-fn script_refusal(call: &Caller, spec: &'static super::Spec, args: &[Bytes]) -> Result<(), String> {
+/// Why a script may not run `spec` with `args` now, if it may not (an ACL refusal goes
+/// to ACL LOG, context `lua`).
+fn script_refusal(
+    call: &mut Caller,
+    spec: &'static super::Spec,
+    args: &[Bytes],
+) -> Result<(), String> {
     let st = &*call.st;
     if !spec.arity_ok(args.len()) {
         return Err("ERR Wrong number of args calling Redis command from script".into());
@@ -431,6 +443,16 @@ fn script_refusal(call: &Caller, spec: &'static super::Spec, args: &[Bytes]) -> 
         }
     }
     if let Err(denied) = st.acl.check(&call.sess.user, spec, args) {
+        let user = call.sess.user.clone();
+        super::acl::log_refusal(
+            call.st,
+            call.sess,
+            Some(&denied),
+            b"",
+            "lua",
+            &user,
+            call.now,
+        );
         return Err(denied.script_message().into());
     }
     if spec.is_write() {
