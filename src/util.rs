@@ -29,6 +29,17 @@ pub fn quote(o: &mut String, a: &[u8]) {
     o.push('"');
 }
 
+/// `bytes` as lower-case hex (digests: script SHA-1s, ACL password hashes).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * bytes.len());
+    for &b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -313,10 +313,6 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
-fn hex(h: &[u8; 32]) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn parse_hash(s: &[u8]) -> Option<[u8; 32]> {
     if s.len() != 64 || !s.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
@@ -572,7 +568,11 @@ impl User {
         if self.nopass {
             w.push("nopass".into());
         }
-        w.extend(self.passwords.iter().map(|p| format!("#{}", hex(p))));
+        w.extend(
+            self.passwords
+                .iter()
+                .map(|p| format!("#{}", crate::util::hex(p))),
+        );
         w.extend(self.keys_desc());
         if !self.all_channels {
             w.push("resetchannels".into());
@@ -951,7 +951,7 @@ pub fn acl(ctx: &mut Ctx) {
             ctx.out.bulk(b"passwords");
             ctx.out.array_len(u.passwords.len());
             for p in &u.passwords {
-                ctx.out.bulk(hex(p).as_bytes());
+                ctx.out.bulk(crate::util::hex(p).as_bytes());
             }
             ctx.out.bulk(b"commands");
             ctx.out.bulk(u.cmd_rules.join(" ").as_bytes());
@@ -1197,21 +1197,21 @@ mod tests {
     #[test]
     fn sha256_known_vectors() {
         assert_eq!(
-            hex(&sha256(b"abc")),
+            crate::util::hex(&sha256(b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(
-            hex(&sha256(b"")),
+            crate::util::hex(&sha256(b"")),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         // The hash real Redis shows for '>pw'.
         assert_eq!(
-            hex(&sha256(b"pw")),
+            crate::util::hex(&sha256(b"pw")),
             "30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4"
         );
         let long = vec![b'a'; 1000];
         assert_eq!(
-            hex(&sha256(&long)),
+            crate::util::hex(&sha256(&long)),
             "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3"
         );
     }

@@ -64,9 +64,8 @@ pub fn feed(st: &mut State, sess: &Session, spec: &Spec, args: &[Bytes]) {
         .clients
         .by_id
         .get(&sess.id)
-        .map_or("", |c| c.addr.as_str())
-        .to_string();
-    send(st, sess.db, &addr, spec, args);
+        .map_or("", |c| c.addr.as_str());
+    send(st, sess.db, addr, spec, args);
 }
 
 /// Send a command a script ran, as Redis shows it: `[<db> lua]`.
@@ -77,7 +76,7 @@ pub fn feed_script(st: &mut State, db: usize, spec: &Spec, args: &[Bytes]) {
     send(st, db, "lua", spec, args);
 }
 
-fn send(st: &mut State, db: usize, addr: &str, spec: &Spec, args: &[Bytes]) {
+fn send(st: &State, db: usize, addr: &str, spec: &Spec, args: &[Bytes]) {
     let micros = crate::util::now_us();
     let mut line = format!(
         "+{}.{:06} [{} {addr}]",

@@ -56,19 +56,21 @@ const PRESYNC_BYTES: u64 = 256 * 1024;
 /// wrong guess (a first argument that is not a key) costs a probe.
 fn warm_up(table: &Table, cmds: &[Args]) {
     let mut hashes = [0u64; WARM_AHEAD];
-    for (c, h) in cmds.iter().zip(&mut hashes) {
-        if let Some(key) = warm_key(c) {
+    let mut targets: [(Option<&Bytes>, Option<&Bytes>); WARM_AHEAD] = [(None, None); WARM_AHEAD];
+    for ((c, h), target) in cmds.iter().zip(&mut hashes).zip(&mut targets) {
+        *target = warm_args(c);
+        if let Some(key) = target.0 {
             *h = table.hash(key);
             table.prefetch_segment(*h);
         }
     }
     let mut inner: [Option<(&Entry, &[u8])>; WARM_AHEAD] = [None; WARM_AHEAD];
     let mut any_inner = false;
-    for ((c, &h), slot) in cmds.iter().zip(&hashes).zip(&mut inner) {
-        let Some(e) = warm_key(c).and_then(|key| table.prefetch(key, h)) else {
+    for ((&(key, member), &h), slot) in targets.iter().zip(&hashes).zip(&mut inner) {
+        let Some(e) = key.and_then(|key| table.prefetch(key, h)) else {
             continue;
         };
-        if let Some(m) = c.get(2).filter(|_| !is_eval(&c[0])) {
+        if let Some(m) = member {
             if e.value.prefetch_member(m, Warm::Slot) {
                 *slot = Some((e, &m[..]));
                 any_inner = true;
@@ -82,15 +84,17 @@ fn warm_up(table: &Table, cmds: &[Args]) {
     }
 }
 
-/// The key a command most likely reads first: its first argument, or for the EVAL
-/// family (whose first argument is the script or its digest) the first of its KEYS.
-fn warm_key(c: &Args) -> Option<&Bytes> {
+/// The key a command most likely reads first and the member or field it most likely
+/// touches in it: its first two arguments, or for the EVAL family (whose first argument
+/// is the script or its digest) the first of its KEYS and nothing.
+fn warm_args(c: &Args) -> (Option<&Bytes>, Option<&Bytes>) {
     if is_eval(&c[0]) {
-        return c
+        let key = c
             .get(3)
             .filter(|_| c.get(2).is_some_and(|n| n.as_ref() != b"0"));
+        return (key, None);
     }
-    c.get(1)
+    (c.get(1), c.get(2))
 }
 
 fn is_eval(name: &[u8]) -> bool {

@@ -184,14 +184,14 @@ impl<'a> AnyCommands<'a> {
         let mut out = Vec::new();
         if self.maybe(4) {
             let k = self.key();
-            out.push(self.words(&["WATCH", k]));
+            out.push(words(&["WATCH", k]));
         }
-        out.push(self.words(&["MULTI"]));
+        out.push(words(&["MULTI"]));
         for _ in 0..1 + self.r.u8() % 4 {
             out.push(self.command(true));
         }
         let end = if self.maybe(8) { "DISCARD" } else { "EXEC" };
-        out.push(self.words(&[end]));
+        out.push(words(&[end]));
         out
     }
 
@@ -200,7 +200,7 @@ impl<'a> AnyCommands<'a> {
     /// are skipped); commands scripts may not call are refused inside it.
     fn script(&mut self) -> Vec<Bytes> {
         let mode = if self.maybe(2) { "call" } else { "pcall" };
-        let mut args = self.words(&["EVAL", SCRIPT, "0", mode]);
+        let mut args = words(&["EVAL", SCRIPT, "0", mode]);
         for _ in 0..1 + self.r.u8() % 4 {
             let c = self.command(true);
             args.push(Bytes::from(c.len().to_string()));
@@ -251,12 +251,6 @@ impl<'a> AnyCommands<'a> {
 
     fn maybe(&mut self, one_in: u8) -> bool {
         self.r.u8().is_multiple_of(one_in)
-    }
-
-    fn words(&self, w: &[&str]) -> Vec<Bytes> {
-        w.iter()
-            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
-            .collect()
     }
 
     /// `numkeys key...` as the *MPOP and *STORE commands take them (numkeys sometimes wrong).
@@ -320,19 +314,19 @@ impl<'a> AnyCommands<'a> {
             1 => payload.truncate(self.r.u8() as usize % payload.len()),
             _ => {}
         }
-        let mut a = self.words(&["RESTORE", k]);
+        let mut a = words(&["RESTORE", k]);
         let ttl = match self.r.u8() % 4 {
             0 => "0",
             1 => self.pick(MILLIS),
             _ => self.pick(UNIX_MS),
         };
-        a.extend(self.words(&[ttl]));
+        a.extend(words(&[ttl]));
         a.push(Bytes::from(payload));
         let opts = self.pick(&[&[][..], &["REPLACE"], &["ABSTTL"], &["REPLACE", "ABSTTL"]]);
-        a.extend(self.words(opts));
+        a.extend(words(opts));
         if self.maybe(6) {
             let idle = self.pick(INTS);
-            a.extend(self.words(&["IDLETIME", idle]));
+            a.extend(words(&["IDLETIME", idle]));
         }
         a
     }
@@ -670,7 +664,7 @@ impl<'a> AnyCommands<'a> {
             }
             _ => {}
         }
-        self.words(&a)
+        words(&a)
     }
 }
 
@@ -752,11 +746,6 @@ pub fn check_script(body: &[u8]) -> Result<(), String> {
         .st
         .scripts
         .set_hard_limit(Some(std::time::Duration::from_millis(50)));
-    let words = |w: &[&str]| -> Vec<Bytes> {
-        w.iter()
-            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
-            .collect()
-    };
     let setup = vec![
         words(&["CONFIG", "SET", "busy-reply-threshold", "20"]),
         words(&["SET", "k0", "12"]),
@@ -776,6 +765,13 @@ pub fn check_script(body: &[u8]) -> Result<(), String> {
         return Err("the log failed".into());
     }
     restart(e, &sim, &open).map(|_| ())
+}
+
+/// A command from its words.
+fn words(w: &[&str]) -> Vec<Bytes> {
+    w.iter()
+        .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+        .collect()
 }
 
 /// Close `e` cleanly, recover from the files, and compare the two keyspaces.

@@ -8,13 +8,7 @@ use sha1::{Digest, Sha1};
 
 /// Lower-case hex SHA-1 of `data`: a script's name in the cache.
 pub fn sha1_hex(data: &[u8]) -> String {
-    let digest = Sha1::digest(data);
-    let mut s = String::with_capacity(40);
-    for b in digest {
-        s.push(char::from_digit((b >> 4) as u32, 16).expect("nibble"));
-        s.push(char::from_digit((b & 15) as u32, 16).expect("nibble"));
-    }
-    s
+    crate::util::hex(&Sha1::digest(data))
 }
 
 pub fn redis(lua: &Lua) -> mlua::Result<Table> {

@@ -241,7 +241,6 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) {
         now: ctx.now,
         read_only,
         oom: oom_applies,
-        watch: None,
     };
     let result = execute(&mut call, script.func, keys, argv);
     let vm = &ctx.st.scripts.vm;
@@ -293,7 +292,6 @@ struct Caller<'a> {
     read_only: bool,
     /// Memory was over `maxmemory` when the script started.
     oom: bool,
-    watch: Option<vm::Watch>,
 }
 
 /// Run `func` with KEYS and ARGV set: `(true, value)` it returned, `(false, error
@@ -310,7 +308,6 @@ fn execute(
     vm.resp3.store(false, Ordering::Relaxed);
     vm.watch
         .start(call.now, call.st.config.busy_reply_threshold);
-    call.watch = Some(vm.watch.clone());
     vm.lua.scope(|scope| {
         // `redis.call`: an error reply raises (through `bridge.raised`: see `vm::Vm`);
         // `redis.pcall` (Lua, in the prelude) catches that.
@@ -412,9 +409,7 @@ fn script_command(call: &mut Caller, args: Vec<Bytes>, out: &mut ReplyBuf) -> Re
         return Err(refusal);
     }
     if spec.is_write() {
-        if let Some(w) = &call.watch {
-            w.wrote();
-        }
+        call.st.scripts.vm.watch.wrote();
     }
     let started = std::time::Instant::now();
     super::run_for_script(call.st, call.sess, spec, &args, out, call.now);
@@ -463,8 +458,7 @@ fn script_refusal(
             return Err(refusal.clone());
         }
     }
-    let wrote = call.watch.as_ref().is_some_and(|w| w.has_written());
-    if call.oom && !wrote && spec.has(flag::DENYOOM) {
+    if call.oom && !st.scripts.vm.watch.has_written() && spec.has(flag::DENYOOM) {
         return Err(super::OOM.into());
     }
     Ok(())

@@ -244,7 +244,7 @@ impl Vm {
                     Err(e) => Ok((Value::Nil, Value::String(lua.create_string(message(&e))?))),
                 }
             })?;
-        globals.raw_set("loadstring", loadstring.clone())?;
+        globals.raw_set("loadstring", loadstring)?;
         globals.raw_set("load", Value::Nil)?;
         let bridge = lua.create_table()?;
         // In Rust, so that `return redis.setresp(4)` keeps the script's frame for the
