@@ -85,6 +85,7 @@ fn write(entries: &[Entry], path: &Path) -> u64 {
         created_ms: 0,
         dbs: 1,
         access: false,
+        functions: false,
     };
     let mut w = SnapshotWriter::create(&RealFs, path, header).expect("create");
     let mut enc = ChunkEncoder::new(DEFAULT_TARGET_CHUNK_BYTES);

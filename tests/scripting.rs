@@ -35,6 +35,11 @@ fn lua_values_become_redis_replies() {
     // Numbers are truncated to integers; false is a null, true is 1 (RESP2).
     assert_eq!(e(&mut c, "return 3.99"), int(3));
     assert_eq!(e(&mut c, "return -3.99"), int(-3));
+    // Outside the integer range (2^63 is what Lua makes of i64::MAX), or NaN: what C's
+    // conversion gives on x86-64.
+    for big in ["9223372036854775807", "1/0", "-1/0", "0/0", "-1e300"] {
+        assert_eq!(e(&mut c, &format!("return {big}")), int(i64::MIN), "{big}");
+    }
     assert_eq!(e(&mut c, "return 'hi'"), bulk("hi"));
     assert_eq!(e(&mut c, "return true"), int(1));
     assert_eq!(e(&mut c, "return false"), nil());

@@ -10,10 +10,10 @@ use strata::persistence::snapshot::{
     CHUNK_FRAME_LEN, INCREMENTAL_SYNC_BYTES, SNAPSHOT_HEADER_LEN, TRAILER_LEN,
 };
 use strata::persistence::{
-    load_snapshot, ChunkEncoder, ChunkProblem, FaultError, OpKind, RealFs, SimFs, SnapshotError,
-    SnapshotHeader, SnapshotHeaderProblem, SnapshotInfo, SnapshotLimits, SnapshotLoadError,
-    SnapshotProblem, SnapshotReader, SnapshotStats, SnapshotStop, SnapshotWriter, TornMode,
-    TrailerProblem, Vfs, DEFAULT_TARGET_CHUNK_BYTES,
+    load_snapshot, ChunkEncoder, ChunkProblem, FaultError, FunctionsProblem, OpKind, RealFs, SimFs,
+    SnapshotError, SnapshotHeader, SnapshotHeaderProblem, SnapshotInfo, SnapshotLimits,
+    SnapshotLoadError, SnapshotProblem, SnapshotReader, SnapshotStats, SnapshotStop,
+    SnapshotWriter, TornMode, TrailerProblem, Vfs, DEFAULT_TARGET_CHUNK_BYTES,
 };
 use strata::testkit::{canon, CanonEntry};
 
@@ -33,6 +33,7 @@ fn header(dbs: u32) -> SnapshotHeader {
         created_ms: 1_700_000_000_000,
         dbs,
         access: false,
+        functions: false,
     }
 }
 
@@ -45,9 +46,21 @@ fn write_with(
     entries: &[(u16, Entry)],
     target: usize,
 ) -> SnapshotStats {
+    write_with_libraries(fs, path, h, entries, target, &[])
+}
+
+/// [`write_with`], with a functions block of `libraries` when there are any.
+fn write_with_libraries(
+    fs: &dyn Vfs,
+    path: &Path,
+    h: SnapshotHeader,
+    entries: &[(u16, Entry)],
+    target: usize,
+    libraries: &[bytes::Bytes],
+) -> SnapshotStats {
     fs.create_dir_all(path.parent().unwrap()).unwrap();
     let mut enc = ChunkEncoder::new(target);
-    let mut w = SnapshotWriter::create(fs, path, h).unwrap();
+    let mut w = SnapshotWriter::create_with_functions(fs, path, h, libraries).unwrap();
     for (db, e) in entries {
         enc.add(*db, e);
         for c in enc.take_full() {
@@ -280,7 +293,7 @@ proptest! {
         let (four, info4) = load_bytes(&bytes, 4).unwrap();
         prop_assert_eq!(&one, &want);
         prop_assert_eq!(&four, &want);
-        prop_assert_eq!(info1, info);
+        prop_assert_eq!(&info1, &info);
         prop_assert_eq!(info4, info);
     }
 }
@@ -617,6 +630,142 @@ fn bad_headers_are_refused() {
     ));
     let r = SnapshotReader::new(&crc[..], SnapshotLimits::default()).unwrap();
     assert!(r.header().is_none());
+}
+
+/// A snapshot of `entries` and function `libraries`, through the public API.
+fn snapshot_with_libraries(entries: &[(u16, Entry)], libraries: &[&str]) -> Vec<u8> {
+    let fs = SimFs::new(7);
+    let libs: Vec<bytes::Bytes> = libraries
+        .iter()
+        .map(|l| bytes::Bytes::copy_from_slice(l.as_bytes()))
+        .collect();
+    write_with_libraries(&fs, &snap_path(), header(2), entries, 128, &libs);
+    fs.contents(&snap_path()).unwrap()
+}
+
+#[test]
+fn function_libraries_round_trip_and_damage_to_them_is_refused_at_their_block() {
+    let libs = [
+        "#!lua name=one\nredis.register_function('f', function() return 1 end)",
+        "#!lua name=two\nredis.register_function('g', function() return 2 end)",
+    ];
+    let entries: Vec<(u16, Entry)> = sample().into_iter().filter(|(db, _)| *db < 2).collect();
+    let bytes = snapshot_with_libraries(&entries, &libs);
+    // The flag is set, the block sits right after the header, as the spec lays it out.
+    assert_eq!(bytes[12..16], 2u32.to_le_bytes());
+    assert_eq!(&bytes[40..44], b"SNFN");
+    assert_eq!(bytes[44..48], 2u32.to_le_bytes());
+    let payload_len = u32::from_le_bytes(bytes[48..52].try_into().unwrap()) as usize;
+    assert_eq!(payload_len, libs.iter().map(|l| 4 + l.len()).sum::<usize>());
+    let mut framed = bytes[40..52].to_vec();
+    framed.extend_from_slice(&bytes[56..56 + payload_len]);
+    assert_eq!(bytes[52..56], crc32(&framed).to_le_bytes());
+    let want_libs: Vec<Vec<u8>> = libs.iter().map(|l| l.as_bytes().to_vec()).collect();
+    let (got, stop) = read_all(&bytes);
+    assert_eq!(got, canon_all(&entries));
+    let SnapshotStop::Complete(info) = stop else {
+        panic!("{stop:?}")
+    };
+    assert_eq!(info.libraries, want_libs);
+    assert!(info.header.functions);
+    for threads in [1, 4] {
+        let (got, info) = load_bytes(&bytes, threads).unwrap();
+        assert_eq!(got, canon_all(&entries));
+        assert_eq!(info.libraries, want_libs);
+    }
+    // Without libraries the file is what it always was: the flag clear, no block.
+    let plain = snapshot_with_libraries(&entries, &[]);
+    assert_eq!(plain[12..16], 0u32.to_le_bytes());
+    assert_eq!(&plain[40..44], b"SNCK");
+
+    let block = SNAPSHOT_HEADER_LEN as u64;
+    let functions = |problem| SnapshotProblem::Functions {
+        offset: block,
+        problem,
+    };
+    // A flipped bit in a library's code: the block's checksum, at the block.
+    let mut flipped = bytes.clone();
+    flipped[60] ^= 0x20;
+    let mut framed = flipped[40..52].to_vec();
+    framed.extend_from_slice(&flipped[56..56 + payload_len]);
+    let want = functions(FunctionsProblem::ChecksumMismatch {
+        stored: crc32(
+            &bytes[40..52]
+                .iter()
+                .chain(&bytes[56..56 + payload_len])
+                .copied()
+                .collect::<Vec<u8>>(),
+        ),
+        computed: crc32(&framed),
+    });
+    assert_eq!(invalid(&read_all(&flipped).1), want);
+    assert_eq!(problem_of(&load_bytes(&flipped, 2)), want);
+    assert_eq!(
+        problem_of(&load_bytes(&flipped, 1)).to_string(),
+        format!(
+            "functions block at offset 40: checksum mismatch (stored {:#010x}, computed {:#010x})",
+            crc32(
+                &bytes[40..52]
+                    .iter()
+                    .chain(&bytes[56..56 + payload_len])
+                    .copied()
+                    .collect::<Vec<u8>>()
+            ),
+            crc32(&framed)
+        )
+    );
+    // Cut inside the block.
+    let cut = &bytes[..60];
+    assert_eq!(
+        invalid(&read_all(cut).1),
+        functions(FunctionsProblem::Truncated {
+            needed: 16 + payload_len as u64,
+            available: 20,
+        })
+    );
+    // The header promises a block that is not there.
+    let mut promised = plain.clone();
+    promised[12..16].copy_from_slice(&2u32.to_le_bytes());
+    let crc = crc32(&promised[0..36]);
+    promised[36..40].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(
+        invalid(&read_all(&promised).1),
+        functions(FunctionsProblem::BadTag { found: *b"SNCK" })
+    );
+    // A count that disagrees with the payload, behind a valid checksum.
+    let mut miscounted = bytes.clone();
+    miscounted[44..48].copy_from_slice(&3u32.to_le_bytes());
+    let mut framed = miscounted[40..52].to_vec();
+    framed.extend_from_slice(&miscounted[56..56 + payload_len]);
+    let crc = crc32(&framed);
+    miscounted[52..56].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(
+        invalid(&read_all(&miscounted).1),
+        functions(FunctionsProblem::Malformed {
+            reason: "fewer libraries than the count"
+        })
+    );
+    // A valid block of other libraries spliced in: the trailer's chain refuses the file.
+    let other = snapshot_with_libraries(
+        &entries,
+        &[
+            "#!lua name=one\nredis.register_function('f', function() return 9 end)",
+            "#!lua name=two\nredis.register_function('g', function() return 8 end)",
+        ],
+    );
+    let mut spliced = other[..56 + payload_len].to_vec();
+    spliced.extend_from_slice(&bytes[56 + payload_len..]);
+    assert!(
+        matches!(
+            invalid(&read_all(&spliced).1),
+            SnapshotProblem::Trailer {
+                problem: TrailerProblem::ChainMismatch { .. },
+                ..
+            }
+        ),
+        "{:?}",
+        read_all(&spliced).1
+    );
 }
 
 fn crc32(b: &[u8]) -> u32 {

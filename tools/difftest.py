@@ -59,6 +59,10 @@ while i <= #ARGV do
 end
 return out"""
 
+# The same, as a function (g_function): its keys and arguments are its parameters.
+LIBRARY = ("#!lua name=difftest\nredis.register_function('difftest_run', function(keys, args)\n"
+           + SCRIPT.replace("ARGV", "args") + "\nend)")
+
 
 # --- RESP2 client ---------------------------------------------------------------------
 
@@ -233,8 +237,8 @@ class Gen:
         if self.families:
             return getattr(self, "g_" + r.choice(self.families))()
         family = r.choices(["string", "bitmap", "hll", "geo", "key", "list", "hash", "set", "zset",
-                            "bad", "db", "random", "scan", "script"],
-                           [22, 8, 8, 10, 12, 18, 14, 14, 18, 2, 3, 3, 3, 6])[0]
+                            "bad", "db", "random", "scan", "script", "function"],
+                           [22, 8, 8, 10, 12, 18, 14, 14, 18, 2, 3, 3, 3, 6, 3])[0]
         return getattr(self, "g_" + family)()
 
     def commands(self):
@@ -302,6 +306,12 @@ class Gen:
                     argv += [str(len(args))] + [str(a) for a in args]
                     break
         return ["EVAL", SCRIPT, "0"] + argv, False
+
+    def g_function(self):
+        # FCALL of LIBRARY's function over what g_script would run (the library is
+        # loaded at the start; Strata must keep it across restarts).
+        args, how = self.g_script()
+        return ["FCALL", "difftest_run", "0"] + args[3:], how
 
     def g_bad(self):
         r = self.r
@@ -964,6 +974,7 @@ def main():
         red, sta = Conn(rport), Conn(sport)
         for c in (red, sta):
             c.call("FLUSHALL")
+            c.call("FUNCTION", "LOAD", "REPLACE", LIBRARY)
             if args.resp3:
                 c.call("HELLO", "3")
             if args.notify:

@@ -1,7 +1,8 @@
-//! Fuzz the snapshot reader and loader four ways: arbitrary bytes; arbitrary bytes as a
+//! Fuzz the snapshot reader and loader five ways: arbitrary bytes; arbitrary bytes as a
 //! chunk's raw content behind a valid checksum (the entry decoder); arbitrary bytes as a
-//! chunk's LZ4 block behind a valid checksum (the decompressor); and a valid snapshot built
-//! from the input, then truncated or with one bit flipped. Nothing may panic, allocation
+//! chunk's LZ4 block behind a valid checksum (the decompressor); arbitrary bytes as a
+//! functions block's payload behind a valid checksum; and a valid snapshot built from the
+//! input (with function libraries or not), then truncated or with one bit flipped. Nothing may panic, allocation
 //! stays bounded (small limits), the streaming reader and `load_snapshot` must agree, a
 //! valid snapshot must round-trip exactly, and damage must be refused at the damaged frame.
 #![no_main]
@@ -12,7 +13,9 @@ use std::path::Path;
 use libfuzzer_sys::fuzz_target;
 use strata::keyspace::access::{Clock, Policy};
 use strata::keyspace::{Entry, Hash, List, Set, Value, ZSet};
-use strata::persistence::snapshot::{CHUNK_FRAME_LEN, SNAPSHOT_HEADER_LEN, TRAILER_LEN};
+use strata::persistence::snapshot::{
+    CHUNK_FRAME_LEN, FUNCTIONS_FRAME_LEN, SNAPSHOT_HEADER_LEN, TRAILER_LEN,
+};
 use strata::persistence::{
     load_snapshot, ChunkEncoder, RawChunk, SimFs, SnapshotHeader, SnapshotLimits, SnapshotProblem,
     SnapshotReader, SnapshotStop, SnapshotWriter, Vfs,
@@ -34,6 +37,7 @@ fn header() -> SnapshotHeader {
         dbs: 3,
         // Entries may carry access fields: the decoder's IDLE / FREQ paths are fuzzed too.
         access: true,
+        functions: false,
     }
 }
 
@@ -68,8 +72,14 @@ fn check(bytes: &[u8], threads: usize) -> (Vec<CanonEntry>, SnapshotStop) {
 }
 
 fn write(fs: &SimFs, chunks: Vec<RawChunk>) -> Vec<u8> {
+    write_with(fs, chunks, &[])
+}
+
+/// A snapshot of `chunks`, with a functions block when `libraries` is not empty.
+fn write_with(fs: &SimFs, chunks: Vec<RawChunk>, libraries: &[bytes::Bytes]) -> Vec<u8> {
     fs.create_dir_all(Path::new("/d")).unwrap();
-    let mut w = SnapshotWriter::create(fs, Path::new(PATH), header()).unwrap();
+    let mut w =
+        SnapshotWriter::create_with_functions(fs, Path::new(PATH), header(), libraries).unwrap();
     for c in chunks {
         w.write_chunk(c).unwrap();
     }
@@ -120,6 +130,14 @@ fn region_start(bytes: &[u8], pos: usize) -> usize {
         return 0;
     }
     let mut o = SNAPSHOT_HEADER_LEN;
+    if &bytes[o..o + 4] == b"SNFN" {
+        let len = u32::from_le_bytes(bytes[o + 8..o + 12].try_into().unwrap()) as usize;
+        let next = o + FUNCTIONS_FRAME_LEN + len;
+        if pos < next {
+            return o;
+        }
+        o = next;
+    }
     loop {
         if &bytes[o..o + 4] != b"SNCK" {
             assert_eq!(o + TRAILER_LEN, bytes.len());
@@ -175,7 +193,37 @@ fuzz_target!(|data: &[u8]| {
     f.extend_from_slice(block);
     check(&f, 1);
 
-    // 4. A valid snapshot built from the input: exact round trip, then damage.
+    // 4. An arbitrary functions block payload behind a valid checksum (then a trailer).
+    let mut f = SnapshotHeader {
+        functions: true,
+        ..header()
+    }
+    .encode()
+    .to_vec();
+    let payload = &data[1..];
+    let mut block = Vec::new();
+    block.extend_from_slice(b"SNFN");
+    block.extend_from_slice(&u32::from(data[0] % 4).to_le_bytes());
+    block.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    let mut h = crc32fast::Hasher::new();
+    h.update(&block);
+    h.update(payload);
+    block.extend_from_slice(&h.finalize().to_le_bytes());
+    f.extend_from_slice(&block);
+    f.extend_from_slice(payload);
+    check(&f, 1);
+
+    // 5. A valid snapshot built from the input (libraries too, one input in two): exact
+    // round trip, then damage.
+    let libraries: Vec<bytes::Bytes> = if data[2] & 8 != 0 {
+        data[3..]
+            .chunks(5)
+            .take(3)
+            .map(|c| bytes::Bytes::copy_from_slice(c))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let entries = entries_from(&data[3..]);
     let target = 1 + usize::from(data[1]) * 8;
     let mut enc = ChunkEncoder::new(target);
@@ -197,13 +245,17 @@ fuzz_target!(|data: &[u8]| {
     }
     chunks.extend(enc.finish());
     let fs = SimFs::new(3);
-    let valid = write(&fs, chunks);
+    let valid = write_with(&fs, chunks, &libraries);
     let want: Vec<CanonEntry> = entries.iter().map(|(db, e)| canon(*db, e)).collect();
     // The threaded loader on one input in 32: spawning threads dominates a fuzzer's time.
     let threads = if data[2] % 32 == 1 { 2 } else { 1 };
     let (got, stop) = check(&valid, threads);
-    assert!(matches!(stop, SnapshotStop::Complete(_)), "{stop:?}");
+    let SnapshotStop::Complete(info) = &stop else {
+        panic!("{stop:?}");
+    };
     assert_eq!(got, want, "round trip");
+    let want_libs: Vec<Vec<u8>> = libraries.iter().map(|b| b.to_vec()).collect();
+    assert_eq!(info.libraries, want_libs, "libraries round trip");
 
     let cut = usize::from(u16::from_le_bytes([data[0], data[2]])) % valid.len();
     let (got, stop) = check(&valid[..cut], threads);

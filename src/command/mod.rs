@@ -700,7 +700,7 @@ pub fn paused_until(st: &mut State, sess: &Session, args: &[Bytes], now: u64) ->
         s.is_write()
             || matches!(
                 s.name,
-                "publish" | "spublish" | "pfcount" | "eval" | "evalsha"
+                "publish" | "spublish" | "pfcount" | "eval" | "evalsha" | "fcall"
             )
     };
     let spec = match renamed(st, &args[0]) {

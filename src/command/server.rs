@@ -663,7 +663,7 @@ fn memory_stats(ctx: &mut Ctx) {
         ("cluster.links", 0),
         ("aof.buffer", 0),
         ("lua.caches", st.scripts.body_bytes() as u64),
-        ("functions.caches", 0),
+        ("functions.caches", st.functions.code_bytes() as u64),
     ];
     for (k, v) in head {
         out.bulk(k.as_bytes());
@@ -960,9 +960,13 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
         let used = used_memory(st);
         let rss = rss_bytes();
         let peak = st.stats.used_memory_peak.max(used);
+        // Scripts' interpreter and cache, then functions' (Redis 7.0's fields).
+        let lua = st.scripts.vm_bytes();
+        let fvm = st.functions.vm_bytes();
+        let fcode = st.functions.code_bytes();
         let _ = write!(
             o,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_clients_normal:{}\r\nused_memory_lua:{}\r\nused_memory_lua_human:{}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\nnumber_of_cached_scripts:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_clients_normal:{}\r\nused_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\nused_memory_vm_functions:{fvm}\r\nused_memory_vm_total:{}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{fcode}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n\r\n",
             human_bytes(used),
             human_bytes(rss),
             human_bytes(peak),
@@ -974,11 +978,15 @@ pub fn info_text(ctx: &Ctx, sections: &[String]) -> String {
             st.config.maxmemory_policy,
             if used > 0 { rss as f64 / used as f64 } else { 0.0 },
             clients_memory(st),
-            st.scripts.vm_bytes(),
-            human_bytes(st.scripts.vm_bytes() as u64),
+            human_bytes(lua as u64),
             st.scripts.body_bytes(),
-            human_bytes(st.scripts.body_bytes() as u64),
             st.scripts.count(),
+            st.functions.function_count(),
+            st.functions.library_count(),
+            lua + fvm,
+            human_bytes((lua + fvm) as u64),
+            st.scripts.body_bytes() + fcode,
+            human_bytes((st.scripts.body_bytes() + fcode) as u64),
             MEM_ALLOCATOR,
             crate::keyspace::lazyfree::pending(),
             crate::keyspace::lazyfree::freed(),

@@ -407,6 +407,8 @@ pub struct State {
     pub renames: HashMap<Vec<u8>, Option<&'static super::Spec>>,
     /// The Lua interpreter and the script cache (EVAL, SCRIPT LOAD).
     pub scripts: super::scripting::Scripts,
+    /// Function libraries (FUNCTION LOAD): part of the dataset, unlike `scripts`.
+    pub functions: super::scripting::Functions,
 }
 
 impl State {
@@ -423,6 +425,7 @@ impl State {
             acl,
             renames,
             scripts: Default::default(),
+            functions: Default::default(),
             tracking: Default::default(),
             current_client: 0,
             current_spec: None,

@@ -219,6 +219,7 @@ const CONTAINERS: &[(&str, &[(&str, i32)])] = &[
     ("memory", MEMORY_SUBS),
     ("object", OBJECT_SUBS),
     ("pubsub", PUBSUB_SUBS),
+    ("function", FUNCTION_SUBS),
     ("script", SCRIPT_SUBS),
     ("slowlog", SLOWLOG_SUBS),
 ];
@@ -300,6 +301,17 @@ const COMMAND_SUBS: &[(&str, i32)] = &[
     ("info", -2),
     ("docs", -2),
     ("getkeys", -4),
+    ("help", 2),
+];
+const FUNCTION_SUBS: &[(&str, i32)] = &[
+    ("delete", 3),
+    ("dump", 2),
+    ("flush", -2),
+    ("kill", 2),
+    ("list", -2),
+    ("load", -3),
+    ("restore", -3),
+    ("stats", 2),
     ("help", 2),
 ];
 const SCRIPT_SUBS: &[(&str, i32)] = &[
@@ -426,6 +438,9 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("eval_ro", -3, "readonly noscript stale skip_monitor no_mandatory_keys movablekeys", NOKEY, "scripting", "Executes a read-only server-side Lua script.", scripting::eval_ro),
     cmd!("evalsha_ro", -3, "readonly noscript stale skip_monitor no_mandatory_keys movablekeys", NOKEY, "scripting", "Executes a read-only server-side Lua script by SHA1 digest.", scripting::evalsha_ro),
     cmd!("script", -2, "", NOKEY, "scripting", "A container for Lua scripts management commands.", scripting::script),
+    cmd!("fcall", -3, "noscript stale skip_monitor no_mandatory_keys movablekeys", NOKEY, "scripting", "Invokes a function.", scripting::fcall),
+    cmd!("fcall_ro", -3, "readonly noscript stale skip_monitor no_mandatory_keys movablekeys", NOKEY, "scripting", "Invokes a read-only function.", scripting::fcall_ro),
+    cmd!("function", -2, "", NOKEY, "scripting", "A container for function commands.", scripting::function),
     cmd!("multi", 1, "noscript loading stale fast", NOKEY, "transactions", "Starts a transaction.", transactions::multi),
     cmd!("exec", 1, "noscript loading stale skip_slowlog", NOKEY, "transactions", "Executes all commands in a transaction.", transactions::exec),
     cmd!("discard", 1, "noscript loading stale fast", NOKEY, "transactions", "Discards a transaction.", transactions::discard),
@@ -589,7 +604,8 @@ fn key_positions_of(
         "zunion" | "zinter" | "zdiff" | "sintercard" | "zintercard" | "lmpop" | "zmpop" => {
             numkeys(1, 2)
         }
-        "blmpop" | "bzmpop" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => numkeys(2, 3),
+        "blmpop" | "bzmpop" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall"
+        | "fcall_ro" => numkeys(2, 3),
         "memory"
             if args
                 .get(1)

@@ -82,6 +82,10 @@ impl<'a> Slices<'a> {
 /// A snapshot file's entries, per database, read and decoded without the engine.
 type PerDb = Vec<Vec<Box<Entry>>>;
 
+/// What [`read_snapshot`] read: entries per database, the key count, the function
+/// libraries' code.
+type Read = (PerDb, u64, Vec<Vec<u8>>);
+
 /// Entries get their access fields at `clock`'s time (what the file kept, or fresh).
 fn read_snapshot(
     vfs: &dyn Vfs,
@@ -89,7 +93,7 @@ fn read_snapshot(
     dbs: usize,
     clock: Clock,
     delay_us: u64,
-) -> Result<(PerDb, u64), EngineError> {
+) -> Result<Read, EngineError> {
     let mut per_db: PerDb = (0..dbs).map(|_| Vec::new()).collect();
     let info = load_snapshot_boxed(
         vfs,
@@ -114,7 +118,22 @@ fn read_snapshot(
         },
     )
     .map_err(|e| EngineError::Replay(format!("loading snapshot {}: {e}", path.display())))?;
-    Ok((per_db, info.keys))
+    Ok((per_db, info.keys, info.libraries))
+}
+
+/// Load a snapshot's function libraries (replacing any loaded: DEBUG RELOAD).
+fn install_functions(
+    st: &mut State,
+    path: &Path,
+    libraries: &[Vec<u8>],
+) -> Result<(), EngineError> {
+    st.functions.clear();
+    st.functions.load_all(libraries, false).map_err(|e| {
+        EngineError::Replay(format!(
+            "loading snapshot {}: a function library does not load: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Index what [`read_snapshot`] read into the (empty) keyspace: each table is sized once
@@ -132,8 +151,9 @@ pub(super) fn load_into(st: &mut State, vfs: &dyn Vfs, path: &Path) -> Result<u6
     let t0 = Instant::now();
     st.ks.set_now(crate::util::now_ms());
     let clock = *st.ks.clock();
-    let (per_db, keys) = read_snapshot(vfs, path, st.ks.db_count(), clock, 0)?;
+    let (per_db, keys, libraries) = read_snapshot(vfs, path, st.ks.db_count(), clock, 0)?;
     let read = t0.elapsed();
+    install_functions(st, path, &libraries)?;
     install_snapshot(st, per_db);
     log_loaded(path, keys, t0, read);
     Ok(keys)
@@ -162,7 +182,7 @@ fn load_shared(
         e.st.ks.set_now(crate::util::now_ms());
         (e.st.ks.db_count(), *e.st.ks.clock())
     };
-    let (per_db, keys) = read_snapshot(vfs, path, dbs, clock, delay_us)?;
+    let (per_db, keys, libraries) = read_snapshot(vfs, path, dbs, clock, delay_us)?;
     let read = t0.elapsed();
     let tables: Vec<(usize, Table)> = per_db
         .into_iter()
@@ -177,6 +197,7 @@ fn load_shared(
         })
         .collect();
     let mut e = Engine::lock(shared);
+    install_functions(&mut e.st, path, &libraries)?;
     for (db, mut t) in tables {
         if !e.st.ks.db_mut(db).replace_empty(&mut t) {
             return Err(EngineError::Replay(format!(

@@ -85,8 +85,9 @@ fn warm_up(table: &Table, cmds: &[Args]) {
 }
 
 /// The key a command most likely reads first and the member or field it most likely
-/// touches in it: its first two arguments, or for the EVAL family (whose first argument
-/// is the script or its digest) the first of its KEYS and nothing.
+/// touches in it: its first two arguments, or for the EVAL and FCALL families (whose
+/// first argument is the script, its digest or a function's name) the first of its keys
+/// and nothing.
 fn warm_args(c: &Args) -> (Option<&Bytes>, Option<&Bytes>) {
     if is_eval(&c[0]) {
         let key = c
@@ -98,10 +99,18 @@ fn warm_args(c: &Args) -> (Option<&Bytes>, Option<&Bytes>) {
 }
 
 fn is_eval(name: &[u8]) -> bool {
-    name.first().is_some_and(|b| b | 0x20 == b'e')
-        && [&b"eval"[..], b"evalsha", b"eval_ro", b"evalsha_ro"]
-            .iter()
-            .any(|n| name.eq_ignore_ascii_case(n))
+    name.first()
+        .is_some_and(|b| matches!(b | 0x20, b'e' | b'f'))
+        && [
+            &b"eval"[..],
+            b"evalsha",
+            b"eval_ro",
+            b"evalsha_ro",
+            b"fcall",
+            b"fcall_ro",
+        ]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
 }
 
 enum JobKind {
@@ -689,7 +698,16 @@ impl Engine {
         install: Install,
     ) -> Result<SnapshotJob, String> {
         let keep = self.st.config.keeps_access();
-        SnapshotJob::start(&mut self.st.ks, self.vfs.clone(), path, lsn, keep, install)
+        let libraries = self.st.functions.codes();
+        SnapshotJob::start(
+            &mut self.st.ks,
+            self.vfs.clone(),
+            path,
+            lsn,
+            keep,
+            &libraries,
+            install,
+        )
     }
 
     /// BGSAVE: snapshot into `dbfilename` (write temp, fsync, rename, fsync dir).

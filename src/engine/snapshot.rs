@@ -205,13 +205,15 @@ impl SnapshotJob {
     /// Start snapshotting `ks` into `path` (written in full, fdatasynced), then run
     /// `install` on the writer thread (rename into place, or switch the manifest).
     /// `keep_access`: keep each key's idle time or LFU counter (under an LRU or LFU
-    /// `maxmemory-policy`, as Redis's RDB does).
+    /// `maxmemory-policy`, as Redis's RDB does). `libraries`: the function libraries'
+    /// code at this instant (written with the header: they are few and small).
     pub fn start(
         ks: &mut Keyspace,
         vfs: Arc<dyn Vfs>,
         path: PathBuf,
         lsn: u64,
         keep_access: bool,
+        libraries: &[bytes::Bytes],
         install: Install,
     ) -> Result<SnapshotJob, String> {
         let header = SnapshotHeader {
@@ -219,9 +221,11 @@ impl SnapshotJob {
             created_ms: crate::util::now_ms(),
             dbs: ks.db_count() as u32,
             access: keep_access,
+            functions: false,
         };
         let keep = keep_access.then(|| *ks.clock());
-        let writer = SnapshotWriter::create(&*vfs, &path, header).map_err(|e| e.to_string())?;
+        let writer = SnapshotWriter::create_with_functions(&*vfs, &path, header, libraries)
+            .map_err(|e| e.to_string())?;
         let (tx, rx) = channel();
         let mem = Arc::new(SnapMemory::default());
         let encoded = Arc::new(AtomicU64::new(0));

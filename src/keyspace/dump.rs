@@ -156,10 +156,57 @@ fn put_int_string(out: &mut Vec<u8>, i: i64) {
     }
 }
 
-// ---- decoding ----------------------------------------------------------------------
+// ---- function libraries -----------------------------------------------------------
 
-/// The value in a DUMP payload, after checking its version and checksum.
-pub fn decode(payload: &[u8]) -> R<Value> {
+/// The RDB version FUNCTION DUMP stamps: the first with function records (Redis 7.0's).
+pub const FUNCTIONS_VERSION: u16 = 10;
+
+/// FUNCTION DUMP's payload: each library's code as an RDB function record (opcode 0xF5,
+/// then the code as an RDB string), then the version and CRC-64 of a DUMP payload, as
+/// Redis 7.0 writes it (so either server restores the other's dump).
+pub fn encode_functions<'a>(codes: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for code in codes {
+        out.push(OP_FUNCTION_2);
+        put_string(&mut out, code);
+    }
+    out.extend_from_slice(&FUNCTIONS_VERSION.to_le_bytes());
+    let crc = crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Why FUNCTION RESTORE refused a payload (texts as Redis replies them).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FunctionsPayloadError {
+    #[error("DUMP payload version or checksum are wrong")]
+    VersionOrChecksum,
+    #[error("given type is not a function")]
+    NotAFunction,
+    #[error("Failed loading library payload: {0}")]
+    BadLibrary(&'static str),
+}
+
+/// The library codes in a FUNCTION DUMP payload, after checking its version and checksum.
+pub fn decode_functions(payload: &[u8]) -> Result<Vec<Vec<u8>>, FunctionsPayloadError> {
+    let body = checked_body(payload).map_err(|_| FunctionsPayloadError::VersionOrChecksum)?;
+    let mut r = Reader { buf: body };
+    let mut codes = Vec::new();
+    while !r.buf.is_empty() {
+        if r.byte() != Ok(OP_FUNCTION_2) {
+            return Err(FunctionsPayloadError::NotAFunction);
+        }
+        match r.string() {
+            Ok(code) => codes.push(code.into_owned()),
+            Err(BadFormat(why)) => return Err(FunctionsPayloadError::BadLibrary(why)),
+            Err(_) => return Err(FunctionsPayloadError::BadLibrary("unreadable")),
+        }
+    }
+    Ok(codes)
+}
+
+/// A DUMP payload without its version and checksum, once they are checked.
+fn checked_body(payload: &[u8]) -> R<&[u8]> {
     let Some(body_len) = payload.len().checked_sub(10) else {
         return Err(DumpError::VersionOrChecksum);
     };
@@ -168,8 +215,15 @@ pub fn decode(payload: &[u8]) -> R<Value> {
     if version > VERSION_READ || crc64(&payload[..body_len + 2]) != crc {
         return Err(DumpError::VersionOrChecksum);
     }
+    Ok(&payload[..body_len])
+}
+
+// ---- decoding ----------------------------------------------------------------------
+
+/// The value in a DUMP payload, after checking its version and checksum.
+pub fn decode(payload: &[u8]) -> R<Value> {
     let mut r = Reader {
-        buf: &payload[..body_len],
+        buf: checked_body(payload)?,
     };
     let kind = r.byte()?;
     let v = value(&mut r, kind)?;

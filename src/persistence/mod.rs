@@ -52,8 +52,8 @@ pub use recovery::{
     Truncation,
 };
 pub use snapshot::{
-    load_snapshot, ChunkEncoder, ChunkProblem, EntryProblem, RawChunk, SnapshotError,
-    SnapshotHeader, SnapshotHeaderProblem, SnapshotInfo, SnapshotLimits, SnapshotLoadError,
-    SnapshotProblem, SnapshotReader, SnapshotStats, SnapshotStop, SnapshotWriter, TrailerProblem,
-    DEFAULT_TARGET_CHUNK_BYTES,
+    load_snapshot, ChunkEncoder, ChunkProblem, EntryProblem, FunctionsProblem, RawChunk,
+    SnapshotError, SnapshotHeader, SnapshotHeaderProblem, SnapshotInfo, SnapshotLimits,
+    SnapshotLoadError, SnapshotProblem, SnapshotReader, SnapshotStats, SnapshotStop,
+    SnapshotWriter, TrailerProblem, DEFAULT_TARGET_CHUNK_BYTES,
 };

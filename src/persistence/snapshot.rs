@@ -42,11 +42,26 @@
 //! |-------:|-----:|------------|----------------------------------------------------------------|
 //! | 0      | 8    | magic      | `b"STRATASN"`                                                  |
 //! | 8      | 4    | version    | u32, format version, currently [`SNAPSHOT_FORMAT_VERSION`] (1) |
-//! | 12     | 4    | flags      | u32: bit 0 `ACCESS`, entries may keep access fields (below); other bits must be 0 (unknown flags are refused) |
+//! | 12     | 4    | flags      | u32: bit 0 `ACCESS`, entries may keep access fields (below); bit 1 `FUNCTIONS`, a functions block follows the header (below); other bits must be 0 (unknown flags are refused) |
 //! | 16     | 8    | lsn        | u64, the snapshot holds every record with LSN `<= lsn`; replay of the logs resumes after it |
 //! | 24     | 8    | created_ms | u64, Unix time in ms when the snapshot was taken (informational) |
 //! | 32     | 4    | dbs        | u32, number of databases, `1..=65536`; every entry's db is below it |
 //! | 36     | 4    | header_crc | u32, CRC-32 (IEEE, crc32fast) of bytes 0..36                   |
+//!
+//! ## Functions block (only with the `FUNCTIONS` flag, right after the header)
+//!
+//! The function libraries (FUNCTION LOAD) at the snapshot's instant, as their code:
+//!
+//! | offset | size | field  | meaning                                                     |
+//! |-------:|-----:|--------|-------------------------------------------------------------|
+//! | 0      | 4    | tag    | `b"SNFN"`                                                   |
+//! | 4      | 4    | count  | u32, number of libraries, `>= 1`                            |
+//! | 8      | 4    | len    | u32, length of the payload that follows, at most the chunk limit |
+//! | 12     | 4    | crc    | u32, CRC-32 of block bytes 0..12 followed by the payload     |
+//! | 16     | len  | payload| `count` libraries, each a u32 length then that many bytes of code; nothing else |
+//!
+//! Its `crc` joins the chain checksum right after the header's. Without functions the
+//! flag is clear and the file is byte for byte what earlier releases wrote.
 //!
 //! ## Chunk frame (20 bytes, then the compressed bytes)
 //!
@@ -154,6 +169,10 @@ pub const SNAPSHOT_HEADER_LEN: usize = 40;
 pub const CHUNK_TAG: [u8; 4] = *b"SNCK";
 /// Tag of the trailer.
 pub const TRAILER_TAG: [u8; 4] = *b"SNTR";
+/// Tag of the functions block.
+pub const FUNCTIONS_TAG: [u8; 4] = *b"SNFN";
+/// Length of the functions block's frame (before its payload).
+pub const FUNCTIONS_FRAME_LEN: usize = 16;
 /// Size of a chunk frame's header.
 pub const CHUNK_FRAME_LEN: usize = 20;
 /// Size of the trailer.
@@ -181,6 +200,7 @@ const F_FREQ: u8 = 0x10;
 const RESERVED_BITS: u8 = 0x20;
 /// Header flag: entries may keep access fields (`F_IDLE` / `F_FREQ`).
 const FLAG_ACCESS: u32 = 1;
+const FLAG_FUNCTIONS: u32 = 2;
 const F_CONT: u8 = 0x40;
 const F_MORE: u8 = 0x80;
 
@@ -211,6 +231,9 @@ pub struct SnapshotHeader {
     pub dbs: u32,
     /// Entries may keep their access fields (header flag `ACCESS`).
     pub access: bool,
+    /// A functions block follows the header (flag `FUNCTIONS`; set by the writer when it
+    /// is given libraries).
+    pub functions: bool,
 }
 
 impl SnapshotHeader {
@@ -219,7 +242,8 @@ impl SnapshotHeader {
         let mut out = [0u8; SNAPSHOT_HEADER_LEN];
         out[0..8].copy_from_slice(&SNAPSHOT_MAGIC);
         out[8..12].copy_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
-        let flags = if self.access { FLAG_ACCESS } else { 0 };
+        let flags = if self.access { FLAG_ACCESS } else { 0 }
+            | if self.functions { FLAG_FUNCTIONS } else { 0 };
         out[12..16].copy_from_slice(&flags.to_le_bytes());
         out[16..24].copy_from_slice(&self.lsn.to_le_bytes());
         out[24..32].copy_from_slice(&self.created_ms.to_le_bytes());
@@ -251,7 +275,7 @@ impl SnapshotHeader {
             return Err(SnapshotHeaderProblem::UnsupportedVersion { found: version });
         }
         let flags = le_u32(&bytes[12..16]);
-        if flags & !FLAG_ACCESS != 0 {
+        if flags & !(FLAG_ACCESS | FLAG_FUNCTIONS) != 0 {
             return Err(SnapshotHeaderProblem::UnknownFlags { flags });
         }
         let dbs = le_u32(&bytes[32..36]);
@@ -263,6 +287,7 @@ impl SnapshotHeader {
             created_ms: le_u64(&bytes[24..32]),
             dbs,
             access: flags & FLAG_ACCESS != 0,
+            functions: flags & FLAG_FUNCTIONS != 0,
         })
     }
 }
@@ -310,10 +335,12 @@ pub struct SnapshotStats {
 }
 
 /// What a complete, valid snapshot holds (from [`load_snapshot`] or [`SnapshotReader`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotInfo {
     /// The file's header.
     pub header: SnapshotHeader,
+    /// The function libraries' code (the functions block), in file order.
+    pub libraries: Vec<Vec<u8>>,
     /// Entries delivered.
     pub keys: u64,
     /// Chunks read.
@@ -370,6 +397,47 @@ pub enum SnapshotHeaderProblem {
     BadDbCount {
         /// Count found.
         dbs: u32,
+    },
+}
+
+/// What is wrong with the functions block.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FunctionsProblem {
+    /// The block runs past the end of the file.
+    #[error("the file is truncated: the block needs {needed} bytes, only {available} remain")]
+    Truncated {
+        /// Bytes the block needs.
+        needed: u64,
+        /// Bytes present.
+        available: u64,
+    },
+    /// The header says a block follows, but this is not one.
+    #[error("bad tag {found:02x?} (expected \"SNFN\")")]
+    BadTag {
+        /// The bytes found instead.
+        found: [u8; 4],
+    },
+    /// The payload is longer than the limit.
+    #[error("payload of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// Length declared.
+        len: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// The checksum does not match.
+    #[error("checksum mismatch (stored {stored:#010x}, computed {computed:#010x})")]
+    ChecksumMismatch {
+        /// CRC stored in the frame.
+        stored: u32,
+        /// CRC computed over frame and payload.
+        computed: u32,
+    },
+    /// A checksum-valid payload that does not hold exactly `count` libraries.
+    #[error("malformed payload: {reason}")]
+    Malformed {
+        /// What is wrong.
+        reason: &'static str,
     },
 }
 
@@ -503,6 +571,14 @@ pub enum SnapshotProblem {
         /// What is wrong.
         problem: SnapshotHeaderProblem,
     },
+    /// The functions block is invalid.
+    #[error("functions block at offset {offset}: {problem}")]
+    Functions {
+        /// Offset of the block.
+        offset: u64,
+        /// What is wrong.
+        problem: FunctionsProblem,
+    },
     /// A chunk frame is invalid (bad tag, lengths, checksum, LZ4 block).
     #[error("chunk #{chunk_index} at offset {offset}: {problem}")]
     Chunk {
@@ -576,7 +652,8 @@ impl SnapshotProblem {
     pub fn offset(&self) -> u64 {
         match self {
             SnapshotProblem::BadHeader { .. } => 0,
-            SnapshotProblem::Chunk { offset, .. }
+            SnapshotProblem::Functions { offset, .. }
+            | SnapshotProblem::Chunk { offset, .. }
             | SnapshotProblem::Entry { offset, .. }
             | SnapshotProblem::Truncated { offset, .. }
             | SnapshotProblem::MissingTrailer { offset, .. }
@@ -985,12 +1062,36 @@ pub struct SnapshotWriter {
 }
 
 impl SnapshotWriter {
-    /// Creates (or truncates) the file at `path` and buffers the header.
+    /// Creates (or truncates) the file at `path` and buffers the header (with the
+    /// `FUNCTIONS` flag clear: no functions block).
     pub fn create(
         vfs: &dyn Vfs,
         path: &Path,
         header: SnapshotHeader,
     ) -> Result<Self, SnapshotError> {
+        Self::create_with_functions(vfs, path, header, &[])
+    }
+
+    /// [`create`](Self::create), then the functions block holding `libraries` (each a
+    /// library's code) if there are any; the header's `functions` flag says whether.
+    pub fn create_with_functions(
+        vfs: &dyn Vfs,
+        path: &Path,
+        header: SnapshotHeader,
+        libraries: &[bytes::Bytes],
+    ) -> Result<Self, SnapshotError> {
+        let header = SnapshotHeader {
+            functions: !libraries.is_empty(),
+            ..header
+        };
+        let block = functions_block(libraries);
+        if block.len() - FUNCTIONS_FRAME_LEN > DEFAULT_MAX_CHUNK_LEN as usize {
+            return Err(SnapshotError::ChunkTooLarge {
+                path: path.to_path_buf(),
+                len: (block.len() - FUNCTIONS_FRAME_LEN) as u64,
+                max: DEFAULT_MAX_CHUNK_LEN,
+            });
+        }
         let file = vfs
             .create(path)
             .map_err(|source| io_error(path, "create", source))?;
@@ -999,6 +1100,10 @@ impl SnapshotWriter {
         chain.update(&head[36..40]);
         let mut buf = Vec::with_capacity(WRITE_BUFFER + WRITE_BUFFER / 2);
         buf.extend_from_slice(&head);
+        if header.functions {
+            chain.update(&block[12..16]);
+            buf.extend_from_slice(&block);
+        }
         Ok(SnapshotWriter {
             file,
             path: path.to_path_buf(),
@@ -1137,6 +1242,52 @@ impl SnapshotWriter {
     }
 }
 
+/// The functions block of `libraries` (frame and payload).
+fn functions_block(libraries: &[bytes::Bytes]) -> Vec<u8> {
+    let mut out = vec![0u8; FUNCTIONS_FRAME_LEN];
+    for code in libraries {
+        put_bytes(&mut out, code);
+    }
+    let len = (out.len() - FUNCTIONS_FRAME_LEN) as u32;
+    out[0..4].copy_from_slice(&FUNCTIONS_TAG);
+    out[4..8].copy_from_slice(&(libraries.len() as u32).to_le_bytes());
+    out[8..12].copy_from_slice(&len.to_le_bytes());
+    let mut h = crc32fast::Hasher::new();
+    h.update(&out[0..12]);
+    h.update(&out[FUNCTIONS_FRAME_LEN..]);
+    let crc = h.finalize();
+    out[12..16].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The libraries in a functions block's payload (checksum already verified).
+fn parse_functions(payload: &[u8], count: u32) -> Result<Vec<Vec<u8>>, FunctionsProblem> {
+    let malformed = |reason| FunctionsProblem::Malformed { reason };
+    if count == 0 {
+        return Err(malformed("a block of zero libraries"));
+    }
+    let mut rest = payload;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        if out.len() as u64 >= u64::from(count) {
+            return Err(malformed("bytes after the last library"));
+        }
+        let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+            return Err(malformed("a library's length is cut off"));
+        };
+        let len = u32::from_le_bytes(*len) as usize;
+        if len > tail.len() {
+            return Err(malformed("a library's code runs past the payload"));
+        }
+        out.push(tail[..len].to_vec());
+        rest = &tail[len..];
+    }
+    if out.len() as u64 != u64::from(count) {
+        return Err(malformed("fewer libraries than the count"));
+    }
+    Ok(out)
+}
+
 fn io_error(path: &Path, op: &'static str, source: io::Error) -> SnapshotError {
     if is_no_space(&source) {
         SnapshotError::NoSpace {
@@ -1240,11 +1391,63 @@ struct Frames<S> {
     file_len: u64,
     limits: SnapshotLimits,
     header: SnapshotHeader,
+    /// The functions block's libraries.
+    libraries: Vec<Vec<u8>>,
     pos: u64,
     index: u64,
     raw_total: u64,
     parts_total: u64,
     chain: crc32fast::Hasher,
+}
+
+/// Read and check the functions block after the header: its checksum, its libraries and
+/// where it ends.
+#[allow(clippy::type_complexity)]
+fn read_functions<S: ReadAt>(
+    src: &S,
+    file_len: u64,
+    limits: SnapshotLimits,
+) -> io::Result<Result<(u32, Vec<Vec<u8>>, u64), FunctionsProblem>> {
+    let at = SNAPSHOT_HEADER_LEN as u64;
+    let avail = file_len.saturating_sub(at);
+    if avail < FUNCTIONS_FRAME_LEN as u64 {
+        return Ok(Err(FunctionsProblem::Truncated {
+            needed: FUNCTIONS_FRAME_LEN as u64,
+            available: avail,
+        }));
+    }
+    let mut frame = [0u8; FUNCTIONS_FRAME_LEN];
+    src.read_exact_at(&mut frame, at)?;
+    let tag: [u8; 4] = frame[0..4].try_into().expect("4 bytes");
+    if tag != FUNCTIONS_TAG {
+        return Ok(Err(FunctionsProblem::BadTag { found: tag }));
+    }
+    let count = le_u32(&frame[4..8]);
+    let len = le_u32(&frame[8..12]);
+    let stored = le_u32(&frame[12..16]);
+    if len > limits.max_chunk_len {
+        return Ok(Err(FunctionsProblem::TooLarge {
+            len,
+            max: limits.max_chunk_len,
+        }));
+    }
+    let needed = FUNCTIONS_FRAME_LEN as u64 + u64::from(len);
+    if avail < needed {
+        return Ok(Err(FunctionsProblem::Truncated {
+            needed,
+            available: avail,
+        }));
+    }
+    let mut payload = vec![0u8; len as usize];
+    src.read_exact_at(&mut payload, at + FUNCTIONS_FRAME_LEN as u64)?;
+    let mut h = crc32fast::Hasher::new();
+    h.update(&frame[0..12]);
+    h.update(&payload);
+    let computed = h.finalize();
+    if computed != stored {
+        return Ok(Err(FunctionsProblem::ChecksumMismatch { stored, computed }));
+    }
+    Ok(parse_functions(&payload, count).map(|libs| (stored, libs, at + needed)))
 }
 
 impl<S: ReadAt> Frames<S> {
@@ -1259,12 +1462,30 @@ impl<S: ReadAt> Frames<S> {
         };
         let mut chain = crc32fast::Hasher::new();
         chain.update(&head[36..40]);
+        let mut pos = SNAPSHOT_HEADER_LEN as u64;
+        let mut libraries = Vec::new();
+        if header.functions {
+            match read_functions(&src, file_len, limits)? {
+                Ok((crc, libs, end)) => {
+                    chain.update(&crc.to_le_bytes());
+                    libraries = libs;
+                    pos = end;
+                }
+                Err(problem) => {
+                    return Ok(Err(SnapshotProblem::Functions {
+                        offset: SNAPSHOT_HEADER_LEN as u64,
+                        problem,
+                    }))
+                }
+            }
+        }
         Ok(Ok(Frames {
             src,
             file_len,
             limits,
             header,
-            pos: SNAPSHOT_HEADER_LEN as u64,
+            libraries,
+            pos,
             index: 0,
             raw_total: 0,
             parts_total: 0,
@@ -1801,6 +2022,7 @@ impl Merger {
     fn finish(
         &self,
         header: SnapshotHeader,
+        libraries: &[Vec<u8>],
         offset: u64,
         t: &Trailer,
     ) -> Result<SnapshotInfo, SnapshotProblem> {
@@ -1822,6 +2044,7 @@ impl Merger {
         }
         Ok(SnapshotInfo {
             header,
+            libraries: libraries.to_vec(),
             keys: self.keys,
             chunks: t.chunks,
             raw_bytes: t.raw_bytes,
@@ -1891,21 +2114,28 @@ impl<S: ReadAt> SnapshotReader<S> {
             }
             Err(p) => (None, None, Some(SnapshotStop::Invalid(p))),
         };
+        let position = inner.as_ref().map_or(SNAPSHOT_HEADER_LEN as u64, |f| f.pos);
         Ok(SnapshotReader {
             inner,
             header,
             merger: Merger::default(),
             queue: VecDeque::new(),
             stop,
-            position: SNAPSHOT_HEADER_LEN as u64,
+            position,
             chunks: 0,
             keys_returned: 0,
         })
     }
 
-    /// The header, if valid.
+    /// The header, if valid (and the functions block, if it has one).
     pub fn header(&self) -> Option<&SnapshotHeader> {
         self.header.as_ref()
+    }
+
+    /// The function libraries' code (empty without a functions block, or once the reader
+    /// reached the end: then see the [`SnapshotInfo`] of the stop).
+    pub fn libraries(&self) -> &[Vec<u8>] {
+        self.inner.as_ref().map_or(&[], |f| &f.libraries)
     }
 
     /// Offset just after the last chunk that verified (or after the header, or after the
@@ -1974,14 +2204,18 @@ impl<S: ReadAt> SnapshotReader<S> {
         let header = frames.header;
         let stop = match frames.next()? {
             Err(p) => SnapshotStop::Invalid(p),
-            Ok(Next::End { offset, trailer }) => match self.merger.finish(header, offset, &trailer)
-            {
-                Ok(info) => {
-                    self.position = info.file_bytes;
-                    SnapshotStop::Complete(info)
+            Ok(Next::End { offset, trailer }) => {
+                match self
+                    .merger
+                    .finish(header, &frames.libraries, offset, &trailer)
+                {
+                    Ok(info) => {
+                        self.position = info.file_bytes;
+                        SnapshotStop::Complete(info)
+                    }
+                    Err(p) => SnapshotStop::Invalid(p),
                 }
-                Err(p) => SnapshotStop::Invalid(p),
-            },
+            }
             Ok(Next::Chunk(f)) => {
                 let decoded = decode_frame(&f, Rules::new(&header, None));
                 let mut out = Vec::new();
@@ -2051,6 +2285,7 @@ pub fn load_snapshot_boxed<E>(
         .map_err(|e| io_err("read", e))?
         .map_err(invalid)?;
     let header = frames.header;
+    let libraries = std::mem::take(&mut frames.libraries);
     let rules = Rules::new(&header, clock);
     let mut merger = Merger {
         clock,
@@ -2085,7 +2320,9 @@ pub fn load_snapshot_boxed<E>(
                     deliver(&mut merger, f.offset, f.index, decoded)?;
                 }
                 Ok(Next::End { offset, trailer }) => {
-                    return merger.finish(header, offset, &trailer).map_err(invalid);
+                    return merger
+                        .finish(header, &libraries, offset, &trailer)
+                        .map_err(invalid);
                 }
             }
         }
@@ -2142,9 +2379,9 @@ pub fn load_snapshot_boxed<E>(
             if delivered == dispatched {
                 // Every chunk before the end (or the problem) has been delivered.
                 return match end.take().expect("reading stops only at an end") {
-                    Ok((offset, trailer)) => {
-                        merger.finish(header, offset, &trailer).map_err(invalid)
-                    }
+                    Ok((offset, trailer)) => merger
+                        .finish(header, &libraries, offset, &trailer)
+                        .map_err(invalid),
                     Err(p) => Err(invalid(p)),
                 };
             }
@@ -2273,6 +2510,7 @@ mod tests {
             created_ms: 0x1112_1314_1516_1718,
             dbs: 16,
             access: false,
+            functions: false,
         };
         let b = h.encode();
         let with_access = SnapshotHeader { access: true, ..h }.encode();
@@ -2298,6 +2536,7 @@ mod tests {
             created_ms: 2,
             dbs: 1,
             access: false,
+            functions: false,
         }
         .encode();
         assert_eq!(
@@ -2316,11 +2555,14 @@ mod tests {
             Err(SnapshotHeaderProblem::UnsupportedVersion { found: 2 })
         );
         let mut v = b;
-        v[12] = 0x02;
+        v[12] = 0x04;
         assert_eq!(
             SnapshotHeader::decode(&resign(v)),
-            Err(SnapshotHeaderProblem::UnknownFlags { flags: 2 })
+            Err(SnapshotHeaderProblem::UnknownFlags { flags: 4 })
         );
+        let mut v = b;
+        v[12] = 0x02;
+        assert!(SnapshotHeader::decode(&resign(v)).unwrap().functions);
         let mut v = b;
         v[15] = 0x80;
         assert_eq!(
@@ -2379,6 +2621,7 @@ mod tests {
                 created_ms: 10,
                 dbs: 4,
                 access: false,
+                functions: false,
             },
         )
         .unwrap();
@@ -2603,6 +2846,7 @@ mod tests {
             created_ms: 0,
             dbs: 1,
             access: false,
+            functions: false,
         };
         let mut w = SnapshotWriter::create(&fs, Path::new("/d/s"), h).unwrap();
         w.write_chunk(RawChunk::default()).unwrap();

@@ -732,20 +732,21 @@ pub fn check_replay(data: &[u8]) -> Result<(), String> {
 }
 
 /// The replay contract for one script: `body` runs (as EVAL with two keys and two
-/// arguments) over a few keys of every type, then the keyspace recovered from the log
-/// must equal the live one. Whatever the script does (fail half-way, loop until it is
-/// stopped, call any command) must not matter. Scripts are stopped after 50 ms, even
-/// one that wrote, so a fuzzer's endless loop ends.
+/// arguments) over a few keys of every type, then as a function library (FUNCTION LOAD
+/// with a `#!lua name=fz` line before it; each function it registers called like the
+/// script), then the keyspace and libraries recovered from the log must equal the live
+/// ones. Whatever the code does (fail half-way, loop until it is stopped, call any
+/// command) must not matter. Scripts and functions are stopped after 50 ms, even one
+/// that wrote, so a fuzzer's endless loop ends.
 pub fn check_script(body: &[u8]) -> Result<(), String> {
     let sim = SimFs::new(1);
     let open = |sim: &SimFs| {
         SimEngine::open(sim, FsyncPolicy::No).map_err(|e| format!("recovery failed: {e}"))
     };
     let mut e = open(&sim)?;
-    e.engine
-        .st
-        .scripts
-        .set_hard_limit(Some(std::time::Duration::from_millis(50)));
+    let limit = Some(std::time::Duration::from_millis(50));
+    e.engine.st.scripts.set_hard_limit(limit);
+    e.engine.st.functions.set_hard_limit(limit);
     let setup = vec![
         words(&["CONFIG", "SET", "busy-reply-threshold", "20"]),
         words(&["SET", "k0", "12"]),
@@ -762,6 +763,19 @@ pub fn check_script(body: &[u8]) -> Result<(), String> {
     eval.push(Bytes::copy_from_slice(body));
     eval.extend(words(&["2", "k0", "k1", "a1", "5"]));
     if e.run_batch(vec![eval]) != Ran::Acked {
+        return Err("the log failed".into());
+    }
+    let mut code = b"#!lua name=fz\n".to_vec();
+    code.extend_from_slice(body);
+    let mut load = words(&["FUNCTION", "LOAD"]);
+    load.push(code.into());
+    if e.run_batch(vec![load]) != Ran::Acked {
+        return Err("the log failed".into());
+    }
+    let calls = (e.engine.st.functions.names().into_iter())
+        .map(|name| words(&["FCALL", &name, "2", "k0", "k1", "a1", "5"]))
+        .collect();
+    if e.run_batch(calls) != Ran::Acked {
         return Err("the log failed".into());
     }
     restart(e, &sim, &open).map(|_| ())
@@ -782,6 +796,7 @@ fn restart(
 ) -> Result<SimEngine, String> {
     e.engine.finish_snapshot();
     let live = live_entries(&e.engine.st.ks, 0);
+    let libraries = e.engine.st.functions.codes();
     e.engine
         .close()
         .map_err(|err| format!("close failed: {err}"))?;
@@ -803,6 +818,9 @@ fn restart(
                 format!("{} live entries, {} recovered", live.len(), recovered.len())
             });
         return Err(format!("the recovered keyspace differs:\n{first}"));
+    }
+    if back.engine.st.functions.codes() != libraries {
+        return Err("the recovered function libraries differ".into());
     }
     Ok(back)
 }

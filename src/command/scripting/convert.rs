@@ -107,7 +107,7 @@ fn write(v: &Value, out: &mut ReplyBuf, style: &Style, depth: usize) -> Result<(
         Value::Boolean(false) => out.null(),
         Value::Integer(n) => out.int(*n),
         // Redis truncates a Lua number to an integer reply (3.99 -> 3).
-        Value::Number(n) => out.int(*n as i64),
+        Value::Number(n) => out.int(c_truncate(*n)),
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Table(t) => write_table(t, out, style, depth)?,
         // Functions, userdata, threads: Redis answers nil.
@@ -177,4 +177,17 @@ fn write_table(t: &Table, out: &mut ReplyBuf, style: &Style, depth: usize) -> Re
         write(v, out, style, depth + 1)?;
     }
     Ok(())
+}
+
+/// C's `(long long)n`, as Redis converts a Lua number for its integer reply, with
+/// x86-64's result where C leaves it undefined: a NaN or a number outside the i64 range
+/// (as `2^63`, what Lua makes of 9223372036854775807) gives `i64::MIN`, where Rust's
+/// `as` would saturate.
+fn c_truncate(n: f64) -> i64 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    if n.is_nan() || !(-LIMIT..LIMIT).contains(&n) {
+        i64::MIN
+    } else {
+        n as i64
+    }
 }

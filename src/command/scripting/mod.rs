@@ -1,4 +1,5 @@
-//! Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT, as Redis 7.0 runs them.
+//! Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT, and functions (FUNCTION,
+//! FCALL, FCALL_RO), as Redis 7.0 runs them.
 //!
 //! A script runs to completion with the keyspace to itself (nothing else runs meanwhile:
 //! it is atomic). The commands it calls run as they would for its client (same ACL user,
@@ -9,11 +10,15 @@
 //! resolved in what was logged.
 //!
 //! Submodules: `vm` (the interpreter, its sandbox and time limit), `libs` (`redis`,
-//! `bit`, `cjson`), `convert` (replies to Lua values and back).
+//! `bit`, `cjson`), `convert` (replies to Lua values and back), `functions` (libraries,
+//! FCALL and FUNCTION; a script and a function run the same way, through [`invoke`]).
 
 mod convert;
+mod functions;
 mod libs;
 mod vm;
+
+pub use functions::{fcall, fcall_ro, function, Functions};
 
 use std::collections::HashMap;
 
@@ -104,7 +109,7 @@ impl Default for Scripts {
         Scripts {
             // Setting up a fresh interpreter runs only fixed code; failing means the
             // process cannot allocate, and nothing else could run either.
-            vm: Arc::new(vm::Vm::new().expect("create the Lua interpreter")),
+            vm: Arc::new(vm::Vm::new(vm::Kind::Scripts).expect("create the Lua interpreter")),
             cache: HashMap::default(),
             body_bytes: 0,
             spare: None,
@@ -140,9 +145,11 @@ impl Scripts {
         let sha = digest(sha1_hex(body).as_bytes()).expect("a SHA-1 has 40 hex digits");
         if !self.cache.contains_key(&sha) {
             let (func, shebang) = match shebang(body)? {
-                Some((flags, rest)) => (self.vm.compile(&rest)?, Some(flags)),
-                None => (self.vm.compile(body)?, None),
+                Some((flags, rest)) => (self.vm.compile(&rest), Some(flags)),
+                None => (self.vm.compile(body), None),
             };
+            let func =
+                func.map_err(|m| format!("ERR Error compiling script (new function): {m}"))?;
             let func = Arc::new(func);
             self.cache.insert(sha, Cached { func, shebang });
             self.body_bytes += body.len();
@@ -194,11 +201,16 @@ fn numkeys(ctx: &mut Ctx) -> Option<usize> {
     Some(n as usize)
 }
 
-fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) {
-    // MONITOR shows the script before the commands it runs (`skip_monitor`).
+/// MONITOR shows a script or function call before the commands it runs (the EVAL and
+/// FCALL families are flagged `skip_monitor`).
+fn feed_monitor(ctx: &mut Ctx) {
     if let Some(spec) = ctx.st.current_spec {
         super::monitor::feed(ctx.st, ctx.sess, spec, ctx.args);
     }
+}
+
+fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) {
+    feed_monitor(ctx);
     let Some(nkeys) = numkeys(ctx) else { return };
     let sha = if by_sha {
         digest(&ctx.args[1])
@@ -212,16 +224,46 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) {
     else {
         return ctx.error("NOSCRIPT No matching script. Please use EVAL.");
     };
-    let sha = std::str::from_utf8(&sha).unwrap_or_default();
-    let keys = &ctx.args[3..3 + nkeys];
-    let argv = &ctx.args[3 + nkeys..];
+    let vm = ctx.st.scripts.vm.clone();
+    invoke(
+        ctx,
+        Invocation {
+            vm,
+            func: script.func,
+            flags: script.shebang,
+            name: std::str::from_utf8(&sha).unwrap_or_default(),
+            nkeys,
+            read_only,
+        },
+    );
+}
+
+/// A script or function about to run, for [`invoke`].
+struct Invocation<'a> {
+    vm: Arc<vm::Vm>,
+    func: Arc<Function>,
+    /// A script's shebang flags, or a function's (always declared).
+    flags: Option<Flags>,
+    /// What error replies name: a script's SHA-1, a function's name.
+    name: &'a str,
+    /// `ctx.args[3..3 + nkeys]` are its keys, the rest after them its arguments.
+    nkeys: usize,
+    /// Called as EVAL_RO / EVALSHA_RO / FCALL_RO.
+    read_only: bool,
+}
+
+/// Run a script or function for the command in `ctx` and reply with what it returned.
+fn invoke(ctx: &mut Ctx, inv: Invocation) {
+    let keys = &ctx.args[3..3 + inv.nkeys];
+    let argv = &ctx.args[3 + inv.nkeys..];
     // Redis decides once, before the script, whether memory is over the limit: then a
     // script without a shebang may not start writing with a command that can grow
-    // memory, and one with a shebang (unless `no-writes` or `allow-oom`) does not run.
+    // memory, and one with declared flags (unless `no-writes` or `allow-oom`) does not
+    // run.
     let oom = ctx.st.config.maxmemory > 0 && super::evict::over_limit(ctx.st);
-    let mut read_only = read_only;
+    let mut read_only = inv.read_only;
     let mut oom_applies = oom;
-    if let Some(flags) = script.shebang {
+    if let Some(flags) = inv.flags {
         if read_only && !flags.no_writes {
             return ctx.error("ERR Can not execute a script with write flag using *_ro command.");
         }
@@ -235,19 +277,21 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) {
     let nested = ctx.sess.in_exec();
     let first_effect = ctx.st.effects.len();
     let mut sess = script_session(ctx.st.scripts.spare.take(), ctx.sess);
+    let vm = inv.vm;
     let mut call = Caller {
         st: &mut *ctx.st,
         sess: &mut sess,
+        vm: vm.clone(),
         now: ctx.now,
         read_only,
         oom: oom_applies,
     };
-    let result = execute(&mut call, script.func, keys, argv);
-    let vm = &ctx.st.scripts.vm;
+    let result = execute(&mut call, inv.func, keys, argv);
     if vm.watch.stop() {
         // (Only fails if the interpreter cannot allocate; the faster hook stays then.)
         let _ = vm.reset_hook();
     }
+    let name = inv.name;
     match result {
         Ok((true, v)) => {
             let resp3 = vm.resp3.load(Ordering::Relaxed);
@@ -255,8 +299,8 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) {
                 ctx.error(&format!("ERR {}", vm::message(&e)));
             }
         }
-        Ok((false, v)) => ctx.error(&failure(&v, sha)),
-        Err(e) => ctx.error(&format!("ERR {} script: {sha}", vm::message(&e))),
+        Ok((false, v)) => ctx.error(&failure(&v, name)),
+        Err(e) => ctx.error(&format!("ERR {} script: {name}", vm::message(&e))),
     }
     if !nested {
         super::transactions::bracket(ctx.st, first_effect);
@@ -288,23 +332,32 @@ fn script_session(spare: Option<Session>, caller: &Session) -> Session {
 struct Caller<'a> {
     st: &'a mut State,
     sess: &'a mut Session,
+    /// The interpreter running it (scripts' or functions').
+    vm: Arc<vm::Vm>,
     now: u64,
     read_only: bool,
     /// Memory was over `maxmemory` when the script started.
     oom: bool,
 }
 
-/// Run `func` with KEYS and ARGV set: `(true, value)` it returned, `(false, error
-/// table)` it raised.
+/// Run `func`, a script with KEYS and ARGV set or a function given its keys and
+/// arguments: `(true, value)` it returned, `(false, error table)` it raised.
 fn execute(
     call: &mut Caller,
     func: Arc<Function>,
     keys: &[Bytes],
     argv: &[Bytes],
 ) -> mlua::Result<(bool, Value)> {
-    let vm = call.st.scripts.vm.clone();
-    fill(&vm, "KEYS", keys)?;
-    fill(&vm, "ARGV", argv)?;
+    let vm = call.vm.clone();
+    let function = vm.env.is_some();
+    if function {
+        vm.bridge.raw_set("target", &*func)?;
+        vm.bridge.raw_set("keys", table_of(&vm, keys)?)?;
+        vm.bridge.raw_set("args", table_of(&vm, argv)?)?;
+    } else {
+        vm.globals.raw_set("KEYS", table_of(&vm, keys)?)?;
+        vm.globals.raw_set("ARGV", table_of(&vm, argv)?)?;
+    }
     vm.resp3.store(false, Ordering::Relaxed);
     vm.watch
         .start(call.now, call.st.config.busy_reply_threshold);
@@ -324,22 +377,32 @@ fn execute(
         })?;
         vm.redis.raw_set("call", &f)?;
         vm.bridge.raw_set("call", f)?;
-        vm.xpcall.call::<(bool, Value)>((&*func, &vm.handler))
+        if function {
+            let r = vm
+                .xpcall
+                .call::<(bool, Value)>((&vm.trampoline, &vm.handler));
+            for slot in ["target", "keys", "args"] {
+                vm.bridge.raw_set(slot, Value::Nil)?;
+            }
+            r
+        } else {
+            vm.xpcall.call::<(bool, Value)>((&*func, &vm.handler))
+        }
     })
 }
 
-/// Set the global `name` (KEYS or ARGV) to a new table of `items`: fresh for each
-/// script, as in Redis (a script may change them).
-fn fill(vm: &vm::Vm, name: &str, items: &[Bytes]) -> mlua::Result<()> {
+/// A new table of `items` (KEYS, ARGV, a function's keys or arguments): fresh for each
+/// call, as in Redis (a script may change them).
+fn table_of(vm: &vm::Vm, items: &[Bytes]) -> mlua::Result<mlua::Table> {
     let t = vm.lua.create_table_with_capacity(items.len(), 0)?;
     for (i, s) in items.iter().enumerate() {
         t.raw_set(i + 1, vm.lua.create_string(s)?)?;
     }
-    vm.globals.raw_set(name, t)
+    Ok(t)
 }
 
 /// The reply for a script that raised `err` (the handler's table): Redis's
-/// `<error> script: <sha>, on @user_script:<line>.`
+/// `<error> script: <sha or function>, on @user_script:<line>.`
 fn failure(err: &Value, sha: &str) -> String {
     let Value::Table(t) = err else {
         let text = err.to_string().unwrap_or_default();
@@ -409,7 +472,7 @@ fn script_command(call: &mut Caller, args: Vec<Bytes>, out: &mut ReplyBuf) -> Re
         return Err(refusal);
     }
     if spec.is_write() {
-        call.st.scripts.vm.watch.wrote();
+        call.vm.watch.wrote();
     }
     let started = std::time::Instant::now();
     super::run_for_script(call.st, call.sess, spec, &args, out, call.now);
@@ -458,7 +521,7 @@ fn script_refusal(
             return Err(refusal.clone());
         }
     }
-    if call.oom && !st.scripts.vm.watch.has_written() && spec.has(flag::DENYOOM) {
+    if call.oom && !call.vm.watch.has_written() && spec.has(flag::DENYOOM) {
         return Err(super::OOM.into());
     }
     Ok(())
@@ -467,8 +530,10 @@ fn script_refusal(
 /// Containers whose subcommands Redis marks `noscript`, all but HELP (the table keeps
 /// flags per command, not per subcommand).
 fn noscript_subcommand(name: &str, args: &[Bytes]) -> bool {
-    matches!(name, "client" | "config" | "latency" | "script" | "acl")
-        && !args.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"help"))
+    matches!(
+        name,
+        "client" | "config" | "latency" | "script" | "acl" | "function"
+    ) && !args.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"help"))
 }
 
 // ---- SCRIPT -------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 //! `debug`, `package`, `print`, `dofile`, `loadfile`, `getfenv`, `setfenv` or `newproxy`;
 //! binary chunks refused; globals read-only, and reading one that does not exist is an
 //! error. One interpreter serves every script (compiled scripts stay in it, as in Redis)
-//! until SCRIPT FLUSH replaces it.
+//! until SCRIPT FLUSH replaces it; functions have an interpreter of their own (as in
+//! Redis 7.0), replaced by FUNCTION FLUSH, with the loading environment of [`LoadEnv`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,12 @@ const HOOK_EVERY: u32 = 100_000;
 /// The name compiled scripts carry, which Lua puts in its error messages
 /// (`user_script:1: ...`) and Redis's replies name (`on @user_script:1.`).
 pub const SCRIPT_SOURCE: &str = "@user_script";
+/// The same for function libraries.
+pub const FUNCTION_SOURCE: &str = "@user_function";
+
+/// How long a library's code may run while FUNCTION LOAD registers its functions
+/// (Redis's fixed limit).
+const LOAD_LIMIT: Duration = Duration::from_millis(500);
 
 /// What the instruction hook needs to know about the script running now.
 #[derive(Default)]
@@ -36,6 +43,8 @@ struct Running {
     killed: bool,
     /// Test harnesses only (fuzzing): a limit that stops even a script that wrote.
     hard: Option<Duration>,
+    /// A library's code is running for FUNCTION LOAD (stopped at [`LOAD_LIMIT`]).
+    loading: bool,
 }
 
 /// The limit on a script's running time, shared with the VM's instruction hook.
@@ -58,6 +67,27 @@ impl Watch {
             wrote: false,
             warned: false,
             killed: false,
+            loading: false,
+        };
+    }
+
+    /// A library's code starts running for FUNCTION LOAD: stopped at [`LOAD_LIMIT`] if
+    /// `limited` (not when replaying: code accepted once must load again, however busy
+    /// the machine is at startup). A test harness's hard limit applies either way.
+    pub fn start_load(&self, limited: bool) {
+        let mut r = self.lock();
+        let hard = r.hard;
+        let limit = match (limited, hard) {
+            (true, Some(h)) => LOAD_LIMIT.min(h),
+            (true, None) => LOAD_LIMIT,
+            (false, h) => h.unwrap_or(Duration::ZERO),
+        };
+        *r = Running {
+            hard,
+            started: Some(crate::util::now_ms()),
+            limit,
+            loading: true,
+            ..Running::default()
         };
     }
 
@@ -96,6 +126,13 @@ impl Watch {
         let elapsed = Duration::from_millis(crate::util::now_ms().saturating_sub(started));
         if !r.killed && (r.limit.is_zero() || elapsed < r.limit) {
             return (Ok(VmState::Continue), false);
+        }
+        if r.loading {
+            let first = !std::mem::replace(&mut r.killed, true);
+            return (
+                Err(mlua::Error::RuntimeError("FUNCTION LOAD timeout".into())),
+                first,
+            );
         }
         let hard = r.hard.is_some_and(|h| elapsed >= h);
         if !r.wrote || hard {
@@ -154,7 +191,35 @@ pub struct Vm {
     pub xpcall: Function,
     /// xpcall's message handler: turns any error into `{err=..., source=..., line=...}`.
     pub handler: Function,
+    /// Calls `bridge.target(bridge.keys, bridge.args)`: how a function gets its keys and
+    /// arguments (xpcall in Lua 5.1 passes none).
+    pub trampoline: Function,
     pub watch: Watch,
+    /// The chunk name of the code it compiles ([`SCRIPT_SOURCE`] or [`FUNCTION_SOURCE`]).
+    pub source: &'static str,
+    /// The function interpreter's environment switch (`None` for scripts).
+    pub env: Option<LoadEnv>,
+}
+
+/// What a function library sees. Its code is compiled with `env` as its environment (and
+/// so are the functions it creates, Lua 5.1 closures inheriting it); `env` is an empty,
+/// read-only table whose misses go to `meta.__index`: while FUNCTION LOAD runs the code,
+/// `load_api` (a `redis` table with only `register_function`, `log` and the constants, as
+/// Redis 7.0 offers), afterwards the interpreter's globals. Redis switches its globals'
+/// metatable the same way.
+pub struct LoadEnv {
+    pub env: Table,
+    meta: Table,
+    load_api: Table,
+    /// The loading `redis` table, where each load sets `register_function`.
+    pub load_redis: Table,
+}
+
+/// Which interpreter [`Vm::new`] sets up.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Scripts,
+    Functions,
 }
 
 /// Lua run once in a new interpreter (its chunk name keeps its frames out of the
@@ -202,17 +267,27 @@ for _, name in ipairs({'print', 'dofile', 'loadfile', 'getfenv', 'setfenv', 'new
                        'module', 'require'}) do
   _G[name] = nil
 end
-setmetatable(_G, {
-  __index = function(_, k)
-    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-  end,
-  __newindex = function() error("Attempt to modify a readonly table", 2) end,
-  __metatable = false,
-})
+bridge.trampoline = function() return bridge.target(bridge.keys, bridge.args) end
+local function missing(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+local function readonly() error("Attempt to modify a readonly table", 2) end
+setmetatable(_G, {__index = missing, __newindex = readonly, __metatable = false})
+-- For functions (see `LoadEnv`).
+local strict = {__index = missing, __newindex = readonly, __metatable = false}
+local load_redis = setmetatable({
+  log = redis.log,
+  LOG_DEBUG = redis.LOG_DEBUG, LOG_VERBOSE = redis.LOG_VERBOSE,
+  LOG_NOTICE = redis.LOG_NOTICE, LOG_WARNING = redis.LOG_WARNING,
+  REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+}, strict)
+local load_api = setmetatable({redis = load_redis}, strict)
+local meta = {__index = _G, __newindex = readonly, __metatable = false}
+return setmetatable({}, meta), meta, load_api, load_redis
 "#;
 
 impl Vm {
-    pub fn new() -> mlua::Result<Vm> {
+    pub fn new(kind: Kind) -> mlua::Result<Vm> {
         // A Rust panic inside a script (a command's bug) must not become a Lua error the
         // script could catch: it propagates, and the engine treats it as fatal.
         let lua = Lua::new_with(
@@ -266,14 +341,25 @@ impl Vm {
             Ok(())
         })?;
         redis.raw_set("setresp", setresp)?;
-        lua.load(PRELUDE)
-            .set_name("=strata")
-            .call::<()>(bridge.clone())?;
+        let (env, meta, load_api, load_redis): (Table, Table, Table, Table) =
+            lua.load(PRELUDE).set_name("=strata").call(bridge.clone())?;
         let xpcall: Function = globals.raw_get("xpcall")?;
+        let trampoline: Function = bridge.raw_get("trampoline")?;
         let raised = bridge.clone();
-        let handler = lua.create_function(move |lua, err: Value| error_table(lua, &raised, err))?;
+        let source = match kind {
+            Kind::Scripts => SCRIPT_SOURCE,
+            Kind::Functions => FUNCTION_SOURCE,
+        };
+        let handler =
+            lua.create_function(move |lua, err: Value| error_table(lua, &raised, err, source))?;
         let watch = Watch::default();
         install_hook(&lua, watch.clone(), HOOK_EVERY)?;
+        let env = (kind == Kind::Functions).then_some(LoadEnv {
+            env,
+            meta,
+            load_api,
+            load_redis,
+        });
         Ok(Vm {
             lua,
             bridge,
@@ -282,7 +368,10 @@ impl Vm {
             resp3,
             xpcall,
             handler,
+            trampoline,
             watch,
+            source,
+            env,
         })
     }
 
@@ -291,14 +380,37 @@ impl Vm {
         install_hook(&self.lua, self.watch.clone(), HOOK_EVERY)
     }
 
-    /// Compile a script's body (as a function of no arguments, the way Redis wraps it).
+    /// Compile a script's body or a library's code (as a function of no arguments, the
+    /// way Redis wraps it; a library's in its [`LoadEnv`]). The error is Lua's message.
     pub fn compile(&self, body: &[u8]) -> Result<Function, String> {
-        self.lua
+        let chunk = self
+            .lua
             .load(body)
-            .set_name(SCRIPT_SOURCE)
-            .set_mode(mlua::chunk::ChunkMode::Text)
-            .into_function()
-            .map_err(|e| format!("ERR Error compiling script (new function): {}", message(&e)))
+            .set_name(self.source)
+            .set_mode(mlua::chunk::ChunkMode::Text);
+        let chunk = match &self.env {
+            Some(e) => chunk.set_environment(e.env.clone()),
+            None => chunk,
+        };
+        chunk.into_function().map_err(|e| message(&e))
+    }
+
+    /// Run a library's compiled code in the loading environment (under the load time
+    /// limit if `limited`): `(true, _)` it ran, `(false, error table)` it raised.
+    pub fn run_library(&self, code: &Function, limited: bool) -> mlua::Result<(bool, Value)> {
+        let Some(e) = &self.env else {
+            return Err(mlua::Error::RuntimeError(
+                "not a function interpreter".into(),
+            ));
+        };
+        e.meta.raw_set("__index", &e.load_api)?;
+        self.watch.start_load(limited);
+        let result = self.xpcall.call::<(bool, Value)>((code, &self.handler));
+        e.meta.raw_set("__index", &self.globals)?;
+        if self.watch.stop() {
+            self.reset_hook()?;
+        }
+        result
     }
 }
 
@@ -316,7 +428,7 @@ pub fn message(e: &mlua::Error) -> String {
 /// xpcall's handler: any error becomes a table with `err` (prefixed `ERR ` unless it
 /// already is an error table, as from `redis.call` or `error({err=...})`), and the
 /// script's innermost frame as `source` and `line`.
-fn error_table(lua: &Lua, bridge: &Table, err: Value) -> mlua::Result<Table> {
+fn error_table(lua: &Lua, bridge: &Table, err: Value, source: &str) -> mlua::Result<Table> {
     let raised = bridge.raw_get::<Value>("raised")?;
     bridge.raw_set("raised", Value::Nil)?;
     let t = match (err, raised) {
@@ -336,13 +448,12 @@ fn error_table(lua: &Lua, bridge: &Table, err: Value) -> mlua::Result<Table> {
     for level in 1..64 {
         let found = lua.inspect_stack(level, |d| {
             let src = d.source();
-            (src.what != "C" && src.source.as_deref() == Some(SCRIPT_SOURCE))
-                .then(|| d.current_line())
+            (src.what != "C" && src.source.as_deref() == Some(source)).then(|| d.current_line())
         });
         match found {
             None => break,
             Some(Some(line)) => {
-                t.raw_set("source", SCRIPT_SOURCE)?;
+                t.raw_set("source", source)?;
                 if let Some(line) = line {
                     t.raw_set("line", line)?;
                 }

@@ -28,6 +28,8 @@ pub enum BaseOutcome {
         lsn: u64,
         /// Chunks in the file.
         chunks: u64,
+        /// Function libraries it holds.
+        libraries: u64,
     },
     /// Named by the manifest, not on disk.
     Missing,
@@ -108,6 +110,7 @@ fn verify(file: Arc<dyn VfsFile>) -> BaseOutcome {
             keys_per_db,
             lsn: info.header.lsn,
             chunks: info.chunks,
+            libraries: info.libraries.len() as u64,
         },
         Some(SnapshotStop::Invalid(p)) => BaseOutcome::Corrupt {
             offset: p.offset(),

@@ -96,10 +96,19 @@ pub fn to_text(r: &DirReport) -> String {
                 keys_per_db,
                 lsn,
                 chunks,
+                libraries,
             } => format!(
-                "valid, {} keys ({}) in {}, up to LSN {lsn}",
+                "valid, {} keys ({}){} in {}, up to LSN {lsn}",
                 keys_per_db.values().sum::<u64>(),
                 per_db(keys_per_db),
+                if *libraries > 0 {
+                    format!(
+                        " and {}",
+                        plural(*libraries, "function library", "function libraries")
+                    )
+                } else {
+                    String::new()
+                },
                 plural(*chunks, "chunk", "chunks")
             ),
             BaseOutcome::Missing => "missing".into(),
@@ -281,11 +290,12 @@ pub fn to_json(r: &DirReport) -> Value {
                 keys_per_db,
                 lsn,
                 chunks,
+                libraries,
             } => (
                 "valid",
                 json!({"keys_per_db": db_map(keys_per_db),
                        "keys": keys_per_db.values().sum::<u64>(),
-                       "lsn": lsn, "chunks": chunks}),
+                       "lsn": lsn, "chunks": chunks, "libraries": libraries}),
             ),
             BaseOutcome::Missing => ("missing", json!({})),
             BaseOutcome::Corrupt { offset, detail } => {

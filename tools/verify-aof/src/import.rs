@@ -7,7 +7,8 @@
 //! `RESTORE key <expiry ms or 0> <payload> REPLACE ABSTTL` (a `SELECT` before each change
 //! of database): the server logs each one like any write, so the import is durable under
 //! the server's appendfsync policy. A key whose expiry has passed is restored as nothing,
-//! as Redis skips it when loading.
+//! as Redis skips it when loading. Function libraries become `FUNCTION LOAD REPLACE`,
+//! printed before the keys.
 
 use std::io::Write;
 use std::path::Path;
@@ -73,7 +74,7 @@ pub fn run(file: &Path) -> u8 {
                     ],
                 )?;
             }
-            RdbItem::Function(_) => {}
+            RdbItem::Function(code) => resp(&mut out, &[b"FUNCTION", b"LOAD", b"REPLACE", code])?,
         }
         Ok(())
     });
@@ -96,7 +97,7 @@ pub fn run(file: &Path) -> u8 {
     );
     if counts.functions > 0 {
         eprintln!(
-            "verify-aof import-rdb: left out {} function librar{} (Strata has no scripting)",
+            "verify-aof import-rdb: {} function librar{} as FUNCTION LOAD REPLACE",
             counts.functions,
             if counts.functions == 1 { "y" } else { "ies" }
         );

@@ -1,6 +1,6 @@
 //! `verify-aof import-rdb` turns a Redis 7.0 RDB file into RESTORE commands that rebuild
-//! its keys (databases, expiries, every encoding) in strata-server, and prints nothing
-//! for a damaged file.
+//! its keys (databases, expiries, every encoding) and FUNCTION LOAD commands that bring
+//! its function libraries in strata-server, and prints nothing for a damaged file.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -62,7 +62,7 @@ fn a_redis_7_0_file_becomes_restore_commands_that_rebuild_it() {
         stderr(&o),
         format!(
             "verify-aof import-rdb: 10 keys (2 with an expiry) in db 0,3 of {FIXTURE} (410 bytes) as RESTORE commands\n\
-             verify-aof import-rdb: left out 1 function library (Strata has no scripting)\n"
+             verify-aof import-rdb: 1 function library as FUNCTION LOAD REPLACE\n"
         )
     );
     let cmds = commands(&o.stdout);
@@ -73,6 +73,7 @@ fn a_redis_7_0_file_becomes_restore_commands_that_rebuild_it() {
             let s = |i: usize| String::from_utf8_lossy(&c[i]).into_owned();
             match c[0].as_slice() {
                 b"RESTORE" => (s(0), s(1), format!("{} {} {}", s(2), s(4), s(5))),
+                b"FUNCTION" => (s(0), s(1), s(2)),
                 _ => (s(0), s(1), String::new()),
             }
         })
@@ -87,6 +88,11 @@ fn a_redis_7_0_file_becomes_restore_commands_that_rebuild_it() {
     assert_eq!(
         shape,
         vec![
+            (
+                "FUNCTION".to_string(),
+                "LOAD".to_string(),
+                "REPLACE".to_string()
+            ),
             restore("counter", "0"),
             restore("session:1", "1796694743349"),
             restore("ids", "0"),
@@ -113,7 +119,7 @@ fn a_redis_7_0_file_becomes_restore_commands_that_rebuild_it() {
     .expect("server starts");
     let mut sock = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
     sock.write_all(&o.stdout).unwrap();
-    let want = "+OK\r\n".repeat(cmds.len());
+    let want = "$5\r\nmylib\r\n".to_string() + &"+OK\r\n".repeat(cmds.len() - 1);
     let mut got = vec![0u8; want.len()];
     sock.read_exact(&mut got).unwrap();
     assert_eq!(String::from_utf8_lossy(&got), want);
@@ -149,6 +155,13 @@ fn a_redis_7_0_file_becomes_restore_commands_that_rebuild_it() {
     let v: String = redis::cmd("GET").arg("db3key").query(&mut c).unwrap();
     assert_eq!(v, "v3");
     assert_eq!(at(&mut c, "db3key"), 4102444800000);
+    // The library's function runs.
+    let v: i64 = redis::cmd("FCALL")
+        .arg("myfunc")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, 1);
 }
 
 #[test]
