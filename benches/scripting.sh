@@ -11,6 +11,7 @@
 #   ratelimit  EVALSHA of a fixed-window limiter (INCR, PEXPIRE on the first hit)
 #   eval-get   EVAL with the body each time (cached by its SHA-1) of a GET
 #   json       EVALSHA that decodes a JSON session, bumps a field, encodes it back
+#   fcall      FCALL of a function (FUNCTION LOAD) that limits like ratelimit
 #
 # Usage: benches/scripting.sh
 #        WORKLOADS="incr ratelimit" PIPELINES=1 benches/scripting.sh --appendonly yes
@@ -18,7 +19,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-WORKLOADS=${WORKLOADS:-"incr ratelimit eval-get json"}
+WORKLOADS=${WORKLOADS:-"incr ratelimit eval-get json fcall"}
 PIPELINES=${PIPELINES:-"1 16"}
 N=${N:-200000}
 REPS=${REPS:-3}
@@ -44,11 +45,18 @@ local t = s and cjson.decode(s) or {user = ARGV[1], hits = 0}
 t.hits = t.hits + 1
 redis.call('SET', KEYS[1], cjson.encode(t))
 return t.hits"
+LIBRARY="#!lua name=bench
+redis.register_function('limit', function(keys, args)
+  local n = redis.call('INCR', keys[1])
+  if n == 1 then redis.call('PEXPIRE', keys[1], args[1]) end
+  return n
+end)"
 declare -A SHA
 for s in "${NAMES[@]}"; do
   for body in INCR LIMIT JSON; do
     SHA[$body]=$(redis-cli -p "${SRV_PORT[$s]}" SCRIPT LOAD "${!body}")
   done
+  redis-cli -p "${SRV_PORT[$s]}" FUNCTION LOAD REPLACE "$LIBRARY" >/dev/null
 done
 
 # call PORT WORKLOAD PIPELINE -> "rps,p99_ms"
@@ -60,6 +68,7 @@ call() {
     ratelimit) QUIET_RB=1 rb_csv "$port" "${args[@]}" EVALSHA "${SHA[LIMIT]}" 1 "rl:__rand_int__" 60000 ;;
     eval-get) QUIET_RB=1 rb_csv "$port" "${args[@]}" EVAL "$GET" 1 "c:__rand_int__" ;;
     json) QUIET_RB=1 rb_csv "$port" "${args[@]}" EVALSHA "${SHA[JSON]}" 1 "sess:__rand_int__" alice ;;
+    fcall) QUIET_RB=1 rb_csv "$port" "${args[@]}" FCALL limit 1 "fl:__rand_int__" 60000 ;;
     *) die "unknown workload $w" ;;
   esac
 }

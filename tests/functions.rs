@@ -108,6 +108,18 @@ fn a_library_loads_and_its_functions_run() {
         c.q("FCALL w 0"),
         err("ERR Write commands are not allowed from read-only scripts. script: w, on @user_function:2.")
     );
+    // Library tables are read-only for functions too.
+    assert_eq!(
+        load(
+            &mut c,
+            "#!lua name=tamper\nredis.register_function('tamper', function() string.rep = nil end)"
+        ),
+        bulk("tamper")
+    );
+    assert_eq!(
+        c.q("FCALL tamper 0"),
+        err("ERR user_function:2: Attempt to modify a readonly table script: tamper, on @user_function:2.")
+    );
     // Not inside a script.
     let script = "return redis.call('fcall', 'bump', 1, 'n', 1)";
     assert_eq!(

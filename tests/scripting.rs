@@ -346,6 +346,52 @@ fn scripts_select_their_own_database_and_keep_the_sandbox() {
 }
 
 #[test]
+fn no_script_can_change_what_the_next_one_finds() {
+    let s = start();
+    let mut c = s.raw();
+    let e = |c: &mut Raw, script: &str| eval(c, script, &[], &[]);
+    let refused = |script: &str, located: bool| {
+        let at = if located { "user_script:1: " } else { "" };
+        err(&format!(
+            "ERR {at}Attempt to modify a readonly table script: {}, on @user_script:1.",
+            sha(script)
+        ))
+    };
+    for script in [
+        "string.rep = nil",
+        "redis.call = function() return 'hijacked' end",
+        "cjson.encode = nil",
+        "bit.band = nil",
+        "math.floor = nil",
+        "table.x = 1",
+        "coroutine.x = 1",
+        "getmetatable('').foo = 1",
+        "getmetatable('').__index.rep = nil",
+        "x = 1",
+    ] {
+        assert_eq!(e(&mut c, script), refused(script, true), "{script}");
+    }
+    for script in ["rawset(string, 'rep', nil)", "rawset(_G, 'x', 1)"] {
+        assert_eq!(e(&mut c, script), refused(script, false), "{script}");
+    }
+    // Everything still works, through the protection.
+    assert_eq!(
+        e(
+            &mut c,
+            "return {string.rep('a', 2), ('b'):rep(2), math.floor(2.5), redis.call('ping')['ok']}"
+        ),
+        arr(vec![bulk("aa"), bulk("bb"), int(2), bulk("PONG")])
+    );
+    assert_eq!(
+        e(
+            &mut c,
+            "local t = {} rawset(t, 'a', 1) return rawget(t, 'a')"
+        ),
+        int(1)
+    );
+}
+
+#[test]
 fn resp3_clients_get_resp3_types() {
     let s = start();
     let mut c = s.raw();
@@ -667,4 +713,24 @@ fn commands_a_script_runs_count_in_commandstats() {
     };
     assert_eq!(field("calls"), "2", "{line}");
     assert_eq!(field("rejected_calls"), "1", "{line}");
+    // A command that ran and failed is a failed call and counts in errorstats once:
+    // the script passing its error on as the reply does not count it again.
+    assert_eq!(c.q("CONFIG RESETSTAT"), ok());
+    assert_eq!(c.q("SET str v"), ok());
+    let script = "redis.pcall('incr', 'str') return redis.call('incr', 'str')";
+    let Frame::Error(_) = eval(&mut c, script, &[], &[]) else {
+        panic!("the failing INCR is the script's reply");
+    };
+    let line = info_field(&mut c, "commandstats", "cmdstat_incr");
+    assert!(line.ends_with(",rejected_calls=0,failed_calls=2"), "{line}");
+    assert_eq!(info_field(&mut c, "errorstats", "errorstat_ERR"), "count=2");
+    assert_eq!(info_field(&mut c, "stats", "total_error_replies"), "2");
+    // A refused command counts too; an error the script makes up counts as its reply.
+    let script = "redis.pcall('incr') return redis.error_reply('MINE made up')";
+    assert_eq!(eval(&mut c, script, &[], &[]), err("MINE made up"));
+    assert_eq!(info_field(&mut c, "errorstats", "errorstat_ERR"), "count=3");
+    assert_eq!(
+        info_field(&mut c, "errorstats", "errorstat_MINE"),
+        "count=1"
+    );
 }

@@ -42,6 +42,9 @@ pub struct CallStats {
     by_command: Vec<Vec<CallStat>>,
     errors: BTreeMap<String, u64>,
     pub total_error_replies: u64,
+    /// The error reply of the command being recorded was counted already: a script
+    /// returned (or raised) the error of a command it called, counted when that failed.
+    pub reply_error_counted: bool,
 }
 
 /// The documented subcommands of each command of the table (`docs.rs` lists them as
@@ -180,11 +183,14 @@ pub fn record_call(
     nanos: u64,
     error: Option<&[u8]>,
 ) {
+    let counted = std::mem::take(&mut st.stats.calls.reply_error_counted);
     let s = count_call(st, spec, args, nanos);
     let usec = nanos / 1000;
     if let Some(reply) = error {
         s.failed += 1;
-        st.stats.calls.error(reply);
+        if !counted {
+            st.stats.calls.error(reply);
+        }
     }
     let threshold = st.config.slowlog_log_slower_than;
     if threshold >= 0 && usec >= threshold as u64 && !spec.has(super::flag::SKIP_SLOWLOG) {
@@ -211,8 +217,20 @@ pub fn record_call(
 
 /// A command a script called ran for `nanos` ns: counted in INFO commandstats (and its
 /// latency histogram) as Redis counts it; the slow log keeps only the script.
-pub fn record_script_call(st: &mut State, spec: &'static Spec, args: &[Bytes], nanos: u64) {
-    count_call(st, spec, args, nanos);
+/// `error`: the error it replied (without its `-`), counted in errorstats as Redis counts
+/// it (once: the script's reply does not count it again if it passes it on).
+pub fn record_script_call(
+    st: &mut State,
+    spec: &'static Spec,
+    args: &[Bytes],
+    nanos: u64,
+    error: Option<&[u8]>,
+) {
+    let s = count_call(st, spec, args, nanos);
+    if let Some(reply) = error {
+        s.failed += 1;
+        st.stats.calls.error(reply);
+    }
 }
 
 /// Count one call of `spec` that took `nanos` ns (and its latency, if tracked).
@@ -233,9 +251,10 @@ fn count_call<'a>(
 }
 
 /// A command a script called was refused (wrong arity, `noscript`, ACL, read-only
-/// script, OOM): its `rejected_calls`, as in Redis.
-pub fn record_script_rejection(st: &mut State, spec: &'static Spec, args: &[Bytes]) {
+/// script, OOM) with `reply`: its `rejected_calls` and errorstats, as in Redis.
+pub fn record_script_rejection(st: &mut State, spec: &'static Spec, args: &[Bytes], reply: &str) {
     st.stats.calls.slot(spec, args).rejected += 1;
+    st.stats.calls.error(reply.as_bytes());
 }
 
 /// A command was refused before it ran (arity, authentication, ACL, OOM, MULTI state...)

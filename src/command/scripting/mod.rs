@@ -298,8 +298,12 @@ fn invoke(ctx: &mut Ctx, inv: Invocation) {
             if let Err(e) = convert::reply_from_lua(&v, ctx.out, resp3) {
                 ctx.error(&format!("ERR {}", vm::message(&e)));
             }
+            ctx.st.stats.calls.reply_error_counted = counted_already(&v);
         }
-        Ok((false, v)) => ctx.error(&failure(&v, name)),
+        Ok((false, v)) => {
+            ctx.error(&failure(&v, name));
+            ctx.st.stats.calls.reply_error_counted = counted_already(&v);
+        }
         Err(e) => ctx.error(&format!("ERR {} script: {name}", vm::message(&e))),
     }
     if !nested {
@@ -451,13 +455,29 @@ fn redis_call(
     }
     let mut out = ReplyBuf::new(resp3);
     call.sess.resp3 = resp3;
-    match script_command(call, argv, &mut out) {
-        Err(refusal) => err(&refusal),
+    let v = match script_command(call, argv, &mut out) {
+        Err(refusal) => err(&refusal)?,
         Ok(()) => match Frame::decode(out.as_bytes(), usize::MAX) {
-            Ok(Some((frame, _))) => convert::frame_to_lua(lua, frame),
-            _ => err("ERR the command gave no reply"),
+            Ok(Some((frame, _))) => convert::frame_to_lua(lua, frame)?,
+            _ => err("ERR the command gave no reply")?,
         },
+    };
+    // Its error was counted in errorstats as the command's; the script passing it on
+    // as its reply does not count it again (Redis's `ignore_error_stats_update`).
+    if let Value::Table(t) = &v {
+        if t.raw_get::<Value>("err")?.is_string() {
+            t.raw_set(COUNTED, true)?;
+        }
     }
+    Ok(v)
+}
+
+/// The field marking an error table whose error errorstats counted already.
+const COUNTED: &str = "ignore_error_stats_update";
+
+/// Whether the script's error reply `v` is one errorstats counted already.
+fn counted_already(v: &Value) -> bool {
+    matches!(v, Value::Table(t) if t.raw_get::<bool>(COUNTED).unwrap_or(false))
 }
 
 const ARG_TYPES: &str = "ERR Lua redis lib command arguments must be strings or integers";
@@ -468,16 +488,21 @@ fn script_command(call: &mut Caller, args: Vec<Bytes>, out: &mut ReplyBuf) -> Re
         return Err("ERR Unknown Redis command called from script".into());
     };
     if let Err(refusal) = script_refusal(call, spec, &args) {
-        super::slowlog::record_script_rejection(call.st, spec, &args);
+        super::slowlog::record_script_rejection(call.st, spec, &args, &refusal);
         return Err(refusal);
     }
     if spec.is_write() {
         call.vm.watch.wrote();
     }
     let started = std::time::Instant::now();
+    let at = out.len();
     super::run_for_script(call.st, call.sess, spec, &args, out, call.now);
     let nanos = started.elapsed().as_nanos() as u64;
-    super::slowlog::record_script_call(call.st, spec, &args, nanos);
+    let error = match out.as_bytes().get(at..) {
+        Some([b'-', rest @ ..]) => Some(rest),
+        _ => None,
+    };
+    super::slowlog::record_script_call(call.st, spec, &args, nanos, error);
     Ok(())
 }
 

@@ -1,10 +1,11 @@
 //! The Lua 5.1 interpreter scripts run in, set up as Redis 7.0 sets up its own: the base,
 //! table, string and math libraries plus `redis`, `bit` and `cjson`; no `io`, `os`,
 //! `debug`, `package`, `print`, `dofile`, `loadfile`, `getfenv`, `setfenv` or `newproxy`;
-//! binary chunks refused; globals read-only, and reading one that does not exist is an
-//! error. One interpreter serves every script (compiled scripts stay in it, as in Redis)
-//! until SCRIPT FLUSH replaces it; functions have an interpreter of their own (as in
-//! Redis 7.0), replaced by FUNCTION FLUSH, with the loading environment of [`LoadEnv`].
+//! binary chunks refused; globals and the library tables read-only, and reading a global
+//! that does not exist is an error. One interpreter serves every script (compiled scripts
+//! stay in it, as in Redis) until SCRIPT FLUSH replaces it; functions have an interpreter
+//! of their own (as in Redis 7.0), replaced by FUNCTION FLUSH, with the loading
+//! environment of [`LoadEnv`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -272,6 +273,31 @@ local function missing(_, k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end
 local function readonly() error("Attempt to modify a readonly table", 2) end
+-- Redis 7.0 makes the library tables read-only too, so that no script changes what the
+-- next one finds (`string.rep = nil`, `redis.call = f`). Lua 5.1 has no read-only
+-- tables: each library becomes an empty proxy that reads through to it and refuses
+-- writes, the string metatable reads through the string proxy and is itself behind one,
+-- and `rawset` refuses the proxies and the globals table.
+local function proxy(lib)
+  return setmetatable({}, {__index = lib, __newindex = readonly, __metatable = false})
+end
+local protected = {[_G] = true}
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'bit', 'cjson'}) do
+  local p = proxy(rawget(_G, name))
+  protected[p] = true
+  rawset(_G, name, p)
+end
+local smeta = getmetatable('')
+smeta.__index = rawget(_G, 'string')
+smeta.__metatable = proxy(smeta)
+protected[smeta.__metatable] = true
+do
+  local rawset = rawset
+  rawset(_G, 'rawset', function(t, k, v)
+    if protected[t] then error("Attempt to modify a readonly table", 0) end
+    return rawset(t, k, v)
+  end)
+end
 setmetatable(_G, {__index = missing, __newindex = readonly, __metatable = false})
 -- For functions (see `LoadEnv`).
 local strict = {__index = missing, __newindex = readonly, __metatable = false}
