@@ -132,6 +132,18 @@ fn metadata(code: &[u8]) -> Result<Metadata<'_>, String> {
     })
 }
 
+/// [`metadata`], then the library name and the engine checked, with Redis's errors.
+fn checked_metadata(code: &[u8]) -> Result<Metadata<'_>, String> {
+    let md = metadata(code)?;
+    if !valid_name(md.name.as_bytes()) {
+        return Err(format!("ERR {BAD_NAME}"));
+    }
+    if !md.engine.eq_ignore_ascii_case("lua") {
+        return Err(format!("ERR Engine '{}' not found", md.engine));
+    }
+    Ok(md)
+}
+
 /// Redis's rule for library and function names.
 fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
@@ -288,17 +300,15 @@ impl Functions {
         self.vm.watch.set_hard_limit(limit);
     }
 
-    /// Compile and run a library's code (within the load time limit if `limited`),
-    /// returning its name and functions; nothing is installed (the caller checks
-    /// collisions first).
-    fn prepare(&self, code: &[u8], limited: bool) -> Result<(String, Library), String> {
-        let md = metadata(code)?;
-        if !valid_name(md.name.as_bytes()) {
-            return Err(format!("ERR {BAD_NAME}"));
-        }
-        if !md.engine.eq_ignore_ascii_case("lua") {
-            return Err(format!("ERR Engine '{}' not found", md.engine));
-        }
+    /// Compile and run the code of library `md` read from `code` (within the load time
+    /// limit if `limited`), returning its name and functions; nothing is installed (the
+    /// caller checks collisions first).
+    fn prepare(
+        &self,
+        code: &[u8],
+        md: Metadata<'_>,
+        limited: bool,
+    ) -> Result<(String, Library), String> {
         let chunk = self
             .vm
             .compile(md.body)
@@ -398,15 +408,11 @@ impl Functions {
     /// accepted).
     pub fn load(&mut self, code: &[u8], replace: bool, limited: bool) -> Result<String, String> {
         // Redis's order: metadata, names and engine, an existing library, then the code.
-        let md = metadata(code)?;
-        if valid_name(md.name.as_bytes())
-            && md.engine.eq_ignore_ascii_case("lua")
-            && self.libraries.contains_key(&md.name)
-            && !replace
-        {
+        let md = checked_metadata(code)?;
+        if self.libraries.contains_key(&md.name) && !replace {
             return Err(format!("ERR Library '{}' already exists", md.name));
         }
-        let (name, lib) = self.prepare(code, limited)?;
+        let (name, lib) = self.prepare(code, md, limited)?;
         if let Some(e) = self.collision(&lib, &[&name]) {
             return Err(e);
         }
@@ -434,7 +440,7 @@ impl Functions {
         }
         let mut staged: Vec<(String, Library)> = Vec::new();
         for code in codes {
-            let (name, lib) = self.prepare(code, limited)?;
+            let (name, lib) = self.prepare(code, checked_metadata(code)?, limited)?;
             if staged.iter().any(|(n, _)| *n == name) {
                 return Err(format!("ERR Library '{name}' already exists"));
             }
@@ -494,12 +500,9 @@ fn call(ctx: &mut Ctx, read_only: bool) {
     let Some(n) = crate::util::parse_i64_strict(&ctx.args[2]) else {
         return ctx.error("ERR Bad number of keys provided");
     };
-    if n > (ctx.args.len() - 3) as i64 {
-        return ctx.error("ERR Number of keys can't be greater than number of args");
-    }
-    if n < 0 {
-        return ctx.error("ERR Number of keys can't be negative");
-    }
+    let Some(nkeys) = super::keys_in_range(ctx, n) else {
+        return;
+    };
     let vm = ctx.st.functions.vm.clone();
     super::invoke(
         ctx,
@@ -508,7 +511,7 @@ fn call(ctx: &mut Ctx, read_only: bool) {
             func: func.callback.clone(),
             flags: Some(func.runner_flags()),
             name: &func.name,
-            nkeys: n as usize,
+            nkeys,
             read_only,
         },
     );

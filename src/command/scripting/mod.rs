@@ -190,6 +190,12 @@ pub fn evalsha_ro(ctx: &mut Ctx) {
 /// `script numkeys key... arg...` -> the number of keys, after checking it as Redis does.
 fn numkeys(ctx: &mut Ctx) -> Option<usize> {
     let n = ctx.int_arg(2)?;
+    keys_in_range(ctx, n)
+}
+
+/// `n`, the number of keys of an EVAL or FCALL, if the arguments hold that many (else
+/// Redis's error is replied).
+fn keys_in_range(ctx: &mut Ctx, n: i64) -> Option<usize> {
     if n > (ctx.args.len() - 3) as i64 {
         ctx.error("ERR Number of keys can't be greater than number of args");
         return None;
