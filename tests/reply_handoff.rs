@@ -125,6 +125,12 @@ fn concurrent_clients(srv: common::Server) {
 /// normal`: a client that leaves at least `soft` bytes of a batch's replies unread for
 /// over `soft-seconds` is closed, though each reply is small enough to be handed to the
 /// fsync thread (which would otherwise leave the rest to an unbounded write).
+///
+/// The soft limit is one byte. With 16 KB (as this test had) it failed about once in a
+/// hundred CI runs: the kernel took a batch's 60 KB but for less than 16 KB, so the
+/// server held less than the soft limit and, reading no further commands while that
+/// write waits, never reached it (Strata pushes back on a client that does not read
+/// instead of buffering its next replies as Redis does; see the issue note).
 #[test]
 fn the_soft_output_limit_still_closes_a_client_that_does_not_read() {
     let srv = start_always();
@@ -136,12 +142,13 @@ fn the_soft_output_limit_still_closes_a_client_that_does_not_read() {
             "CONFIG",
             "SET",
             "client-output-buffer-limit",
-            "normal 0 16kb 1"
+            "normal 0 1 1"
         ]),
         ok()
     );
     // One batch per millisecond, each a write (so its reply waits for an fsync) and a
-    // read of 60 KB: every reply under the handoff's size limit, over the soft limit.
+    // read of 60 KB: every reply under the handoff's size limit, over the soft limit
+    // (and a blocked write always leaves at least the soft limit unwritten).
     let mut slow = srv.raw();
     let mut w = slow.stream.try_clone().unwrap();
     std::thread::spawn(move || {
