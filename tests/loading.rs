@@ -121,11 +121,19 @@ fn clients_get_loading_then_the_whole_dataset_on_the_same_connection() {
     // Connection state set while loading carries over (SELECT has Redis's loading flag).
     assert_eq!(c.q("SELECT 0"), Frame::Simple("OK".into()));
     assert_eq!(info_field(&mut c, "loading").as_deref(), Some("1"));
-    let total: u64 = info_field(&mut c, "loading_total_bytes")
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(total > 0, "the log's size is known");
+    // Clients are let in before the data directory is opened: the size is 0 ("not known
+    // yet") until then, which on a loaded machine can outlast the first INFO.
+    let total = |c: &mut Raw| -> u64 {
+        info_field(c, "loading_total_bytes")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(
+        common::wait_for(10_000, || total(&mut c) > 0),
+        "the log's size is known"
+    );
+    assert_eq!(info_field(&mut c, "loading").as_deref(), Some("1"));
     let perc: f64 = info_field(&mut c, "loading_loaded_perc")
         .unwrap()
         .parse()
