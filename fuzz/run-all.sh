@@ -34,6 +34,7 @@ for t in "${TARGETS[@]}"; do
   dict=()
   [[ $t == resp_decode ]] && dict=(-dict=fuzz/dict/resp.dict)
   [[ $t == scripts ]] && dict=(-dict=fuzz/dict/lua.dict)
+  [[ $t == acl_file ]] && dict=(-dict=fuzz/dict/acl.dict)
   marker=$(mktemp)
   echo "==== $t: ${SECS}s"
   cargo fuzz run --sanitizer none "$t" "fuzz/corpus/$t" "${seeds[@]}" -- \

@@ -132,6 +132,8 @@ pub struct Config {
     pub enable_debug_command: String,
     pub loglevel: String,
     pub logfile: String,
+    /// `aclfile`: the ACL users live in this file (ACL LOAD / ACL SAVE); empty: none.
+    pub aclfile: String,
     pub save: String,
     pub dbfilename: String,
     pub aof_load_truncated: bool,
@@ -209,6 +211,7 @@ impl Default for Config {
             enable_debug_command: "no".into(),
             loglevel: "notice".into(),
             logfile: String::new(),
+            aclfile: String::new(),
             save: "3600 1 300 100 60 10000".into(),
             dbfilename: "dump.rdb".into(),
             aof_load_truncated: true,
@@ -602,6 +605,16 @@ pub static PARAMS: &[Param] = &[
         |c| c.logfile.clone(),
         |c, v| {
             c.logfile = v.to_string();
+            Ok(())
+        }
+    ),
+    p!(
+        "aclfile",
+        false,
+        "file of ACL users, loaded at startup and by ACL LOAD, written by ACL SAVE (empty: none)",
+        |c| c.aclfile.clone(),
+        |c, v| {
+            c.aclfile = v.to_string();
             Ok(())
         }
     ),

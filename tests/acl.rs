@@ -513,3 +513,46 @@ fn acl_dryrun_answers_without_running_or_logging() {
     assert_eq!(w.q("ACL LOG"), arr(vec![]), "nothing was refused");
     clean(&mut w, &["dry"]);
 }
+
+/// As Redis 7.0: when a user's channel rules change, its connections subscribed to a
+/// channel (or pattern, or shard channel) it may no longer use are closed; its other
+/// connections, and subscriptions still allowed, stay.
+#[test]
+fn revoking_a_channel_closes_the_subscribers_it_covered() {
+    let s = start();
+    let mut admin = s.raw();
+    clean(&mut admin, &["u"]);
+    assert_eq!(admin.q("ACL SETUSER u on nopass ~* &a* &b +@all"), ok());
+    let sub = |cmd: &str| {
+        let mut c = s.raw();
+        assert_eq!(c.q("AUTH u x"), ok());
+        let words: Vec<&str> = cmd.split(' ').collect();
+        let kind = words[0].to_ascii_lowercase();
+        assert_eq!(
+            c.call(&words),
+            arr(vec![bulk(&kind), bulk(words[1]), int(1)])
+        );
+        c
+    };
+    let mut on_b = sub("SUBSCRIBE b");
+    let mut on_pattern = sub("PSUBSCRIBE a*");
+    let mut on_a1 = sub("SUBSCRIBE a1");
+    let mut shard_b = sub("SSUBSCRIBE b");
+    let mut plain = s.raw();
+    assert_eq!(plain.q("AUTH u x"), ok());
+    assert_eq!(admin.q("ACL SETUSER u resetchannels &a*"), ok());
+    assert!(
+        on_b.closed_within(5000),
+        "subscriber to the revoked channel"
+    );
+    assert!(shard_b.closed_within(5000), "shard subscriber to it");
+    let pong = arr(vec![bulk("pong"), bulk("")]);
+    assert_eq!(on_pattern.q("PING"), pong);
+    assert_eq!(on_a1.q("PING"), pong);
+    assert_eq!(plain.q("PING"), simple("PONG"));
+    // A pattern subscription needs the very pattern: `&a1` no longer covers `a*`.
+    assert_eq!(admin.q("ACL SETUSER u resetchannels &a1"), ok());
+    assert!(on_pattern.closed_within(5000), "pattern subscriber");
+    assert_eq!(on_a1.q("PING"), pong);
+    assert_eq!(admin.q("ACL DELUSER u"), int(1));
+}

@@ -388,3 +388,36 @@ fn transactions_are_atomic_for_other_clients() {
     writer.join().unwrap();
     assert_eq!(r.q("MGET a b"), bulks(&["200", "200"]));
 }
+
+/// Commands whose reply the engine writes after running them (CONFIG REWRITE, ACL SAVE,
+/// which touch files) answer in their own place inside EXEC; CONFIG REWRITE's reply used
+/// to land after the transaction's last reply.
+#[test]
+fn replies_written_by_the_engine_keep_their_place_in_exec() {
+    let s = start();
+    let mut c = s.raw();
+    let no_file = err("ERR The server is running without a config file");
+    assert_eq!(c.q("MULTI"), ok());
+    for cmd in [
+        "CONFIG REWRITE",
+        "SET a 1",
+        "CONFIG REWRITE",
+        "PING",
+        "ACL SAVE",
+        "INCR a",
+    ] {
+        assert_eq!(c.q(cmd), queued());
+    }
+    assert_eq!(
+        c.q("EXEC"),
+        arr(vec![
+            no_file.clone(),
+            ok(),
+            no_file,
+            simple("PONG"),
+            err("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration."),
+            int(2),
+        ])
+    );
+    assert_eq!(c.q("PING"), simple("PONG"));
+}

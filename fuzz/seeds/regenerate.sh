@@ -14,6 +14,7 @@
 #                     any bytes into a power-loss point and up to 40 commands, so random
 #                     bytes are well-formed sequences (there is no traffic to capture)
 #   replay/           16 random inputs of 200-2000 bytes (fixed seed), for the same reason
+# (scripts/ and acl_file/ are written by hand and left alone.)
 # Usage: fuzz/seeds/regenerate.sh [path/to/strata-server]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"

@@ -1,8 +1,9 @@
 //! ACL users, as Redis 7.0 has them: who may log in with which passwords, run which
 //! commands (by name, `name|subcommand` or `@category`), and touch which keys and
-//! pub/sub channels. The `default` user mirrors `requirepass`. Users live in memory
-//! only (no ACL file yet); the ACL command and the permission check are here, the
-//! check is called by [`super::dispatch`].
+//! pub/sub channels. The `default` user mirrors `requirepass`. Users live in memory,
+//! in `user` lines of the config file (CONFIG REWRITE) or in an ACL file (`aclfile`,
+//! ACL LOAD / SAVE, which the engine reads and writes); the ACL command and the
+//! permission check are here, the check is called by [`super::dispatch`].
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -10,7 +11,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::table::{key_positions, Spec, COMMANDS};
-use super::Ctx;
+use super::{Ctx, PersistRequest};
 
 /// Redis's ACL categories, in Redis's order (ACL CAT, COMMAND INFO).
 pub const CATEGORIES: &[&str] = &[
@@ -48,7 +49,9 @@ pub static SUBCOMMANDS: &[(&str, &str, &str)] = &[
     ("acl", "getuser", "@admin @slow @dangerous"),
     ("acl", "help", "@slow"),
     ("acl", "list", "@admin @slow @dangerous"),
+    ("acl", "load", "@admin @slow @dangerous"),
     ("acl", "log", "@admin @slow @dangerous"),
+    ("acl", "save", "@admin @slow @dangerous"),
     ("acl", "setuser", "@admin @slow @dangerous"),
     ("acl", "users", "@admin @slow @dangerous"),
     ("acl", "whoami", "@slow"),
@@ -618,21 +621,25 @@ impl User {
                 "subscribe" | "psubscribe" | "ssubscribe" => &args[1..],
                 _ => &[],
             };
-            // A pattern subscription needs the very pattern allowed, as in Redis.
-            let literal = spec.name == "psubscribe";
-            for c in channels {
-                if !self.channel_patterns.iter().any(|p| {
-                    if literal {
-                        p == c
-                    } else {
-                        crate::util::glob_match(p, c, false)
-                    }
-                }) {
-                    return Err(Denied::Channel(c.clone()));
-                }
+            let pattern = spec.name == "psubscribe";
+            if let Some(c) = channels.iter().find(|c| !self.channel_allowed(c, pattern)) {
+                return Err(Denied::Channel(c.clone()));
             }
         }
         Ok(())
+    }
+
+    /// Whether this user may use `channel`; a pattern subscription (`pattern`) needs the
+    /// very pattern allowed, as in Redis.
+    pub fn channel_allowed(&self, channel: &[u8], pattern: bool) -> bool {
+        self.all_channels
+            || self.channel_patterns.iter().any(|p| {
+                if pattern {
+                    p == channel
+                } else {
+                    crate::util::glob_match(p, channel, false)
+                }
+            })
     }
 }
 
@@ -859,6 +866,84 @@ impl Acl {
         Ok(acl)
     }
 
+    /// The users of an ACL file (`aclfile`, ACL LOAD), read as Redis 7.0 reads one: a
+    /// `user <name> <rule>...` line per user (rules split on single spaces, blank lines
+    /// skipped, each user defined once), all or nothing. The error lists every problem
+    /// in Redis's words, `path:line` first. A file that does not define `default` gets
+    /// the default user `requirepass` describes (Redis makes it `nopass` then, dropping
+    /// `requirepass`; Strata keeps the password an operator configured).
+    pub fn from_file_text(
+        text: &str,
+        path: &str,
+        requirepass: Option<&str>,
+    ) -> Result<Acl, String> {
+        let mut acl = Acl::new(requirepass);
+        let mut defined = std::collections::HashSet::new();
+        let mut errors = String::new();
+        for (i, line) in text.split('\n').enumerate() {
+            let n = i + 1;
+            let line = line.trim_matches([' ', '\t', '\r', '\n']);
+            if line.is_empty() {
+                continue;
+            }
+            let words: Vec<&str> = line.split(' ').collect();
+            if words[0] != "user" || words.len() < 2 {
+                errors += &format!(
+                    "{path}:{n} should start with user keyword followed by the username. "
+                );
+                continue;
+            }
+            let name = words[1];
+            if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace() || b == 0) {
+                // (The stray quote is Redis's.)
+                errors += &format!("'{path}:{n}: username '{name}' contains invalid characters. ");
+                continue;
+            }
+            if !defined.insert(name.to_string()) {
+                errors += &format!("WARNING: Duplicate user '{name}' found on line {n}. ");
+                continue;
+            }
+            let mut user = User::new(name);
+            let mut first_error = true;
+            for rule in &words[2..] {
+                let rule = rule.trim_matches(['\t', '\r', '\n']);
+                if rule.is_empty() {
+                    continue;
+                }
+                match user.apply(rule.as_bytes()) {
+                    Ok(()) => {}
+                    // Every unknown command is named; of other errors only the first
+                    // (a later one may follow from it), as Redis reports them.
+                    Err(e @ AclError::Unknown) => {
+                        errors +=
+                            &format!("{path}:{n}: Error in applying operation '{rule}': {e}. ");
+                    }
+                    Err(e) if std::mem::take(&mut first_error) => {
+                        errors += &format!("{path}:{n}: {e}. ");
+                    }
+                    Err(_) => {}
+                }
+            }
+            acl.users.insert(name.to_string(), user);
+        }
+        if errors.is_empty() {
+            Ok(acl)
+        } else {
+            Err(errors
+                + "WARNING: ACL errors detected, no change to the previously active ACL rules was performed")
+        }
+    }
+
+    /// ACL SAVE's file: one `user` line per user, as ACL LIST shows them.
+    pub fn file_text(&self) -> String {
+        let mut text = String::new();
+        for u in self.users.values() {
+            text += &u.describe();
+            text.push('\n');
+        }
+        text
+    }
+
     /// `requirepass` sets the default user's only password; empty makes it `nopass`.
     pub fn sync_requirepass(&mut self, requirepass: Option<&str>) {
         let d = self
@@ -892,6 +977,22 @@ impl Acl {
         match self.users.get(user) {
             Some(u) => u.check(spec, args),
             None => Err(Denied::Command(spec.name.to_string())),
+        }
+    }
+}
+
+/// Close the connections of `user` subscribed to a channel it may no longer use (as
+/// Redis 7.0 does when a user's channel rules change); the calling one after its reply.
+pub(crate) fn close_denied_subscribers(
+    st: &mut super::State,
+    sess: &mut super::Session,
+    user: &User,
+) {
+    for id in super::pubsub::denied_subscribers(st, user) {
+        if id == sess.id {
+            sess.close = true;
+        } else if let Some(kill) = st.clients.by_id.get(&id).and_then(|c| c.kill.clone()) {
+            kill();
         }
     }
 }
@@ -936,6 +1037,7 @@ pub fn acl(ctx: &mut Ctx) {
                     return ctx.error(&msg);
                 }
             }
+            close_denied_subscribers(ctx.st, ctx.sess, &user);
             ctx.st.acl.users.insert(name, user);
             ctx.out.ok();
         }
@@ -1096,8 +1198,12 @@ pub fn acl(ctx: &mut Ctx) {
                 "    be used to specify a different size.",
                 "LIST",
                 "    Show users details in config file format.",
+                "LOAD",
+                "    Reload users from the ACL file.",
                 "LOG [<count> | RESET]",
                 "    Show the ACL log entries.",
+                "SAVE",
+                "    Save the current config to the ACL file.",
                 "SETUSER <username> <attribute> [<attribute> ...]",
                 "    Create or modify a user with the specified attributes.",
                 "USERS",
@@ -1111,7 +1217,9 @@ pub fn acl(ctx: &mut Ctx) {
         }
         b"log" => {
             if n > 3 {
-                return ctx.error("ERR unknown subcommand or wrong number of arguments for 'LOG'. Try ACL HELP.");
+                return ctx.error(
+                    "ERR unknown subcommand or wrong number of arguments for 'LOG'. Try ACL HELP.",
+                );
             }
             let count = match ctx.args.get(2) {
                 None => usize::MAX,
@@ -1152,10 +1260,21 @@ pub fn acl(ctx: &mut Ctx) {
                 Err(d) => ctx.out.bulk(d.dry_run_message().as_bytes()),
             }
         }
-        b"load" | b"save" => ctx.error(&format!(
-            "ERR ACL {} is not supported by Strata (users live in memory; define them with ACL SETUSER)",
-            String::from_utf8_lossy(&sub).to_uppercase()
-        )),
+        b"load" | b"save" => {
+            let load = sub == b"load";
+            if n != 2 {
+                return wrong(ctx, if load { "load" } else { "save" });
+            }
+            if ctx.st.config.aclfile.is_empty() {
+                return ctx.error("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.");
+            }
+            // The engine reads or writes the file and answers (commands never touch files).
+            ctx.request_persist(if load {
+                PersistRequest::AclLoad
+            } else {
+                PersistRequest::AclSave
+            });
+        }
         _ => {
             let msg = format!(
                 "ERR unknown subcommand '{}'. Try ACL HELP.",

@@ -106,6 +106,8 @@ pub static DOCS: &[Doc] = &[
     doc!("acl|dryrun", "7.0.0", "O(1).", "Simulates the execution of a command by a user, without executing the command.", "username command [arg [arg ...]]"),
     doc!("acl|log", "6.0.0", "O(N) with N being the number of entries shown.", "Lists recent security events generated due to ACL rules.", "[count|RESET]"),
     doc!("acl|list", "6.0.0", "O(N). Where N is the number of configured users.", "Dumps the effective rules in ACL file format.", ""),
+    doc!("acl|load", "6.0.0", "O(N). Where N is the number of configured users.", "Reload the ACLs from the configured ACL file", ""),
+    doc!("acl|save", "6.0.0", "O(N). Where N is the number of configured users.", "Save the current ACL rules in the configured ACL file", ""),
     doc!("acl|setuser", "6.0.0", "O(N). Where N is the number of rules provided.", "Creates and modifies an ACL user and its rules.", "username [rule [rule ...]]"),
     doc!("acl|users", "6.0.0", "O(N). Where N is the number of configured users.", "Lists all ACL users.", ""),
     doc!("acl|whoami", "6.0.0", "O(1)", "Returns the authenticated username of the current connection.", ""),

@@ -51,8 +51,8 @@ pub use server::{
 };
 pub use slowlog::{CallStats, SlowLog};
 pub use state::{
-    ClientInfo, ClientPause, Clients, DurableLsn, Effect, KillHandle, Pending, PersistInfo,
-    PersistRequest, ReplyMode, Session, Shutdown, State, Stats,
+    ClientInfo, ClientPause, Clients, DurableLsn, Effect, KillHandle, Pending, PendingPersist,
+    PersistInfo, PersistRequest, ReplyMode, Session, Shutdown, State, Stats,
 };
 pub use table::{check_renames, flag, key_positions, lookup, RenameError, Spec, COMMANDS};
 pub use wait::{waited_reply, AofWait};
@@ -86,6 +86,15 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     pub fn arg(&self, i: usize) -> &[u8] {
         &self.args[i]
+    }
+
+    /// Ask the engine for `req` (commands never touch files); the engine writes the
+    /// reply, in this command's place inside EXEC.
+    pub fn request_persist(&mut self, req: PersistRequest) {
+        let reply_at = self.sess.in_exec().then(|| self.out.len());
+        self.st
+            .persist_requests
+            .push(PendingPersist { req, reply_at });
     }
 
     pub fn db(&mut self) -> &mut Table {

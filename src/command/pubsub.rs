@@ -638,6 +638,36 @@ fn disconnect_slow(st: &mut State, id: u64, which: &str) {
     }
 }
 
+/// Clients logged in as `user` holding a subscription it no longer allows (its channel
+/// rules changed): Redis 7.0 closes them, so a revoked channel stops reaching them.
+pub fn denied_subscribers(st: &State, user: &super::acl::User) -> Vec<u64> {
+    if user.all_channels {
+        return Vec::new();
+    }
+    let theirs = |id: &u64| {
+        st.clients
+            .by_id
+            .get(id)
+            .is_some_and(|c| c.user == user.name)
+    };
+    let mut ids: Vec<u64> = Vec::new();
+    let registries = [
+        (&st.pubsub.channels, false),
+        (&st.pubsub.patterns, true),
+        (&st.pubsub.shard, false),
+    ];
+    for (registry, pattern) in registries {
+        for (channel, subscribers) in registry {
+            if !user.channel_allowed(channel, pattern) {
+                ids.extend(subscribers.iter().filter(|id| theirs(id)));
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 /// A client is going away: drop its subscriptions and count what was written to it.
 pub fn disconnect(st: &mut State, sess: &mut Session) {
     unsubscribe_all(st, sess);

@@ -837,7 +837,7 @@ pub fn lastsave(ctx: &mut Ctx) {
 
 /// SAVE: the engine writes the snapshot (blocking, as in Redis) and the reply.
 pub fn save(ctx: &mut Ctx) {
-    ctx.st.persist_request = Some(super::PersistRequest::Save);
+    ctx.request_persist(super::PersistRequest::Save);
 }
 
 pub fn bgsave(ctx: &mut Ctx) {
@@ -846,11 +846,11 @@ pub fn bgsave(ctx: &mut Ctx) {
         2 if ctx.args[1].eq_ignore_ascii_case(b"SCHEDULE") => true,
         _ => return ctx.error(SYNTAX),
     };
-    ctx.st.persist_request = Some(super::PersistRequest::Bgsave { schedule });
+    ctx.request_persist(super::PersistRequest::Bgsave { schedule });
 }
 
 pub fn bgrewriteaof(ctx: &mut Ctx) {
-    ctx.st.persist_request = Some(super::PersistRequest::Rewrite);
+    ctx.request_persist(super::PersistRequest::Rewrite);
 }
 
 pub fn shutdown(ctx: &mut Ctx) {
@@ -1225,7 +1225,7 @@ pub fn config(ctx: &mut Ctx) {
             // transaction, answers: an error if the log could not be switched on.
             let reply = !ctx.sess.in_exec();
             if log_switch {
-                ctx.st.persist_request = Some(super::PersistRequest::AppendOnly { reply });
+                ctx.request_persist(super::PersistRequest::AppendOnly { reply });
             }
             if !log_switch || !reply {
                 ctx.out.ok();
@@ -1240,7 +1240,7 @@ pub fn config(ctx: &mut Ctx) {
             ctx.st.persist.aof_delayed_fsync = 0;
             ctx.out.ok();
         }
-        b"REWRITE" => ctx.st.persist_request = Some(super::PersistRequest::RewriteConfig),
+        b"REWRITE" => ctx.request_persist(super::PersistRequest::RewriteConfig),
         b"HELP" if ctx.args.len() == 2 => {
             let lines = [
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -1474,7 +1474,7 @@ pub fn debug(ctx: &mut Ctx) {
         }
         b"POPULATE" if (3..=5).contains(&ctx.args.len()) => populate(ctx),
         b"RELOAD" if ctx.args.len() == 2 => {
-            ctx.st.persist_request = Some(super::PersistRequest::Reload);
+            ctx.request_persist(super::PersistRequest::Reload);
         }
         b"OBJECT" if ctx.args.len() == 3 => {
             let key = ctx.args[2].clone();

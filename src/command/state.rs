@@ -20,6 +20,15 @@ pub struct Effect {
     pub args: Vec<Bytes>,
 }
 
+/// A persistence operation a command asked for, and where its reply goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingPersist {
+    pub req: PersistRequest,
+    /// Inside EXEC: the offset in the reply buffer where the command's reply belongs
+    /// (the engine writes it after the transaction's other replies and moves it there).
+    pub reply_at: Option<usize>,
+}
+
 /// A persistence operation a command asked for; the engine performs it (commands never
 /// touch files) and writes the command's reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +42,10 @@ pub enum PersistRequest {
     Reload,
     /// CONFIG REWRITE: write the current configuration into the config file.
     RewriteConfig,
+    /// ACL LOAD: replace the users with those of `aclfile`.
+    AclLoad,
+    /// ACL SAVE: write the users into `aclfile`.
+    AclSave,
     /// CONFIG SET changed `appendonly`: switch the log on or off. With `reply`, the
     /// engine writes CONFIG SET's reply (an error if the log could not be switched on);
     /// inside EXEC the command has replied already.
@@ -393,8 +406,9 @@ pub struct State {
     pub connected_clients: usize,
     /// Set by the engine while write commands must be refused (the full error reply).
     pub write_refusal: Option<String>,
-    /// Set by SAVE/BGSAVE/BGREWRITEAOF for the engine to carry out.
-    pub persist_request: Option<PersistRequest>,
+    /// Set by SAVE, BGSAVE, BGREWRITEAOF, CONFIG REWRITE, ACL LOAD/SAVE... for the
+    /// engine to carry out, in order.
+    pub persist_requests: Vec<PendingPersist>,
     /// Effects are collected only while a log takes them (not with `appendonly no`, not
     /// while replaying).
     pub logging: bool,
@@ -468,7 +482,7 @@ impl State {
             run_id,
             connected_clients: 0,
             write_refusal: None,
-            persist_request: None,
+            persist_requests: Vec::new(),
             logging: false,
         };
         st.stats.used_memory_startup = super::server::used_memory(&st);

@@ -227,6 +227,15 @@ impl Engine {
         Self::bare(st, None, vfs)
     }
 
+    /// Take the users from `aclfile`, if set: before the first client is served (clients
+    /// are let in while the data loads), so none ever runs under other rules.
+    pub fn load_acl_at_startup(&mut self) -> Result<(), EngineError> {
+        if !self.st.config.aclfile.is_empty() {
+            self.st.acl = self.read_acl_file().map_err(EngineError::Acl)?;
+        }
+        Ok(())
+    }
+
     /// Load the data directory into `shared` (made by [`Engine::loading`]), replaying the
     /// log, and open the log for writes; the engine then leaves the loading state. On an
     /// error the engine stays loading and the server must not start.

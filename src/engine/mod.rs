@@ -143,6 +143,8 @@ pub enum EngineError {
     Recovery(#[from] RecoveryError),
     #[error("{0}")]
     Replay(String),
+    #[error("Aborting startup because of ACL errors: {0}")]
+    Acl(String),
 }
 
 /// What the connection must do after a batch.
@@ -294,7 +296,9 @@ impl Engine {
 
     /// Like [`Engine::open`] with explicit I/O choices (the simulated disk in tests).
     pub fn open_with(config: Config, o: OpenOptions) -> Result<Self, EngineError> {
-        let shared = Self::loading(config, o.vfs.clone()).shared();
+        let mut engine = Self::loading(config, o.vfs.clone());
+        engine.load_acl_at_startup()?;
+        let shared = engine.shared();
         Self::load(&shared, o)?;
         let engine = Arc::try_unwrap(shared)
             .ok()
@@ -452,13 +456,8 @@ impl Engine {
             if sess.aof_wait.is_some() {
                 break;
             }
-            if let Some(req) = self.st.persist_request.take() {
-                let at = out.len();
-                self.persist_command(req, out);
-                // CLIENT REPLY OFF/SKIP covers the reply the engine writes for it.
-                if sess.reply.drop_late {
-                    out.truncate(at);
-                }
+            if !self.st.persist_requests.is_empty() {
+                self.persist_commands(sess, out);
             }
             if let Some(s) = self.st.shutdown {
                 outcome.shutdown = Some(s);
@@ -602,8 +601,25 @@ impl Engine {
         }
     }
 
-    /// Carry out SAVE / BGSAVE / BGREWRITEAOF and write the reply, as Redis words it.
-    fn persist_command(&mut self, req: PersistRequest, out: &mut ReplyBuf) {
+    /// Carry out what the last command asked for (several inside EXEC), each reply in
+    /// its command's place.
+    fn persist_commands(&mut self, sess: &mut Session, out: &mut ReplyBuf) {
+        let mut shift = 0;
+        for p in std::mem::take(&mut self.st.persist_requests) {
+            let at = out.len();
+            self.persist_command(p.req, sess, out);
+            // CLIENT REPLY OFF/SKIP covers the reply the engine writes for it.
+            if sess.reply.drop_late {
+                out.truncate(at);
+            } else if let Some(place) = p.reply_at {
+                out.move_tail_to(at, place + shift);
+                shift += out.len() - at;
+            }
+        }
+    }
+
+    /// Carry out SAVE / BGSAVE / BGREWRITEAOF... and write the reply, as Redis words it.
+    fn persist_command(&mut self, req: PersistRequest, sess: &mut Session, out: &mut ReplyBuf) {
         let busy = self.busy();
         match req {
             PersistRequest::Save => {
@@ -630,6 +646,20 @@ impl Engine {
             PersistRequest::RewriteConfig => match self.rewrite_config() {
                 Ok(()) => out.ok(),
                 Err(e) => out.error(&e),
+            },
+            PersistRequest::AclLoad => match self.read_acl_file() {
+                Ok(acl) => {
+                    self.install_acl(acl, sess);
+                    out.ok();
+                }
+                Err(e) => out.error(&format!("ERR {e}")),
+            },
+            PersistRequest::AclSave => match self.save_acl_file() {
+                Ok(()) => out.ok(),
+                Err(e) => {
+                    warn!("ACL SAVE failed: {e}");
+                    out.error("ERR There was an error trying to save the ACLs. Please check the server logs for more information");
+                }
             },
             PersistRequest::Reload => {
                 if busy.is_some() {
@@ -667,6 +697,50 @@ impl Engine {
         self.refresh_persist_info();
     }
 
+    /// The users of `aclfile` (at startup and for ACL LOAD), or why there are none:
+    /// the file cannot be read, or Redis's list of its errors.
+    pub(crate) fn read_acl_file(&self) -> Result<command::acl::Acl, String> {
+        let path = &self.st.config.aclfile;
+        let bytes = self.vfs.read_all(path.as_ref(), 64 << 20).map_err(|e| {
+            format!(
+                "Error loading ACLs, opening file '{path}': {}",
+                crate::persistence::fs::os_message(&e)
+            )
+        })?;
+        let text = String::from_utf8_lossy(&bytes);
+        command::acl::Acl::from_file_text(&text, path, self.st.config.requirepass.as_deref())
+    }
+
+    /// Replace the users (ACL LOAD), closing the connections of every user but `default`
+    /// as Redis 7.0 does (the caller's after its reply), and `default`'s subscribers to
+    /// channels it no longer allows.
+    fn install_acl(&mut self, acl: command::acl::Acl, sess: &mut Session) {
+        self.st.acl = acl;
+        for c in self.st.clients.by_id.values() {
+            if c.user != "default" && c.id != sess.id {
+                if let Some(kill) = &c.kill {
+                    kill();
+                }
+            }
+        }
+        if sess.user != "default" {
+            sess.close = true;
+        }
+        let default = self.st.acl.users["default"].clone();
+        command::acl::close_denied_subscribers(&mut self.st, sess, &default);
+        info!("ACL users loaded from {}", self.st.config.aclfile);
+    }
+
+    /// ACL SAVE: the users into `aclfile`, replacing it atomically.
+    fn save_acl_file(&mut self) -> Result<(), String> {
+        let path = std::path::PathBuf::from(&self.st.config.aclfile);
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(format!(".tmp-{}", std::process::id()));
+        let text = self.st.acl.file_text();
+        crate::persistence::fs::replace_file(&*self.vfs, &path, tmp.as_ref(), text.as_bytes())
+            .map_err(|(op, p, e)| format!("{op} {}: {e}", p.display()))
+    }
+
     /// CONFIG REWRITE: the config file the server started from, rewritten with the
     /// current values (`Config::rewrite_text`) and replaced atomically.
     fn rewrite_config(&mut self) -> Result<(), String> {
@@ -679,7 +753,12 @@ impl Engine {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(fail(format!("read {}: {e}", path.display()))),
         };
-        let users: Vec<String> = self.st.acl.users.values().map(|u| u.describe()).collect();
+        // With an ACL file the users live there (ACL SAVE), not in the config file.
+        let users: Vec<String> = if self.st.config.aclfile.is_empty() {
+            self.st.acl.users.values().map(|u| u.describe()).collect()
+        } else {
+            Vec::new()
+        };
         let text = self.st.config.rewrite_text(&old, &users);
         let mut tmp = path.clone().into_os_string();
         tmp.push(format!(".tmp-{}", std::process::id()));

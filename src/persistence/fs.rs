@@ -193,6 +193,16 @@ pub fn copy_file(
         .map_err(|e| ("rename", to.to_path_buf(), e))
 }
 
+/// An I/O error as the C library words it (`strerror`, as Redis prints it): Rust's text
+/// without its ` (os error N)` suffix.
+pub fn os_message(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) if e.raw_os_error().is_some() => text[..i].to_string(),
+        _ => text,
+    }
+}
+
 /// Replaces `path` with `bytes` atomically: write `tmp` (same directory), fdatasync it,
 /// rename it over `path`, fsync the directory. On `Ok` the new content is durable; on
 /// `Err` the old file is untouched (a temp file may be left) and the error names the

@@ -46,6 +46,14 @@ impl ReplyBuf {
         self.buf.clear();
     }
 
+    /// Move the bytes written from `from` on to `at` (at most `from`), shifting what was
+    /// between them after: a reply produced late is put back in its command's place.
+    pub fn move_tail_to(&mut self, from: usize, at: usize) {
+        debug_assert!(at <= from && from <= self.buf.len());
+        let n = self.buf.len() - from;
+        self.buf[at..].rotate_right(n);
+    }
+
     /// Take the encoded bytes, leaving the buffer empty (its capacity is kept by `swap`).
     pub fn take(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.buf)

@@ -30,7 +30,17 @@ pub enum ServerError {
     #[error("{0}")]
     Startup(String),
     #[error("cannot open the data directory: {0}")]
-    Engine(#[from] crate::engine::EngineError),
+    Engine(crate::engine::EngineError),
+}
+
+impl From<EngineError> for ServerError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            // Not about the data directory: the message says all.
+            EngineError::Acl(_) => ServerError::Startup(e.to_string()),
+            e => ServerError::Engine(e),
+        }
+    }
 }
 
 /// State shared by the accept loops and every connection.
@@ -144,6 +154,9 @@ impl Drop for ServerHandle {
 fn check_config(config: &Config) -> Result<(), ServerError> {
     crate::command::check_renames(&config.rename_commands)
         .map_err(|e| ServerError::Startup(e.to_string()))?;
+    if !config.users.is_empty() && !config.aclfile.is_empty() {
+        return Err(ServerError::Startup("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into()));
+    }
     crate::command::acl::Acl::from_config(config.requirepass.as_deref(), &config.users)
         .map(drop)
         .map_err(ServerError::Startup)
@@ -278,7 +291,9 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     check_config(&config)?;
     let listeners = bind_all(&config)?;
     let opts = OpenOptions::default();
-    let engine = Engine::loading(config.clone(), opts.vfs.clone()).shared();
+    let mut engine = Engine::loading(config.clone(), opts.vfs.clone());
+    engine.load_acl_at_startup()?;
+    let engine = engine.shared();
     let rt = build_runtime(&config, Engine::lock(&engine).kick_cell())?;
     let (tx, loaded) = oneshot::channel();
     let loading = engine.clone();
