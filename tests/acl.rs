@@ -556,3 +556,81 @@ fn revoking_a_channel_closes_the_subscribers_it_covered() {
     assert_eq!(on_a1.q("PING"), pong);
     assert_eq!(admin.q("ACL DELUSER u"), int(1));
 }
+
+/// `%R~` and `%W~` key patterns (Redis 7.0): a key needs read permission where the
+/// command reads it and write permission where it changes it, as the command's key specs
+/// say (`SET k v` only writes, `SET k v GET` also reads, `EXISTS` does neither).
+#[test]
+fn read_only_and_write_only_key_patterns() {
+    let s = start();
+    let mut admin = s.raw();
+    clean(&mut admin, &["rw", "t"]);
+    assert_eq!(
+        admin.q("ACL SETUSER rw on >pw +@all %R~r* %W~w* ~both* %r~e %RW~c %WR~d"),
+        ok()
+    );
+    let described = |admin: &mut Raw, name: &str| {
+        let strata::protocol::Frame::Array(lines) = admin.q("ACL LIST") else {
+            panic!("ACL LIST")
+        };
+        lines
+            .iter()
+            .map(as_text)
+            .find(|l| l.starts_with(&format!("user {name} ")))
+            .unwrap()
+    };
+    assert_eq!(
+        described(&mut admin, "rw"),
+        "user rw on #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 %R~r* %W~w* ~both* %R~e ~c ~d resetchannels +@all"
+    );
+    // The same pattern again adds permissions; `%R~*` is a pattern, not allkeys.
+    assert_eq!(admin.q("ACL SETUSER t %R~a %W~a %R~* %W"), ok());
+    assert_eq!(
+        described(&mut admin, "t"),
+        "user t off ~a %R~* %W~ resetchannels -@all"
+    );
+    for bad in ["%~f", "%RR~g", "%X~h", "%"] {
+        assert_eq!(
+            admin.call(&["ACL", "SETUSER", "t", bad]),
+            err(&format!(
+                "ERR Error in ACL SETUSER modifier '{bad}': Syntax error"
+            )),
+            "{bad}"
+        );
+    }
+    assert_eq!(admin.q("ACL SETUSER t allkeys"), ok());
+    assert_eq!(
+        admin.q("ACL SETUSER t %R~y"),
+        err("ERR Error in ACL SETUSER modifier '%R~y': Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns")
+    );
+
+    let mut c = s.raw();
+    assert_eq!(c.q("AUTH rw pw"), ok());
+    assert_eq!(c.q("GET r1"), nil());
+    assert_eq!(c.q("SET r1 v"), noperm_key());
+    assert_eq!(c.q("SET w1 v"), ok());
+    assert_eq!(c.q("GET w1"), noperm_key());
+    assert_eq!(c.q("SET w1 v GET"), noperm_key());
+    assert_eq!(c.q("APPEND w1 x"), int(2));
+    // EXISTS and TYPE neither read nor change the value: any pattern will do.
+    assert_eq!(c.q("EXISTS w1 r1"), int(1));
+    assert_eq!(c.q("TYPE w1"), simple("string"));
+    // Moving out of r1 changes it; copying from it only reads it.
+    assert_eq!(c.q("LMOVE r1 w2 LEFT RIGHT"), noperm_key());
+    assert_eq!(admin.q("SET r1 src"), ok());
+    assert_eq!(c.q("COPY r1 w3"), int(1));
+    assert_eq!(
+        c.q("SORT r1 STORE w4"),
+        err("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+    assert_eq!(c.q("SORT w1 STORE r4"), noperm_key());
+    assert_eq!(c.q("BITFIELD r1 GET u8 0"), arr(vec![int(115)]));
+    assert_eq!(c.q("BITFIELD r1 SET u8 0 1"), noperm_key());
+    assert_eq!(c.q("SET both1 v GET"), nil());
+    assert_eq!(
+        admin.q("ACL DRYRUN rw GETDEL r1"),
+        bulk("This user has no permissions to access the 'r1' key")
+    );
+    assert_eq!(admin.q("ACL DRYRUN rw GETDEL both1"), ok());
+    assert_eq!(admin.q("ACL DELUSER rw t"), int(2));
+}

@@ -76,6 +76,7 @@ pub static SUBCOMMANDS: &[(&str, &str, &str)] = &[
     ("command", "count", "@slow @connection"),
     ("command", "docs", "@slow @connection"),
     ("command", "getkeys", "@slow @connection"),
+    ("command", "getkeysandflags", "@slow @connection"),
     ("command", "help", "@slow @connection"),
     ("command", "info", "@slow @connection"),
     ("command", "list", "@slow @connection"),
@@ -336,6 +337,33 @@ fn parse_hash(s: &[u8]) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// A key pattern allows reading the keys it matches (`%R~`).
+const READ: u8 = 1;
+/// A key pattern allows writing the keys it matches (`%W~`).
+const WRITE: u8 = 2;
+
+/// The permissions and pattern of a `%<R|W|RW>~<pattern>` rule (after the `%`), as Redis
+/// reads them: each letter once, in either case; without a `~` the pattern is empty.
+fn key_permissions(rule: &[u8]) -> Result<(u8, &[u8]), AclError> {
+    let mut perms = 0;
+    for (i, &c) in rule.iter().enumerate() {
+        let bit = match c.to_ascii_uppercase() {
+            b'R' => READ,
+            b'W' => WRITE,
+            b'~' if perms != 0 => return Ok((perms, &rule[i + 1..])),
+            _ => return Err(AclError::Syntax),
+        };
+        if perms & bit != 0 {
+            return Err(AclError::Syntax);
+        }
+        perms |= bit;
+    }
+    if perms == 0 {
+        return Err(AclError::Syntax);
+    }
+    Ok((perms, &[]))
+}
+
 /// Why an ACL SETUSER rule was refused (Redis's texts where Redis has the rule).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AclError {
@@ -368,7 +396,8 @@ pub struct User {
     /// The command rules as ACL LIST shows them (from the last `+@all`/`-@all`).
     cmd_rules: Vec<String>,
     pub all_keys: bool,
-    key_patterns: Vec<Bytes>,
+    /// Key patterns and what they allow ([`READ`] and/or [`WRITE`]: `~`, `%R~`, `%W~`).
+    key_patterns: Vec<(Bytes, u8)>,
     pub all_channels: bool,
     channel_patterns: Vec<Bytes>,
     /// Every command on every key and channel: the check can be skipped.
@@ -418,7 +447,7 @@ impl User {
             }
             b"allkeys" => {
                 self.all_keys = true;
-                self.key_patterns = vec![Bytes::from_static(b"*")];
+                self.key_patterns = vec![(Bytes::from_static(b"*"), READ | WRITE)];
             }
             b"resetkeys" => {
                 self.all_keys = false;
@@ -481,22 +510,25 @@ impl User {
                     return Err(AclError::NoSuchPassword);
                 }
             }
-            b'~' => {
+            b'~' | b'%' => {
                 if self.all_keys {
                     return Err(AclError::AfterAllKeys);
                 }
-                if rest == b"*" {
+                let (perms, pattern) = if rule[0] == b'~' {
+                    (READ | WRITE, rest)
+                } else {
+                    key_permissions(rest)?
+                };
+                if pattern == b"*" && perms == READ | WRITE {
                     return self.apply(b"allkeys");
                 }
-                let p = Bytes::copy_from_slice(rest);
-                if !self.key_patterns.contains(&p) {
-                    self.key_patterns.push(p);
+                // The same pattern again adds its permissions, as in Redis.
+                match self.key_patterns.iter_mut().find(|(p, _)| p == pattern) {
+                    Some((_, had)) => *had |= perms,
+                    None => self
+                        .key_patterns
+                        .push((Bytes::copy_from_slice(pattern), perms)),
                 }
-            }
-            b'%' => {
-                return Err(AclError::Unsupported(
-                    "read-only and write-only key patterns (%R~, %W~)",
-                ))
             }
             b'&' => {
                 if self.all_channels {
@@ -559,7 +591,14 @@ impl User {
     fn keys_desc(&self) -> Vec<String> {
         self.key_patterns
             .iter()
-            .map(|p| format!("~{}", String::from_utf8_lossy(p)))
+            .map(|(p, perms)| {
+                let prefix = match *perms {
+                    READ => "%R~",
+                    WRITE => "%W~",
+                    _ => "~",
+                };
+                format!("{prefix}{}", String::from_utf8_lossy(p))
+            })
             .collect()
     }
 
@@ -604,14 +643,40 @@ impl User {
             return Err(Denied::Command(units()[u].full.to_string()));
         }
         if !self.all_keys {
-            for i in key_positions(spec, args) {
-                let key = &args[i];
-                if !self
-                    .key_patterns
-                    .iter()
-                    .any(|p| crate::util::glob_match(p, key, false))
+            if self
+                .key_patterns
+                .iter()
+                .all(|(_, perms)| *perms == READ | WRITE)
+            {
+                // Every pattern allows everything: only which arguments are keys matters.
+                if let Some(i) = key_positions(spec, args)
+                    .into_iter()
+                    .find(|&i| !self.key_allowed(&args[i], 0))
                 {
-                    return Err(Denied::Key(key.clone()));
+                    return Err(Denied::Key(args[i].clone()));
+                }
+            } else {
+                // `%R~` / `%W~`: each key needs what the command does with it, read from
+                // its key spec as Redis does (a line whose keys cannot be told apart
+                // needs both).
+                use super::keyspecs::{flags::*, keys_with_flags};
+                let keys = keys_with_flags(spec, args).unwrap_or_else(|_| {
+                    key_positions(spec, args)
+                        .into_iter()
+                        .map(|i| (i, F_ACCESS | F_UPDATE))
+                        .collect()
+                });
+                for (i, flags) in keys {
+                    let mut need = 0;
+                    if flags & F_ACCESS != 0 {
+                        need |= READ;
+                    }
+                    if flags & (F_INSERT | F_DELETE | F_UPDATE) != 0 {
+                        need |= WRITE;
+                    }
+                    if !self.key_allowed(&args[i], need) {
+                        return Err(Denied::Key(args[i].clone()));
+                    }
                 }
             }
         }
@@ -627,6 +692,13 @@ impl User {
             }
         }
         Ok(())
+    }
+
+    /// Whether a key pattern that allows at least `need` ([`READ`], [`WRITE`]) matches `key`.
+    fn key_allowed(&self, key: &[u8], need: u8) -> bool {
+        self.key_patterns
+            .iter()
+            .any(|(p, perms)| perms & need == need && crate::util::glob_match(p, key, false))
     }
 
     /// Whether this user may use `channel`; a pattern subscription (`pattern`) needs the

@@ -130,6 +130,7 @@ pub static DOCS: &[Doc] = &[
     doc!("command|info", "2.8.13", "O(N) where N is the number of commands to look up", "Returns information about one, multiple or all commands.", "[command-name [command-name ...]]"),
     doc!("command|docs", "7.0.0", "O(N) where N is the number of commands to look up", "Returns documentary information about one, multiple or all commands.", "[command-name [command-name ...]]"),
     doc!("command|getkeys", "2.8.13", "O(N) where N is the number of arguments to the command", "Extracts the key names from an arbitrary command.", "command [arg [arg ...]]"),
+    doc!("command|getkeysandflags", "7.0.0", "O(N) where N is the number of arguments to the command", "Extracts the key names and access flags for an arbitrary command.", "command [arg [arg ...]]"),
     doc!("command|help", "5.0.0", "O(1)", "Returns helpful text about the different subcommands.", ""),
     doc!("time", "2.6.0", "O(1)", ""),
     doc!("debug", "1.0.0", "Depends on subcommand.", ""),

@@ -18,6 +18,8 @@ mod hashes;
 mod histogram;
 mod hyperloglog;
 mod keys;
+pub mod keyspecs;
+mod keyspecs_data;
 mod latency;
 mod ldouble;
 mod lists;

@@ -1335,9 +1335,8 @@ fn command_info(ctx: &mut Ctx, s: &Spec) {
     for c in cats {
         ctx.out.simple(&c);
     }
-    ctx.out.set_len(0); // tips
-    ctx.out.array_len(0); // key specs
-    ctx.out.array_len(0); // subcommands
+    super::keyspecs::write_info(ctx.out, s.name);
+    ctx.out.set_len(0); // subcommands
 }
 
 fn acl_categories(s: &Spec) -> Vec<String> {
@@ -1392,25 +1391,41 @@ pub fn command(ctx: &mut Ctx) {
                 command_docs(ctx, s);
             }
         }
-        b"GETKEYS" if ctx.args.len() >= 3 => {
-            let Some(s) = super::lookup(&ctx.args[2]) else {
+        b"GETKEYS" | b"GETKEYSANDFLAGS" if ctx.args.len() >= 3 => {
+            let with_flags = sub == b"GETKEYSANDFLAGS";
+            let cmd = &ctx.args[2..];
+            let Some(s) = super::lookup(&cmd[0]) else {
                 return ctx.error("ERR Invalid command specified");
             };
-            let cmd = &ctx.args[2..];
-            if !s.arity_ok(cmd.len()) {
-                return ctx.error("ERR Invalid number of arguments specified for command");
+            // Redis's order of checks: the command (and subcommand), whether it takes
+            // keys, its arity, then the keys themselves.
+            let sub_refusal = s.subcommand_refusal(cmd);
+            if matches!(sub_refusal, Some((false, _))) {
+                return ctx.error("ERR Invalid command specified");
             }
-            // The same positions ACL checks: `numkeys` forms, STORE destinations.
-            let Ok(positions) = super::table::key_positions_checked(s, cmd) else {
-                return ctx.error("ERR Invalid arguments specified for command");
-            };
-            let keys: Vec<Bytes> = positions.into_iter().map(|i| cmd[i].clone()).collect();
-            if keys.is_empty() {
+            if !super::keyspecs::has_keys(s, cmd) {
                 return ctx.error("ERR The command has no key arguments");
             }
+            if sub_refusal.is_some() || !s.arity_ok(cmd.len()) {
+                return ctx.error("ERR Invalid number of arguments specified for command");
+            }
+            let keys = super::keyspecs::keys_with_flags(s, cmd).unwrap_or_default();
+            if keys.is_empty() && !s.has_flag("no_mandatory_keys") {
+                return ctx.error("ERR Invalid arguments specified for command");
+            }
             ctx.out.array_len(keys.len());
-            for k in keys {
-                ctx.out.bulk(&k);
+            for (i, flags) in keys {
+                if !with_flags {
+                    ctx.out.bulk(&cmd[i]);
+                    continue;
+                }
+                ctx.out.array_len(2);
+                ctx.out.bulk(&cmd[i]);
+                let names: Vec<&str> = super::keyspecs::flag_names(flags).collect();
+                ctx.out.set_len(names.len());
+                for n in names {
+                    ctx.out.simple(n);
+                }
             }
         }
         b"HELP" => {
@@ -1428,6 +1443,8 @@ pub fn command(ctx: &mut Ctx) {
                 "    Return documentation details about multiple commands.",
                 "GETKEYS <full-command>",
                 "    Return the keys from a full command.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Return the keys and the access flags from a full command.",
                 "HELP",
                 "    Print this help.",
             ];

@@ -301,6 +301,7 @@ const COMMAND_SUBS: &[(&str, i32)] = &[
     ("info", -2),
     ("docs", -2),
     ("getkeys", -4),
+    ("getkeysandflags", -4),
     ("help", 2),
 ];
 const FUNCTION_SUBS: &[(&str, i32)] = &[
@@ -624,26 +625,12 @@ fn key_positions_of(
             }
             v
         }
-        // The sorted key and STORE's destination (BY/GET keys come from the data, and
-        // Redis does not report them either).
-        "sort" => {
-            let mut v = vec![1];
-            let mut i = 2;
-            while i < args.len() {
-                let opt = args[i].to_ascii_lowercase();
-                match opt.as_slice() {
-                    b"limit" => i += 2,
-                    b"get" | b"by" => i += 1,
-                    b"store" if i + 1 < args.len() => {
-                        v.push(i + 1);
-                        i += 1;
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            v
-        }
+        // The sorted key and the last STORE's destination (BY/GET keys come from the
+        // data, and Redis does not report them either).
+        "sort" | "sort_ro" => super::keyspecs::sort_keys(args, spec.name == "sort_ro")
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect(),
         _ if spec.first_key <= 0 || channels_not_keys(spec) => Vec::new(),
         _ => {
             let n = args.len() as i32;

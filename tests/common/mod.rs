@@ -238,6 +238,17 @@ impl Raw {
         }
     }
 
+    /// Read exactly `len` raw bytes (buffered ones first): replies byte for byte.
+    pub fn read_exact_len(&mut self, len: usize) -> Vec<u8> {
+        while self.buf.len() < len {
+            let mut chunk = [0u8; 64 * 1024];
+            let n = self.stream.read(&mut chunk).expect("read reply");
+            assert!(n > 0, "connection closed while waiting for a reply");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        self.buf.drain(..len).collect()
+    }
+
     /// Read everything until the server closes the connection.
     pub fn read_to_eof(&mut self) -> Vec<u8> {
         let mut out = std::mem::take(&mut self.buf);
