@@ -309,3 +309,65 @@ fn command_info_shows_key_specs_and_tips() {
     let want = "*1\r\n*10\r\n$5\r\ngetex\r\n:-2\r\n~2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$40\r\nRW and UPDATE because it changes the TTL\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n";
     assert_eq!(String::from_utf8_lossy(&c.read_exact_len(want.len())), want);
 }
+
+/// COMMAND INFO lists a container's subcommands and answers for `container|sub`, as
+/// Redis 7.0 does (it used to list none and answer nil); SCRIPT's subcommands have ACL
+/// entries of their own (`-script|flush` used to be an unknown command).
+#[test]
+fn command_info_lists_subcommands() {
+    let s = start();
+    let mut c = s.raw();
+    c.send(&encode(&["COMMAND", "INFO", "object|freq"]));
+    let want = "*1\r\n*10\r\n$11\r\nobject|freq\r\n:3\r\n*1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n*3\r\n+@keyspace\r\n+@read\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n*1\r\n*6\r\n$5\r\nflags\r\n*1\r\n+RO\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n";
+    assert_eq!(String::from_utf8_lossy(&c.read_exact_len(want.len())), want);
+    assert_eq!(
+        c.q("COMMAND INFO config|nosuch"),
+        arr(vec![Frame::NullBulk])
+    );
+    let Frame::Array(info) = c.q("COMMAND INFO config") else {
+        panic!("COMMAND INFO config")
+    };
+    let Frame::Array(entry) = &info[0] else {
+        panic!("an entry")
+    };
+    let Frame::Array(subs) = &entry[9] else {
+        panic!("subcommands")
+    };
+    let mut names: Vec<String> = subs
+        .iter()
+        .map(|s| match s {
+            Frame::Array(f) => as_text(&f[0]),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "config|get",
+            "config|help",
+            "config|resetstat",
+            "config|rewrite",
+            "config|set"
+        ]
+    );
+    let Frame::Array(set) = c.q("COMMAND INFO config|set") else {
+        panic!("config|set")
+    };
+    assert_eq!(
+        set[0],
+        subs.iter()
+            .find(|s| matches!(s, Frame::Array(f) if as_text(&f[0]) == "config|set"))
+            .unwrap()
+            .clone()
+    );
+    assert_eq!(c.q("ACL SETUSER s on nopass +@all -script|flush"), ok());
+    let mut u = s.raw();
+    assert_eq!(u.q("AUTH s x"), ok());
+    assert_eq!(
+        u.q("SCRIPT FLUSH"),
+        err("NOPERM this user has no permissions to run the 'script|flush' command")
+    );
+    assert_eq!(u.q("SCRIPT EXISTS x"), arr(vec![int(0)]));
+    assert_eq!(c.q("ACL DELUSER s"), int(1));
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Regenerate src/command/keyspecs_data.rs: every command's key specs and tips, as a
-real redis-server 7.0 reports them in COMMAND INFO (the data Redis keeps in its command
-JSON files). Strata's COMMAND INFO, COMMAND GETKEYSANDFLAGS and the ACL's read/write key
-permissions read them.
+"""Regenerate src/command/keyspecs_data.rs: every command's key specs and tips, and each
+subcommand's arity, flags and key range, as a real redis-server 7.0 reports them in
+COMMAND INFO (the data Redis keeps in its command JSON files). Strata's COMMAND INFO,
+COMMAND GETKEYSANDFLAGS and the ACL's read/write key permissions read them.
 
 Usage: tools/gen-keyspecs.py [PORT]   (a redis-server 7.0 listening on PORT, default 6379)
 """
@@ -93,11 +93,14 @@ def main():
     version = next(l for l in c.call("INFO", "server").splitlines()
                    if l.startswith("redis_version:"))
     entries = []
+    subs = []
 
     def walk(info):
         name, tips, specs = info[0], info[7], info[8]
         if tips or specs:
             entries.append((name, tips, specs))
+        if "|" in name:
+            subs.append((name, info[1], info[2], info[3], info[4], info[5]))
         for sub in info[9] or []:
             walk(sub)
 
@@ -119,6 +122,20 @@ def main():
         t = ", ".join(rust_str(x) for x in tips)
         s = ", ".join(spec_rust(x) for x in specs)
         out.append(f"    ({rust_str(name)}, &[{t}], &[{s}]),")
+    out.append("];")
+    subs.sort()
+    out += [
+        "",
+        "/// A subcommand: (name, arity, flags, first key, last key, step).",
+        "pub type Subcommand = (&'static str, i32, &'static [&'static str], i32, i32, i32);",
+        "",
+        "/// Every subcommand, sorted by name.",
+        "#[rustfmt::skip]",
+        "pub static SUBCOMMANDS: &[Subcommand] = &[",
+    ]
+    for name, arity, flags, first, last, step in subs:
+        f = ", ".join(rust_str(x) for x in flags)
+        out.append(f"    ({rust_str(name)}, {arity}, &[{f}], {first}, {last}, {step}),")
     out.append("];")
     print("\n".join(out))
 

@@ -118,6 +118,12 @@ pub static SUBCOMMANDS: &[(&str, &str, &str)] = &[
     ("latency", "history", "@admin @slow @dangerous"),
     ("latency", "latest", "@admin @slow @dangerous"),
     ("latency", "reset", "@admin @slow @dangerous"),
+    ("script", "debug", "@slow @scripting"),
+    ("script", "exists", "@slow @scripting"),
+    ("script", "flush", "@slow @scripting"),
+    ("script", "help", "@slow @scripting"),
+    ("script", "kill", "@slow @scripting"),
+    ("script", "load", "@slow @scripting"),
     ("slowlog", "get", "@admin @slow @dangerous"),
     ("slowlog", "help", "@slow"),
     ("slowlog", "len", "@admin @slow @dangerous"),
@@ -246,6 +252,17 @@ fn unit_of(spec: &Spec, args: &[Bytes]) -> usize {
 /// command's name (CLIENT LIST's `cmd=`).
 pub fn full_name(spec: &Spec, args: &[Bytes]) -> &'static str {
     &units()[unit_of(spec, args)].full
+}
+
+/// The subcommands of `spec` that have their own ACL entry, with their categories
+/// (`client|kill`, ...), in the table's order.
+pub fn subcommands_with_categories(spec: &Spec) -> Vec<(&'static str, u32)> {
+    let idx = super::table::index_of(spec);
+    units()[COMMANDS.len()..]
+        .iter()
+        .filter(|u| u.cmd == idx)
+        .map(|u| (u.full.as_str(), u.cats))
+        .collect()
 }
 
 /// The ACL categories of the listed subcommand `args` names, if it names one (MONITOR

@@ -103,6 +103,30 @@ pub fn meta(name: &str) -> Meta {
     })
 }
 
+/// What Redis 7.0's COMMAND INFO says of a subcommand besides its categories.
+#[derive(Debug, Clone, Copy)]
+pub struct SubcommandMeta {
+    pub arity: i32,
+    pub flags: &'static [&'static str],
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+}
+
+/// The subcommand `full` (`config|get`), if Redis 7.0 has it.
+pub fn subcommand(full: &str) -> Option<SubcommandMeta> {
+    let subs = super::keyspecs_data::SUBCOMMANDS;
+    let i = subs.binary_search_by(|(n, ..)| (*n).cmp(full)).ok()?;
+    let (_, arity, flags, first, last, step) = subs[i];
+    Some(SubcommandMeta {
+        arity,
+        flags,
+        first,
+        last,
+        step,
+    })
+}
+
 /// A command line's arguments that are not counts of keys that follow (GETKEYS refuses
 /// the line, as Redis does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

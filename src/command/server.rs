@@ -1336,7 +1336,66 @@ fn command_info(ctx: &mut Ctx, s: &Spec) {
         ctx.out.simple(&c);
     }
     super::keyspecs::write_info(ctx.out, s.name);
-    ctx.out.set_len(0); // subcommands
+    let subs = super::acl::subcommands_with_categories(s);
+    ctx.out.set_len(subs.len());
+    for (full, cats) in subs {
+        subcommand_info(ctx, s, full, cats);
+    }
+}
+
+/// A subcommand's COMMAND INFO entry (`config|get`): its arity, flags and key range as
+/// Redis 7.0 describes them, the categories of Strata's table.
+fn subcommand_info(ctx: &mut Ctx, parent: &Spec, full: &str, cats: u32) {
+    let sub = &full[parent.name.len() + 1..];
+    let (arity, flags, first, last, step) = match super::keyspecs::subcommand(full) {
+        Some(m) => (m.arity, m.flags, m.first, m.last, m.step),
+        // (Later than Redis 7.0: no data but the arity the dispatcher checks.)
+        None => {
+            let arity = parent
+                .subs
+                .iter()
+                .find(|(n, _)| *n == sub)
+                .map_or(-2, |(_, a)| *a);
+            (arity, &[][..], 0, 0, 0)
+        }
+    };
+    ctx.out.array_len(10);
+    ctx.out.bulk(full.as_bytes());
+    ctx.out.int(arity as i64);
+    ctx.out.set_len(flags.len());
+    for f in flags {
+        ctx.out.simple(f);
+    }
+    ctx.out.int(first as i64);
+    ctx.out.int(last as i64);
+    ctx.out.int(step as i64);
+    let names = super::acl::category_names(cats);
+    ctx.out.set_len(names.len());
+    for c in names {
+        ctx.out.simple(&c);
+    }
+    super::keyspecs::write_info(ctx.out, full);
+    ctx.out.set_len(0);
+}
+
+/// COMMAND INFO of `name`: a command, or `container|subcommand`.
+fn command_info_by_name(ctx: &mut Ctx, name: &[u8]) {
+    if let Some(s) = super::lookup(name) {
+        return command_info(ctx, s);
+    }
+    let text = String::from_utf8_lossy(name).to_ascii_lowercase();
+    let found = text.split_once('|').and_then(|(parent, _)| {
+        let s = super::lookup(parent.as_bytes())?;
+        let (full, cats) = super::acl::subcommands_with_categories(s)
+            .into_iter()
+            .find(|(full, _)| *full == text)?;
+        Some((s, full, cats))
+    });
+    match found {
+        Some((s, full, cats)) => subcommand_info(ctx, s, full, cats),
+        // Redis 7.0 answers a nil bulk string for an unknown name.
+        None => ctx.out.null(),
+    }
 }
 
 fn acl_categories(s: &Spec) -> Vec<String> {
@@ -1370,11 +1429,7 @@ pub fn command(ctx: &mut Ctx) {
             let names: Vec<Bytes> = ctx.args[2..].to_vec();
             ctx.out.array_len(names.len());
             for n in names {
-                match super::lookup(&n) {
-                    Some(s) => command_info(ctx, s),
-                    // Redis 7.0 answers a nil bulk string for an unknown name.
-                    None => ctx.out.null(),
-                }
+                command_info_by_name(ctx, &n);
             }
         }
         b"DOCS" => {
