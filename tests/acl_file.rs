@@ -8,11 +8,6 @@ use std::path::Path;
 
 use common::*;
 
-fn in_process_only() -> bool {
-    // The server under test is started with an ACL file of the test's making.
-    std::env::var("STRATA_TEST_EXTERNAL_PORT").is_err()
-}
-
 /// ACL LIST lines of users defined as `user <name> on >pw +@all` (the hash is of "pw").
 const PW: &str = "#30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4";
 

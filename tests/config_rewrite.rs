@@ -8,11 +8,6 @@ mod common;
 use common::*;
 use strata::config::Config;
 
-fn in_process_only() -> bool {
-    // A real Redis has its own config file; these tests drive Strata's.
-    std::env::var("STRATA_TEST_EXTERNAL_PORT").is_err()
-}
-
 #[test]
 fn rewrite_then_restart_from_the_file_keeps_config_set_changes() {
     if !in_process_only() {

@@ -137,35 +137,15 @@ pub struct InvalidKeys;
 /// cannot say (SET and BITFIELD's flags depend on their options, SORT's STORE can be
 /// anywhere), from the arguments as Redis's own key functions read them.
 pub fn keys_with_flags(spec: &Spec, args: &[Bytes]) -> Result<Vec<(usize, u16)>, InvalidKeys> {
-    let name = full_name(spec, args);
-    match name.as_str() {
+    // `name`, or `name|sub` for a subcommand (whose key specs are its own).
+    let name = super::acl::full_name(spec, args);
+    match name {
         "set" => return Ok(vec![(1, set_flags(args))]),
         "bitfield" => return Ok(vec![(1, bitfield_flags(args))]),
         "sort" | "sort_ro" => return Ok(sort_keys(args, name == "sort_ro")),
         _ => {}
     }
-    from_specs(meta(&name).specs, args)
-}
-
-/// `name` or `name|sub` for a container command with a known subcommand.
-fn full_name(spec: &Spec, args: &[Bytes]) -> String {
-    let sub = args.get(1).map(|a| {
-        format!(
-            "{}|{}",
-            spec.name,
-            String::from_utf8_lossy(a).to_ascii_lowercase()
-        )
-    });
-    match sub {
-        Some(full)
-            if super::keyspecs_data::SPECS
-                .iter()
-                .any(|(n, _, _)| *n == full) =>
-        {
-            full
-        }
-        _ => spec.name.to_string(),
-    }
+    from_specs(meta(name).specs, args)
 }
 
 /// Redis's `getKeysUsingKeySpecs`.
@@ -250,7 +230,7 @@ fn from_specs(specs: &[KeySpec], args: &[Bytes]) -> Result<Vec<(usize, u16)>, In
 
 /// Whether `args` runs a command that takes keys (Redis's `doesCommandHaveKeys`).
 pub fn has_keys(spec: &Spec, args: &[Bytes]) -> bool {
-    meta(&full_name(spec, args))
+    meta(super::acl::full_name(spec, args))
         .specs
         .iter()
         .any(|k| k.flags & F_NOT_KEY == 0)

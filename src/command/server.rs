@@ -1318,24 +1318,45 @@ fn command_list(ctx: &mut Ctx) {
     }
 }
 
-fn command_info(ctx: &mut Ctx, s: &Spec) {
-    ctx.out.array_len(10);
-    ctx.out.bulk(s.name.as_bytes());
-    ctx.out.int(s.arity as i64);
-    let flags: Vec<&str> = s.redis_flags().collect();
-    ctx.out.set_len(flags.len());
+/// The fields of a COMMAND INFO entry up to its categories, then its tips and key specs
+/// (the caller writes the subcommands, the entry's tenth field).
+fn info_fields(
+    out: &mut crate::protocol::ReplyBuf,
+    name: &str,
+    arity: i32,
+    flags: &[&str],
+    keys: (i32, i32, i32),
+    categories: u32,
+) {
+    out.array_len(10);
+    out.bulk(name.as_bytes());
+    out.int(arity as i64);
+    out.set_len(flags.len());
     for f in flags {
-        ctx.out.simple(f);
+        out.simple(f);
     }
-    ctx.out.int(s.first_key as i64);
-    ctx.out.int(s.last_key as i64);
-    ctx.out.int(s.step as i64);
-    let cats = acl_categories(s);
-    ctx.out.set_len(cats.len());
+    out.int(keys.0 as i64);
+    out.int(keys.1 as i64);
+    out.int(keys.2 as i64);
+    let cats = super::acl::category_names(categories);
+    out.set_len(cats.len());
     for c in cats {
-        ctx.out.simple(&c);
+        out.simple(&c);
     }
-    super::keyspecs::write_info(ctx.out, s.name);
+    super::keyspecs::write_info(out, name);
+}
+
+fn command_info(ctx: &mut Ctx, s: &Spec) {
+    let flags: Vec<&str> = s.redis_flags().collect();
+    let cats = super::acl::categories(s);
+    info_fields(
+        ctx.out,
+        s.name,
+        s.arity,
+        &flags,
+        (s.first_key, s.last_key, s.step),
+        cats,
+    );
     let subs = super::acl::subcommands_with_categories(s);
     ctx.out.set_len(subs.len());
     for (full, cats) in subs {
@@ -1359,23 +1380,8 @@ fn subcommand_info(ctx: &mut Ctx, parent: &Spec, full: &str, cats: u32) {
             (arity, &[][..], 0, 0, 0)
         }
     };
-    ctx.out.array_len(10);
-    ctx.out.bulk(full.as_bytes());
-    ctx.out.int(arity as i64);
-    ctx.out.set_len(flags.len());
-    for f in flags {
-        ctx.out.simple(f);
-    }
-    ctx.out.int(first as i64);
-    ctx.out.int(last as i64);
-    ctx.out.int(step as i64);
-    let names = super::acl::category_names(cats);
-    ctx.out.set_len(names.len());
-    for c in names {
-        ctx.out.simple(&c);
-    }
-    super::keyspecs::write_info(ctx.out, full);
-    ctx.out.set_len(0);
+    info_fields(ctx.out, full, arity, flags, (first, last, step), cats);
+    ctx.out.set_len(0); // subcommands
 }
 
 /// COMMAND INFO of `name`: a command, or `container|subcommand`.
@@ -1396,10 +1402,6 @@ fn command_info_by_name(ctx: &mut Ctx, name: &[u8]) {
         // Redis 7.0 answers a nil bulk string for an unknown name.
         None => ctx.out.null(),
     }
-}
-
-fn acl_categories(s: &Spec) -> Vec<String> {
-    super::acl::category_names(super::acl::categories(s))
 }
 
 fn command_docs(ctx: &mut Ctx, s: &Spec) {

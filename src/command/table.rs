@@ -568,33 +568,19 @@ pub fn channels_not_keys(spec: &Spec) -> bool {
 /// negative last counts from the end), or, for `movablekeys` commands, from their
 /// `numkeys` argument. ACL key patterns are checked against these.
 pub fn key_positions(spec: &Spec, args: &[bytes::Bytes]) -> Vec<usize> {
-    key_positions_checked(spec, args).unwrap_or_else(|p| p)
-}
-
-/// [`key_positions`], but `Err` (with the keys that are there) when a `numkeys` argument
-/// is not a count of arguments that follow (COMMAND GETKEYS refuses such a line).
-pub fn key_positions_checked(spec: &Spec, args: &[bytes::Bytes]) -> Result<Vec<usize>, Vec<usize>> {
-    let mut valid = true;
-    let mut numkeys = |at: usize, start: usize| -> Vec<usize> {
+    // A `numkeys` that is not a count of arguments that follow gives the keys there are.
+    let numkeys = |at: usize, start: usize| -> Vec<usize> {
         let k = args.get(at).and_then(|a| crate::util::parse_i64_strict(a));
-        if !k.is_some_and(|k| k >= 0 && start as i64 + k <= args.len() as i64) {
-            valid = false;
-        }
         let k = k.unwrap_or(0).clamp(0, args.len() as i64) as usize;
         (start..start + k).filter(|&i| i < args.len()).collect()
     };
-    let positions = key_positions_of(spec, args, &mut numkeys);
-    if valid {
-        Ok(positions)
-    } else {
-        Err(positions)
-    }
+    key_positions_of(spec, args, &numkeys)
 }
 
 fn key_positions_of(
     spec: &Spec,
     args: &[bytes::Bytes],
-    numkeys: &mut impl FnMut(usize, usize) -> Vec<usize>,
+    numkeys: &impl Fn(usize, usize) -> Vec<usize>,
 ) -> Vec<usize> {
     match spec.name {
         "zunionstore" | "zinterstore" | "zdiffstore" => {

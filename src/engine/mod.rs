@@ -734,10 +734,15 @@ impl Engine {
     /// ACL SAVE: the users into `aclfile`, replacing it atomically.
     fn save_acl_file(&mut self) -> Result<(), String> {
         let path = std::path::PathBuf::from(&self.st.config.aclfile);
-        let mut tmp = path.clone().into_os_string();
+        self.replace_file(&path, self.st.acl.file_text().as_bytes())
+    }
+
+    /// Replace a file the operator named (config file, ACL file) with `bytes` atomically,
+    /// through a temp file beside it; the error names the step and the file.
+    fn replace_file(&self, path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+        let mut tmp = path.to_path_buf().into_os_string();
         tmp.push(format!(".tmp-{}", std::process::id()));
-        let text = self.st.acl.file_text();
-        crate::persistence::fs::replace_file(&*self.vfs, &path, tmp.as_ref(), text.as_bytes())
+        crate::persistence::fs::replace_file(&*self.vfs, path, tmp.as_ref(), bytes)
             .map_err(|(op, p, e)| format!("{op} {}: {e}", p.display()))
     }
 
@@ -760,10 +765,7 @@ impl Engine {
             Vec::new()
         };
         let text = self.st.config.rewrite_text(&old, &users);
-        let mut tmp = path.clone().into_os_string();
-        tmp.push(format!(".tmp-{}", std::process::id()));
-        crate::persistence::fs::replace_file(&*self.vfs, &path, tmp.as_ref(), text.as_bytes())
-            .map_err(|(op, p, e)| fail(format!("{op} {}: {e}", p.display())))?;
+        self.replace_file(&path, text.as_bytes()).map_err(fail)?;
         info!("CONFIG REWRITE executed with success.");
         Ok(())
     }

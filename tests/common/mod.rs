@@ -147,6 +147,12 @@ pub fn restart_with_log(s: &mut Server) -> Server {
     })
 }
 
+/// False when the tests run against an external server (`STRATA_TEST_EXTERNAL_PORT`):
+/// for tests that start Strata with files of their own making (config, ACL file).
+pub fn in_process_only() -> bool {
+    std::env::var("STRATA_TEST_EXTERNAL_PORT").is_err()
+}
+
 /// Start a server with the test defaults (free port, no log, temporary dir).
 pub fn start() -> Server {
     start_with(|_| {})
