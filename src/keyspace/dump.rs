@@ -76,6 +76,7 @@ pub fn crc64(bytes: &[u8]) -> u64 {
 pub fn encode(v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     match v {
+        Value::Stream(_) => unreachable!("DUMP refuses streams before encoding"),
         Value::Int(i) => {
             out.push(T_STRING);
             put_int_string(&mut out, *i);

@@ -1,6 +1,6 @@
 //! The values a key can hold and their memory accounting.
 
-use super::{Hash, List, Set, Warm, ZSet};
+use super::{Hash, List, Set, Stream, Warm, ZSet};
 
 /// A stored value. Strings holding a canonical decimal integer are kept as `Int`
 /// (Redis's "int" encoding): smaller, and INCR needs no parsing. Aggregates are boxed so
@@ -15,6 +15,7 @@ pub enum Value {
     Hash(Hash),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 /// The Redis type name of a value, as TYPE reports it.
@@ -25,6 +26,7 @@ pub enum Kind {
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
 impl Kind {
@@ -35,6 +37,7 @@ impl Kind {
             Kind::Hash => "hash",
             Kind::Set => "set",
             Kind::ZSet => "zset",
+            Kind::Stream => "stream",
         }
     }
 
@@ -46,6 +49,7 @@ impl Kind {
             b"hash" => Some(Kind::Hash),
             b"set" => Some(Kind::Set),
             b"zset" => Some(Kind::ZSet),
+            b"stream" => Some(Kind::Stream),
             _ => None,
         }
     }
@@ -93,6 +97,30 @@ aggregate!(Hash, Hash, Hash, std::convert::identity);
 aggregate!(Set, Set, Set, Box::new);
 aggregate!(ZSet, ZSet, ZSet, Box::new);
 
+/// A stream stays in the keyspace when its last entry goes (its last ID and groups are
+/// state), so it is never `empty` in the deleting sense.
+impl Aggregate for Stream {
+    const KIND: Kind = Kind::Stream;
+    fn of(v: &Value) -> Option<&Self> {
+        match v {
+            Value::Stream(x) => Some(x),
+            _ => None,
+        }
+    }
+    fn of_mut(v: &mut Value) -> Option<&mut Self> {
+        match v {
+            Value::Stream(x) => Some(x),
+            _ => None,
+        }
+    }
+    fn into_value(self) -> Value {
+        Value::Stream(Box::new(self))
+    }
+    fn empty(&self) -> bool {
+        false
+    }
+}
+
 impl Value {
     /// Warm-up for a batch of lookups of member `m` inside this value (see
     /// [`Set::prefetch_member`], [`Hash::prefetch_field`]); false where there is nothing
@@ -123,6 +151,7 @@ impl Value {
             Value::Hash(_) => Kind::Hash,
             Value::Set(_) => Kind::Set,
             Value::ZSet(_) => Kind::ZSet,
+            Value::Stream(_) => Kind::Stream,
         }
     }
 
@@ -136,6 +165,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => alloc_size(std::mem::size_of::<Set>()) + s.heap_size(),
             Value::ZSet(z) => alloc_size(std::mem::size_of::<ZSet>()) + z.heap_size(),
+            Value::Stream(x) => alloc_size(std::mem::size_of::<Stream>()) + x.heap_size(),
         }
     }
 
@@ -148,6 +178,7 @@ impl Value {
             Value::Hash(h) if h.encoding() != "listpack" => h.len(),
             Value::Set(s) if !matches!(s.encoding(), "listpack" | "intset") => s.len(),
             Value::ZSet(z) if z.encoding() != "listpack" => z.len(),
+            Value::Stream(x) => x.len() / 100 + 1,
             _ => 1,
         }
     }
@@ -162,6 +193,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 

@@ -34,6 +34,7 @@ pub mod manifest;
 pub mod record;
 pub mod recovery;
 pub mod snapshot;
+pub mod stream_blob;
 
 pub use fs::{is_no_space, FaultError, OpKind, RealFs, SimFs, TornMode, Vfs, VfsFile};
 pub use log::{

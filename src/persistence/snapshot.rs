@@ -85,7 +85,7 @@
 //! | size      | field     | meaning                                                        |
 //! |----------:|-----------|----------------------------------------------------------------|
 //! | 2         | db        | u16, database index, `< dbs`                                  |
-//! | 1         | tag       | bits 0..=2: type (1 string, 2 int, 3 list, 4 hash, 5 set, 6 zset); bit 3 `IDLE`, bit 4 `FREQ`: the key's access field follows the expiry (at most one of them, only in a first part, only if the header has `ACCESS`); bit 5: 0; bit 6 `CONT`: this part continues the previous part's entry; bit 7 `MORE`: another part of this entry follows |
+//! | 1         | tag       | bits 0..=2: type (1 string, 2 int, 3 list, 4 hash, 5 set, 6 zset, 7 stream); bit 3 `IDLE`, bit 4 `FREQ`: the key's access field follows the expiry (at most one of them, only in a first part, only if the header has `ACCESS`); bit 5: 0; bit 6 `CONT`: this part continues the previous part's entry; bit 7 `MORE`: another part of this entry follows |
 //! | 8         | expire_at | u64, absolute Unix ms, 0 = no expiry; **only in a first part** (`CONT` clear) |
 //! | 4 or 1    | access    | with `IDLE`: u32, seconds since the key's last access when the snapshot was written; with `FREQ`: u8, its LFU counter then |
 //! | 4 + n     | key       | u32 length, then the key bytes (repeated in every part)        |
@@ -106,6 +106,7 @@
 //! | hash   | u32 count, then `count` pairs of field `bytes`, value `bytes`     |
 //! | set    | u32 count, then `count` members, each `bytes`                     |
 //! | zset   | u32 count, then `count` pairs of member `bytes`, score f64 (LE IEEE-754 bits, never NaN) |
+//! | stream | `bytes`: this part's piece of the stream's byte form ([`super::stream_blob`]), cut anywhere like a string |
 //!
 //! ## Split values
 //!
@@ -194,6 +195,7 @@ const T_LIST: u8 = 3;
 const T_HASH: u8 = 4;
 const T_SET: u8 = 5;
 const T_ZSET: u8 = 6;
+const T_STREAM: u8 = 7;
 const TYPE_MASK: u8 = 0x07;
 const F_IDLE: u8 = 0x08;
 const F_FREQ: u8 = 0x10;
@@ -540,6 +542,12 @@ pub enum EntryProblem {
         count: u32,
         /// Bytes left.
         remaining: u64,
+    },
+    /// A stream value's bytes do not decode.
+    #[error("{problem}")]
+    Stream {
+        /// What is wrong.
+        problem: super::stream_blob::StreamBlobProblem,
     },
     /// A sorted-set score is NaN.
     #[error("sorted-set score is NaN")]
@@ -903,7 +911,11 @@ impl ChunkEncoder {
                 self.begin(db, T_INT, true, exp, key);
                 self.cur.extend_from_slice(&i.to_le_bytes());
             }
-            Value::Str(s) => self.add_str(db, key, exp, s),
+            Value::Str(s) => self.add_str(db, key, exp, T_STR, s),
+            Value::Stream(x) => {
+                let blob = super::stream_blob::encode(x);
+                self.add_str(db, key, exp, T_STREAM, &blob)
+            }
             Value::List(l) => self.add_items(db, key, exp, T_LIST, l.iter(), |out, e| {
                 put_bytes(out, e);
             }),
@@ -980,11 +992,11 @@ impl ChunkEncoder {
         tag_pos
     }
 
-    fn add_str(&mut self, db: u16, key: &[u8], expire_at: u64, s: &[u8]) {
+    fn add_str(&mut self, db: u16, key: &[u8], expire_at: u64, ty: u8, s: &[u8]) {
         let mut rest = s;
         let mut first = true;
         loop {
-            let tag_pos = self.begin(db, T_STR, first, expire_at, key);
+            let tag_pos = self.begin(db, ty, first, expire_at, key);
             let room = self.target.saturating_sub(self.cur.len() + 4);
             let n = rest.len().min(room.max(self.target.div_ceil(2)));
             put_bytes(&mut self.cur, &rest[..n]);
@@ -1672,15 +1684,19 @@ impl Body {
         Ok(())
     }
 
-    fn into_value(self, ty: u8) -> Value {
-        match (ty, self) {
+    fn into_value(self, ty: u8) -> Result<Value, EntryProblem> {
+        Ok(match (ty, self) {
+            (T_STREAM, Body::Str(s)) => Value::Stream(Box::new(
+                super::stream_blob::decode(&s)
+                    .map_err(|problem| EntryProblem::Stream { problem })?,
+            )),
             (_, Body::Str(s)) => Value::Str(s),
             (_, Body::Int(i)) => Value::Int(i),
             (T_SET, Body::Elems(e)) => Value::Set(Box::new(Set::from_members(e))),
             (_, Body::Elems(e)) => Value::List(Box::new(List::from_elements(e))),
             (_, Body::Pairs(p)) => Value::Hash(Hash::from_pairs(p)),
             (_, Body::Scored(p)) => Value::ZSet(Box::new(ZSet::from_pairs(p))),
-        }
+        })
     }
 }
 
@@ -1840,7 +1856,7 @@ fn decode_part(c: &mut Cursor<'_>, rules: Rules) -> Result<Decoded, EntryProblem
     let more = tag & F_MORE != 0;
     let access_bits = tag & (F_IDLE | F_FREQ);
     if tag & RESERVED_BITS != 0
-        || !(T_STR..=T_ZSET).contains(&ty)
+        || !(T_STR..=T_STREAM).contains(&ty)
         || (ty == T_INT && (cont || more))
         || (access_bits != 0 && (cont || !rules.access || access_bits == F_IDLE | F_FREQ))
     {
@@ -1855,6 +1871,7 @@ fn decode_part(c: &mut Cursor<'_>, rules: Rules) -> Result<Decoded, EntryProblem
     let key = c.bytes("key")?;
     let body = match ty {
         T_STR => Body::Str(c.bytes("string value")?.to_vec()),
+        T_STREAM => Body::Str(c.bytes("stream value")?.to_vec()),
         T_INT => Body::Int(c.u64("integer value")? as i64),
         T_LIST | T_SET => {
             let n = c.count(4)?;
@@ -1895,7 +1912,7 @@ fn decode_part(c: &mut Cursor<'_>, rules: Rules) -> Result<Decoded, EntryProblem
             Box::new(entry_at(
                 rules.clock,
                 key.to_vec(),
-                body.into_value(ty),
+                body.into_value(ty)?,
                 expire_at,
                 kept,
             )),
@@ -1967,7 +1984,7 @@ impl Merger {
                     Box::new(entry_at(
                         self.clock,
                         key,
-                        body.into_value(ty),
+                        body.into_value(ty)?,
                         expire_at,
                         kept,
                     )),

@@ -31,6 +31,8 @@ pub enum M {
     Hash(BTreeMap<Vec<u8>, Vec<u8>>),
     Set(BTreeSet<Vec<u8>>),
     ZSet(BTreeMap<Vec<u8>, i64>),
+    /// A stream, as its snapshot bytes (exact; the models never generate streams).
+    Stream(Vec<u8>),
 }
 
 /// A model key: its value and its expiry as a closed interval of Unix ms (`(0, 0)`: none).
@@ -335,7 +337,7 @@ impl Default for Model {
 
 fn is_empty(v: &M) -> bool {
     match v {
-        M::Str(_) => false,
+        M::Str(_) | M::Stream(_) => false,
         M::List(l) => l.is_empty(),
         M::Hash(h) => h.is_empty(),
         M::Set(s) => s.is_empty(),
@@ -732,6 +734,7 @@ pub fn to_model(v: &Value) -> M {
         Value::Hash(h) => M::Hash(h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect()),
         Value::Set(s) => M::Set(s.iter().map(|e| e.to_vec()).collect()),
         Value::ZSet(z) => M::ZSet(z.iter().map(|(m, s)| (m.to_vec(), s as i64)).collect()),
+        Value::Stream(x) => M::Stream(crate::persistence::stream_blob::encode(x)),
     }
 }
 
@@ -747,6 +750,8 @@ pub enum Canon {
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
     Set(Vec<Vec<u8>>),
     ZSet(Vec<(Vec<u8>, u64)>),
+    /// A stream as its snapshot bytes (which are exact).
+    Stream(Vec<u8>),
 }
 
 /// (db, key, expire_at, value) of one entry in [`Canon`] form.
@@ -773,6 +778,7 @@ pub fn canon(db: u16, e: &crate::keyspace::Entry) -> CanonEntry {
             v.sort();
             Canon::ZSet(v)
         }
+        Value::Stream(x) => Canon::Stream(crate::persistence::stream_blob::encode(x)),
     };
     (db, e.key.to_vec(), e.expire_at(), v)
 }
