@@ -297,7 +297,6 @@ pub mod events {
     pub const ZSET: u32 = 1 << 7;
     pub const EXPIRED: u32 = 1 << 8;
     pub const EVICTED: u32 = 1 << 9;
-    /// Never published: no streams yet.
     pub const STREAM: u32 = 1 << 10;
     pub const KEY_MISS: u32 = 1 << 11;
     /// Never published: no modules.

@@ -1,5 +1,5 @@
-//! Blocking commands: the one mechanism behind BLPOP, BRPOP, BLMOVE, BLMPOP (lists) and
-//! BZPOPMIN, BZPOPMAX, BZMPOP (sorted sets).
+//! Blocking commands: the one mechanism behind BLPOP, BRPOP, BLMOVE, BLMPOP (lists),
+//! BZPOPMIN, BZPOPMAX, BZMPOP (sorted sets) and XREAD, XREADGROUP (streams).
 //!
 //! # How a command blocks
 //!
@@ -332,6 +332,19 @@ impl Ctx<'_> {
     /// (inside MULTI/EXEC, while replaying, or a session without a connection): the
     /// handler must reply at once as on timeout.
     pub fn block(&mut self, keys: &[Bytes], kind: Kind, timeout_ms: u64) -> bool {
+        let args = self.args.to_vec();
+        self.block_with_args(args, keys, kind, timeout_ms)
+    }
+
+    /// [`Ctx::block`], re-running `args` instead of the command as sent when a key is
+    /// ready (XREAD's `$` becomes the ID it stood for when the client blocked).
+    pub fn block_with_args(
+        &mut self,
+        args: Args,
+        keys: &[Bytes],
+        kind: Kind,
+        timeout_ms: u64,
+    ) -> bool {
         if self.sess.blocking.retry.is_some() {
             self.sess.blocking.reblocked = true;
             return true;
@@ -356,7 +369,7 @@ impl Ctx<'_> {
         let b = Blocked {
             db: self.sess.db,
             resp3: self.out.resp3(),
-            args: self.args.to_vec(),
+            args,
             keys: ks,
             kind,
             wake,

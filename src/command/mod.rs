@@ -32,6 +32,7 @@ mod sets;
 mod slowlog;
 mod sort;
 mod state;
+mod streams;
 mod strings;
 mod table;
 pub mod tracking;

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use super::{
     acl, bitmaps, dump, geo, hashes, hyperloglog, keys, latency, lists, monitor, pubsub, scripting,
-    server, sets, slowlog, sort, strings, transactions, wait, zsets, Ctx,
+    server, sets, slowlog, sort, streams, strings, transactions, wait, zsets, Ctx,
 };
 
 pub type Handler = fn(&mut Ctx);
@@ -218,6 +218,8 @@ const CONTAINERS: &[(&str, &[(&str, i32)])] = &[
     ("latency", LATENCY_SUBS),
     ("memory", MEMORY_SUBS),
     ("object", OBJECT_SUBS),
+    ("xgroup", XGROUP_SUBS),
+    ("xinfo", XINFO_SUBS),
     ("pubsub", PUBSUB_SUBS),
     ("function", FUNCTION_SUBS),
     ("script", SCRIPT_SUBS),
@@ -236,6 +238,15 @@ const fn subcommands_of(name: &str) -> &'static [(&'static str, i32)] {
     &[]
 }
 
+const XGROUP_SUBS: &[(&str, i32)] = &[
+    ("create", -5),
+    ("setid", -5),
+    ("destroy", 4),
+    ("createconsumer", 5),
+    ("delconsumer", 5),
+    ("help", 2),
+];
+const XINFO_SUBS: &[(&str, i32)] = &[("stream", -3), ("groups", 3), ("consumers", 4), ("help", 2)];
 const OBJECT_SUBS: &[(&str, i32)] = &[
     ("encoding", 3),
     ("freq", 3),
@@ -550,6 +561,21 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("zpopmin", -2, "write fast", KEY1, "sorted-set", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zsets::zpopmin),
     cmd!("zpopmax", -2, "write fast", KEY1, "sorted-set", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zsets::zpopmax),
     cmd!("bzpopmin", -3, "write noscript blocking fast", (1, -2, 1), "sorted-set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", zsets::bzpopmin),
+    cmd!("xadd", -5, "write denyoom fast", KEY1, "stream", "Appends a new message to a stream. Creates the key if it doesn't exist.", streams::xadd),
+    cmd!("xlen", 2, "readonly fast", KEY1, "stream", "Return the number of messages in a stream.", streams::xlen),
+    cmd!("xrange", -4, "readonly", KEY1, "stream", "Returns the messages from a stream within a range of IDs.", streams::xrange),
+    cmd!("xrevrange", -4, "readonly", KEY1, "stream", "Returns the messages from a stream within a range of IDs in reverse order.", streams::xrevrange),
+    cmd!("xdel", -3, "write fast", KEY1, "stream", "Returns the number of messages after removing them from a stream.", streams::xdel),
+    cmd!("xtrim", -4, "write", KEY1, "stream", "Deletes messages from the beginning of a stream.", streams::xtrim),
+    cmd!("xsetid", -3, "write denyoom fast", KEY1, "stream", "An internal command for replicating stream values.", streams::xsetid),
+    cmd!("xread", -4, "readonly blocking movablekeys", NOKEY, "stream", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.", streams::xread),
+    cmd!("xreadgroup", -7, "write blocking movablekeys", NOKEY, "stream", "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.", streams::xreadgroup),
+    cmd!("xgroup", -2, "", (2, 2, 1), "stream", "A container for consumer groups commands.", streams::xgroup),
+    cmd!("xack", -4, "write fast", KEY1, "stream", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.", streams::xack),
+    cmd!("xpending", -3, "readonly", KEY1, "stream", "Returns the information and entries from a stream consumer group's pending entries list.", streams::xpending),
+    cmd!("xclaim", -6, "write fast", KEY1, "stream", "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.", streams::xclaim),
+    cmd!("xautoclaim", -6, "write fast", KEY1, "stream", "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.", streams::xautoclaim),
+    cmd!("xinfo", -2, "", (2, 2, 1), "stream", "A container for stream introspection commands.", streams::xinfo),
     cmd!("bzpopmax", -3, "write noscript blocking fast", (1, -2, 1), "sorted-set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped.", zsets::bzpopmax),
     cmd!("zmpop", -4, "write movablekeys", NOKEY, "sorted-set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zsets::zmpop),
     cmd!("bzmpop", -5, "write blocking movablekeys", NOKEY, "sorted-set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", zsets::bzmpop),
@@ -600,6 +626,7 @@ fn key_positions_of(
         {
             (2..3.min(args.len())).collect()
         }
+        "xread" | "xreadgroup" => stream_keys(args),
         // The source key and STORE/STOREDIST's destination.
         "georadius" | "georadiusbymember" => {
             let mut v = vec![1];
@@ -631,6 +658,32 @@ fn key_positions_of(
                 .collect()
         }
     }
+}
+
+/// XREAD/XREADGROUP's keys: the first half of what follows STREAMS (Redis's
+/// xreadGetKeys: options are skipped by name, so a key or group named "streams" is not
+/// mistaken for the keyword).
+fn stream_keys(args: &[bytes::Bytes]) -> Vec<usize> {
+    let mut i = 1;
+    while i < args.len() {
+        let a = &args[i];
+        if a.eq_ignore_ascii_case(b"block") || a.eq_ignore_ascii_case(b"count") {
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"group") {
+            i += 3;
+        } else if a.eq_ignore_ascii_case(b"noack") {
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"streams") {
+            let rest = args.len() - i - 1;
+            if rest == 0 || !rest.is_multiple_of(2) {
+                return Vec::new();
+            }
+            return (i + 1..i + 1 + rest / 2).collect();
+        } else {
+            break;
+        }
+    }
+    Vec::new()
 }
 
 /// Name -> command. foldhash, not SipHash: every command pays this lookup (SipHash cost

@@ -1,0 +1,1754 @@
+//! Stream commands (XADD, XRANGE, XREAD, consumer groups, XINFO...), as Redis 7.0
+//! answers them: same replies, same errors, checked in the same order.
+//!
+//! What is logged: the effect, never the request. XADD logs the ID it chose (and, when
+//! it trimmed, the exact length left: `MAXLEN = n`); XTRIM logs that length; reads by a
+//! consumer group log each delivery as `XCLAIM ... TIME t RETRYCOUNT n FORCE JUSTID` and
+//! the group's new position as `XGROUP SETID ... ENTRIESREAD n`, as Redis propagates them,
+//! so replay rebuilds the PELs with their delivery times and counts.
+//!
+//! One difference: approximate trimming (`~`) trims exactly. Redis removes only whole
+//! internal nodes (100 entries), so it may keep more; both satisfy "at least this many".
+
+use bytes::Bytes;
+
+use super::notify::class;
+use super::{typed, Ctx, Replied, SYNTAX};
+use crate::keyspace::stream::{Fields, Group, ENTRIES_READ_UNKNOWN};
+use crate::keyspace::{Aggregate, Entry, Kind, Stream, StreamId};
+
+const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+
+fn b(s: &'static str) -> Bytes {
+    Bytes::from_static(s.as_bytes())
+}
+
+fn id_arg(id: StreamId) -> Bytes {
+    Bytes::from(id.to_bytes())
+}
+
+// ---- parsing -------------------------------------------------------------------------
+
+/// An ID argument: `-`, `+`, or `ms[-seq]` (missing seq = `missing_seq`).
+fn parse_id(a: &[u8], missing_seq: u64) -> Option<StreamId> {
+    match a {
+        b"-" => Some(StreamId::MIN),
+        b"+" => Some(StreamId::MAX),
+        _ => StreamId::parse(a, missing_seq),
+    }
+}
+
+/// A strict ID argument (no `-`/`+`), replying with Redis's error.
+fn strict_id(ctx: &mut Ctx, i: usize) -> Option<StreamId> {
+    let id = StreamId::parse(&ctx.args[i], 0);
+    if id.is_none() {
+        ctx.error(INVALID_ID);
+    }
+    id
+}
+
+/// A range bound: `-`, `+`, `ms[-seq]` or, exclusive, `(ms[-seq]`. Returns the
+/// inclusive bound, or None after replying.
+fn range_bound(ctx: &mut Ctx, i: usize, start: bool) -> Option<StreamId> {
+    let a = ctx.args[i].clone();
+    let missing = if start { 0 } else { u64::MAX };
+    if let Some(rest) = a.strip_prefix(b"(") {
+        let Some(id) = StreamId::parse(rest, missing) else {
+            ctx.error(INVALID_ID);
+            return None;
+        };
+        let stepped = if start { id.next() } else { id.prev() };
+        if stepped.is_none() {
+            ctx.error(if start {
+                "ERR invalid start ID for the interval"
+            } else {
+                "ERR invalid end ID for the interval"
+            });
+        }
+        return stepped;
+    }
+    let id = parse_id(&a, missing);
+    if id.is_none() {
+        ctx.error(INVALID_ID);
+    }
+    id
+}
+
+fn i64_arg(ctx: &mut Ctx, i: usize, msg: &str) -> Option<i64> {
+    let v = crate::util::parse_i64_strict(&ctx.args[i]);
+    if v.is_none() {
+        ctx.error(msg);
+    }
+    v
+}
+
+/// The stream at `key` for reading: `Ok(None)` when missing, `Err` after WRONGTYPE.
+fn lookup_stream(ctx: &mut Ctx, key: &[u8]) -> Result<bool, Replied> {
+    ctx.probe(key, Kind::Stream, true)
+}
+
+fn stream<'a>(ctx: &'a Ctx, key: &[u8]) -> &'a Stream {
+    typed::<Stream>(ctx.st, ctx.sess.db, key).expect("caller checked the key holds a stream")
+}
+
+/// Change the stream at `key` (the caller checked it exists).
+fn edit<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Stream) -> R) -> R {
+    let db = ctx.sess.db;
+    ctx.st
+        .ks
+        .db_mut(db)
+        .update(key, |v| {
+            f(Stream::of_mut(v).expect("caller checked the type"))
+        })
+        .expect("caller checked the key exists")
+}
+
+/// Log several effects as one unit (inside EXEC or a script the outer bracket does).
+fn propagate_unit(ctx: &mut Ctx, effects: Vec<Vec<Bytes>>) {
+    if effects.is_empty() {
+        return;
+    }
+    let first = ctx.st.effects.len();
+    for e in effects {
+        ctx.propagate(e);
+    }
+    if !ctx.sess.in_exec() {
+        super::transactions::bracket(ctx.st, first);
+    }
+}
+
+// ---- replies -------------------------------------------------------------------------
+
+fn reply_entry(ctx: &mut Ctx, id: StreamId, fields: &Fields) {
+    ctx.out.array_len(2);
+    ctx.out.bulk(&id.to_bytes());
+    ctx.out.array_len(fields.len());
+    for f in fields {
+        ctx.out.bulk(f);
+    }
+}
+
+fn reply_id(ctx: &mut Ctx, id: StreamId) {
+    ctx.out.bulk(&id.to_bytes());
+}
+
+// ---- trimming ------------------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+enum Trim {
+    None,
+    MaxLen(i64),
+    MinId(StreamId),
+}
+
+struct TrimArgs {
+    trim: Trim,
+    approx: bool,
+    limit: i64,
+    limit_given: bool,
+}
+
+/// Parse XADD's options (or XTRIM's), from index 2. Returns the index of XADD's ID
+/// argument (`*` or an ID), with `id` parsed, or None after replying.
+struct AddArgs {
+    trim: TrimArgs,
+    nomkstream: bool,
+    /// None: `*`. Some((id, seq_given)).
+    id: Option<(StreamId, bool)>,
+    next: usize,
+}
+
+fn parse_trim_args(ctx: &mut Ctx, xadd: bool) -> Option<AddArgs> {
+    let mut t = TrimArgs {
+        trim: Trim::None,
+        approx: false,
+        limit: 0,
+        limit_given: false,
+    };
+    let mut nomkstream = false;
+    let mut id = None;
+    let n = ctx.args.len();
+    let mut i = 2;
+    while i < n {
+        let more = n - 1 - i;
+        let opt = ctx.args[i].clone();
+        if xadd && &opt[..] == b"*" {
+            break;
+        } else if (opt.eq_ignore_ascii_case(b"maxlen") || opt.eq_ignore_ascii_case(b"minid"))
+            && more > 0
+        {
+            if !matches!(t.trim, Trim::None) {
+                ctx.error("ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
+                return None;
+            }
+            t.approx = false;
+            let next = &ctx.args[i + 1];
+            if more >= 2 && &next[..] == b"~" {
+                t.approx = true;
+                i += 1;
+            } else if more >= 2 && &next[..] == b"=" {
+                i += 1;
+            }
+            if opt.eq_ignore_ascii_case(b"maxlen") {
+                let v = ctx.int_arg(i + 1)?;
+                if v < 0 {
+                    ctx.error("ERR The MAXLEN argument must be >= 0.");
+                    return None;
+                }
+                t.trim = Trim::MaxLen(v);
+            } else {
+                t.trim = Trim::MinId(strict_id(ctx, i + 1)?);
+            }
+            i += 1;
+        } else if opt.eq_ignore_ascii_case(b"limit") && more > 0 {
+            let v = ctx.int_arg(i + 1)?;
+            if v < 0 {
+                ctx.error("ERR The LIMIT argument must be >= 0.");
+                return None;
+            }
+            t.limit = v;
+            t.limit_given = true;
+            i += 1;
+        } else if xadd && opt.eq_ignore_ascii_case(b"nomkstream") {
+            nomkstream = true;
+        } else if xadd {
+            let Some(parsed) = parse_add_id(&opt) else {
+                ctx.error(INVALID_ID);
+                return None;
+            };
+            id = Some(parsed);
+            break;
+        } else {
+            ctx.error(SYNTAX);
+            return None;
+        }
+        i += 1;
+    }
+    if t.limit_given && matches!(t.trim, Trim::None) {
+        ctx.error("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy");
+        return None;
+    }
+    if !xadd && matches!(t.trim, Trim::None) {
+        ctx.error("ERR syntax error, XTRIM must be called with a trimming strategy");
+        return None;
+    }
+    if ctx.st.replaying {
+        t.limit = 0;
+    } else if t.limit_given {
+        if !t.approx {
+            ctx.error("ERR syntax error, LIMIT cannot be used without the special ~ option");
+            return None;
+        }
+    } else if t.approx {
+        // Redis's default: 100 nodes of stream-node-max-entries (100).
+        t.limit = 10_000;
+    } else {
+        t.limit = 0;
+    }
+    Some(AddArgs {
+        trim: t,
+        nomkstream,
+        id,
+        next: i,
+    })
+}
+
+/// XADD's explicit ID: `ms-seq`, `ms` (seq 0) or `ms-*`; (id, seq given).
+fn parse_add_id(a: &[u8]) -> Option<(StreamId, bool)> {
+    if let Some(ms) = a.strip_suffix(b"-*") {
+        return StreamId::parse(ms, 0)
+            .filter(|_| !ms.contains(&b'-'))
+            .map(|id| (id, false));
+    }
+    StreamId::parse(a, 0).map(|id| (id, true))
+}
+
+/// Apply a trim to `s`; entries removed.
+fn apply_trim(s: &mut Stream, t: &TrimArgs) -> usize {
+    let limit = t.limit.max(0) as usize;
+    match t.trim {
+        Trim::None => 0,
+        Trim::MaxLen(n) => s.trim_maxlen(n as usize, limit),
+        Trim::MinId(id) => s.trim_minid(id, limit),
+    }
+}
+
+// ---- XADD, XLEN, XRANGE, XDEL, XTRIM, XSETID -------------------------------------------
+
+pub fn xadd(ctx: &mut Ctx) {
+    let Some(a) = parse_trim_args(ctx, true) else {
+        return;
+    };
+    let field_pos = a.next + 1;
+    let n = ctx.args.len();
+    if n < field_pos + 2 || (n - field_pos) % 2 == 1 {
+        return ctx.wrong_args();
+    }
+    if let Some((id, true)) = a.id {
+        if id.is_zero() {
+            return ctx.error("ERR The ID specified in XADD must be greater than 0-0");
+        }
+    }
+    let key = ctx.args[1].clone();
+    let exists = match lookup_stream_write(ctx, &key) {
+        Ok(e) => e,
+        Err(Replied) => return,
+    };
+    if !exists && a.nomkstream {
+        return ctx.out.null();
+    }
+    let last = if exists {
+        stream(ctx, &key).last_id
+    } else {
+        StreamId::MIN
+    };
+    if last == StreamId::MAX {
+        return ctx
+            .error("ERR The stream has exhausted the last possible ID, unable to add more items");
+    }
+    let id = match a.id {
+        None if ctx.now > last.ms => StreamId::new(ctx.now, 0),
+        None => last.next().expect("not the greatest ID"),
+        Some((id, true)) => id,
+        Some((id, false)) if id.ms == last.ms => match last.seq.checked_add(1) {
+            Some(seq) => StreamId::new(id.ms, seq),
+            None => return too_small(ctx),
+        },
+        Some((id, false)) => id,
+    };
+    if id <= last {
+        return too_small(ctx);
+    }
+    if !exists {
+        ctx.db().insert(Entry::new(
+            key.as_ref().into(),
+            Stream::new().into_value(),
+            0,
+        ));
+        ctx.notify(class::NEW, "new", &key);
+    }
+    let fields: Fields = ctx.args[field_pos..].iter().map(|f| f.to_vec()).collect();
+    let (trimmed, len) = edit(ctx, &key, |s| {
+        s.append(id, fields);
+        let t = apply_trim(s, &a.trim);
+        (t, s.len())
+    });
+    reply_id(ctx, id);
+    ctx.modified(&key);
+    ctx.notify(class::STREAM, "xadd", &key);
+    if trimmed > 0 {
+        ctx.notify(class::STREAM, "xtrim", &key);
+    }
+    let mut log = vec![b("XADD"), key];
+    if trimmed > 0 {
+        log.extend([b("MAXLEN"), b("="), Bytes::from(len.to_string())]);
+    }
+    log.push(id_arg(id));
+    log.extend(ctx.args[field_pos..].iter().cloned());
+    ctx.propagate(log);
+}
+
+fn too_small(ctx: &mut Ctx) {
+    ctx.error("ERR The ID specified in XADD is equal or smaller than the target stream top item")
+}
+
+/// The stream at `key` for writing: `Ok(false)` when missing, `Err` after WRONGTYPE.
+fn lookup_stream_write(ctx: &mut Ctx, key: &[u8]) -> Result<bool, Replied> {
+    ctx.probe(key, Kind::Stream, false)
+}
+
+pub fn xlen(ctx: &mut Ctx) {
+    let key = ctx.args[1].clone();
+    match lookup_stream(ctx, &key) {
+        Ok(true) => {
+            let n = stream(ctx, &key).len();
+            ctx.out.int(n as i64)
+        }
+        Ok(false) => ctx.out.int(0),
+        Err(Replied) => {}
+    }
+}
+
+pub fn xrange(ctx: &mut Ctx) {
+    range(ctx, false)
+}
+
+pub fn xrevrange(ctx: &mut Ctx) {
+    range(ctx, true)
+}
+
+fn range(ctx: &mut Ctx, rev: bool) {
+    let (si, ei) = if rev { (3, 2) } else { (2, 3) };
+    let Some(start) = range_bound(ctx, si, true) else {
+        return;
+    };
+    let Some(end) = range_bound(ctx, ei, false) else {
+        return;
+    };
+    let mut count: i64 = -1;
+    let mut j = 4;
+    while j < ctx.args.len() {
+        if ctx.args[j].eq_ignore_ascii_case(b"count") && j + 1 < ctx.args.len() {
+            let Some(c) = ctx.int_arg(j + 1) else { return };
+            count = c.max(0);
+            j += 2;
+        } else {
+            return ctx.error(SYNTAX);
+        }
+    }
+    let key = ctx.args[1].clone();
+    match lookup_stream(ctx, &key) {
+        Ok(true) => {}
+        Ok(false) => return ctx.out.array_len(0),
+        Err(Replied) => return,
+    }
+    if count == 0 {
+        return ctx.out.null_array();
+    }
+    let limit = if count < 0 {
+        usize::MAX
+    } else {
+        count as usize
+    };
+    let s = stream(ctx, &key);
+    let items: Vec<(StreamId, Fields)> = if rev {
+        s.range(start, end)
+            .rev()
+            .take(limit)
+            .map(|(i, f)| (i, f.clone()))
+            .collect()
+    } else {
+        s.range(start, end)
+            .take(limit)
+            .map(|(i, f)| (i, f.clone()))
+            .collect()
+    };
+    ctx.out.array_len(items.len());
+    for (id, f) in &items {
+        reply_entry(ctx, *id, f);
+    }
+}
+
+pub fn xdel(ctx: &mut Ctx) {
+    let mut ids = Vec::with_capacity(ctx.args.len() - 2);
+    for i in 2..ctx.args.len() {
+        let Some(id) = strict_id(ctx, i) else { return };
+        ids.push(id);
+    }
+    let key = ctx.args[1].clone();
+    match lookup_stream_write(ctx, &key) {
+        Ok(true) => {}
+        Ok(false) => return ctx.out.int(0),
+        Err(Replied) => return,
+    }
+    let deleted = edit(ctx, &key, |s| {
+        ids.iter().filter(|id| s.delete(**id)).count()
+    });
+    if deleted > 0 {
+        ctx.modified(&key);
+        ctx.st.dirty += deleted as u64 - 1;
+        ctx.notify(class::STREAM, "xdel", &key);
+        ctx.propagate_self();
+    }
+    ctx.out.int(deleted as i64);
+}
+
+pub fn xtrim(ctx: &mut Ctx) {
+    let key = ctx.args[1].clone();
+    let Some(a) = parse_trim_args(ctx, false) else {
+        return;
+    };
+    if a.next < ctx.args.len() {
+        return ctx.error(SYNTAX);
+    }
+    match lookup_stream_write(ctx, &key) {
+        Ok(true) => {}
+        Ok(false) => return ctx.out.int(0),
+        Err(Replied) => return,
+    }
+    let (trimmed, len) = edit(ctx, &key, |s| (apply_trim(s, &a.trim), s.len()));
+    if trimmed > 0 {
+        ctx.modified(&key);
+        ctx.st.dirty += trimmed as u64 - 1;
+        ctx.notify(class::STREAM, "xtrim", &key);
+        ctx.propagate(vec![
+            b("XTRIM"),
+            key,
+            b("MAXLEN"),
+            b("="),
+            Bytes::from(len.to_string()),
+        ]);
+    }
+    ctx.out.int(trimmed as i64);
+}
+
+pub fn xsetid(ctx: &mut Ctx) {
+    let Some(id) = strict_id(ctx, 2) else { return };
+    let mut entries_added: i64 = -1;
+    let mut max_xdel = StreamId::MIN;
+    let mut i = 3;
+    while i < ctx.args.len() {
+        let more = ctx.args.len() - 1 - i > 0;
+        if ctx.args[i].eq_ignore_ascii_case(b"entriesadded") && more {
+            let Some(v) = ctx.int_arg(i + 1) else { return };
+            if v < 0 {
+                return ctx.error("ERR entries_added must be positive");
+            }
+            entries_added = v;
+        } else if ctx.args[i].eq_ignore_ascii_case(b"maxdeletedid") && more {
+            let Some(m) = strict_id(ctx, i + 1) else {
+                return;
+            };
+            if id < m {
+                return ctx.error("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id");
+            }
+            max_xdel = m;
+        } else {
+            return ctx.error(SYNTAX);
+        }
+        i += 2;
+    }
+    let key = ctx.args[1].clone();
+    match lookup_stream_write(ctx, &key) {
+        Ok(true) => {}
+        Ok(false) => return ctx.error("ERR no such key"),
+        Err(Replied) => return,
+    }
+    let s = stream(ctx, &key);
+    if let Some((top, _)) = s.last() {
+        if id < top {
+            return ctx.error(
+                "ERR The ID specified in XSETID is smaller than the target stream top item",
+            );
+        }
+        if id < s.max_deleted_id {
+            return ctx.error(
+                "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id",
+            );
+        }
+        if entries_added != -1 && s.len() as i64 > entries_added {
+            return ctx.error("ERR The entries_added specified in XSETID is smaller than the target stream length");
+        }
+    }
+    edit(ctx, &key, |s| {
+        s.last_id = id;
+        if entries_added != -1 {
+            s.entries_added = entries_added as u64;
+        }
+        if !max_xdel.is_zero() {
+            s.max_deleted_id = max_xdel;
+        }
+    });
+    ctx.modified(&key);
+    ctx.notify(class::STREAM, "xsetid", &key);
+    ctx.propagate_self();
+    ctx.out.ok();
+}
+
+// ---- XREAD, XREADGROUP ---------------------------------------------------------------
+
+/// An entry as a read replies with it (None: deleted since it was delivered).
+type Delivered = (StreamId, Option<Fields>);
+
+/// What XREAD/XREADGROUP wait for per key: entries after this ID, or (`>`) new ones.
+#[derive(Clone, Copy)]
+enum From {
+    After(StreamId),
+    New,
+}
+
+pub fn xread(ctx: &mut Ctx) {
+    read(ctx, false)
+}
+
+pub fn xreadgroup(ctx: &mut Ctx) {
+    read(ctx, true)
+}
+
+fn read(ctx: &mut Ctx, group_read: bool) {
+    let n = ctx.args.len();
+    let mut timeout: Option<u64> = None;
+    let mut count: usize = 0;
+    let mut streams_at = 0;
+    let mut group: Option<(Bytes, Bytes)> = None;
+    let mut noack = false;
+    let mut i = 1;
+    while i < n {
+        let more = n - i - 1;
+        let o = &ctx.args[i];
+        if o.eq_ignore_ascii_case(b"block") && more > 0 {
+            i += 1;
+            match crate::util::parse_i64_strict(&ctx.args[i]) {
+                None => return ctx.error("ERR timeout is not an integer or out of range"),
+                Some(t) if t < 0 => return ctx.error("ERR timeout is negative"),
+                Some(t) => timeout = Some(t as u64),
+            }
+        } else if o.eq_ignore_ascii_case(b"count") && more > 0 {
+            i += 1;
+            let Some(c) = ctx.int_arg(i) else { return };
+            count = c.max(0) as usize;
+        } else if o.eq_ignore_ascii_case(b"streams") && more > 0 {
+            streams_at = i + 1;
+            if !(n - streams_at).is_multiple_of(2) {
+                let (name, sym) = if group_read {
+                    ("XREADGROUP", '>')
+                } else {
+                    ("XREAD", '$')
+                };
+                return ctx.error(&format!(
+                    "ERR Unbalanced {name} list of streams: for each stream key an ID or '{sym}' must be specified."
+                ));
+            }
+            break;
+        } else if o.eq_ignore_ascii_case(b"group") && more >= 2 {
+            if !group_read {
+                return ctx.error("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
+            }
+            group = Some((ctx.args[i + 1].clone(), ctx.args[i + 2].clone()));
+            i += 2;
+        } else if o.eq_ignore_ascii_case(b"noack") {
+            if !group_read {
+                return ctx.error("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
+            }
+            noack = true;
+        } else {
+            return ctx.error(SYNTAX);
+        }
+        i += 1;
+    }
+    if streams_at == 0 {
+        return ctx.error(SYNTAX);
+    }
+    if group_read && group.is_none() {
+        return ctx.error("ERR Missing GROUP option for XREADGROUP");
+    }
+    let nkeys = (n - streams_at) / 2;
+    let keys: Vec<Bytes> = ctx.args[streams_at..streams_at + nkeys].to_vec();
+    let mut from = Vec::with_capacity(nkeys);
+    for (k, key) in keys.iter().enumerate() {
+        let arg = ctx.args[streams_at + nkeys + k].clone();
+        let exists = match ctx.probe(key, Kind::Stream, false) {
+            Ok(e) => e,
+            Err(Replied) => return,
+        };
+        if let Some((g, _)) = &group {
+            let has = exists && stream(ctx, key).group(g).is_some();
+            if !has {
+                return ctx.error(&format!(
+                    "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+                    String::from_utf8_lossy(key),
+                    String::from_utf8_lossy(g)
+                ));
+            }
+        }
+        if &arg[..] == b"$" {
+            if group_read {
+                return ctx.error("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.");
+            }
+            let last = if exists {
+                stream(ctx, key).last_id
+            } else {
+                StreamId::MIN
+            };
+            from.push(From::After(last));
+        } else if &arg[..] == b">" {
+            if !group_read {
+                return ctx.error("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.");
+            }
+            from.push(From::New);
+        } else {
+            let Some(id) = strict_id(ctx, streams_at + nkeys + k) else {
+                return;
+            };
+            from.push(From::After(id));
+        }
+    }
+    // Serve what can be served now.
+    let mut served: Vec<(Bytes, Vec<Delivered>)> = Vec::new();
+    let mut effects: Vec<Vec<Bytes>> = Vec::new();
+    let order = ctx.blocking_order(&keys);
+    for key in &order {
+        let k = keys
+            .iter()
+            .position(|x| x == key)
+            .expect("a key of the command");
+        if ctx.kind_of(key) != Some(Kind::Stream) {
+            continue;
+        }
+        let got = match &group {
+            None => {
+                let From::After(after) = from[k] else {
+                    unreachable!("XREAD has no >")
+                };
+                let s = stream(ctx, key);
+                if s.last().is_some_and(|(top, _)| top > after) {
+                    let start = after.next().expect("below the top ID");
+                    let limit = if count == 0 { usize::MAX } else { count };
+                    Some(
+                        s.range(start, StreamId::MAX)
+                            .take(limit)
+                            .map(|(i, f)| (i, Some(f.clone())))
+                            .collect(),
+                    )
+                } else {
+                    None
+                }
+            }
+            Some((g, consumer)) => {
+                let (g, consumer) = (g.clone(), consumer.clone());
+                group_read_one(ctx, key, &g, &consumer, from[k], count, noack, &mut effects)
+            }
+        };
+        if let Some(items) = got {
+            served.push((key.clone(), items));
+        }
+    }
+    propagate_unit(ctx, effects);
+    if !served.is_empty() {
+        // Replies follow the command's key order, as Redis serves them.
+        served.sort_by_key(|(k, _)| keys.iter().position(|x| x == k));
+        if ctx.out.resp3() {
+            ctx.out.map_len(served.len());
+        } else {
+            ctx.out.array_len(served.len());
+        }
+        for (key, items) in &served {
+            if !ctx.out.resp3() {
+                ctx.out.array_len(2);
+            }
+            ctx.out.bulk(key);
+            ctx.out.array_len(items.len());
+            for (id, f) in items {
+                match f {
+                    Some(f) => reply_entry(ctx, *id, f),
+                    None => {
+                        ctx.out.array_len(2);
+                        reply_id(ctx, *id);
+                        ctx.out.null_array();
+                    }
+                }
+            }
+        }
+        return;
+    }
+    let Some(timeout) = timeout else {
+        return ctx.out.null_array();
+    };
+    // Block with `$` resolved: a re-run must wait for entries after the ID it saw now.
+    let mut args = ctx.args.to_vec();
+    for (k, f) in from.iter().enumerate() {
+        if let From::After(id) = f {
+            args[streams_at + nkeys + k] = id_arg(*id);
+        }
+    }
+    if !ctx.block_with_args(args, &keys, Kind::Stream, timeout) {
+        ctx.out.null_array();
+    }
+}
+
+/// XREADGROUP on one key (whose group exists): the entries to reply with (None: nothing
+/// to serve now), updating the group and queueing the effects to log.
+#[allow(clippy::too_many_arguments)]
+fn group_read_one(
+    ctx: &mut Ctx,
+    key: &Bytes,
+    group: &Bytes,
+    consumer: &Bytes,
+    from: From,
+    count: usize,
+    noack: bool,
+    effects: &mut Vec<Vec<Bytes>>,
+) -> Option<Vec<Delivered>> {
+    let now = ctx.now;
+    let limit = if count == 0 { usize::MAX } else { count };
+    if let From::New = from {
+        // Nothing new: no reply for this key, and (as in Redis 7.0) the consumer is
+        // neither created nor seen.
+        let s = stream(ctx, key);
+        let last = s.group(group).expect("caller checked the group").last_id;
+        if s.last().is_none_or(|(top, _)| top <= last) {
+            return None;
+        }
+    }
+    let (created, result, logged) = edit(ctx, key, |s| {
+        let g = s.group_mut(group).expect("caller checked the group");
+        let (c, created) = g.consumer(consumer, now);
+        c.seen_time = now;
+        let mut logged: Vec<(StreamId, u64, u64)> = Vec::new();
+        let result = match from {
+            From::After(after) => {
+                // The consumer's history: its pending entries after `after`.
+                let start = after.next();
+                let ids: Vec<StreamId> = match start {
+                    Some(st) => c.pel.range(st..).take(limit).copied().collect(),
+                    None => Vec::new(),
+                };
+                let mut items = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let fields = s.get(id).cloned();
+                    let g = s.group_mut(group).expect("checked");
+                    if fields.is_some() {
+                        let nack = g
+                            .pel
+                            .get_mut(&id)
+                            .expect("a consumer's pending ID is in the PEL");
+                        nack.delivery_time = now;
+                        nack.delivery_count += 1;
+                        logged.push((id, now, nack.delivery_count));
+                    }
+                    items.push((id, fields));
+                }
+                Some(items)
+            }
+            From::New => {
+                let last = g.last_id;
+                if s.last().is_some_and(|(top, _)| top > last) {
+                    let start = last.next().expect("below the top ID");
+                    let got: Vec<(StreamId, Fields)> = s
+                        .range(start, StreamId::MAX)
+                        .take(limit)
+                        .map(|(i, f)| (i, f.clone()))
+                        .collect();
+                    for (id, _) in &got {
+                        s.advance_group(group, *id);
+                        if !noack {
+                            let g = s.group_mut(group).expect("checked");
+                            g.assign(*id, consumer, now, 1);
+                            logged.push((*id, now, 1));
+                        }
+                    }
+                    Some(got.into_iter().map(|(i, f)| (i, Some(f))).collect())
+                } else {
+                    None
+                }
+            }
+        };
+        (created, result, logged)
+    });
+    if created {
+        ctx.notify(class::STREAM, "xgroup-createconsumer", key);
+        // (A NOACK read logs no XCLAIM, which would create the consumer on replay.)
+        effects.push(vec![
+            b("XGROUP"),
+            b("CREATECONSUMER"),
+            key.clone(),
+            group.clone(),
+            consumer.clone(),
+        ]);
+    }
+    let moved = matches!(from, From::New) && result.is_some();
+    for (id, time, count) in &logged {
+        effects.push(xclaim_effect(key, group, consumer, *id, *time, *count));
+    }
+    if moved {
+        let s = stream(ctx, key);
+        let g = s.group(group).expect("checked");
+        effects.push(setid_effect(key, group, g));
+    }
+    if created || !logged.is_empty() || moved {
+        ctx.modified(key);
+    }
+    result
+}
+
+fn xclaim_effect(
+    key: &Bytes,
+    group: &Bytes,
+    consumer: &Bytes,
+    id: StreamId,
+    time: u64,
+    count: u64,
+) -> Vec<Bytes> {
+    vec![
+        b("XCLAIM"),
+        key.clone(),
+        group.clone(),
+        consumer.clone(),
+        b("0"),
+        id_arg(id),
+        b("TIME"),
+        Bytes::from(time.to_string()),
+        b("RETRYCOUNT"),
+        Bytes::from(count.to_string()),
+        b("FORCE"),
+        b("JUSTID"),
+    ]
+}
+
+fn setid_effect(key: &Bytes, group: &Bytes, g: &Group) -> Vec<Bytes> {
+    vec![
+        b("XGROUP"),
+        b("SETID"),
+        key.clone(),
+        group.clone(),
+        id_arg(g.last_id),
+        b("ENTRIESREAD"),
+        Bytes::from(g.entries_read.to_string()),
+    ]
+}
+
+// ---- XGROUP --------------------------------------------------------------------------
+
+const XGROUP_HELP: &[&str] = &[
+    "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CREATE <key> <groupname> <id|$> [option]",
+    "    Create a new consumer group. Options are:",
+    "    * MKSTREAM",
+    "      Create the empty stream if it does not exist.",
+    "    * ENTRIESREAD entries_read",
+    "      Set the group's entries_read counter (internal use).",
+    "CREATECONSUMER <key> <groupname> <consumer>",
+    "    Create a new consumer in the specified group.",
+    "DELCONSUMER <key> <groupname> <consumer>",
+    "    Remove the specified consumer.",
+    "DESTROY <key> <groupname>",
+    "    Remove the specified group.",
+    "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+    "    Set the current group ID and entries_read counter.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn subcommand_syntax(ctx: &mut Ctx, container: &str) {
+    let sub = String::from_utf8_lossy(&ctx.args[1]).into_owned();
+    ctx.error(&format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP."
+    ));
+}
+
+pub fn xgroup(ctx: &mut Ctx) {
+    let sub = ctx.args[1].to_ascii_lowercase();
+    let n = ctx.args.len();
+    if sub == b"help" {
+        return ctx.help(XGROUP_HELP);
+    }
+    let mut mkstream = false;
+    let mut entries_read = ENTRIES_READ_UNKNOWN;
+    if sub == b"create" || sub == b"setid" {
+        let mut i = 5;
+        while i < n {
+            if sub == b"create" && ctx.args[i].eq_ignore_ascii_case(b"mkstream") {
+                mkstream = true;
+                i += 1;
+            } else if ctx.args[i].eq_ignore_ascii_case(b"entriesread") && i + 1 < n {
+                let Some(v) = ctx.int_arg(i + 1) else { return };
+                if v < 0 && v != ENTRIES_READ_UNKNOWN {
+                    return ctx.error("ERR value for ENTRIESREAD must be positive or -1");
+                }
+                entries_read = v;
+                i += 2;
+            } else {
+                return subcommand_syntax(ctx, "XGROUP");
+            }
+        }
+    }
+    let key = ctx.args[2].clone();
+    let gname = ctx.args[3].clone();
+    let exists = match lookup_stream_write(ctx, &key) {
+        Ok(e) => e,
+        Err(Replied) => return,
+    };
+    if !(exists || sub == b"create" && mkstream) {
+        return ctx.error("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.");
+    }
+    let has_group = exists && stream(ctx, &key).group(&gname).is_some();
+    if !has_group && matches!(&sub[..], b"setid" | b"createconsumer" | b"delconsumer") {
+        return ctx.error(&format!(
+            "NOGROUP No such consumer group '{}' for key name '{}'",
+            String::from_utf8_lossy(&gname),
+            String::from_utf8_lossy(&key)
+        ));
+    }
+    match &sub[..] {
+        b"create" if (5..=8).contains(&n) => {
+            let id = if &ctx.args[4][..] == b"$" {
+                if exists {
+                    stream(ctx, &key).last_id
+                } else {
+                    StreamId::MIN
+                }
+            } else {
+                let Some(id) = strict_id(ctx, 4) else { return };
+                id
+            };
+            if has_group {
+                return ctx.error("BUSYGROUP Consumer Group name already exists");
+            }
+            if !exists {
+                ctx.db().insert(Entry::new(
+                    key.as_ref().into(),
+                    Stream::new().into_value(),
+                    0,
+                ));
+                ctx.notify(class::NEW, "new", &key);
+            }
+            edit(ctx, &key, |s| {
+                s.add_group(&gname, Group::new(id, entries_read))
+            });
+            ctx.modified(&key);
+            ctx.notify(class::STREAM, "xgroup-create", &key);
+            ctx.propagate(vec![
+                b("XGROUP"),
+                b("CREATE"),
+                key,
+                gname,
+                id_arg(id),
+                b("MKSTREAM"),
+                b("ENTRIESREAD"),
+                Bytes::from(entries_read.to_string()),
+            ]);
+            ctx.out.ok();
+        }
+        b"setid" if n == 5 || n == 7 => {
+            let id = if &ctx.args[4][..] == b"$" {
+                stream(ctx, &key).last_id
+            } else {
+                match parse_id(&ctx.args[4], 0) {
+                    Some(id) => id,
+                    None => return ctx.error(INVALID_ID),
+                }
+            };
+            edit(ctx, &key, |s| {
+                let g = s.group_mut(&gname).expect("checked");
+                g.last_id = id;
+                g.entries_read = entries_read;
+            });
+            ctx.modified(&key);
+            ctx.notify(class::STREAM, "xgroup-setid", &key);
+            ctx.propagate(vec![
+                b("XGROUP"),
+                b("SETID"),
+                key,
+                gname,
+                id_arg(id),
+                b("ENTRIESREAD"),
+                Bytes::from(entries_read.to_string()),
+            ]);
+            ctx.out.ok();
+        }
+        b"destroy" if n == 4 => {
+            if !has_group {
+                return ctx.out.int(0);
+            }
+            edit(ctx, &key, |s| s.remove_group(&gname));
+            ctx.modified(&key);
+            ctx.notify(class::STREAM, "xgroup-destroy", &key);
+            ctx.propagate_self();
+            ctx.out.int(1);
+        }
+        b"createconsumer" if n == 5 => {
+            let cname = ctx.args[4].clone();
+            let now = ctx.now;
+            let created = edit(ctx, &key, |s| {
+                let g = s.group_mut(&gname).expect("checked");
+                g.consumer(&cname, now).1
+            });
+            if created {
+                ctx.modified(&key);
+                ctx.notify(class::STREAM, "xgroup-createconsumer", &key);
+                ctx.propagate_self();
+            }
+            ctx.out.int(created as i64);
+        }
+        b"delconsumer" if n == 5 => {
+            let cname = ctx.args[4].clone();
+            let pending = edit(ctx, &key, |s| {
+                let g = s.group_mut(&gname).expect("checked");
+                match g.consumers.remove(&cname[..]) {
+                    Some(c) => {
+                        for id in &c.pel {
+                            g.pel.remove(id);
+                        }
+                        Some(c.pel.len())
+                    }
+                    None => None,
+                }
+            });
+            if pending.is_some() {
+                ctx.modified(&key);
+                ctx.notify(class::STREAM, "xgroup-delconsumer", &key);
+                ctx.propagate_self();
+            }
+            ctx.out.int(pending.unwrap_or(0) as i64);
+        }
+        _ => subcommand_syntax(ctx, "XGROUP"),
+    }
+}
+
+// ---- XACK, XPENDING, XCLAIM, XAUTOCLAIM ------------------------------------------------
+
+fn no_group(ctx: &mut Ctx, key: &[u8], group: &[u8]) {
+    ctx.error(&format!(
+        "NOGROUP No such key '{}' or consumer group '{}'",
+        String::from_utf8_lossy(key),
+        String::from_utf8_lossy(group)
+    ))
+}
+
+/// The key holds a stream with group `g`: Ok(true); missing key or group: Ok(false).
+fn has_group(ctx: &mut Ctx, key: &[u8], g: &[u8], read: bool) -> Result<bool, Replied> {
+    let exists = if read {
+        lookup_stream(ctx, key)?
+    } else {
+        lookup_stream_write(ctx, key)?
+    };
+    Ok(exists && stream(ctx, key).group(g).is_some())
+}
+
+pub fn xack(ctx: &mut Ctx) {
+    let key = ctx.args[1].clone();
+    let gname = ctx.args[2].clone();
+    let found = match has_group(ctx, &key, &gname, false) {
+        Ok(f) => f,
+        Err(Replied) => return,
+    };
+    let mut ids = Vec::with_capacity(ctx.args.len() - 3);
+    for i in 3..ctx.args.len() {
+        let Some(id) = strict_id(ctx, i) else { return };
+        ids.push(id);
+    }
+    if !found {
+        return ctx.out.int(0);
+    }
+    let acked = edit(ctx, &key, |s| {
+        let g = s.group_mut(&gname).expect("checked");
+        ids.iter().filter(|id| g.ack(**id)).count()
+    });
+    if acked > 0 {
+        ctx.modified(&key);
+        ctx.st.dirty += acked as u64 - 1;
+        ctx.propagate_self();
+    }
+    ctx.out.int(acked as i64);
+}
+
+pub fn xpending(ctx: &mut Ctx) {
+    let n = ctx.args.len();
+    let justinfo = n == 3;
+    if n != 3 && !(6..=9).contains(&n) {
+        return ctx.error(SYNTAX);
+    }
+    let key = ctx.args[1].clone();
+    let gname = ctx.args[2].clone();
+    let mut minidle: i64 = 0;
+    let (mut start, mut end, mut count) = (StreamId::MIN, StreamId::MAX, 0i64);
+    let mut consumer: Option<Bytes> = None;
+    if n >= 6 {
+        let mut at = 3;
+        if ctx.args[3].eq_ignore_ascii_case(b"idle") {
+            let Some(v) = ctx.int_arg(4) else { return };
+            minidle = v;
+            if n < 8 {
+                return ctx.error(SYNTAX);
+            }
+            at += 2;
+        }
+        let Some(c) = ctx.int_arg(at + 2) else { return };
+        count = c.max(0);
+        let Some(s) = range_bound(ctx, at, true) else {
+            return;
+        };
+        let Some(e) = range_bound(ctx, at + 1, false) else {
+            return;
+        };
+        start = s;
+        end = e;
+        if at + 3 < n {
+            consumer = Some(ctx.args[at + 3].clone());
+            if at + 4 < n {
+                return ctx.error(SYNTAX);
+            }
+        }
+    }
+    match has_group(ctx, &key, &gname, true) {
+        Ok(true) => {}
+        Ok(false) => return no_group(ctx, &key, &gname),
+        Err(Replied) => return,
+    }
+    let now = ctx.now;
+    let s = stream(ctx, &key);
+    let g = s.group(&gname).expect("checked");
+    if justinfo {
+        let bounds = g
+            .pel
+            .keys()
+            .next()
+            .zip(g.pel.keys().next_back())
+            .map(|(a, z)| (*a, *z));
+        let total = g.pel.len();
+        let busy: Vec<(Vec<u8>, usize)> = g
+            .consumers
+            .iter()
+            .filter(|(_, c)| !c.pel.is_empty())
+            .map(|(n, c)| (n.clone(), c.pel.len()))
+            .collect();
+        ctx.out.array_len(4);
+        ctx.out.int(total as i64);
+        let Some((first, last)) = bounds else {
+            ctx.out.null();
+            ctx.out.null();
+            return ctx.out.null_array();
+        };
+        reply_id(ctx, first);
+        reply_id(ctx, last);
+        ctx.out.array_len(busy.len());
+        for (name, n) in busy {
+            ctx.out.array_len(2);
+            ctx.out.bulk(&name);
+            ctx.out.bulk(n.to_string().as_bytes());
+        }
+        return;
+    }
+    let ids: Vec<StreamId> = match &consumer {
+        Some(c) => match g.consumers.get(&c[..]) {
+            Some(c) => c
+                .pel
+                .range(start..=end.max(start))
+                .copied()
+                .filter(|id| *id <= end)
+                .collect(),
+            None => Vec::new(),
+        },
+        None => g
+            .pel
+            .range(start..=end.max(start))
+            .map(|(id, _)| *id)
+            .filter(|id| *id <= end)
+            .collect(),
+    };
+    let mut rows = Vec::new();
+    for id in ids {
+        if rows.len() as i64 >= count {
+            break;
+        }
+        let nack = &g.pel[&id];
+        let idle = now as i64 - nack.delivery_time as i64;
+        if minidle != 0 && idle < minidle {
+            continue;
+        }
+        rows.push((id, nack.consumer.clone(), idle.max(0), nack.delivery_count));
+    }
+    ctx.out.array_len(rows.len());
+    for (id, c, idle, dc) in rows {
+        ctx.out.array_len(4);
+        reply_id(ctx, id);
+        ctx.out.bulk(&c);
+        ctx.out.int(idle);
+        ctx.out.int(dc as i64);
+    }
+}
+
+pub fn xclaim(ctx: &mut Ctx) {
+    let key = ctx.args[1].clone();
+    let gname = ctx.args[2].clone();
+    let cname = ctx.args[3].clone();
+    match has_group(ctx, &key, &gname, false) {
+        Ok(true) => {}
+        Ok(false) => return no_group(ctx, &key, &gname),
+        Err(Replied) => return,
+    }
+    let Some(minidle) = i64_arg(ctx, 4, "ERR Invalid min-idle-time argument for XCLAIM") else {
+        return;
+    };
+    let minidle = minidle.max(0);
+    let mut ids = Vec::new();
+    let mut j = 5;
+    while j < ctx.args.len() {
+        match StreamId::parse(&ctx.args[j], 0) {
+            Some(id) => ids.push(id),
+            None => break,
+        }
+        j += 1;
+    }
+    let now = ctx.now as i64;
+    let (mut force, mut justid) = (false, false);
+    let mut deliverytime: i64 = -1;
+    let mut retrycount: i64 = -1;
+    let mut last_id = StreamId::MIN;
+    while j < ctx.args.len() {
+        let more = ctx.args.len() - 1 - j > 0;
+        let opt = ctx.args[j].clone();
+        if opt.eq_ignore_ascii_case(b"force") {
+            force = true;
+        } else if opt.eq_ignore_ascii_case(b"justid") {
+            justid = true;
+        } else if opt.eq_ignore_ascii_case(b"idle") && more {
+            j += 1;
+            let Some(v) = i64_arg(ctx, j, "ERR Invalid IDLE option argument for XCLAIM") else {
+                return;
+            };
+            deliverytime = now.wrapping_sub(v);
+        } else if opt.eq_ignore_ascii_case(b"time") && more {
+            j += 1;
+            let Some(v) = i64_arg(ctx, j, "ERR Invalid TIME option argument for XCLAIM") else {
+                return;
+            };
+            deliverytime = v;
+        } else if opt.eq_ignore_ascii_case(b"retrycount") && more {
+            j += 1;
+            let Some(v) = i64_arg(ctx, j, "ERR Invalid RETRYCOUNT option argument for XCLAIM")
+            else {
+                return;
+            };
+            retrycount = v;
+        } else if opt.eq_ignore_ascii_case(b"lastid") && more {
+            j += 1;
+            let Some(v) = strict_id(ctx, j) else { return };
+            last_id = v;
+        } else {
+            return ctx.error(&format!(
+                "ERR Unrecognized XCLAIM option '{}'",
+                String::from_utf8_lossy(&opt)
+            ));
+        }
+        j += 1;
+    }
+    let deliverytime = if deliverytime < 0 || deliverytime > now {
+        now
+    } else {
+        deliverytime
+    } as u64;
+    let nowu = ctx.now;
+    let (replies, effects, created) = edit(ctx, &key, |s| {
+        let mut replies: Vec<Delivered> = Vec::new();
+        let mut effects: Vec<Vec<Bytes>> = Vec::new();
+        let mut created = false;
+        let mut have_consumer = false;
+        let moved = {
+            let g = s.group_mut(&gname).expect("checked");
+            let moved = last_id > g.last_id;
+            if moved {
+                g.last_id = last_id;
+            }
+            moved
+        };
+        for id in ids {
+            let exists = s.contains(id);
+            let fields = if justid { None } else { s.get(id).cloned() };
+            let g = s.group_mut(&gname).expect("checked");
+            let pending = g.pel.get(&id).cloned();
+            if !exists {
+                if let Some(nack) = pending {
+                    effects.push(xclaim_effect(
+                        &key,
+                        &gname,
+                        &Bytes::from(nack.consumer.clone()),
+                        id,
+                        nack.delivery_time,
+                        nack.delivery_count,
+                    ));
+                    g.ack(id);
+                }
+                continue;
+            }
+            let old_count = match &pending {
+                Some(nack) => {
+                    if minidle != 0 && now - (nack.delivery_time as i64) < minidle {
+                        continue;
+                    }
+                    nack.delivery_count
+                }
+                None if force => 0,
+                None => continue,
+            };
+            if !have_consumer {
+                let (c, new) = g.consumer(&cname, nowu);
+                c.seen_time = nowu;
+                created |= new;
+                have_consumer = true;
+            }
+            let count = if retrycount >= 0 {
+                retrycount as u64
+            } else if !justid {
+                old_count + 1
+            } else {
+                old_count
+            };
+            g.assign(id, &cname, deliverytime, count);
+            effects.push(xclaim_effect(&key, &gname, &cname, id, deliverytime, count));
+            replies.push((id, fields));
+        }
+        if moved {
+            // (Redis's propagated XCLAIM carries LASTID; the position is logged apart.)
+            effects.push(setid_effect(
+                &key,
+                &gname,
+                s.group(&gname).expect("checked"),
+            ));
+        }
+        (replies, effects, created)
+    });
+    if created {
+        ctx.notify(class::STREAM, "xgroup-createconsumer", &key);
+    }
+    if !effects.is_empty() || created {
+        ctx.modified(&key);
+    }
+    propagate_unit(ctx, effects);
+    ctx.out.array_len(replies.len());
+    for (id, f) in replies {
+        if justid {
+            reply_id(ctx, id);
+        } else {
+            match f {
+                Some(f) => reply_entry(ctx, id, &f),
+                None => ctx.out.null(),
+            }
+        }
+    }
+}
+
+pub fn xautoclaim(ctx: &mut Ctx) {
+    let key = ctx.args[1].clone();
+    let gname = ctx.args[2].clone();
+    let cname = ctx.args[3].clone();
+    let Some(minidle) = i64_arg(ctx, 4, "ERR Invalid min-idle-time argument for XAUTOCLAIM") else {
+        return;
+    };
+    let minidle = minidle.max(0);
+    let Some(start) = range_bound(ctx, 5, true) else {
+        return;
+    };
+    let mut count: i64 = 100;
+    let mut justid = false;
+    let mut j = 6;
+    while j < ctx.args.len() {
+        let more = ctx.args.len() - 1 - j > 0;
+        if ctx.args[j].eq_ignore_ascii_case(b"count") && more {
+            let max = i64::MAX / 16;
+            match crate::util::parse_i64_strict(&ctx.args[j + 1]) {
+                Some(c) if (1..=max).contains(&c) => count = c,
+                _ => return ctx.error("ERR COUNT must be > 0"),
+            }
+            j += 1;
+        } else if ctx.args[j].eq_ignore_ascii_case(b"justid") {
+            justid = true;
+        } else {
+            return ctx.error(SYNTAX);
+        }
+        j += 1;
+    }
+    match has_group(ctx, &key, &gname, false) {
+        Ok(true) => {}
+        Ok(false) => return no_group(ctx, &key, &gname),
+        Err(Replied) => return,
+    }
+    let now = ctx.now;
+    let (claimed, deleted, cursor, effects, created) = edit(ctx, &key, |s| {
+        let mut attempts = count.saturating_mul(10);
+        let mut count = count;
+        let mut claimed: Vec<Delivered> = Vec::new();
+        let mut deleted = Vec::new();
+        let mut effects = Vec::new();
+        let mut created = false;
+        let mut have_consumer = false;
+        let mut cur = Some(start);
+        loop {
+            if attempts == 0 || count == 0 {
+                break;
+            }
+            attempts -= 1;
+            let Some(from) = cur else { break };
+            let g = s.group(&gname).expect("checked");
+            let Some((&id, nack)) = g.pel.range(from..).next() else {
+                cur = None;
+                break;
+            };
+            let nack = nack.clone();
+            cur = id.next();
+            if !s.contains(id) {
+                effects.push(xclaim_effect(
+                    &key,
+                    &gname,
+                    &Bytes::from(nack.consumer.clone()),
+                    id,
+                    nack.delivery_time,
+                    nack.delivery_count,
+                ));
+                s.group_mut(&gname).expect("checked").ack(id);
+                deleted.push(id);
+                count -= 1;
+                continue;
+            }
+            if minidle != 0 && (now as i64 - nack.delivery_time as i64) < minidle {
+                continue;
+            }
+            let fields = if justid { None } else { s.get(id).cloned() };
+            let g = s.group_mut(&gname).expect("checked");
+            if !have_consumer {
+                let (c, new) = g.consumer(&cname, now);
+                c.seen_time = now;
+                created |= new;
+                have_consumer = true;
+            }
+            let dc = if justid {
+                nack.delivery_count
+            } else {
+                nack.delivery_count + 1
+            };
+            g.assign(id, &cname, now, dc);
+            effects.push(xclaim_effect(&key, &gname, &cname, id, now, dc));
+            claimed.push((id, fields));
+            count -= 1;
+        }
+        // The cursor: the next pending ID after the last one examined, or 0-0.
+        let next = cur.and_then(|from| {
+            s.group(&gname)
+                .expect("checked")
+                .pel
+                .range(from..)
+                .next()
+                .map(|(id, _)| *id)
+        });
+        (
+            claimed,
+            deleted,
+            next.unwrap_or(StreamId::MIN),
+            effects,
+            created,
+        )
+    });
+    if created {
+        ctx.notify(class::STREAM, "xgroup-createconsumer", &key);
+    }
+    if !effects.is_empty() || created {
+        ctx.modified(&key);
+    }
+    propagate_unit(ctx, effects);
+    ctx.out.array_len(3);
+    reply_id(ctx, cursor);
+    ctx.out.array_len(claimed.len());
+    for (id, f) in claimed {
+        if justid {
+            reply_id(ctx, id);
+        } else {
+            match f {
+                Some(f) => reply_entry(ctx, id, &f),
+                None => ctx.out.null(),
+            }
+        }
+    }
+    ctx.out.array_len(deleted.len());
+    for id in deleted {
+        reply_id(ctx, id);
+    }
+}
+
+// ---- XINFO ---------------------------------------------------------------------------
+
+const XINFO_HELP: &[&str] = &[
+    "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CONSUMERS <key> <groupname>",
+    "    Show consumers of <groupname>.",
+    "GROUPS <key>",
+    "    Show the stream consumer groups.",
+    "STREAM <key> [FULL [COUNT <count>]",
+    "    Show information about the stream.",
+    "HELP",
+    "    Prints this help.",
+];
+
+pub fn xinfo(ctx: &mut Ctx) {
+    let sub = ctx.args[1].to_ascii_lowercase();
+    if sub == b"help" {
+        return ctx.help(XINFO_HELP);
+    }
+    let key = ctx.args[2].clone();
+    match lookup_stream(ctx, &key) {
+        Ok(true) => {}
+        Ok(false) => return ctx.error("ERR no such key"),
+        Err(Replied) => return,
+    }
+    let now = ctx.now;
+    match &sub[..] {
+        b"consumers" => {
+            let gname = ctx.args[3].clone();
+            let s = stream(ctx, &key);
+            let Some(g) = s.group(&gname) else {
+                return ctx.error(&format!(
+                    "NOGROUP No such consumer group '{}' for key name '{}'",
+                    String::from_utf8_lossy(&gname),
+                    String::from_utf8_lossy(&key)
+                ));
+            };
+            let rows: Vec<(Vec<u8>, usize, i64)> = g
+                .consumers
+                .iter()
+                .map(|(n, c)| {
+                    (
+                        n.clone(),
+                        c.pel.len(),
+                        (now as i64 - c.seen_time as i64).max(0),
+                    )
+                })
+                .collect();
+            ctx.out.array_len(rows.len());
+            for (name, pending, idle) in rows {
+                ctx.out.map_len(3);
+                ctx.out.bulk(b"name");
+                ctx.out.bulk(&name);
+                ctx.out.bulk(b"pending");
+                ctx.out.int(pending as i64);
+                ctx.out.bulk(b"idle");
+                ctx.out.int(idle);
+            }
+        }
+        b"groups" => {
+            let s = stream(ctx, &key);
+            let rows: Vec<_> = s
+                .groups()
+                .iter()
+                .map(|(n, g)| {
+                    (
+                        n.clone(),
+                        g.consumers.len(),
+                        g.pel.len(),
+                        g.last_id,
+                        g.entries_read,
+                        s.lag(g),
+                    )
+                })
+                .collect();
+            ctx.out.array_len(rows.len());
+            for (name, consumers, pending, last, read, lag) in rows {
+                ctx.out.map_len(6);
+                ctx.out.bulk(b"name");
+                ctx.out.bulk(&name);
+                ctx.out.bulk(b"consumers");
+                ctx.out.int(consumers as i64);
+                ctx.out.bulk(b"pending");
+                ctx.out.int(pending as i64);
+                ctx.out.bulk(b"last-delivered-id");
+                reply_id(ctx, last);
+                ctx.out.bulk(b"entries-read");
+                if read == ENTRIES_READ_UNKNOWN {
+                    ctx.out.null();
+                } else {
+                    ctx.out.int(read);
+                }
+                ctx.out.bulk(b"lag");
+                match lag {
+                    Some(l) => ctx.out.int(l),
+                    None => ctx.out.null(),
+                }
+            }
+        }
+        b"stream" => xinfo_stream(ctx, &key),
+        _ => subcommand_syntax(ctx, "XINFO"),
+    }
+}
+
+fn xinfo_stream(ctx: &mut Ctx, key: &Bytes) {
+    let n = ctx.args.len();
+    let mut full = false;
+    let mut count: i64 = 10;
+    if n > 3 {
+        if !ctx.args[3].eq_ignore_ascii_case(b"full") {
+            return subcommand_syntax(ctx, "XINFO");
+        }
+        full = true;
+        if n == 6 && ctx.args[4].eq_ignore_ascii_case(b"count") {
+            let Some(c) = ctx.int_arg(5) else { return };
+            count = if c < 0 { 0 } else { c };
+        } else if n != 4 {
+            return subcommand_syntax(ctx, "XINFO");
+        }
+    }
+    let s = stream(ctx, key).clone();
+    // Redis reports its radix tree of 100-entry nodes; the same shape is estimated.
+    let nodes = s.len().div_ceil(100) as i64;
+    ctx.out.map_len(if full { 9 } else { 10 });
+    ctx.out.bulk(b"length");
+    ctx.out.int(s.len() as i64);
+    ctx.out.bulk(b"radix-tree-keys");
+    ctx.out.int(nodes);
+    ctx.out.bulk(b"radix-tree-nodes");
+    ctx.out.int(nodes + 1);
+    ctx.out.bulk(b"last-generated-id");
+    reply_id(ctx, s.last_id);
+    ctx.out.bulk(b"max-deleted-entry-id");
+    reply_id(ctx, s.max_deleted_id);
+    ctx.out.bulk(b"entries-added");
+    ctx.out.int(s.entries_added as i64);
+    ctx.out.bulk(b"recorded-first-entry-id");
+    reply_id(ctx, s.first_id());
+    if !full {
+        ctx.out.bulk(b"groups");
+        ctx.out.int(s.groups().len() as i64);
+        ctx.out.bulk(b"first-entry");
+        match s.first() {
+            Some((id, f)) => reply_entry(ctx, id, f),
+            None => ctx.out.null(),
+        }
+        ctx.out.bulk(b"last-entry");
+        match s.last() {
+            Some((id, f)) => reply_entry(ctx, id, f),
+            None => ctx.out.null(),
+        }
+        return;
+    }
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count as usize
+    };
+    let entries: Vec<_> = s.iter().take(limit).collect();
+    ctx.out.bulk(b"entries");
+    ctx.out.array_len(entries.len());
+    for (id, f) in entries {
+        reply_entry(ctx, id, f);
+    }
+    ctx.out.bulk(b"groups");
+    ctx.out.array_len(s.groups().len());
+    for (name, g) in s.groups() {
+        ctx.out.map_len(7);
+        ctx.out.bulk(b"name");
+        ctx.out.bulk(name);
+        ctx.out.bulk(b"last-delivered-id");
+        reply_id(ctx, g.last_id);
+        ctx.out.bulk(b"entries-read");
+        if g.entries_read == ENTRIES_READ_UNKNOWN {
+            ctx.out.null();
+        } else {
+            ctx.out.int(g.entries_read);
+        }
+        ctx.out.bulk(b"lag");
+        match s.lag(g) {
+            Some(l) => ctx.out.int(l),
+            None => ctx.out.null(),
+        }
+        ctx.out.bulk(b"pel-count");
+        ctx.out.int(g.pel.len() as i64);
+        ctx.out.bulk(b"pending");
+        let pel: Vec<_> = g.pel.iter().take(limit).collect();
+        ctx.out.array_len(pel.len());
+        for (id, nack) in pel {
+            ctx.out.array_len(4);
+            reply_id(ctx, *id);
+            ctx.out.bulk(&nack.consumer);
+            ctx.out.int(nack.delivery_time as i64);
+            ctx.out.int(nack.delivery_count as i64);
+        }
+        ctx.out.bulk(b"consumers");
+        ctx.out.array_len(g.consumers.len());
+        for (cname, c) in &g.consumers {
+            ctx.out.map_len(4);
+            ctx.out.bulk(b"name");
+            ctx.out.bulk(cname);
+            ctx.out.bulk(b"seen-time");
+            ctx.out.int(c.seen_time as i64);
+            ctx.out.bulk(b"pel-count");
+            ctx.out.int(c.pel.len() as i64);
+            ctx.out.bulk(b"pending");
+            let ids: Vec<_> = c.pel.iter().take(limit).collect();
+            ctx.out.array_len(ids.len());
+            for id in ids {
+                let nack = &g.pel[id];
+                ctx.out.array_len(3);
+                reply_id(ctx, *id);
+                ctx.out.int(nack.delivery_time as i64);
+                ctx.out.int(nack.delivery_count as i64);
+            }
+        }
+    }
+}
