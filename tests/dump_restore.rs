@@ -249,8 +249,8 @@ fn restore_refuses_malformed_values_with_a_reason() {
             "0143e8616263",
             "a count larger than the bytes left can hold",
         ),
-        // a stream
-        ("0f00", "a stream value; Strata has no streams"),
+        // a stream whose one node key is empty, not a 16-byte ID
+        ("0f010000", "stream node key is not a 16-byte ID"),
         // an unknown type
         ("3f00", "unknown value type"),
         // a string followed by a stray byte

@@ -170,8 +170,8 @@ enum Cmd {
             The whole file is checked before anything is printed (every value as RESTORE \
             checks it, and the file's CRC-64), so a damaged file imports nothing. Keys whose \
             expiry has passed are restored as nothing, as Redis skips them when loading. \
-            Function libraries are left out (reported on stderr); module data and streams \
-            are refused.",
+            Function libraries are left out (reported on stderr); module data is \
+            refused.",
         after_help = "Exit codes: 0 printed, 2 damaged or unsupported RDB file (nothing printed), \
             3 cannot read the file or write the output, 64 bad command line.\n\n\
             Example:\n  verify-aof import-rdb /var/lib/redis/dump.rdb | redis-cli -p 6379 --pipe"
