@@ -598,3 +598,38 @@ fn blank_seen_times(f: &mut Frame) {
         }
     }
 }
+
+#[test]
+fn dump_and_restore_keep_a_stream_whole() {
+    let s = start();
+    let mut c = s.raw();
+    for i in 1..=250 {
+        c.call(&[
+            "XADD",
+            "s",
+            &format!("{i}-1"),
+            "n",
+            &i.to_string(),
+            "pad",
+            &"x".repeat(i % 7),
+        ]);
+    }
+    c.q("XDEL s 3-1 120-1");
+    c.q("XGROUP CREATE s g 0");
+    c.q("XREADGROUP GROUP g alice COUNT 5 STREAMS s >");
+    c.q("XCLAIM s g bob 0 2-1 RETRYCOUNT 4");
+    c.q("XGROUP CREATE s idle $");
+    let payload = match c.q("DUMP s") {
+        Frame::Bulk(b) => b,
+        other => panic!("DUMP gave {other:?}"),
+    };
+    assert_eq!(c.call(&[&b"RESTORE"[..], b"copy", b"0", &payload]), ok());
+    let full = |c: &mut Raw, k: &str| c.call(&["XINFO", "STREAM", k, "FULL", "COUNT", "0"]);
+    let (a, b) = (full(&mut c, "s"), full(&mut c, "copy"));
+    assert!(a == b, "XINFO STREAM FULL differs after DUMP/RESTORE");
+    assert_eq!(c.q("XLEN copy"), int(248));
+    assert_eq!(
+        c.call(&[&b"RESTORE"[..], b"copy", b"0", &payload]),
+        err("BUSYKEY Target key name already exists.")
+    );
+}

@@ -237,8 +237,8 @@ class Gen:
         if self.families:
             return getattr(self, "g_" + r.choice(self.families))()
         family = r.choices(["string", "bitmap", "hll", "geo", "key", "list", "hash", "set", "zset",
-                            "bad", "db", "random", "scan", "script", "function"],
-                           [22, 8, 8, 10, 12, 18, 14, 14, 18, 2, 3, 3, 3, 6, 3])[0]
+                            "stream", "bad", "db", "random", "scan", "script", "function"],
+                           [22, 8, 8, 10, 12, 18, 14, 14, 18, 14, 2, 3, 3, 3, 6, 3])[0]
         return getattr(self, "g_" + family)()
 
     def commands(self):
@@ -682,6 +682,84 @@ class Gen:
             return ["SPOP", k, "0"], False
         return ["SRANDMEMBER", k, "0"], False
 
+    def stream_id(self, bounds=False):
+        r = self.r
+        ids = ["0", "1", "2", "3", "5", "1-1", "2-0", "3-5", "4-*", "10", "0-0", "abc", "1-x",
+               "18446744073709551615-18446744073709551615"]
+        if bounds:
+            ids += ["-", "+", "(1", "(2-0", "(-", "(+"]
+        return r.choice(ids)
+
+    def trim_opts(self):
+        r = self.r
+        c = r.random()
+        if c < 0.6:
+            return []
+        strat = r.choice(["MAXLEN", "MINID", "maxlen", "LIMIT"])
+        # (No `~`: Redis trims whole 100-entry nodes, Strata exactly; both are allowed.)
+        op = r.choice([[], [], ["="]])
+        val = self.small_int() if strat.upper() != "MINID" else self.stream_id()
+        lim = r.choice([[], [], [], ["LIMIT", self.small_int()]])
+        return [strat] + op + [val] + lim
+
+    def g_stream(self):
+        """Streams with explicit IDs (`*` takes the clock, which differs) and no BLOCK;
+        XPENDING's extended form and XINFO CONSUMERS show idle times, so only the summary."""
+        r, k = self.r, self.key()
+        c = r.randrange(20)
+        g = r.choice(["g1", "g2"])
+        who = r.choice(["alice", "bob"])
+        if c <= 4:
+            nomk = ["NOMKSTREAM"] if r.random() < 0.1 else []
+            fields = [self.member(), self.value()] * r.randint(1, 2)
+            if r.random() < 0.05:
+                fields = fields[:1]
+            ms = str(r.randint(0, 40))
+            id_ = r.choice([ms, ms + "-*", ms + "-" + str(r.randint(0, 3)), self.stream_id()])
+            return ["XADD", k] + nomk + self.trim_opts() + [id_] + fields, False
+        if c == 5:
+            return ["XLEN", k], False
+        if c == 6:
+            cnt = r.choice([[], [], ["COUNT", self.small_int()]])
+            return [r.choice(["XRANGE", "XREVRANGE"]), k, self.stream_id(True), self.stream_id(True)] + cnt, False
+        if c == 7:
+            return ["XDEL", k] + [self.stream_id() for _ in range(r.randint(1, 3))], False
+        if c == 8:
+            return ["XTRIM", k] + (self.trim_opts() or ["MAXLEN", self.small_int()]), False
+        if c == 9:
+            return ["XGROUP", "CREATE", k, g, r.choice(["$", "0", self.stream_id()])] + r.choice([[], ["MKSTREAM"], ["ENTRIESREAD", self.small_int()]]), False
+        if c == 10:
+            return r.choice([["XGROUP", "SETID", k, g, r.choice(["$", "0", self.stream_id()])],
+                             ["XGROUP", "DESTROY", k, g],
+                             ["XGROUP", "CREATECONSUMER", k, g, who],
+                             ["XGROUP", "DELCONSUMER", k, g, who]]), False
+        if c == 11:
+            ids = [r.choice([">", ">", "0", self.stream_id()])]
+            keys = [k]
+            if r.random() < 0.2:
+                keys.append(self.key())
+                ids.append(r.choice([">", "0"]))
+            opts = r.choice([[], ["COUNT", self.small_int()], ["NOACK"]])
+            return ["XREADGROUP", "GROUP", g, who] + opts + ["STREAMS"] + keys + ids, False
+        if c == 12:
+            keys = self.keys_n(1, 2)
+            ids = [r.choice(["$", "0", self.stream_id()]) for _ in keys]
+            return ["XREAD"] + r.choice([[], ["COUNT", self.small_int()]]) + ["STREAMS"] + keys + ids, False
+        if c == 13:
+            return ["XACK", k, g] + [self.stream_id() for _ in range(r.randint(1, 3))], False
+        if c == 14:
+            return ["XPENDING", k, g], False
+        if c == 15:
+            opts = r.choice([[], ["JUSTID"], ["FORCE", "JUSTID"], ["RETRYCOUNT", "3", "JUSTID"], ["LASTID", self.stream_id()]])
+            return ["XCLAIM", k, g, who, "0"] + [self.stream_id() for _ in range(r.randint(1, 2))] + opts, False
+        if c == 16:
+            return ["XAUTOCLAIM", k, g, who, "0", r.choice(["0", "-", self.stream_id()])] + r.choice([[], ["COUNT", "1"], ["JUSTID"]]), False
+        if c == 17:
+            return r.choice([["XINFO", "STREAM", k], ["XINFO", "GROUPS", k]]), False
+        if c == 18:
+            return ["XSETID", k, self.stream_id()] + r.choice([[], ["ENTRIESADDED", self.small_int()], ["MAXDELETEDID", self.stream_id()]]), False
+        return ["TYPE", k], False
+
     def g_zset(self):
         r, k = self.r, self.key()
         c = r.randrange(30)
@@ -837,6 +915,10 @@ def dump_db(conn):
             v = normalize(conn.call("SMEMBERS", key), True)
         elif t == "zset":
             v = conn.call("ZRANGE", key, 0, -1, "WITHSCORES")
+        elif t == "stream":
+            # Entries, then the groups (names, PEL sizes, positions, counters and lag).
+            v = (conn.call("XRANGE", key, "-", "+"), conn.call("XINFO", "STREAM", key)[:14],
+                 conn.call("XINFO", "GROUPS", key))
         else:
             v = t
         out[key] = (t, v, conn.call("PEXPIRETIME", key))

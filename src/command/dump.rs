@@ -14,9 +14,6 @@ use crate::keyspace::{dump, Entry};
 pub fn dump(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     match ctx.lookup_read(&key) {
-        Some(e) if e.value.kind() == crate::keyspace::Kind::Stream => {
-            ctx.error("ERR DUMP of stream values is not supported yet")
-        }
         Some(e) => {
             let payload = dump::encode(&e.value);
             ctx.out.bulk(&payload);

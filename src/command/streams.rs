@@ -224,7 +224,8 @@ fn parse_trim_args(ctx: &mut Ctx, xadd: bool) -> Option<AddArgs> {
         }
         i += 1;
     }
-    if t.limit_given && matches!(t.trim, Trim::None) {
+    // (Redis tests the value here, so `LIMIT 0` falls through to the `~` check.)
+    if t.limit != 0 && matches!(t.trim, Trim::None) {
         ctx.error("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy");
         return None;
     }
@@ -430,16 +431,17 @@ fn range(ctx: &mut Ctx, rev: bool) {
 }
 
 pub fn xdel(ctx: &mut Ctx) {
-    let mut ids = Vec::with_capacity(ctx.args.len() - 2);
-    for i in 2..ctx.args.len() {
-        let Some(id) = strict_id(ctx, i) else { return };
-        ids.push(id);
-    }
     let key = ctx.args[1].clone();
     match lookup_stream_write(ctx, &key) {
         Ok(true) => {}
         Ok(false) => return ctx.out.int(0),
         Err(Replied) => return,
+    }
+    // All IDs are checked before any is deleted.
+    let mut ids = Vec::with_capacity(ctx.args.len() - 2);
+    for i in 2..ctx.args.len() {
+        let Some(id) = strict_id(ctx, i) else { return };
+        ids.push(id);
     }
     let deleted = edit(ctx, &key, |s| {
         ids.iter().filter(|id| s.delete(**id)).count()
@@ -627,7 +629,7 @@ fn read(ctx: &mut Ctx, group_read: bool) {
     let mut from = Vec::with_capacity(nkeys);
     for (k, key) in keys.iter().enumerate() {
         let arg = ctx.args[streams_at + nkeys + k].clone();
-        let exists = match ctx.probe(key, Kind::Stream, false) {
+        let exists = match ctx.probe(key, Kind::Stream, true) {
             Ok(e) => e,
             Err(Replied) => return,
         };
@@ -660,19 +662,21 @@ fn read(ctx: &mut Ctx, group_read: bool) {
             let Some(id) = strict_id(ctx, streams_at + nkeys + k) else {
                 return;
             };
-            from.push(From::After(id));
+            // Redis marks `>` with the greatest ID, so that ID given explicitly means `>`.
+            from.push(if group_read && id == StreamId::MAX {
+                From::New
+            } else {
+                From::After(id)
+            });
         }
     }
     // Serve what can be served now.
     let mut served: Vec<(Bytes, Vec<Delivered>)> = Vec::new();
     let mut effects: Vec<Vec<Bytes>> = Vec::new();
-    let order = ctx.blocking_order(&keys);
-    for key in &order {
-        let k = keys
-            .iter()
-            .position(|x| x == key)
-            .expect("a key of the command");
-        if ctx.kind_of(key) != Some(Kind::Stream) {
+    // Key by key in the command's order (a key given twice is read twice, as in Redis).
+    for (k, key) in keys.iter().enumerate() {
+        // (A second read lookup, as Redis makes: a missing key is a second `keymiss`.)
+        if ctx.probe(key, Kind::Stream, true) != Ok(true) {
             continue;
         }
         let got = match &group {
@@ -705,8 +709,6 @@ fn read(ctx: &mut Ctx, group_read: bool) {
     }
     propagate_unit(ctx, effects);
     if !served.is_empty() {
-        // Replies follow the command's key order, as Redis serves them.
-        served.sort_by_key(|(k, _)| keys.iter().position(|x| x == k));
         if ctx.out.resp3() {
             ctx.out.map_len(served.len());
         } else {
@@ -1086,29 +1088,27 @@ fn no_group(ctx: &mut Ctx, key: &[u8], group: &[u8]) {
 }
 
 /// The key holds a stream with group `g`: Ok(true); missing key or group: Ok(false).
-fn has_group(ctx: &mut Ctx, key: &[u8], g: &[u8], read: bool) -> Result<bool, Replied> {
-    let exists = if read {
-        lookup_stream(ctx, key)?
-    } else {
-        lookup_stream_write(ctx, key)?
-    };
-    Ok(exists && stream(ctx, key).group(g).is_some())
+/// A read lookup (keyspace hit or miss, `keymiss`), as Redis's XACK, XPENDING, XCLAIM
+/// and XAUTOCLAIM make, writes though three of them are.
+fn has_group(ctx: &mut Ctx, key: &[u8], g: &[u8]) -> Result<bool, Replied> {
+    Ok(lookup_stream(ctx, key)? && stream(ctx, key).group(g).is_some())
 }
 
 pub fn xack(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     let gname = ctx.args[2].clone();
-    let found = match has_group(ctx, &key, &gname, false) {
+    let found = match has_group(ctx, &key, &gname) {
         Ok(f) => f,
         Err(Replied) => return,
     };
+    if !found {
+        return ctx.out.int(0);
+    }
+    // All IDs are checked before any is acknowledged.
     let mut ids = Vec::with_capacity(ctx.args.len() - 3);
     for i in 3..ctx.args.len() {
         let Some(id) = strict_id(ctx, i) else { return };
         ids.push(id);
-    }
-    if !found {
-        return ctx.out.int(0);
     }
     let acked = edit(ctx, &key, |s| {
         let g = s.group_mut(&gname).expect("checked");
@@ -1160,7 +1160,7 @@ pub fn xpending(ctx: &mut Ctx) {
             }
         }
     }
-    match has_group(ctx, &key, &gname, true) {
+    match has_group(ctx, &key, &gname) {
         Ok(true) => {}
         Ok(false) => return no_group(ctx, &key, &gname),
         Err(Replied) => return,
@@ -1242,7 +1242,7 @@ pub fn xclaim(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     let gname = ctx.args[2].clone();
     let cname = ctx.args[3].clone();
-    match has_group(ctx, &key, &gname, false) {
+    match has_group(ctx, &key, &gname) {
         Ok(true) => {}
         Ok(false) => return no_group(ctx, &key, &gname),
         Err(Replied) => return,
@@ -1428,7 +1428,7 @@ pub fn xautoclaim(ctx: &mut Ctx) {
         }
         j += 1;
     }
-    match has_group(ctx, &key, &gname, false) {
+    match has_group(ctx, &key, &gname) {
         Ok(true) => {}
         Ok(false) => return no_group(ctx, &key, &gname),
         Err(Replied) => return,

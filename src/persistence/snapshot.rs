@@ -2795,8 +2795,8 @@ mod tests {
         );
         v[2] = 0x08 | T_STR;
         assert_eq!(dec(&v, 1).1, EntryProblem::BadTag { tag: 0x08 | T_STR });
-        v[2] = 7;
-        assert_eq!(dec(&v, 1).1, EntryProblem::BadTag { tag: 7 });
+        v[2] = 0;
+        assert_eq!(dec(&v, 1).1, EntryProblem::BadTag { tag: 0 });
         let mut v = int.clone();
         v[0] = 2;
         assert_eq!(dec(&v, 1).1, EntryProblem::DbOutOfRange { db: 2, dbs: 2 });

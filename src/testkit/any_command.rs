@@ -331,6 +331,91 @@ impl<'a> AnyCommands<'a> {
         a
     }
 
+    /// A stream command on `k`: IDs from a tiny alphabet (so they collide and go
+    /// backwards), two groups, two consumers; reads by a group only block inside MULTI.
+    fn stream(&mut self, k: &'static str, a: &mut Vec<&'static str>, in_multi: bool) {
+        const IDS: &[&str] = &["1", "2-1", "3", "5-*", "7", "0-0", "*", "*", "9-9"];
+        const BOUNDS: &[&str] = &["-", "+", "0", "2", "(3", "5-0"];
+        let g = self.pick(&["g1", "g2"]);
+        let who = self.pick(&["alice", "bob"]);
+        match self.r.u8() % 12 {
+            0..=2 => {
+                a.extend(["XADD", k]);
+                match self.r.u8() % 6 {
+                    0 => a.extend([
+                        "MAXLEN",
+                        self.pick(&["=", "~"]),
+                        self.pick(&["0", "1", "3"]),
+                    ]),
+                    1 => a.extend(["MINID", self.pick(IDS)]),
+                    2 => a.push("NOMKSTREAM"),
+                    _ => {}
+                }
+                a.extend([self.pick(IDS), self.member(), self.value()]);
+            }
+            3 => a.extend(["XDEL", k, self.pick(IDS), self.pick(IDS)]),
+            4 => a.extend([
+                "XTRIM",
+                k,
+                self.pick(&["MAXLEN", "MINID"]),
+                self.pick(&["1", "3", "0"]),
+            ]),
+            5 => a.extend([
+                "XGROUP",
+                "CREATE",
+                k,
+                g,
+                self.pick(&["$", "0", "3"]),
+                self.pick(&["MKSTREAM", "ENTRIESREAD"]),
+            ]),
+            6 => match self.r.u8() % 4 {
+                0 => a.extend(["XGROUP", "SETID", k, g, self.pick(&["$", "0", "2"])]),
+                1 => a.extend(["XGROUP", "DESTROY", k, g]),
+                2 => a.extend(["XGROUP", "CREATECONSUMER", k, g, who]),
+                _ => a.extend(["XGROUP", "DELCONSUMER", k, g, who]),
+            },
+            7 => {
+                a.extend(["XREADGROUP", "GROUP", g, who]);
+                if in_multi && self.maybe(2) {
+                    a.extend(["BLOCK", "0"]);
+                }
+                if self.maybe(3) {
+                    a.push("NOACK");
+                }
+                a.extend([
+                    "COUNT",
+                    self.pick(&["1", "2", "0"]),
+                    "STREAMS",
+                    k,
+                    self.pick(&[">", ">", "0"]),
+                ]);
+            }
+            8 => a.extend(["XACK", k, g, self.pick(IDS), self.pick(BOUNDS)]),
+            9 => {
+                a.extend(["XCLAIM", k, g, who, "0", self.pick(IDS), self.pick(BOUNDS)]);
+                a.push(self.pick(&["JUSTID", "FORCE", "LASTID", "RETRYCOUNT"]));
+                a.push(self.pick(&["9", "JUSTID", "2"]));
+            }
+            10 => a.extend([
+                "XAUTOCLAIM",
+                k,
+                g,
+                who,
+                "0",
+                self.pick(BOUNDS),
+                "COUNT",
+                self.pick(&["1", "5"]),
+            ]),
+            _ => a.extend([
+                "XSETID",
+                k,
+                self.pick(&["9-9", "20", "0"]),
+                "ENTRIESADDED",
+                self.pick(&["3", "50"]),
+            ]),
+        }
+    }
+
     fn command(&mut self, in_multi: bool) -> Vec<Bytes> {
         let mut a: Vec<&'static str> = Vec::new();
         let k = self.key();
@@ -642,6 +727,7 @@ impl<'a> AnyCommands<'a> {
                 }
                 _ => a.extend(["BLPOP", k, "abc"]),
             },
+            80..=89 => self.stream(k, &mut a, in_multi),
             // Reads, which may still expire keys lazily (logged as DEL).
             _ => match self.r.u8() % 6 {
                 0 => a.extend(["GET", k]),

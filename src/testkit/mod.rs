@@ -750,8 +750,24 @@ pub enum Canon {
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
     Set(Vec<Vec<u8>>),
     ZSet(Vec<(Vec<u8>, u64)>),
-    /// A stream as its snapshot bytes (which are exact).
+    /// A stream as its snapshot bytes (exact but for consumers' seen times).
     Stream(Vec<u8>),
+}
+
+/// A stream's snapshot bytes with its consumers' seen times zeroed: replay sees a
+/// consumer at replay time (as Redis's replicas and AOF loads do), the one piece of
+/// stream state that is not data.
+fn stream_without_seen_times(x: &crate::keyspace::Stream) -> Vec<u8> {
+    let mut x = x.clone();
+    let names: Vec<Vec<u8>> = x.groups().keys().cloned().collect();
+    for n in names {
+        if let Some(g) = x.group_mut(&n) {
+            for c in g.consumers.values_mut() {
+                c.seen_time = 0;
+            }
+        }
+    }
+    crate::persistence::stream_blob::encode(&x)
 }
 
 /// (db, key, expire_at, value) of one entry in [`Canon`] form.
@@ -778,7 +794,7 @@ pub fn canon(db: u16, e: &crate::keyspace::Entry) -> CanonEntry {
             v.sort();
             Canon::ZSet(v)
         }
-        Value::Stream(x) => Canon::Stream(crate::persistence::stream_blob::encode(x)),
+        Value::Stream(x) => Canon::Stream(stream_without_seen_times(x)),
     };
     (db, e.key.to_vec(), e.expire_at(), v)
 }
