@@ -633,3 +633,29 @@ fn dump_and_restore_keep_a_stream_whole() {
         err("BUSYKEY Target key name already exists.")
     );
 }
+
+#[test]
+fn approximate_trimming_removes_whole_nodes() {
+    let s = start();
+    let mut c = s.raw();
+    for i in 1..=250 {
+        c.call(&["XADD", "s", &i.to_string(), "f", "v"]);
+    }
+    // Nodes of 100 small entries: `~` drops only nodes that may go whole.
+    assert_eq!(c.q("XTRIM s MAXLEN ~ 120"), int(100));
+    assert_eq!(c.q("XLEN s"), int(150));
+    assert_eq!(c.q("XADD s MAXLEN ~ 10 251 f v"), bulk("251-0"));
+    assert_eq!(c.q("XLEN s"), int(51));
+    assert_eq!(c.q("XTRIM s MINID ~ 240"), int(0));
+    assert_eq!(c.q("XTRIM s MAXLEN ~ 0 LIMIT 10"), int(0));
+    assert_eq!(c.q("XTRIM s MAXLEN = 40"), int(11));
+    assert_eq!(
+        c.q("XRANGE s - + COUNT 1"),
+        arr(vec![ent("212-0", &["f", "v"])])
+    );
+    assert_eq!(c.q("XTRIM s MINID 250"), int(38));
+    assert_eq!(
+        c.q("XRANGE s - +"),
+        arr(vec![ent("250-0", &["f", "v"]), ent("251-0", &["f", "v"])])
+    );
+}

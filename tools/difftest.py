@@ -696,8 +696,7 @@ class Gen:
         if c < 0.6:
             return []
         strat = r.choice(["MAXLEN", "MINID", "maxlen", "LIMIT"])
-        # (No `~`: Redis trims whole 100-entry nodes, Strata exactly; both are allowed.)
-        op = r.choice([[], [], ["="]])
+        op = r.choice([[], [], ["="], ["~"]])
         val = self.small_int() if strat.upper() != "MINID" else self.stream_id()
         lim = r.choice([[], [], [], ["LIMIT", self.small_int()]])
         return [strat] + op + [val] + lim

@@ -7,8 +7,9 @@
 //! the group's new position as `XGROUP SETID ... ENTRIESREAD n`, as Redis propagates them,
 //! so replay rebuilds the PELs with their delivery times and counts.
 //!
-//! One difference: approximate trimming (`~`) trims exactly. Redis removes only whole
-//! internal nodes (100 entries), so it may keep more; both satisfy "at least this many".
+//! Approximate trimming (`~`) removes whole nodes only, as Redis does. Nodes are cut as
+//! Redis cuts them (100 entries) but measured by Strata's own packing for the 4 KB
+//! bound, so with big entries the cut may fall elsewhere than in Redis.
 
 use bytes::Bytes;
 
@@ -16,6 +17,7 @@ use super::notify::class;
 use super::{typed, Ctx, Replied, SYNTAX};
 use crate::keyspace::stream::{Fields, Group, ENTRIES_READ_UNKNOWN};
 use crate::keyspace::{Aggregate, Entry, Kind, Stream, StreamId};
+use crate::protocol::ReplyBuf;
 
 const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
 
@@ -119,17 +121,17 @@ fn propagate_unit(ctx: &mut Ctx, effects: Vec<Vec<Bytes>>) {
 
 // ---- replies -------------------------------------------------------------------------
 
-fn reply_entry(ctx: &mut Ctx, id: StreamId, fields: &Fields) {
-    ctx.out.array_len(2);
-    ctx.out.bulk(&id.to_bytes());
-    ctx.out.array_len(fields.len());
+fn reply_entry(out: &mut ReplyBuf, id: StreamId, fields: &Fields) {
+    out.array_len(2);
+    out.bulk(&id.to_bytes());
+    out.array_len(fields.len());
     for f in fields {
-        ctx.out.bulk(f);
+        out.bulk(f);
     }
 }
 
-fn reply_id(ctx: &mut Ctx, id: StreamId) {
-    ctx.out.bulk(&id.to_bytes());
+fn reply_id(out: &mut ReplyBuf, id: StreamId) {
+    out.bulk(&id.to_bytes());
 }
 
 // ---- trimming ------------------------------------------------------------------------
@@ -269,8 +271,8 @@ fn apply_trim(s: &mut Stream, t: &TrimArgs) -> usize {
     let limit = t.limit.max(0) as usize;
     match t.trim {
         Trim::None => 0,
-        Trim::MaxLen(n) => s.trim_maxlen(n as usize, limit),
-        Trim::MinId(id) => s.trim_minid(id, limit),
+        Trim::MaxLen(n) => s.trim_maxlen(n as usize, limit, t.approx),
+        Trim::MinId(id) => s.trim_minid(id, limit, t.approx),
     }
 }
 
@@ -334,7 +336,7 @@ pub fn xadd(ctx: &mut Ctx) {
         let t = apply_trim(s, &a.trim);
         (t, s.len())
     });
-    reply_id(ctx, id);
+    reply_id(ctx.out, id);
     ctx.modified(&key);
     ctx.notify(class::STREAM, "xadd", &key);
     if trimmed > 0 {
@@ -413,20 +415,13 @@ fn range(ctx: &mut Ctx, rev: bool) {
     };
     let s = stream(ctx, &key);
     let items: Vec<(StreamId, Fields)> = if rev {
-        s.range(start, end)
-            .rev()
-            .take(limit)
-            .map(|(i, f)| (i, f.clone()))
-            .collect()
+        s.range_rev(start, end).take(limit).collect()
     } else {
-        s.range(start, end)
-            .take(limit)
-            .map(|(i, f)| (i, f.clone()))
-            .collect()
+        s.range(start, end).take(limit).collect()
     };
     ctx.out.array_len(items.len());
     for (id, f) in &items {
-        reply_entry(ctx, *id, f);
+        reply_entry(ctx.out, *id, f);
     }
 }
 
@@ -517,7 +512,7 @@ pub fn xsetid(ctx: &mut Ctx) {
         Err(Replied) => return,
     }
     let s = stream(ctx, &key);
-    if let Some((top, _)) = s.last() {
+    if let Some(top) = s.top_id() {
         if id < top {
             return ctx.error(
                 "ERR The ID specified in XSETID is smaller than the target stream top item",
@@ -685,13 +680,13 @@ fn read(ctx: &mut Ctx, group_read: bool) {
                     unreachable!("XREAD has no >")
                 };
                 let s = stream(ctx, key);
-                if s.last().is_some_and(|(top, _)| top > after) {
+                if s.top_id().is_some_and(|top| top > after) {
                     let start = after.next().expect("below the top ID");
                     let limit = if count == 0 { usize::MAX } else { count };
                     Some(
                         s.range(start, StreamId::MAX)
                             .take(limit)
-                            .map(|(i, f)| (i, Some(f.clone())))
+                            .map(|(i, f)| (i, Some(f)))
                             .collect(),
                     )
                 } else {
@@ -722,10 +717,10 @@ fn read(ctx: &mut Ctx, group_read: bool) {
             ctx.out.array_len(items.len());
             for (id, f) in items {
                 match f {
-                    Some(f) => reply_entry(ctx, *id, f),
+                    Some(f) => reply_entry(ctx.out, *id, f),
                     None => {
                         ctx.out.array_len(2);
-                        reply_id(ctx, *id);
+                        reply_id(ctx.out, *id);
                         ctx.out.null_array();
                     }
                 }
@@ -768,7 +763,7 @@ fn group_read_one(
         // neither created nor seen.
         let s = stream(ctx, key);
         let last = s.group(group).expect("caller checked the group").last_id;
-        if s.last().is_none_or(|(top, _)| top <= last) {
+        if s.top_id().is_none_or(|top| top <= last) {
             return None;
         }
     }
@@ -787,7 +782,7 @@ fn group_read_one(
                 };
                 let mut items = Vec::with_capacity(ids.len());
                 for id in ids {
-                    let fields = s.get(id).cloned();
+                    let fields = s.get(id);
                     let g = s.group_mut(group).expect("checked");
                     if fields.is_some() {
                         let nack = g
@@ -804,13 +799,10 @@ fn group_read_one(
             }
             From::New => {
                 let last = g.last_id;
-                if s.last().is_some_and(|(top, _)| top > last) {
+                if s.top_id().is_some_and(|top| top > last) {
                     let start = last.next().expect("below the top ID");
-                    let got: Vec<(StreamId, Fields)> = s
-                        .range(start, StreamId::MAX)
-                        .take(limit)
-                        .map(|(i, f)| (i, f.clone()))
-                        .collect();
+                    let got: Vec<(StreamId, Fields)> =
+                        s.range(start, StreamId::MAX).take(limit).collect();
                     for (id, _) in &got {
                         s.advance_group(group, *id);
                         if !noack {
@@ -1189,8 +1181,8 @@ pub fn xpending(ctx: &mut Ctx) {
             ctx.out.null();
             return ctx.out.null_array();
         };
-        reply_id(ctx, first);
-        reply_id(ctx, last);
+        reply_id(ctx.out, first);
+        reply_id(ctx.out, last);
         ctx.out.array_len(busy.len());
         for (name, n) in busy {
             ctx.out.array_len(2);
@@ -1231,7 +1223,7 @@ pub fn xpending(ctx: &mut Ctx) {
     ctx.out.array_len(rows.len());
     for (id, c, idle, dc) in rows {
         ctx.out.array_len(4);
-        reply_id(ctx, id);
+        reply_id(ctx.out, id);
         ctx.out.bulk(&c);
         ctx.out.int(idle);
         ctx.out.int(dc as i64);
@@ -1324,7 +1316,7 @@ pub fn xclaim(ctx: &mut Ctx) {
         };
         for id in ids {
             let exists = s.contains(id);
-            let fields = if justid { None } else { s.get(id).cloned() };
+            let fields = if justid { None } else { s.get(id) };
             let g = s.group_mut(&gname).expect("checked");
             let pending = g.pel.get(&id).cloned();
             if !exists {
@@ -1388,10 +1380,10 @@ pub fn xclaim(ctx: &mut Ctx) {
     ctx.out.array_len(replies.len());
     for (id, f) in replies {
         if justid {
-            reply_id(ctx, id);
+            reply_id(ctx.out, id);
         } else {
             match f {
-                Some(f) => reply_entry(ctx, id, &f),
+                Some(f) => reply_entry(ctx.out, id, &f),
                 None => ctx.out.null(),
             }
         }
@@ -1473,7 +1465,7 @@ pub fn xautoclaim(ctx: &mut Ctx) {
             if minidle != 0 && (now as i64 - nack.delivery_time as i64) < minidle {
                 continue;
             }
-            let fields = if justid { None } else { s.get(id).cloned() };
+            let fields = if justid { None } else { s.get(id) };
             let g = s.group_mut(&gname).expect("checked");
             if !have_consumer {
                 let (c, new) = g.consumer(&cname, now);
@@ -1516,21 +1508,21 @@ pub fn xautoclaim(ctx: &mut Ctx) {
     }
     propagate_unit(ctx, effects);
     ctx.out.array_len(3);
-    reply_id(ctx, cursor);
+    reply_id(ctx.out, cursor);
     ctx.out.array_len(claimed.len());
     for (id, f) in claimed {
         if justid {
-            reply_id(ctx, id);
+            reply_id(ctx.out, id);
         } else {
             match f {
-                Some(f) => reply_entry(ctx, id, &f),
+                Some(f) => reply_entry(ctx.out, id, &f),
                 None => ctx.out.null(),
             }
         }
     }
     ctx.out.array_len(deleted.len());
     for id in deleted {
-        reply_id(ctx, id);
+        reply_id(ctx.out, id);
     }
 }
 
@@ -1619,7 +1611,7 @@ pub fn xinfo(ctx: &mut Ctx) {
                 ctx.out.bulk(b"pending");
                 ctx.out.int(pending as i64);
                 ctx.out.bulk(b"last-delivered-id");
-                reply_id(ctx, last);
+                reply_id(ctx.out, last);
                 ctx.out.bulk(b"entries-read");
                 if read == ENTRIES_READ_UNKNOWN {
                     ctx.out.null();
@@ -1654,36 +1646,39 @@ fn xinfo_stream(ctx: &mut Ctx, key: &Bytes) {
             return subcommand_syntax(ctx, "XINFO");
         }
     }
-    let s = stream(ctx, key).clone();
+    // (The stream and the reply buffer are borrowed apart: no copy of the stream.)
+    let s =
+        typed::<Stream>(ctx.st, ctx.sess.db, key).expect("caller checked the key holds a stream");
+    let out = &mut *ctx.out;
     // Redis reports its radix tree of 100-entry nodes; the same shape is estimated.
     let nodes = s.len().div_ceil(100) as i64;
-    ctx.out.map_len(if full { 9 } else { 10 });
-    ctx.out.bulk(b"length");
-    ctx.out.int(s.len() as i64);
-    ctx.out.bulk(b"radix-tree-keys");
-    ctx.out.int(nodes);
-    ctx.out.bulk(b"radix-tree-nodes");
-    ctx.out.int(nodes + 1);
-    ctx.out.bulk(b"last-generated-id");
-    reply_id(ctx, s.last_id);
-    ctx.out.bulk(b"max-deleted-entry-id");
-    reply_id(ctx, s.max_deleted_id);
-    ctx.out.bulk(b"entries-added");
-    ctx.out.int(s.entries_added as i64);
-    ctx.out.bulk(b"recorded-first-entry-id");
-    reply_id(ctx, s.first_id());
+    out.map_len(if full { 9 } else { 10 });
+    out.bulk(b"length");
+    out.int(s.len() as i64);
+    out.bulk(b"radix-tree-keys");
+    out.int(nodes);
+    out.bulk(b"radix-tree-nodes");
+    out.int(nodes + 1);
+    out.bulk(b"last-generated-id");
+    reply_id(out, s.last_id);
+    out.bulk(b"max-deleted-entry-id");
+    reply_id(out, s.max_deleted_id);
+    out.bulk(b"entries-added");
+    out.int(s.entries_added as i64);
+    out.bulk(b"recorded-first-entry-id");
+    reply_id(out, s.first_id());
     if !full {
-        ctx.out.bulk(b"groups");
-        ctx.out.int(s.groups().len() as i64);
-        ctx.out.bulk(b"first-entry");
+        out.bulk(b"groups");
+        out.int(s.groups().len() as i64);
+        out.bulk(b"first-entry");
         match s.first() {
-            Some((id, f)) => reply_entry(ctx, id, f),
-            None => ctx.out.null(),
+            Some((id, f)) => reply_entry(out, id, &f),
+            None => out.null(),
         }
-        ctx.out.bulk(b"last-entry");
+        out.bulk(b"last-entry");
         match s.last() {
-            Some((id, f)) => reply_entry(ctx, id, f),
-            None => ctx.out.null(),
+            Some((id, f)) => reply_entry(out, id, &f),
+            None => out.null(),
         }
         return;
     }
@@ -1693,61 +1688,61 @@ fn xinfo_stream(ctx: &mut Ctx, key: &Bytes) {
         count as usize
     };
     let entries: Vec<_> = s.iter().take(limit).collect();
-    ctx.out.bulk(b"entries");
-    ctx.out.array_len(entries.len());
+    out.bulk(b"entries");
+    out.array_len(entries.len());
     for (id, f) in entries {
-        reply_entry(ctx, id, f);
+        reply_entry(out, id, &f);
     }
-    ctx.out.bulk(b"groups");
-    ctx.out.array_len(s.groups().len());
+    out.bulk(b"groups");
+    out.array_len(s.groups().len());
     for (name, g) in s.groups() {
-        ctx.out.map_len(7);
-        ctx.out.bulk(b"name");
-        ctx.out.bulk(name);
-        ctx.out.bulk(b"last-delivered-id");
-        reply_id(ctx, g.last_id);
-        ctx.out.bulk(b"entries-read");
+        out.map_len(7);
+        out.bulk(b"name");
+        out.bulk(name);
+        out.bulk(b"last-delivered-id");
+        reply_id(out, g.last_id);
+        out.bulk(b"entries-read");
         if g.entries_read == ENTRIES_READ_UNKNOWN {
-            ctx.out.null();
+            out.null();
         } else {
-            ctx.out.int(g.entries_read);
+            out.int(g.entries_read);
         }
-        ctx.out.bulk(b"lag");
+        out.bulk(b"lag");
         match s.lag(g) {
-            Some(l) => ctx.out.int(l),
-            None => ctx.out.null(),
+            Some(l) => out.int(l),
+            None => out.null(),
         }
-        ctx.out.bulk(b"pel-count");
-        ctx.out.int(g.pel.len() as i64);
-        ctx.out.bulk(b"pending");
+        out.bulk(b"pel-count");
+        out.int(g.pel.len() as i64);
+        out.bulk(b"pending");
         let pel: Vec<_> = g.pel.iter().take(limit).collect();
-        ctx.out.array_len(pel.len());
+        out.array_len(pel.len());
         for (id, nack) in pel {
-            ctx.out.array_len(4);
-            reply_id(ctx, *id);
-            ctx.out.bulk(&nack.consumer);
-            ctx.out.int(nack.delivery_time as i64);
-            ctx.out.int(nack.delivery_count as i64);
+            out.array_len(4);
+            reply_id(out, *id);
+            out.bulk(&nack.consumer);
+            out.int(nack.delivery_time as i64);
+            out.int(nack.delivery_count as i64);
         }
-        ctx.out.bulk(b"consumers");
-        ctx.out.array_len(g.consumers.len());
+        out.bulk(b"consumers");
+        out.array_len(g.consumers.len());
         for (cname, c) in &g.consumers {
-            ctx.out.map_len(4);
-            ctx.out.bulk(b"name");
-            ctx.out.bulk(cname);
-            ctx.out.bulk(b"seen-time");
-            ctx.out.int(c.seen_time as i64);
-            ctx.out.bulk(b"pel-count");
-            ctx.out.int(c.pel.len() as i64);
-            ctx.out.bulk(b"pending");
+            out.map_len(4);
+            out.bulk(b"name");
+            out.bulk(cname);
+            out.bulk(b"seen-time");
+            out.int(c.seen_time as i64);
+            out.bulk(b"pel-count");
+            out.int(c.pel.len() as i64);
+            out.bulk(b"pending");
             let ids: Vec<_> = c.pel.iter().take(limit).collect();
-            ctx.out.array_len(ids.len());
+            out.array_len(ids.len());
             for id in ids {
                 let nack = &g.pel[id];
-                ctx.out.array_len(3);
-                reply_id(ctx, *id);
-                ctx.out.int(nack.delivery_time as i64);
-                ctx.out.int(nack.delivery_count as i64);
+                out.array_len(3);
+                reply_id(out, *id);
+                out.int(nack.delivery_time as i64);
+                out.int(nack.delivery_count as i64);
             }
         }
     }

@@ -660,9 +660,9 @@ fn backlen(buf: &mut [u8; 5], l: usize) -> usize {
 /// The nodes XADD would have built for `s`'s entries on a Redis with the default node
 /// limits (no entry flagged deleted: Strata keeps none), as (master ID, listpack).
 fn stream_nodes(s: &Stream) -> Vec<(StreamId, Vec<u8>)> {
-    struct Node<'a> {
+    struct Node {
         master: StreamId,
-        fields: Vec<&'a [u8]>,
+        fields: Vec<Vec<u8>>,
         count: usize,
         body: LpBuilder,
     }
@@ -680,7 +680,7 @@ fn stream_nodes(s: &Stream) -> Vec<(StreamId, Vec<u8>)> {
     let mut nodes = Vec::new();
     let mut cur: Option<Node> = None;
     for (id, fields) in s.iter() {
-        let names: Vec<&[u8]> = fields.iter().step_by(2).map(|f| f.as_slice()).collect();
+        let names: Vec<Vec<u8>> = fields.iter().step_by(2).cloned().collect();
         let values = fields.iter().skip(1).step_by(2);
         if let Some(n) = &cur {
             let lp_bytes = 6 + head(n).items.len() + n.body.items.len() + 1;
@@ -709,7 +709,7 @@ fn stream_nodes(s: &Stream) -> Vec<(StreamId, Vec<u8>)> {
             b.int(names.len() as i64 + 3);
         } else {
             b.int(names.len() as i64);
-            for f in fields {
+            for f in &fields {
                 b.string(f);
             }
             b.int(2 * names.len() as i64 + 4);

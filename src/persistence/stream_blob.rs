@@ -53,7 +53,7 @@ pub fn encode(s: &Stream) -> Vec<u8> {
     for (id, fields) in s.iter() {
         put_id(&mut out, id);
         out.extend_from_slice(&(fields.len() as u32).to_le_bytes());
-        for f in fields {
+        for f in &fields {
             put_bytes(&mut out, f);
         }
     }
