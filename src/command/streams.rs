@@ -330,9 +330,9 @@ pub fn xadd(ctx: &mut Ctx) {
         ));
         ctx.notify(class::NEW, "new", &key);
     }
-    let fields: Fields = ctx.args[field_pos..].iter().map(|f| f.to_vec()).collect();
+    let args = ctx.args;
     let (trimmed, len) = edit(ctx, &key, |s| {
-        s.append(id, fields);
+        s.append(id, &args[field_pos..]);
         let t = apply_trim(s, &a.trim);
         (t, s.len())
     });
@@ -341,6 +341,9 @@ pub fn xadd(ctx: &mut Ctx) {
     ctx.notify(class::STREAM, "xadd", &key);
     if trimmed > 0 {
         ctx.notify(class::STREAM, "xtrim", &key);
+    }
+    if !ctx.st.logging {
+        return;
     }
     let mut log = vec![b("XADD"), key];
     if trimmed > 0 {

@@ -945,7 +945,7 @@ fn stream_node(
             dead += 1;
         } else {
             live += 1;
-            s.load_entry(id, fields);
+            s.load_entry(id, &fields);
         }
     }
     if live != count || dead != deleted {
@@ -1732,7 +1732,7 @@ mod tests {
                 2 => fields(&["a", "012", "b", "x", "c", "18446744073709551615"]),
                 _ => vec![b"big".to_vec(), vec![b'q'; 5000 * (i % 27 == 0) as usize]],
             };
-            s.append(id(ms, seq), f);
+            s.append(id(ms, seq), &f);
         }
         assert!(s.delete(id(7, 1)));
         s.max_deleted_id = id(9, 3);
@@ -1764,7 +1764,7 @@ mod tests {
         }
         // An empty stream (every entry deleted) keeps its counters and groups.
         let mut e = Stream::new();
-        e.append(id(1, 0), fields(&["f", "v"]));
+        e.append(id(1, 0), &fields(&["f", "v"]));
         e.delete(id(1, 0));
         e.add_group(b"g", Group::new(id(1, 0), 1));
         let p = encode(&Value::Stream(Box::new(e.clone())));

@@ -307,23 +307,24 @@ impl Node {
         self.iter(key).filter(|r| !r.deleted)
     }
 
-    fn entry_size(key: StreamId, id: StreamId, fields: &Fields) -> usize {
+    fn entry_size<F: AsRef<[u8]>>(key: StreamId, id: StreamId, fields: &[F]) -> usize {
         1 + varint_len(id.ms - key.ms)
             + varint_len(id.seq)
             + varint_len(fields.len() as u64)
             + fields
                 .iter()
-                .map(|f| varint_len(f.len() as u64) + f.len())
+                .map(|f| varint_len(f.as_ref().len() as u64) + f.as_ref().len())
                 .sum::<usize>()
     }
 
-    fn push(&mut self, key: StreamId, id: StreamId, fields: &Fields) {
+    fn push<F: AsRef<[u8]>>(&mut self, key: StreamId, id: StreamId, fields: &[F]) {
         let d = &mut self.data;
         d.push(0);
         put_varint(d, id.ms - key.ms);
         put_varint(d, id.seq);
         put_varint(d, fields.len() as u64);
         for f in fields {
+            let f = f.as_ref();
             put_varint(d, f.len() as u64);
             d.extend_from_slice(f);
         }
@@ -479,7 +480,7 @@ impl Stream {
 
     /// Append an entry with `id`, which must be greater than [`Stream::last_id`] (the
     /// caller checks). Counts it in `entries_added`.
-    pub fn append(&mut self, id: StreamId, fields: Fields) {
+    pub fn append<F: AsRef<[u8]>>(&mut self, id: StreamId, fields: &[F]) {
         self.load_entry(id, fields);
         self.last_id = id;
         self.entries_added += 1;
@@ -487,17 +488,16 @@ impl Stream {
 
     /// Add an entry after every other one as it was stored (snapshot or DUMP load): no
     /// counters touched. The caller guarantees the ID order.
-    pub fn load_entry(&mut self, id: StreamId, fields: Fields) {
+    pub fn load_entry<F: AsRef<[u8]>>(&mut self, id: StreamId, fields: &[F]) {
         debug_assert!(self.top_id().is_none_or(|t| t < id));
         let fits = self.nodes.iter_mut().next_back().filter(|(k, n)| {
-            n.count < NODE_ENTRIES
-                && n.data.len() + Node::entry_size(**k, id, &fields) <= NODE_BYTES
+            n.count < NODE_ENTRIES && n.data.len() + Node::entry_size(**k, id, fields) <= NODE_BYTES
         });
         match fits {
             Some((k, n)) => {
                 let k = *k;
                 self.heap -= n.heap();
-                n.push(k, id, &fields);
+                n.push(k, id, fields);
                 self.heap += n.heap();
             }
             None => {
@@ -508,7 +508,7 @@ impl Stream {
                     self.heap += n.heap();
                 }
                 let mut n = Node::default();
-                n.push(id, id, &fields);
+                n.push(id, id, fields);
                 self.heap += n.heap();
                 self.nodes.insert(id, n);
             }
@@ -740,7 +740,7 @@ mod tests {
     fn trimming_and_memory() {
         let mut s = Stream::new();
         for i in 1..=10 {
-            s.append(StreamId::new(i, 0), vec![b"f".to_vec(), b"v".to_vec()]);
+            s.append(StreamId::new(i, 0), &[b"f", b"v"]);
         }
         let full = s.heap_size();
         assert!(full > 0);
@@ -763,7 +763,7 @@ mod tests {
         let g = Group::new(StreamId::MIN, ENTRIES_READ_UNKNOWN);
         assert_eq!(s.lag(&g), Some(0));
         for i in 1..=3 {
-            s.append(StreamId::new(i, 0), vec![]);
+            s.append(StreamId::new(i, 0), &[] as &[&[u8]]);
         }
         // From 0-0 with no deletions: everything is ahead.
         assert_eq!(s.lag(&g), Some(3));
@@ -794,7 +794,7 @@ mod tests {
                     match op {
                         0..=4 => {
                             let f = vec![b"f".to_vec(), vec![b'x'; b % 300]];
-                            s.append(next, f.clone());
+                            s.append(next, &f);
                             m.insert(next, f);
                             next = StreamId::new(next.ms + a % 3, if a % 3 == 0 { next.seq + 1 } else { a });
                         }

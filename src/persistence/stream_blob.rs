@@ -153,7 +153,7 @@ pub fn decode(b: &[u8]) -> Result<Stream, StreamBlobProblem> {
         for _ in 0..nf {
             fields.push(c.bytes("field")?.to_vec());
         }
-        s.load_entry(id, fields);
+        s.load_entry(id, &fields);
     }
     if (s.len() as u64) > s.entries_added {
         return Err(Inconsistent("more entries than were ever added"));
@@ -230,8 +230,8 @@ mod tests {
     #[test]
     fn round_trip_and_exact_errors() {
         let mut s = Stream::new();
-        s.append(StreamId::new(1, 0), vec![b"a".to_vec(), b"1".to_vec()]);
-        s.append(StreamId::new(2, 5), vec![b"b".to_vec(), b"".to_vec()]);
+        s.append(StreamId::new(1, 0), &[b"a", b"1"]);
+        s.append(StreamId::new(2, 5), &[&b"b"[..], b""]);
         s.delete(StreamId::new(1, 0));
         let mut g = Group::new(StreamId::new(2, 5), 2);
         g.consumer(b"alice", 77);
