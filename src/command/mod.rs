@@ -282,9 +282,14 @@ impl<'a> Ctx<'a> {
 
     /// Parse argument `i` as an integer, replying with Redis's error if it is not one.
     pub fn int_arg(&mut self, i: usize) -> Option<i64> {
+        self.int_arg_or(i, NOT_INTEGER)
+    }
+
+    /// [`Ctx::int_arg`] with the command's own error for a non-integer.
+    pub fn int_arg_or(&mut self, i: usize, msg: &str) -> Option<i64> {
         let v = crate::util::parse_i64_strict(&self.args[i]);
         if v.is_none() {
-            self.out.error(NOT_INTEGER);
+            self.out.error(msg);
         }
         v
     }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use super::notify::class;
 use super::{typed, Ctx, Replied, SYNTAX};
-use crate::keyspace::stream::{Fields, Group, ENTRIES_READ_UNKNOWN};
+use crate::keyspace::stream::{Fields, Group, Nack, ENTRIES_READ_UNKNOWN};
 use crate::keyspace::{Aggregate, Entry, Kind, Stream, StreamId};
 use crate::protocol::ReplyBuf;
 
@@ -49,6 +49,12 @@ fn strict_id(ctx: &mut Ctx, i: usize) -> Option<StreamId> {
     id
 }
 
+/// The strict IDs from argument `from` on, all checked before any is used (None after
+/// replying with the first bad one's error).
+fn strict_ids(ctx: &mut Ctx, from: usize) -> Option<Vec<StreamId>> {
+    (from..ctx.args.len()).map(|i| strict_id(ctx, i)).collect()
+}
+
 /// A range bound: `-`, `+`, `ms[-seq]` or, exclusive, `(ms[-seq]`. Returns the
 /// inclusive bound, or None after replying.
 fn range_bound(ctx: &mut Ctx, i: usize, start: bool) -> Option<StreamId> {
@@ -76,15 +82,7 @@ fn range_bound(ctx: &mut Ctx, i: usize, start: bool) -> Option<StreamId> {
     id
 }
 
-fn i64_arg(ctx: &mut Ctx, i: usize, msg: &str) -> Option<i64> {
-    let v = crate::util::parse_i64_strict(&ctx.args[i]);
-    if v.is_none() {
-        ctx.error(msg);
-    }
-    v
-}
-
-/// The stream at `key` for reading: `Ok(None)` when missing, `Err` after WRONGTYPE.
+/// The stream at `key` for reading: `Ok(false)` when missing, `Err` after WRONGTYPE.
 fn lookup_stream(ctx: &mut Ctx, key: &[u8]) -> Result<bool, Replied> {
     ctx.probe(key, Kind::Stream, true)
 }
@@ -435,12 +433,9 @@ pub fn xdel(ctx: &mut Ctx) {
         Ok(false) => return ctx.out.int(0),
         Err(Replied) => return,
     }
-    // All IDs are checked before any is deleted.
-    let mut ids = Vec::with_capacity(ctx.args.len() - 2);
-    for i in 2..ctx.args.len() {
-        let Some(id) = strict_id(ctx, i) else { return };
-        ids.push(id);
-    }
+    let Some(ids) = strict_ids(ctx, 2) else {
+        return;
+    };
     let deleted = edit(ctx, &key, |s| {
         ids.iter().filter(|id| s.delete(**id)).count()
     });
@@ -578,11 +573,13 @@ fn read(ctx: &mut Ctx, group_read: bool) {
         let o = &ctx.args[i];
         if o.eq_ignore_ascii_case(b"block") && more > 0 {
             i += 1;
-            match crate::util::parse_i64_strict(&ctx.args[i]) {
-                None => return ctx.error("ERR timeout is not an integer or out of range"),
-                Some(t) if t < 0 => return ctx.error("ERR timeout is negative"),
-                Some(t) => timeout = Some(t as u64),
+            let Some(t) = ctx.int_arg_or(i, "ERR timeout is not an integer or out of range") else {
+                return;
+            };
+            if t < 0 {
+                return ctx.error("ERR timeout is negative");
             }
+            timeout = Some(t as u64);
         } else if o.eq_ignore_ascii_case(b"count") && more > 0 {
             i += 1;
             let Some(c) = ctx.int_arg(i) else { return };
@@ -1099,12 +1096,9 @@ pub fn xack(ctx: &mut Ctx) {
     if !found {
         return ctx.out.int(0);
     }
-    // All IDs are checked before any is acknowledged.
-    let mut ids = Vec::with_capacity(ctx.args.len() - 3);
-    for i in 3..ctx.args.len() {
-        let Some(id) = strict_id(ctx, i) else { return };
-        ids.push(id);
-    }
+    let Some(ids) = strict_ids(ctx, 3) else {
+        return;
+    };
     let acked = edit(ctx, &key, |s| {
         let g = s.group_mut(&gname).expect("checked");
         ids.iter().filter(|id| g.ack(**id)).count()
@@ -1233,6 +1227,90 @@ pub fn xpending(ctx: &mut Ctx) {
     }
 }
 
+/// What XCLAIM and XAUTOCLAIM do to pending entries, and the effects they log.
+struct Claims<'a> {
+    key: &'a Bytes,
+    group: &'a Bytes,
+    consumer: &'a Bytes,
+    now: u64,
+    /// The claiming consumer has been looked up (created if new, seen now): Redis does
+    /// it at the first entry claimed, not before.
+    seen: bool,
+    created: bool,
+    effects: Vec<Vec<Bytes>>,
+}
+
+impl<'a> Claims<'a> {
+    fn new(key: &'a Bytes, group: &'a Bytes, consumer: &'a Bytes, now: u64) -> Self {
+        Claims {
+            key,
+            group,
+            consumer,
+            now,
+            seen: false,
+            created: false,
+            effects: Vec::new(),
+        }
+    }
+
+    /// `id` is pending but its entry is gone: drop it from the PEL (logged as the XCLAIM
+    /// that drops it on replay, as Redis propagates it).
+    fn drop_gone(&mut self, g: &mut Group, id: StreamId, nack: &Nack) {
+        let owner = Bytes::from(nack.consumer.clone());
+        self.effects.push(xclaim_effect(
+            self.key,
+            self.group,
+            &owner,
+            id,
+            nack.delivery_time,
+            nack.delivery_count,
+        ));
+        g.ack(id);
+    }
+
+    /// Make `id` pending for the claiming consumer, delivered at `time`, `count` times.
+    fn claim(&mut self, g: &mut Group, id: StreamId, time: u64, count: u64) {
+        if !self.seen {
+            let (c, new) = g.consumer(self.consumer, self.now);
+            c.seen_time = self.now;
+            self.created = new;
+            self.seen = true;
+        }
+        g.assign(id, self.consumer, time, count);
+        self.effects.push(xclaim_effect(
+            self.key,
+            self.group,
+            self.consumer,
+            id,
+            time,
+            count,
+        ));
+    }
+
+    /// Publish, signal and log what was done.
+    fn finish(self, ctx: &mut Ctx) {
+        if self.created {
+            ctx.notify(class::STREAM, "xgroup-createconsumer", self.key);
+        }
+        if !self.effects.is_empty() || self.created {
+            ctx.modified(self.key);
+        }
+        propagate_unit(ctx, self.effects);
+    }
+}
+
+/// The claimed entries (their IDs with JUSTID; nil for an entry that is gone).
+fn reply_claimed(out: &mut ReplyBuf, claimed: &[Delivered], justid: bool) {
+    out.array_len(claimed.len());
+    for (id, f) in claimed {
+        match f {
+            _ if justid => reply_id(out, *id),
+            Some(f) => reply_entry(out, *id, f),
+            None => out.null(),
+        }
+    }
+}
+
 pub fn xclaim(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     let gname = ctx.args[2].clone();
@@ -1242,7 +1320,7 @@ pub fn xclaim(ctx: &mut Ctx) {
         Ok(false) => return no_group(ctx, &key, &gname),
         Err(Replied) => return,
     }
-    let Some(minidle) = i64_arg(ctx, 4, "ERR Invalid min-idle-time argument for XCLAIM") else {
+    let Some(minidle) = ctx.int_arg_or(4, "ERR Invalid min-idle-time argument for XCLAIM") else {
         return;
     };
     let minidle = minidle.max(0);
@@ -1269,19 +1347,19 @@ pub fn xclaim(ctx: &mut Ctx) {
             justid = true;
         } else if opt.eq_ignore_ascii_case(b"idle") && more {
             j += 1;
-            let Some(v) = i64_arg(ctx, j, "ERR Invalid IDLE option argument for XCLAIM") else {
+            let Some(v) = ctx.int_arg_or(j, "ERR Invalid IDLE option argument for XCLAIM") else {
                 return;
             };
             deliverytime = now.wrapping_sub(v);
         } else if opt.eq_ignore_ascii_case(b"time") && more {
             j += 1;
-            let Some(v) = i64_arg(ctx, j, "ERR Invalid TIME option argument for XCLAIM") else {
+            let Some(v) = ctx.int_arg_or(j, "ERR Invalid TIME option argument for XCLAIM") else {
                 return;
             };
             deliverytime = v;
         } else if opt.eq_ignore_ascii_case(b"retrycount") && more {
             j += 1;
-            let Some(v) = i64_arg(ctx, j, "ERR Invalid RETRYCOUNT option argument for XCLAIM")
+            let Some(v) = ctx.int_arg_or(j, "ERR Invalid RETRYCOUNT option argument for XCLAIM")
             else {
                 return;
             };
@@ -1303,12 +1381,9 @@ pub fn xclaim(ctx: &mut Ctx) {
     } else {
         deliverytime
     } as u64;
-    let nowu = ctx.now;
-    let (replies, effects, created) = edit(ctx, &key, |s| {
+    let mut claims = Claims::new(&key, &gname, &cname, ctx.now);
+    let replies = edit(ctx, &key, |s| {
         let mut replies: Vec<Delivered> = Vec::new();
-        let mut effects: Vec<Vec<Bytes>> = Vec::new();
-        let mut created = false;
-        let mut have_consumer = false;
         let moved = {
             let g = s.group_mut(&gname).expect("checked");
             let moved = last_id > g.last_id;
@@ -1323,16 +1398,8 @@ pub fn xclaim(ctx: &mut Ctx) {
             let g = s.group_mut(&gname).expect("checked");
             let pending = g.pel.get(&id).cloned();
             if !exists {
-                if let Some(nack) = pending {
-                    effects.push(xclaim_effect(
-                        &key,
-                        &gname,
-                        &Bytes::from(nack.consumer.clone()),
-                        id,
-                        nack.delivery_time,
-                        nack.delivery_count,
-                    ));
-                    g.ack(id);
+                if let Some(nack) = &pending {
+                    claims.drop_gone(g, id, nack);
                 }
                 continue;
             }
@@ -1346,12 +1413,6 @@ pub fn xclaim(ctx: &mut Ctx) {
                 None if force => 0,
                 None => continue,
             };
-            if !have_consumer {
-                let (c, new) = g.consumer(&cname, nowu);
-                c.seen_time = nowu;
-                created |= new;
-                have_consumer = true;
-            }
             let count = if retrycount >= 0 {
                 retrycount as u64
             } else if !justid {
@@ -1359,45 +1420,26 @@ pub fn xclaim(ctx: &mut Ctx) {
             } else {
                 old_count
             };
-            g.assign(id, &cname, deliverytime, count);
-            effects.push(xclaim_effect(&key, &gname, &cname, id, deliverytime, count));
+            claims.claim(g, id, deliverytime, count);
             replies.push((id, fields));
         }
         if moved {
             // (Redis's propagated XCLAIM carries LASTID; the position is logged apart.)
-            effects.push(setid_effect(
-                &key,
-                &gname,
-                s.group(&gname).expect("checked"),
-            ));
+            let g = s.group(&gname).expect("checked");
+            claims.effects.push(setid_effect(&key, &gname, g));
         }
-        (replies, effects, created)
+        replies
     });
-    if created {
-        ctx.notify(class::STREAM, "xgroup-createconsumer", &key);
-    }
-    if !effects.is_empty() || created {
-        ctx.modified(&key);
-    }
-    propagate_unit(ctx, effects);
-    ctx.out.array_len(replies.len());
-    for (id, f) in replies {
-        if justid {
-            reply_id(ctx.out, id);
-        } else {
-            match f {
-                Some(f) => reply_entry(ctx.out, id, &f),
-                None => ctx.out.null(),
-            }
-        }
-    }
+    claims.finish(ctx);
+    reply_claimed(ctx.out, &replies, justid);
 }
 
 pub fn xautoclaim(ctx: &mut Ctx) {
     let key = ctx.args[1].clone();
     let gname = ctx.args[2].clone();
     let cname = ctx.args[3].clone();
-    let Some(minidle) = i64_arg(ctx, 4, "ERR Invalid min-idle-time argument for XAUTOCLAIM") else {
+    let Some(minidle) = ctx.int_arg_or(4, "ERR Invalid min-idle-time argument for XAUTOCLAIM")
+    else {
         return;
     };
     let minidle = minidle.max(0);
@@ -1429,14 +1471,12 @@ pub fn xautoclaim(ctx: &mut Ctx) {
         Err(Replied) => return,
     }
     let now = ctx.now;
-    let (claimed, deleted, cursor, effects, created) = edit(ctx, &key, |s| {
+    let mut claims = Claims::new(&key, &gname, &cname, now);
+    let (claimed, deleted, cursor) = edit(ctx, &key, |s| {
         let mut attempts = count.saturating_mul(10);
         let mut count = count;
         let mut claimed: Vec<Delivered> = Vec::new();
         let mut deleted = Vec::new();
-        let mut effects = Vec::new();
-        let mut created = false;
-        let mut have_consumer = false;
         let mut cur = Some(start);
         loop {
             if attempts == 0 || count == 0 {
@@ -1452,15 +1492,7 @@ pub fn xautoclaim(ctx: &mut Ctx) {
             let nack = nack.clone();
             cur = id.next();
             if !s.contains(id) {
-                effects.push(xclaim_effect(
-                    &key,
-                    &gname,
-                    &Bytes::from(nack.consumer.clone()),
-                    id,
-                    nack.delivery_time,
-                    nack.delivery_count,
-                ));
-                s.group_mut(&gname).expect("checked").ack(id);
+                claims.drop_gone(s.group_mut(&gname).expect("checked"), id, &nack);
                 deleted.push(id);
                 count -= 1;
                 continue;
@@ -1469,20 +1501,12 @@ pub fn xautoclaim(ctx: &mut Ctx) {
                 continue;
             }
             let fields = if justid { None } else { s.get(id) };
-            let g = s.group_mut(&gname).expect("checked");
-            if !have_consumer {
-                let (c, new) = g.consumer(&cname, now);
-                c.seen_time = now;
-                created |= new;
-                have_consumer = true;
-            }
             let dc = if justid {
                 nack.delivery_count
             } else {
                 nack.delivery_count + 1
             };
-            g.assign(id, &cname, now, dc);
-            effects.push(xclaim_effect(&key, &gname, &cname, id, now, dc));
+            claims.claim(s.group_mut(&gname).expect("checked"), id, now, dc);
             claimed.push((id, fields));
             count -= 1;
         }
@@ -1495,34 +1519,12 @@ pub fn xautoclaim(ctx: &mut Ctx) {
                 .next()
                 .map(|(id, _)| *id)
         });
-        (
-            claimed,
-            deleted,
-            next.unwrap_or(StreamId::MIN),
-            effects,
-            created,
-        )
+        (claimed, deleted, next.unwrap_or(StreamId::MIN))
     });
-    if created {
-        ctx.notify(class::STREAM, "xgroup-createconsumer", &key);
-    }
-    if !effects.is_empty() || created {
-        ctx.modified(&key);
-    }
-    propagate_unit(ctx, effects);
+    claims.finish(ctx);
     ctx.out.array_len(3);
     reply_id(ctx.out, cursor);
-    ctx.out.array_len(claimed.len());
-    for (id, f) in claimed {
-        if justid {
-            reply_id(ctx.out, id);
-        } else {
-            match f {
-                Some(f) => reply_entry(ctx.out, id, &f),
-                None => ctx.out.null(),
-            }
-        }
-    }
+    reply_claimed(ctx.out, &claimed, justid);
     ctx.out.array_len(deleted.len());
     for id in deleted {
         reply_id(ctx.out, id);

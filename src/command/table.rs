@@ -626,7 +626,10 @@ fn key_positions_of(
         {
             (2..3.min(args.len())).collect()
         }
-        "xread" | "xreadgroup" => stream_keys(args),
+        // Their key specs find the keys after STREAMS, as Redis's ACL check does.
+        "xread" | "xreadgroup" => super::keyspecs::keys_with_flags(spec, args)
+            .map(|keys| keys.into_iter().map(|(i, _)| i).collect())
+            .unwrap_or_default(),
         // The source key and STORE/STOREDIST's destination.
         "georadius" | "georadiusbymember" => {
             let mut v = vec![1];
@@ -658,32 +661,6 @@ fn key_positions_of(
                 .collect()
         }
     }
-}
-
-/// XREAD/XREADGROUP's keys: the first half of what follows STREAMS (Redis's
-/// xreadGetKeys: options are skipped by name, so a key or group named "streams" is not
-/// mistaken for the keyword).
-fn stream_keys(args: &[bytes::Bytes]) -> Vec<usize> {
-    let mut i = 1;
-    while i < args.len() {
-        let a = &args[i];
-        if a.eq_ignore_ascii_case(b"block") || a.eq_ignore_ascii_case(b"count") {
-            i += 2;
-        } else if a.eq_ignore_ascii_case(b"group") {
-            i += 3;
-        } else if a.eq_ignore_ascii_case(b"noack") {
-            i += 1;
-        } else if a.eq_ignore_ascii_case(b"streams") {
-            let rest = args.len() - i - 1;
-            if rest == 0 || !rest.is_multiple_of(2) {
-                return Vec::new();
-            }
-            return (i + 1..i + 1 + rest / 2).collect();
-        } else {
-            break;
-        }
-    }
-    Vec::new()
 }
 
 /// Name -> command. foldhash, not SipHash: every command pays this lookup (SipHash cost

@@ -434,17 +434,26 @@ impl Stream {
             .is_some_and(|(k, n)| n.live(k).any(|r| r.id == id))
     }
 
+    /// The nodes that may hold IDs in `[start, end]` (none when `start > end`).
+    fn nodes_over(
+        &self,
+        start: StreamId,
+        end: StreamId,
+    ) -> impl DoubleEndedIterator<Item = (&StreamId, &Node)> + '_ {
+        let from = self.node_of(start).map_or(start, |(k, _)| k);
+        (start <= end)
+            .then(|| self.nodes.range(from..=end))
+            .into_iter()
+            .flatten()
+    }
+
     /// Entries with `start <= id <= end`, in order.
     pub fn range(
         &self,
         start: StreamId,
         end: StreamId,
     ) -> impl Iterator<Item = (StreamId, Fields)> + '_ {
-        let from = self.node_of(start).map_or(start, |(k, _)| k);
-        let nodes = (start <= end).then(|| self.nodes.range(from..=end));
-        nodes
-            .into_iter()
-            .flatten()
+        self.nodes_over(start, end)
             .flat_map(|(k, n)| n.live(*k))
             .skip_while(move |r| r.id < start)
             .take_while(move |r| r.id <= end)
@@ -457,11 +466,7 @@ impl Stream {
         start: StreamId,
         end: StreamId,
     ) -> impl Iterator<Item = (StreamId, Fields)> + '_ {
-        let from = self.node_of(start).map_or(start, |(k, _)| k);
-        let nodes = (start <= end).then(|| self.nodes.range(from..=end));
-        nodes
-            .into_iter()
-            .flatten()
+        self.nodes_over(start, end)
             .rev()
             .flat_map(|(k, n)| {
                 let mut v: Vec<Raw<'_>> = n.live(*k).collect();
