@@ -1,6 +1,7 @@
 //! Guards Lua scripting (EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT) against Redis 7.0's
 //! behaviour: reply conversions both ways, error texts with script and line, the sandbox,
-//! what commands a script may call, the script cache, `cjson` / `bit`, RESP3, and (Strata
+//! what commands a script may call, the script cache (also past 8,000 scripts), `cjson`,
+//! `bit`, `struct` and `cmsgpack` (bytes and errors), RESP3, and (Strata
 //! only) that a script's writes reach the log as one unit and a runaway script is
 //! stopped. The tests not marked Strata-only pass against redis-server 7.0.15 too
 //! (STRATA_TEST_EXTERNAL_PORT).
@@ -345,6 +346,223 @@ fn scripts_select_their_own_database_and_keep_the_sandbox() {
     assert_eq!(e(&mut c, "return redis.REDIS_VERSION ~= nil"), int(1));
 }
 
+/// A script's error reply for a library error raised on its line 1.
+fn lib_err(script: &str, msg: &str) -> Frame {
+    err(&format!(
+        "ERR user_script:1: {msg} script: {}, on @user_script:1.",
+        sha(script)
+    ))
+}
+
+#[test]
+fn cmsgpack_gives_redis_bytes_and_errors() {
+    let s = start();
+    let mut c = s.raw();
+    let e = |c: &mut Raw, script: &str| eval(c, script, &[], &[]);
+    // Smallest integer forms, a float where it round-trips, else a double; arrays for
+    // keys 1..n, maps otherwise; nil for what MessagePack cannot hold. (Bytes from
+    // redis-server 7.0.15.)
+    assert_eq!(
+        e(
+            &mut c,
+            "return cmsgpack.pack({1, -1, 127, 128, -33, 65536, -2^31, 2^40, 0.5, 1.1, 'hi', true, false})"
+        ),
+        bulk(
+            b"\x9d\x01\xff\x7f\xcc\x80\xd0\xdf\xce\x00\x01\x00\x00\xd2\x80\x00\x00\x00\xcf\x00\x00\x01\x00\x00\x00\x00\x00\xca?\x00\x00\x00\xcb?\xf1\x99\x99\x99\x99\x99\x9a\xa2hi\xc3\xc2"
+        )
+    );
+    let mut packed = b"\x81\xa1a\x01\xd9\x28".to_vec();
+    packed.extend_from_slice(&[b'x'; 40]);
+    packed.extend_from_slice(b"\x90\xc0\x91\x91\x90");
+    assert_eq!(
+        e(
+            &mut c,
+            "return cmsgpack.pack({a = 1}, string.rep('x', 40), {}, function() end, {{{}}})"
+        ),
+        bulk(packed)
+    );
+    // A table that holds itself stops at 16 levels.
+    assert_eq!(
+        e(&mut c, "local t = {} t[1] = t return #cmsgpack.pack(t)"),
+        int(17)
+    );
+    assert_eq!(
+        e(
+            &mut c,
+            "local t = cmsgpack.unpack(cmsgpack.pack({1, 'two', {three = 3}, 4.5})) \
+             return {t[1], t[2], t[3].three, tostring(t[4])}"
+        ),
+        arr(vec![int(1), bulk("two"), int(3), bulk("4.5")])
+    );
+    // Several values: the offset after those read comes first, -1 at the end.
+    let three = "cmsgpack.pack(10, 20, 30)";
+    for (call, want) in [
+        (format!("cmsgpack.unpack_one({three}, 0)"), vec![1, 10]),
+        (format!("cmsgpack.unpack_one({three}, 2)"), vec![-1, 30]),
+        (
+            format!("cmsgpack.unpack_limit({three}, 2, 1)"),
+            vec![-1, 20, 30],
+        ),
+        (format!("cmsgpack.unpack({three})"), vec![10, 20, 30]),
+    ] {
+        let got = e(&mut c, &format!("return {{{call}}}"));
+        assert_eq!(got, arr(want.into_iter().map(int).collect()), "{call}");
+    }
+    for (script, msg) in [
+        (
+            "return cmsgpack.unpack('\\193')",
+            "Bad data format in input.",
+        ),
+        (
+            "return cmsgpack.unpack('\\146\\1')",
+            "Missing bytes in input.",
+        ),
+        (
+            "return cmsgpack.unpack_one('\\1', 5)",
+            "Start offset 5 greater than input length 1.",
+        ),
+        (
+            "return cmsgpack.unpack_one('\\1\\2', -1)",
+            "Invalid request to unpack with offset of -1 and limit of 2.",
+        ),
+        (
+            "return cmsgpack.pack()",
+            "bad argument #0 to 'pack' (MessagePack pack needs input.)",
+        ),
+        (
+            "return cmsgpack.unpack()",
+            "bad argument #1 to 'unpack' (string expected, got no value)",
+        ),
+        (
+            "return cmsgpack.unpack_limit('x')",
+            "bad argument #2 to 'unpack_limit' (number expected, got no value)",
+        ),
+    ] {
+        assert_eq!(e(&mut c, script), lib_err(script, msg), "{script}");
+    }
+    // Nesting is bounded by Lua's stack, with Redis's message.
+    assert_eq!(
+        e(
+            &mut c,
+            "local ok, m = pcall(cmsgpack.unpack, string.rep('\\145', 5000) .. '\\1') return m"
+        ),
+        bulk("stack overflow (in function mp_decode_to_lua_array)")
+    );
+    // Under pcall, a library's error is its message (a string), as from Redis's C.
+    assert_eq!(
+        e(
+            &mut c,
+            "local ok, m = pcall(cmsgpack.unpack, '\\129\\192\\1') return m"
+        ),
+        bulk("table index is nil")
+    );
+    assert_eq!(
+        e(
+            &mut c,
+            "local ok, m = pcall(cjson.decode, '{') return type(m)"
+        ),
+        bulk("string")
+    );
+    assert_eq!(
+        e(&mut c, "local ok, m = pcall(bit.band, 'x') return m"),
+        bulk("bad argument #1 to '?' (number expected, got string)")
+    );
+    assert_eq!(
+        e(&mut c, "return cmsgpack._NAME .. ' ' .. cmsgpack._VERSION"),
+        bulk("cmsgpack lua-cmsgpack 0.4.0")
+    );
+}
+
+#[test]
+fn struct_gives_redis_bytes_and_errors() {
+    let s = start();
+    let mut c = s.raw();
+    let e = |c: &mut Raw, script: &str| eval(c, script, &[], &[]);
+    assert_eq!(
+        e(
+            &mut c,
+            "return struct.pack('>hBi3<I2d', -2, 255, 70000, 513, 1.5)"
+        ),
+        bulk(b"\xff\xfe\xff\x01\x11p\x01\x02\x00\x00\x00\x00\x00\x00\xf8?")
+    );
+    assert_eq!(
+        e(
+            &mut c,
+            "return {struct.unpack('>hBi3<I2', struct.pack('>hBi3<I2', -2, 255, 70000, 513))}"
+        ),
+        arr(vec![int(-2), int(255), int(70000), int(513), int(9)])
+    );
+    // Alignment, a zero-terminated string, and c0 taking its length from the number
+    // before it.
+    assert_eq!(
+        e(
+            &mut c,
+            "local p = struct.pack('!4 b i s', 1, 2, 'zero') return {#p, struct.unpack('!4 b i s', p)}"
+        ),
+        arr(vec![int(13), int(1), int(2), bulk("zero"), int(14)])
+    );
+    assert_eq!(
+        e(&mut c, "return {struct.unpack('Bc0', '\\3abcd')}"),
+        arr(vec![bulk("abc"), int(5)])
+    );
+    assert_eq!(e(&mut c, "return struct.size('!8 b d i2')"), int(18));
+    for (script, msg) in [
+        (
+            "return struct.pack('i33', 1)",
+            "integral size 33 is larger than limit of 32",
+        ),
+        (
+            "return struct.pack('q', 1)",
+            "bad argument #1 to 'pack' (invalid format option 'q')",
+        ),
+        (
+            "return struct.pack('ii', 1)",
+            "bad argument #3 to 'pack' (number expected, got nil)",
+        ),
+        (
+            "return struct.pack('c5', 'ab')",
+            "bad argument #3 to 'pack' (string too short)",
+        ),
+        (
+            "return struct.unpack('i', 'ab')",
+            "bad argument #2 to 'unpack' (data string too short)",
+        ),
+        (
+            "return struct.unpack('b', 'a', 0)",
+            "bad argument #3 to 'unpack' (offset must be 1 or greater)",
+        ),
+        (
+            "return struct.unpack('c0', 'abc')",
+            "format 'c0' needs a previous size",
+        ),
+        (
+            "return struct.size('s')",
+            "bad argument #1 to 'size' (option 's' has no fixed size)",
+        ),
+        (
+            "return struct.pack('!3', 1)",
+            "alignment 3 is not a power of 2",
+        ),
+    ] {
+        assert_eq!(e(&mut c, script), lib_err(script, msg), "{script}");
+    }
+}
+
+#[test]
+fn ten_thousand_distinct_scripts_all_stay_runnable() {
+    // Each cached script used to hold one of mlua's ~8,000 reference slots: from the
+    // 7,988th distinct script on, every EVAL failed until SCRIPT FLUSH.
+    let s = start();
+    let mut c = s.raw();
+    for i in 0..10_000 {
+        let script = format!("return {i}");
+        assert_eq!(eval(&mut c, &script, &[], &[]), int(i), "script {i}");
+    }
+    assert_eq!(c.call(&["EVALSHA", &sha("return 7"), "0"]), int(7));
+    assert_eq!(c.q("SCRIPT FLUSH"), ok());
+    assert_eq!(eval(&mut c, "return 'after'", &[], &[]), bulk("after"));
+}
+
 #[test]
 fn no_script_can_change_what_the_next_one_finds() {
     let s = start();
@@ -362,6 +580,8 @@ fn no_script_can_change_what_the_next_one_finds() {
         "redis.call = function() return 'hijacked' end",
         "cjson.encode = nil",
         "bit.band = nil",
+        "cmsgpack.pack = nil",
+        "struct.unpack = nil",
         "math.floor = nil",
         "table.x = 1",
         "coroutine.x = 1",

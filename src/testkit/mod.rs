@@ -12,6 +12,7 @@
 
 mod any_command;
 
+pub use crate::command::scripting::check_libs;
 pub use any_command::{check_replay, check_script, live_entries, AnyCommands};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

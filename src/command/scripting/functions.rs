@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mlua::{Function, MultiValue, Value};
+use mlua::{MultiValue, Value};
 
 use super::vm::{self, Kind, Vm};
 use super::{Flags, Invocation};
@@ -53,7 +53,7 @@ struct Library {
 pub struct Func {
     pub name: String,
     pub library: String,
-    callback: Arc<Function>,
+    callback: Arc<vm::Stored>,
     /// Bits of [`FLAG_NAMES`].
     flags: u8,
     description: Option<String>,
@@ -155,7 +155,7 @@ const BAD_NAME: &str = "Library names can only contain letters, numbers, or unde
 /// What `redis.register_function` was given, checked.
 struct Registration {
     name: String,
-    callback: Function,
+    callback: vm::Stored,
     flags: u8,
     description: Option<String>,
 }
@@ -242,7 +242,7 @@ fn registration(lua: &mlua::Lua, args: MultiValue) -> mlua::Result<Registration>
     }
     Ok(Registration {
         name,
-        callback,
+        callback: vm::Stored::new(lua, callback)?,
         flags,
         description,
     })
@@ -400,6 +400,8 @@ impl Functions {
             self.index.remove(&f.name.to_ascii_lowercase());
         }
         self.code_bytes -= old.code.len();
+        drop(old);
+        self.vm.release_dropped();
         true
     }
 

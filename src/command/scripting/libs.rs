@@ -1,10 +1,12 @@
 //! The libraries Redis gives scripts besides Lua's own: the parts of `redis` written in
 //! Rust (`sha1hex`, `log`; the rest is Lua in `vm`'s prelude), `bit` (LuaBitOp's
-//! functions) and `cjson` (encode, decode, `null`). `struct` and `cmsgpack` are not
-//! provided.
+//! functions) and `cjson` (encode, decode, `null`). `struct` and `cmsgpack` have modules
+//! of their own.
 
 use mlua::{Lua, MultiValue, Table, Value, Variadic};
 use sha1::{Digest, Sha1};
+
+use super::auxlib::check_number;
 
 /// Lower-case hex SHA-1 of `data`: a script's name in the cache.
 pub fn sha1_hex(data: &[u8]) -> String {
@@ -109,23 +111,6 @@ fn tobit(x: f64) -> i32 {
     (x.rem_euclid(4294967296.0) as u64) as u32 as i32
 }
 
-/// Argument `i` (1-based) of the bit function `name` as a number, or LuaBitOp's error.
-fn num(args: &[Value], i: usize, name: &str) -> mlua::Result<f64> {
-    let v = args.get(i - 1);
-    let n = match v {
-        Some(Value::Integer(n)) => Some(*n as f64),
-        Some(Value::Number(n)) => Some(*n),
-        Some(Value::String(s)) => s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()),
-        _ => None,
-    };
-    n.ok_or_else(|| {
-        let got = v.map_or("no value", |v| v.type_name());
-        fail(format!(
-            "bad argument #{i} to '{name}' (number expected, got {got})"
-        ))
-    })
-}
-
 pub fn bit(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     type Unary = fn(i32) -> i32;
@@ -138,7 +123,7 @@ pub fn bit(lua: &Lua) -> mlua::Result<Table> {
         t.raw_set(
             name,
             lua.create_function(move |lua, args: Variadic<Value>| {
-                Ok(f(tobit(num(&args, 1, name).map_err(|e| located(lua, e))?)) as f64)
+                Ok(f(tobit(check_number(lua, &args, 1)?)) as f64)
             })?,
         )?;
     }
@@ -152,14 +137,11 @@ pub fn bit(lua: &Lua) -> mlua::Result<Table> {
         t.raw_set(
             name,
             lua.create_function(move |lua, args: Variadic<Value>| {
-                let fold = || -> mlua::Result<i32> {
-                    let mut acc = tobit(num(&args, 1, name)?);
-                    for i in 2..=args.len() {
-                        acc = f(acc, tobit(num(&args, i, name)?));
-                    }
-                    Ok(acc)
-                };
-                Ok(fold().map_err(|e| located(lua, e))? as f64)
+                let mut acc = tobit(check_number(lua, &args, 1)?);
+                for i in 2..=args.len() {
+                    acc = f(acc, tobit(check_number(lua, &args, i)?));
+                }
+                Ok(acc as f64)
             })?,
         )?;
     }
@@ -175,22 +157,19 @@ pub fn bit(lua: &Lua) -> mlua::Result<Table> {
         t.raw_set(
             name,
             lua.create_function(move |lua, args: Variadic<Value>| {
-                let shift = || -> mlua::Result<i32> {
-                    let x = tobit(num(&args, 1, name)?);
-                    let n = tobit(num(&args, 2, name)?) as u32 & 31;
-                    Ok(f(x, n))
-                };
-                Ok(shift().map_err(|e| located(lua, e))? as f64)
+                let x = tobit(check_number(lua, &args, 1)?);
+                let n = tobit(check_number(lua, &args, 2)?) as u32 & 31;
+                Ok(f(x, n) as f64)
             })?,
         )?;
     }
     t.raw_set(
         "tohex",
         lua.create_function(|lua, args: Variadic<Value>| {
-            let x = tobit(num(&args, 1, "tohex").map_err(|e| located(lua, e))?) as u32;
+            let x = tobit(check_number(lua, &args, 1)?) as u32;
             let n = match args.get(1) {
                 None | Some(Value::Nil) => 8,
-                Some(_) => tobit(num(&args, 2, "tohex").map_err(|e| located(lua, e))?),
+                Some(_) => tobit(check_number(lua, &args, 2)?),
             };
             let upper = n < 0;
             let digits = n.unsigned_abs().min(8) as usize;
@@ -239,15 +218,10 @@ fn fail(msg: String) -> mlua::Error {
 /// `e` with the calling script's position in front (`user_script:3: ...`), as a C
 /// library's `luaL_error` words it.
 fn located(lua: &Lua, e: mlua::Error) -> mlua::Error {
-    let mlua::Error::RuntimeError(msg) = e else {
-        return e;
-    };
-    let at = lua.inspect_stack(1, |d| {
-        let src = d.source();
-        let line = d.current_line()?;
-        Some(format!("{}:{line}: ", src.short_src?))
-    });
-    fail(format!("{}{msg}", at.flatten().unwrap_or_default()))
+    match e {
+        mlua::Error::RuntimeError(msg) => super::auxlib::error(lua, msg),
+        e => e,
+    }
 }
 
 /// cjson's encoding: strings byte for byte with `"`, `\`, `/` and control characters

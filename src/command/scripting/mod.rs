@@ -10,12 +10,16 @@
 //! resolved in what was logged.
 //!
 //! Submodules: `vm` (the interpreter, its sandbox and time limit), `libs` (`redis`,
-//! `bit`, `cjson`), `convert` (replies to Lua values and back), `functions` (libraries,
+//! `bit`, `cjson`), `structs` and `msgpack` (the `struct` and `cmsgpack` libraries),
+//! `auxlib` (Lua's argument checks and errors for them), `convert` (replies to Lua values and back), `functions` (libraries,
 //! FCALL and FUNCTION; a script and a function run the same way, through [`invoke`]).
 
+mod auxlib;
 mod convert;
 mod functions;
 mod libs;
+mod msgpack;
+mod structs;
 mod vm;
 
 pub use functions::{fcall, fcall_ro, function, Functions};
@@ -26,7 +30,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mlua::{Function, MultiValue, Value};
+use mlua::{MultiValue, Value};
 
 use super::{flag, lookup, Ctx, Session, State};
 use crate::protocol::{Frame, ReplyBuf};
@@ -50,7 +54,7 @@ pub struct Scripts {
 /// A compiled script and what its shebang line declared.
 #[derive(Clone)]
 struct Cached {
-    func: Arc<Function>,
+    func: Arc<vm::Stored>,
     shebang: Option<Flags>,
 }
 
@@ -150,7 +154,11 @@ impl Scripts {
             };
             let func =
                 func.map_err(|m| format!("ERR Error compiling script (new function): {m}"))?;
-            let func = Arc::new(func);
+            let func = Arc::new(
+                self.vm
+                    .store(func)
+                    .map_err(|e| format!("ERR Error compiling script (new function): {e}"))?,
+            );
             self.cache.insert(sha, Cached { func, shebang });
             self.body_bytes += body.len();
         }
@@ -247,7 +255,7 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) {
 /// A script or function about to run, for [`invoke`].
 struct Invocation<'a> {
     vm: Arc<vm::Vm>,
-    func: Arc<Function>,
+    func: Arc<vm::Stored>,
     /// A script's shebang flags, or a function's (always declared).
     flags: Option<Flags>,
     /// What error replies name: a script's SHA-1, a function's name.
@@ -354,14 +362,15 @@ struct Caller<'a> {
 /// arguments: `(true, value)` it returned, `(false, error table)` it raised.
 fn execute(
     call: &mut Caller,
-    func: Arc<Function>,
+    func: Arc<vm::Stored>,
     keys: &[Bytes],
     argv: &[Bytes],
 ) -> mlua::Result<(bool, Value)> {
     let vm = call.vm.clone();
+    let func = vm.fetch(&func)?;
     let function = vm.env.is_some();
     if function {
-        vm.bridge.raw_set("target", &*func)?;
+        vm.bridge.raw_set("target", &func)?;
         vm.bridge.raw_set("keys", table_of(&vm, keys)?)?;
         vm.bridge.raw_set("args", table_of(&vm, argv)?)?;
     } else {
@@ -396,7 +405,7 @@ fn execute(
             }
             r
         } else {
-            vm.xpcall.call::<(bool, Value)>((&*func, &vm.handler))
+            vm.xpcall.call::<(bool, Value)>((&func, &vm.handler))
         }
     })
 }
@@ -617,4 +626,55 @@ pub fn script(ctx: &mut Ctx) {
             "    Prints this help.",
         ]),
     }
+}
+
+/// What [`check_libs`] runs: every entry point of the libraries that decode bytes a
+/// script may have from anywhere (`cmsgpack`, `struct`), errors caught; an offset that
+/// does not move forward, or a round trip that is not stable, raises.
+const LIBS_PROBE: &str = r#"
+local d = ...
+pcall(cmsgpack.unpack, d)
+local off = 0
+while off ~= -1 do
+  local ok, nxt = pcall(cmsgpack.unpack_one, d, off)
+  if not ok then break end
+  if nxt ~= -1 and (nxt <= off or nxt > #d) then error('unpack_one went from ' .. off .. ' to ' .. nxt) end
+  off = nxt
+end
+pcall(cmsgpack.unpack_limit, d, 3, 1)
+-- After one round trip (which turns arrays with holes into maps and cuts nesting at
+-- 16), packing is stable: the same size each time (maps may list their keys in another
+-- order).
+local ok, v = pcall(cmsgpack.unpack, d)
+if ok then
+  local ok1, v1 = pcall(cmsgpack.unpack, cmsgpack.pack(v))
+  if ok1 then
+    local p1 = cmsgpack.pack(v1)
+    local v2 = cmsgpack.unpack(p1)
+    if #cmsgpack.pack(v2) ~= #p1 then error('a re-packed value changed size') end
+  end
+end
+local n = (d:byte(1) or 0) % 24
+local fmt, rest = d:sub(2, 1 + n), d:sub(2 + n)
+pcall(struct.unpack, fmt, rest)
+pcall(struct.unpack, fmt, rest, 2)
+pcall(struct.size, fmt)
+pcall(struct.pack, fmt, 1, -2, 'abc', 3.5, rest, 2^40, rest)
+"#;
+
+/// Fuzzing only: run `cmsgpack` and `struct` over `data` in a script interpreter (one
+/// per thread). `Err` when the probe's own checks fail; a bug that panics panics.
+#[doc(hidden)]
+pub fn check_libs(data: &[u8]) -> Result<(), String> {
+    thread_local! {
+        static PROBE: (vm::Vm, mlua::Function) = {
+            let vm = vm::Vm::new(vm::Kind::Scripts).expect("create the Lua interpreter");
+            let f = vm.lua.load(LIBS_PROBE).into_function().expect("the probe compiles");
+            (vm, f)
+        };
+    }
+    PROBE.with(|(vm, f)| {
+        let s = vm.lua.create_string(data).map_err(|e| e.to_string())?;
+        f.call::<()>(s).map_err(|e| vm::message(&e))
+    })
 }

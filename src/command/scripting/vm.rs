@@ -1,8 +1,8 @@
 //! The Lua 5.1 interpreter scripts run in, set up as Redis 7.0 sets up its own: the base,
-//! table, string and math libraries plus `redis`, `bit` and `cjson`; no `io`, `os`,
-//! `debug`, `package`, `print`, `dofile`, `loadfile`, `getfenv`, `setfenv` or `newproxy`;
-//! binary chunks refused; globals and the library tables read-only, and reading a global
-//! that does not exist is an error. One interpreter serves every script (compiled scripts
+//! table, string and math libraries plus `redis`, `bit`, `cjson`, `struct` and `cmsgpack`;
+//! no `io`, `os`, `debug`, `package`, `print`, `dofile`, `loadfile`, `getfenv`, `setfenv`
+//! or `newproxy`; binary chunks refused; globals and the library tables read-only, and
+//! reading a global that does not exist is an error. One interpreter serves every script (compiled scripts
 //! stay in it, as in Redis) until SCRIPT FLUSH replaces it; functions have an interpreter
 //! of their own (as in Redis 7.0), replaced by FUNCTION FLUSH, with the loading
 //! environment of [`LoadEnv`].
@@ -175,6 +175,17 @@ pub fn install_hook(lua: &Lua, watch: Watch, every: u32) -> mlua::Result<()> {
     )
 }
 
+/// A function kept for later in the Lua registry. Not an mlua handle (`Function`):
+/// each live handle holds one of the ~8,000 slots of mlua's auxiliary stack, so a cache
+/// of handles made every EVAL fail for good from the 7,988th distinct script on.
+pub struct Stored(mlua::RegistryKey);
+
+impl Stored {
+    pub fn new(lua: &Lua, f: Function) -> mlua::Result<Stored> {
+        lua.create_registry_value(f).map(Stored)
+    }
+}
+
 /// The interpreter and the handles the runner needs each time.
 pub struct Vm {
     pub lua: Lua,
@@ -236,6 +247,8 @@ local function settle(ok, ...)
   bridge.raised = nil
   if raised ~= nil and type(e) == 'userdata' then return false, raised.err end
   if type(e) == 'table' and type(e.err) == 'string' then return false, e.err end
+  -- A library written in Rust raised it: the script sees its message, as from C.
+  if type(e) == 'userdata' then return false, bridge.message(e) end
   return false, ...
 end
 pcall = function(...) return settle(rawpcall(...)) end
@@ -282,7 +295,7 @@ local function proxy(lib)
   return setmetatable({}, {__index = lib, __newindex = readonly, __metatable = false})
 end
 local protected = {[_G] = true}
-for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'bit', 'cjson'}) do
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'bit', 'cjson', 'struct', 'cmsgpack'}) do
   local p = proxy(rawget(_G, name))
   protected[p] = true
   rawset(_G, name, p)
@@ -331,6 +344,8 @@ impl Vm {
         globals.raw_set("redis", redis.clone())?;
         globals.raw_set("bit", libs::bit(&lua)?)?;
         globals.raw_set("cjson", libs::cjson(&lua)?)?;
+        globals.raw_set("struct", super::structs::lib(&lua)?)?;
+        globals.raw_set("cmsgpack", super::msgpack::cmsgpack(&lua)?)?;
         // Text only: crafted bytecode can break the VM's memory safety.
         let loadstring =
             lua.create_function(|lua, (code, name): (mlua::LuaString, Option<String>)| {
@@ -348,6 +363,14 @@ impl Vm {
         globals.raw_set("loadstring", loadstring)?;
         globals.raw_set("load", Value::Nil)?;
         let bridge = lua.create_table()?;
+        // The message of an error a Rust function raised (Lua sees it as userdata).
+        bridge.raw_set(
+            "message",
+            lua.create_function(|lua, v: Value| match v {
+                Value::Error(e) => Ok(Value::String(lua.create_string(message(&e))?)),
+                other => Ok(other),
+            })?,
+        )?;
         // In Rust, so that `return redis.setresp(4)` keeps the script's frame for the
         // error's location (a Lua function would replace it: a tail call).
         let resp3 = Arc::new(AtomicBool::new(false));
@@ -419,6 +442,21 @@ impl Vm {
             None => chunk,
         };
         chunk.into_function().map_err(|e| message(&e))
+    }
+
+    /// Keep `f` for later calls (a cached script, a registered function).
+    pub fn store(&self, f: Function) -> mlua::Result<Stored> {
+        Stored::new(&self.lua, f)
+    }
+
+    /// A stored function, to call now.
+    pub fn fetch(&self, s: &Stored) -> mlua::Result<Function> {
+        self.lua.registry_value(&s.0)
+    }
+
+    /// Let the collector have the stored functions that were dropped.
+    pub fn release_dropped(&self) {
+        self.lua.expire_registry_values();
     }
 
     /// Run a library's compiled code in the loading environment (under the load time
