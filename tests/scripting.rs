@@ -467,6 +467,22 @@ fn cmsgpack_gives_redis_bytes_and_errors() {
         e(&mut c, "local ok, m = pcall(bit.band, 'x') return m"),
         bulk("bad argument #1 to '?' (number expected, got string)")
     );
+    // xpcall's handler gets the message too, and a redis.call error as its table.
+    assert_eq!(
+        e(
+            &mut c,
+            "local ok, m = xpcall(function() return struct.pack('q') end, function(e) return e end) return m"
+        ),
+        bulk("user_script:1: bad argument #1 to 'pack' (invalid format option 'q')")
+    );
+    assert_eq!(
+        e(
+            &mut c,
+            "local ok, m = xpcall(function() return redis.call('INCR', 'x', 'y') end, \
+             function(e) return type(e) .. ': ' .. e.err end) return m"
+        ),
+        bulk("table: ERR Wrong number of args calling Redis command from script")
+    );
     assert_eq!(
         e(&mut c, "return cmsgpack._NAME .. ' ' .. cmsgpack._VERSION"),
         bulk("cmsgpack lua-cmsgpack 0.4.0")

@@ -252,6 +252,20 @@ local function settle(ok, ...)
   return false, ...
 end
 pcall = function(...) return settle(rawpcall(...)) end
+-- Redis 7.0's xpcall: the handler gets an error `redis.call` raised as its error table,
+-- and one a library written in Rust raised as its message. The runner keeps Lua's own.
+local rawxpcall = xpcall
+bridge.xpcall = rawxpcall
+xpcall = function(f, handler)
+  return rawxpcall(f, function(e)
+    if type(e) == 'userdata' then
+      local raised = bridge.raised
+      bridge.raised = nil
+      if raised ~= nil then e = raised else e = bridge.message(e) end
+    end
+    return handler(e)
+  end)
+end
 redis.pcall = function(...)
   local ok, r = rawpcall(bridge.call, ...)
   if ok then return r end
@@ -392,7 +406,7 @@ impl Vm {
         redis.raw_set("setresp", setresp)?;
         let (env, meta, load_api, load_redis): (Table, Table, Table, Table) =
             lua.load(PRELUDE).set_name("=strata").call(bridge.clone())?;
-        let xpcall: Function = globals.raw_get("xpcall")?;
+        let xpcall: Function = bridge.raw_get("xpcall")?;
         let trampoline: Function = bridge.raw_get("trampoline")?;
         let raised = bridge.clone();
         let source = match kind {
