@@ -487,6 +487,24 @@ fn cmsgpack_gives_redis_bytes_and_errors() {
         e(&mut c, "return cmsgpack._NAME .. ' ' .. cmsgpack._VERSION"),
         bulk("cmsgpack lua-cmsgpack 0.4.0")
     );
+    // cjson checks its arguments with the same conventions.
+    for (script, msg) in [
+        (
+            "return cjson.decode()",
+            "bad argument #1 to 'decode' (expected 1 argument)",
+        ),
+        (
+            "return cjson.encode(1, 2)",
+            "bad argument #1 to 'encode' (expected 1 argument)",
+        ),
+        (
+            "return cjson.decode({})",
+            "bad argument #1 to 'decode' (string expected, got table)",
+        ),
+    ] {
+        assert_eq!(e(&mut c, script), lib_err(script, msg), "{script}");
+    }
+    assert_eq!(e(&mut c, "return cjson.decode(5)"), int(5));
 }
 
 #[test]

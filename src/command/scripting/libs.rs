@@ -6,7 +6,7 @@
 use mlua::{Lua, MultiValue, Table, Value, Variadic};
 use sha1::{Digest, Sha1};
 
-use super::auxlib::check_number;
+use super::auxlib::{check_number, check_string};
 
 /// Lower-case hex SHA-1 of `data`: a script's name in the cache.
 pub fn sha1_hex(data: &[u8]) -> String {
@@ -193,15 +193,18 @@ pub fn cjson(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set(
         "encode",
-        lua.create_function(|lua, v: Value| {
+        lua.create_function(|lua, args: Variadic<Value>| {
+            let [v] = one_argument(lua, &args)?;
             let mut out = Vec::new();
-            encode(&v, &mut out, 0).map_err(|e| located(lua, e))?;
+            encode(v, &mut out, 0).map_err(|e| located(lua, e))?;
             lua.create_string(out)
         })?,
     )?;
     t.raw_set(
         "decode",
-        lua.create_function(|lua, s: mlua::LuaString| {
+        lua.create_function(|lua, args: Variadic<Value>| {
+            one_argument(lua, &args)?;
+            let s = check_string(lua, &args, 1)?;
             let json: serde_json::Value = serde_json::from_slice(&s.as_bytes())
                 .map_err(|e| located(lua, fail(format!("cjson.decode: {e}"))))?;
             from_json(lua, json)
@@ -209,6 +212,12 @@ pub fn cjson(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set("null", Value::NULL)?;
     Ok(t)
+}
+
+/// cjson's check that it was given exactly one argument.
+fn one_argument<'a>(lua: &Lua, args: &'a [Value]) -> mlua::Result<&'a [Value; 1]> {
+    args.try_into()
+        .map_err(|_| super::auxlib::arg_error(lua, 1, "expected 1 argument"))
 }
 
 fn fail(msg: String) -> mlua::Error {
