@@ -206,7 +206,7 @@ pub fn cjson(lua: &Lua) -> mlua::Result<Table> {
             one_argument(lua, &args)?;
             let s = check_string(lua, &args, 1)?;
             let json: serde_json::Value = serde_json::from_slice(&s.as_bytes())
-                .map_err(|e| located(lua, fail(format!("cjson.decode: {e}"))))?;
+                .map_err(|e| super::auxlib::error(lua, format!("cjson.decode: {e}")))?;
             from_json(lua, json)
         })?,
     )?;

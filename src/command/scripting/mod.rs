@@ -11,8 +11,9 @@
 //!
 //! Submodules: `vm` (the interpreter, its sandbox and time limit), `libs` (`redis`,
 //! `bit`, `cjson`), `structs` and `msgpack` (the `struct` and `cmsgpack` libraries),
-//! `auxlib` (Lua's argument checks and errors for them), `convert` (replies to Lua values and back), `functions` (libraries,
-//! FCALL and FUNCTION; a script and a function run the same way, through [`invoke`]).
+//! `auxlib` (Lua's argument checks and errors for them), `convert` (replies to Lua
+//! values and back), `functions` (libraries, FCALL and FUNCTION; a script and a function
+//! run the same way, through [`invoke`]).
 
 mod auxlib;
 mod convert;
@@ -155,8 +156,7 @@ impl Scripts {
             let func =
                 func.map_err(|m| format!("ERR Error compiling script (new function): {m}"))?;
             let func = Arc::new(
-                self.vm
-                    .store(func)
+                vm::Stored::new(&self.vm.lua, func)
                     .map_err(|e| format!("ERR Error compiling script (new function): {e}"))?,
             );
             self.cache.insert(sha, Cached { func, shebang });

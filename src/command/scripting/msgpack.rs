@@ -320,17 +320,17 @@ fn decode(lua: &Lua, cur: &mut Cursor, before: usize) -> Result<Value, Stop> {
             0xc0 => Some(Value::Nil),
             0xc2 => Some(Value::Boolean(false)),
             0xc3 => Some(Value::Boolean(true)),
-            0xcc => Some(number(cur.be(1)? as f64)),
-            0xcd => Some(number(cur.be(2)? as f64)),
-            0xce => Some(number(cur.be(4)? as f64)),
+            0xcc => Some(Value::Number(cur.be(1)? as f64)),
+            0xcd => Some(Value::Number(cur.be(2)? as f64)),
+            0xce => Some(Value::Number(cur.be(4)? as f64)),
             // Lua 5.1 holds it as a signed integer first: from 2^63 up it wraps.
-            0xcf => Some(number(cur.be(8)? as i64 as f64)),
-            0xd0 => Some(number(cur.be(1)? as u8 as i8 as f64)),
-            0xd1 => Some(number(cur.be(2)? as u16 as i16 as f64)),
-            0xd2 => Some(number(cur.be(4)? as u32 as i32 as f64)),
-            0xd3 => Some(number(cur.be(8)? as i64 as f64)),
-            0xca => Some(number(f32::from_bits(cur.be(4)? as u32) as f64)),
-            0xcb => Some(number(f64::from_bits(cur.be(8)?))),
+            0xcf => Some(Value::Number(cur.be(8)? as i64 as f64)),
+            0xd0 => Some(Value::Number(cur.be(1)? as u8 as i8 as f64)),
+            0xd1 => Some(Value::Number(cur.be(2)? as u16 as i16 as f64)),
+            0xd2 => Some(Value::Number(cur.be(4)? as u32 as i32 as f64)),
+            0xd3 => Some(Value::Number(cur.be(8)? as i64 as f64)),
+            0xca => Some(Value::Number(f32::from_bits(cur.be(4)? as u32) as f64)),
+            0xcb => Some(Value::Number(f64::from_bits(cur.be(8)?))),
             0xd9..=0xdb => {
                 let n = cur.be(1 << (head - 0xd9))? as usize;
                 Some(Value::String(lua.create_string(cur.take(n)?)?))
@@ -343,8 +343,8 @@ fn decode(lua: &Lua, cur: &mut Cursor, before: usize) -> Result<Value, Stop> {
                 let n = cur.be(2 << (head - 0xde))?;
                 open_map(lua, &mut open, &mut used, n)?
             }
-            0x00..=0x7f => Some(number(head as f64)),
-            0xe0..=0xff => Some(number(head as i8 as f64)),
+            0x00..=0x7f => Some(Value::Number(head as f64)),
+            0xe0..=0xff => Some(Value::Number(head as i8 as f64)),
             0xa0..=0xbf => {
                 let s = cur.take((head & 0x1f) as usize)?;
                 Some(Value::String(lua.create_string(s)?))
@@ -402,10 +402,6 @@ fn decode(lua: &Lua, cur: &mut Cursor, before: usize) -> Result<Value, Stop> {
             };
         }
     }
-}
-
-fn number(n: f64) -> Value {
-    Value::Number(n)
 }
 
 fn open_array(

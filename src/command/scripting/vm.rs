@@ -2,10 +2,10 @@
 //! table, string and math libraries plus `redis`, `bit`, `cjson`, `struct` and `cmsgpack`;
 //! no `io`, `os`, `debug`, `package`, `print`, `dofile`, `loadfile`, `getfenv`, `setfenv`
 //! or `newproxy`; binary chunks refused; globals and the library tables read-only, and
-//! reading a global that does not exist is an error. One interpreter serves every script (compiled scripts
-//! stay in it, as in Redis) until SCRIPT FLUSH replaces it; functions have an interpreter
-//! of their own (as in Redis 7.0), replaced by FUNCTION FLUSH, with the loading
-//! environment of [`LoadEnv`].
+//! reading a global that does not exist is an error. One interpreter serves every script
+//! (compiled scripts stay in it, as in Redis) until SCRIPT FLUSH replaces it; functions
+//! have an interpreter of their own (as in Redis 7.0), replaced by FUNCTION FLUSH, with
+//! the loading environment of [`LoadEnv`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -181,6 +181,7 @@ pub fn install_hook(lua: &Lua, watch: Watch, every: u32) -> mlua::Result<()> {
 pub struct Stored(mlua::RegistryKey);
 
 impl Stored {
+    /// Keep `f` for later calls (a cached script, a registered function).
     pub fn new(lua: &Lua, f: Function) -> mlua::Result<Stored> {
         lua.create_registry_value(f).map(Stored)
     }
@@ -239,32 +240,30 @@ pub enum Kind {
 const PRELUDE: &str = r#"
 local bridge = ...
 local error, type, rawpcall = error, type, pcall
--- Redis 7.0's pcall: an error `redis.call` raised reaches the script as its message.
-local function settle(ok, ...)
-  if ok then return ok, ... end
-  local e = ...
+-- What an error raised from Rust (Lua sees a userdata) stands for: the error table of a
+-- failed `redis.call`, else the message of a library written in Rust, as from C.
+local function unwrap(e)
   local raised = bridge.raised
   bridge.raised = nil
-  if raised ~= nil and type(e) == 'userdata' then return false, raised.err end
+  if type(e) ~= 'userdata' then return e end
+  if raised ~= nil then return raised end
+  return bridge.message(e)
+end
+-- Redis 7.0's pcall: an error table reaches the script as its message.
+local function settle(ok, ...)
+  if ok then return ok, ... end
+  local e = unwrap((...))
   if type(e) == 'table' and type(e.err) == 'string' then return false, e.err end
-  -- A library written in Rust raised it: the script sees its message, as from C.
-  if type(e) == 'userdata' then return false, bridge.message(e) end
+  if type((...)) == 'userdata' then return false, e end
   return false, ...
 end
 pcall = function(...) return settle(rawpcall(...)) end
--- Redis 7.0's xpcall: the handler gets an error `redis.call` raised as its error table,
--- and one a library written in Rust raised as its message. The runner keeps Lua's own.
+-- Redis 7.0's xpcall: the handler gets the error table or the message. The runner keeps
+-- Lua's own.
 local rawxpcall = xpcall
 bridge.xpcall = rawxpcall
 xpcall = function(f, handler)
-  return rawxpcall(f, function(e)
-    if type(e) == 'userdata' then
-      local raised = bridge.raised
-      bridge.raised = nil
-      if raised ~= nil then e = raised else e = bridge.message(e) end
-    end
-    return handler(e)
-  end)
+  return rawxpcall(f, function(e) return handler(unwrap(e)) end)
 end
 redis.pcall = function(...)
   local ok, r = rawpcall(bridge.call, ...)
@@ -456,11 +455,6 @@ impl Vm {
             None => chunk,
         };
         chunk.into_function().map_err(|e| message(&e))
-    }
-
-    /// Keep `f` for later calls (a cached script, a registered function).
-    pub fn store(&self, f: Function) -> mlua::Result<Stored> {
-        Stored::new(&self.lua, f)
     }
 
     /// A stored function, to call now.
